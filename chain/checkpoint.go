@@ -1,0 +1,220 @@
+package chain
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/audit-sealer/audit-sealer/signer"
+)
+
+// OriginPrefix starts the origin line of every checkpoint; the log ID in hex
+// follows it.
+const OriginPrefix = "audit-sealer/"
+
+// Origin returns the checkpoint origin of the log id.
+func Origin(id LogID) string { return OriginPrefix + id.String() }
+
+// Checkpoint is the signed statement of the log's head: a C2SP tlog-checkpoint
+// (c2sp.org/tlog-checkpoint) whose note text is
+//
+//	audit-sealer/<log id, 32 hex>
+//	<tree size, decimal>
+//	<root hash, base64>
+//	head <hash of record size-1, base64>
+//	time <RFC 3339 UTC, nanoseconds, as time.RFC3339Nano>
+//	signer <software|pkcs11> <ed25519|ecdsa-p256>
+//	mode dev                      (only when the sealer runs with --dev)
+//	<further extension lines>     (kept in Extra, for later versions)
+//
+// followed by a blank line and the signature line(s) of a signed note.
+type Checkpoint struct {
+	Origin     string
+	Size       uint64
+	Root       Hash
+	Head       Hash
+	Time       time.Time
+	SignerKind signer.Kind
+	Algorithm  signer.Algorithm
+	Dev        bool
+	Extra      []string
+}
+
+// ErrBadCheckpoint is wrapped by every checkpoint parsing error.
+var ErrBadCheckpoint = errors.New("chain: malformed checkpoint")
+
+// Text returns the note text of c.
+func (c Checkpoint) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n%d\n%s\n", c.Origin, c.Size, base64.StdEncoding.EncodeToString(c.Root[:]))
+	fmt.Fprintf(&b, "head %s\n", base64.StdEncoding.EncodeToString(c.Head[:]))
+	fmt.Fprintf(&b, "time %s\n", c.Time.UTC().Format(time.RFC3339Nano))
+	fmt.Fprintf(&b, "signer %s %s\n", c.SignerKind, c.Algorithm)
+	if c.Dev {
+		b.WriteString("mode dev\n")
+	}
+	for _, l := range c.Extra {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
+
+// ParseCheckpointText parses note text as Text writes it. It is strict: every
+// number and hash must be in its one canonical form.
+func ParseCheckpointText(text string) (Checkpoint, error) {
+	var c Checkpoint
+	if len(text) > MaxCheckpointLen {
+		return c, fmt.Errorf("%w: %d bytes", ErrBadCheckpoint, len(text))
+	}
+	if !strings.HasSuffix(text, "\n") {
+		return c, fmt.Errorf("%w: text does not end in a newline", ErrBadCheckpoint)
+	}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	if len(lines) < 6 {
+		return c, fmt.Errorf("%w: %d lines, want at least 6", ErrBadCheckpoint, len(lines))
+	}
+	for i, l := range lines {
+		if l == "" {
+			return c, fmt.Errorf("%w: line %d is empty", ErrBadCheckpoint, i+1)
+		}
+	}
+	c.Origin = lines[0]
+	if !strings.HasPrefix(c.Origin, OriginPrefix) {
+		return c, fmt.Errorf("%w: origin does not start with %q", ErrBadCheckpoint, OriginPrefix)
+	}
+	size, err := strconv.ParseUint(lines[1], 10, 64)
+	if err != nil || strconv.FormatUint(size, 10) != lines[1] {
+		return c, fmt.Errorf("%w: tree size is not a canonical decimal", ErrBadCheckpoint)
+	}
+	c.Size = size
+	if c.Root, err = parseHash64(lines[2]); err != nil {
+		return c, fmt.Errorf("%w: root hash: %v", ErrBadCheckpoint, err)
+	}
+	head, ok := strings.CutPrefix(lines[3], "head ")
+	if !ok {
+		return c, fmt.Errorf("%w: line 4 is not a head line", ErrBadCheckpoint)
+	}
+	if c.Head, err = parseHash64(head); err != nil {
+		return c, fmt.Errorf("%w: head hash: %v", ErrBadCheckpoint, err)
+	}
+	ts, ok := strings.CutPrefix(lines[4], "time ")
+	if !ok {
+		return c, fmt.Errorf("%w: line 5 is not a time line", ErrBadCheckpoint)
+	}
+	if c.Time, err = time.Parse(time.RFC3339Nano, ts); err != nil || c.Time.UTC().Format(time.RFC3339Nano) != ts {
+		return c, fmt.Errorf("%w: time is not canonical RFC 3339 UTC", ErrBadCheckpoint)
+	}
+	c.Time = c.Time.UTC()
+	sig := strings.Split(lines[5], " ")
+	if len(sig) != 3 || sig[0] != "signer" {
+		return c, fmt.Errorf("%w: line 6 is not a signer line", ErrBadCheckpoint)
+	}
+	if c.SignerKind, err = signer.ParseKind(sig[1]); err != nil {
+		return c, fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
+	}
+	if c.Algorithm, err = signer.ParseAlgorithm(sig[2]); err != nil {
+		return c, fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
+	}
+	rest := lines[6:]
+	if len(rest) > 0 && rest[0] == "mode dev" {
+		c.Dev = true
+		rest = rest[1:]
+	}
+	for _, l := range rest {
+		if l == "mode dev" {
+			return c, fmt.Errorf("%w: misplaced mode line", ErrBadCheckpoint)
+		}
+	}
+	if len(rest) > 0 {
+		c.Extra = append([]string(nil), rest...)
+	}
+	return c, nil
+}
+
+func parseHash64(s string) (Hash, error) {
+	var h Hash
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != HashSize || base64.StdEncoding.EncodeToString(b) != s {
+		return h, errors.New("not a canonical base64 SHA-256 hash")
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+// SignCheckpoint returns c as a signed note, signed by s under keyName.
+func SignCheckpoint(c *Checkpoint, s signer.Signer, keyName string) ([]byte, error) {
+	if c.SignerKind != s.Kind() || c.Algorithm != s.Public().Algorithm {
+		return nil, fmt.Errorf("chain: checkpoint says %s %s but the signer is %s %s",
+			c.SignerKind, c.Algorithm, s.Kind(), s.Public().Algorithm)
+	}
+	msg, err := note.Sign(&note.Note{Text: c.Text()}, signer.NoteSigner(s, keyName))
+	if err != nil {
+		return nil, fmt.Errorf("chain: sign checkpoint: %w", err)
+	}
+	return msg, nil
+}
+
+// SignedCheckpoint is a checkpoint whose signature verified, with the key
+// that signed it.
+type SignedCheckpoint struct {
+	Checkpoint
+	Key     signer.PublicKey
+	KeyName string
+	Note    []byte // the signed note as stored
+}
+
+// Errors of OpenCheckpoint, to tell a forged key from a broken signature.
+var (
+	ErrUnknownKey   = errors.New("chain: checkpoint not signed by any trusted key")
+	ErrBadSignature = errors.New("chain: checkpoint signature does not verify")
+)
+
+// OpenCheckpoint verifies a signed checkpoint note against the trusted keys
+// and parses it. A note with no signature from a trusted key fails with
+// ErrUnknownKey; a signature by a trusted key that does not verify fails with
+// ErrBadSignature; malformed text wraps ErrBadCheckpoint. The key that signed
+// must be of the algorithm the checkpoint names.
+func OpenCheckpoint(msg []byte, keys signer.Verifiers) (*SignedCheckpoint, error) {
+	if len(msg) > MaxCheckpointLen {
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadCheckpoint, len(msg))
+	}
+	n, err := note.Open(msg, keys)
+	if err != nil {
+		var unknown *note.UnverifiedNoteError
+		var invalid *note.InvalidSignatureError
+		switch {
+		case errors.As(err, &invalid):
+			return nil, fmt.Errorf("%w: key %s+%08x", ErrBadSignature, invalid.Name, invalid.Hash)
+		case errors.As(err, &unknown):
+			return nil, fmt.Errorf("%w: signed by %s", ErrUnknownKey, describeSigs(unknown.Note.UnverifiedSigs))
+		}
+		return nil, fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
+	}
+	c, err := ParseCheckpointText(n.Text)
+	if err != nil {
+		return nil, err
+	}
+	sig := n.Sigs[0]
+	key, _ := keys.Lookup(sig.Name, sig.Hash)
+	if key.Algorithm != c.Algorithm {
+		return nil, fmt.Errorf("%w: checkpoint names %s but key %s is %s", ErrBadCheckpoint, c.Algorithm, key.ID(), key.Algorithm)
+	}
+	return &SignedCheckpoint{Checkpoint: c, Key: key, KeyName: sig.Name, Note: bytes.Clone(msg)}, nil
+}
+
+func describeSigs(sigs []note.Signature) string {
+	if len(sigs) == 0 {
+		return "no key"
+	}
+	parts := make([]string, len(sigs))
+	for i, s := range sigs {
+		parts[i] = fmt.Sprintf("%s+%08x", s.Name, s.Hash)
+	}
+	return strings.Join(parts, ", ")
+}

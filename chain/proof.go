@@ -1,0 +1,187 @@
+package chain
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// ProofBuilder computes an RFC 6962 inclusion or consistency proof while the
+// records of the log stream past it, so that proving needs O(log n) memory
+// and no stored tree. Feed it the record hashes of records 0, 1, 2, … with
+// Add, then call Proof.
+type ProofBuilder struct {
+	nodes  proof.Nodes
+	want   map[compact.NodeID]int
+	hashes [][]byte
+	found  int
+	tree   *compact.Range
+	size   uint64
+}
+
+// NewInclusionBuilder prepares the inclusion proof of leaf index in the tree
+// of size leaves.
+func NewInclusionBuilder(index, size uint64) (*ProofBuilder, error) {
+	n, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, fmt.Errorf("chain: %w", err)
+	}
+	return newBuilder(n, size), nil
+}
+
+// NewConsistencyBuilder prepares the consistency proof from the tree of size1
+// leaves to the tree of size2 leaves.
+func NewConsistencyBuilder(size1, size2 uint64) (*ProofBuilder, error) {
+	if size1 == 0 {
+		return nil, errors.New("chain: no consistency proof from the empty tree")
+	}
+	n, err := proof.Consistency(size1, size2)
+	if err != nil {
+		return nil, fmt.Errorf("chain: %w", err)
+	}
+	return newBuilder(n, size2), nil
+}
+
+func newBuilder(n proof.Nodes, size uint64) *ProofBuilder {
+	b := &ProofBuilder{nodes: n, want: make(map[compact.NodeID]int, len(n.IDs)),
+		hashes: make([][]byte, len(n.IDs)), tree: rangeFactory.NewEmptyRange(0), size: size}
+	for i, id := range n.IDs {
+		b.want[id] = i
+	}
+	return b
+}
+
+// Done reports whether every leaf the proof needs has been added.
+func (b *ProofBuilder) Done() bool { return b.tree.End() >= b.size }
+
+// Add feeds the record hash of the next record.
+func (b *ProofBuilder) Add(recordHash Hash) {
+	if b.Done() {
+		return
+	}
+	leaf := LeafHash(recordHash)
+	err := b.tree.Append(leaf[:], func(id compact.NodeID, h []byte) {
+		if i, ok := b.want[id]; ok && b.hashes[i] == nil {
+			b.hashes[i] = bytes.Clone(h)
+			b.found++
+		}
+	})
+	if err != nil {
+		panic("chain: compact range append: " + err.Error())
+	}
+}
+
+// Proof returns the proof hashes, in the order RFC 6962 (and sumdb/tlog)
+// expect them.
+func (b *ProofBuilder) Proof() ([]Hash, error) {
+	if !b.Done() {
+		return nil, fmt.Errorf("chain: proof needs %d leaves, got %d", b.size, b.tree.End())
+	}
+	if b.found != len(b.hashes) {
+		return nil, fmt.Errorf("chain: proof builder found %d of %d nodes", b.found, len(b.hashes))
+	}
+	hs := make([][]byte, len(b.hashes))
+	copy(hs, b.hashes)
+	hs, err := b.nodes.Rehash(hs, rfc6962.DefaultHasher.HashChildren)
+	if err != nil {
+		return nil, fmt.Errorf("chain: %w", err)
+	}
+	out := make([]Hash, len(hs))
+	for i := range hs {
+		out[i] = Hash(hs[i])
+	}
+	return out, nil
+}
+
+// VerifyInclusion checks that the record with recordHash is leaf index of the
+// tree of size leaves with root hash root.
+func VerifyInclusion(index, size uint64, recordHash Hash, p []Hash, root Hash) error {
+	leaf := LeafHash(recordHash)
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, size, leaf[:], toBytes(p), root[:]); err != nil {
+		return fmt.Errorf("chain: inclusion proof: %w", err)
+	}
+	return nil
+}
+
+// VerifyConsistency checks that the tree of size2 with root2 extends the tree
+// of size1 with root1.
+func VerifyConsistency(size1, size2 uint64, p []Hash, root1, root2 Hash) error {
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, size1, size2, toBytes(p), root1[:], root2[:]); err != nil {
+		return fmt.Errorf("chain: consistency proof: %w", err)
+	}
+	return nil
+}
+
+func toBytes(p []Hash) [][]byte {
+	out := make([][]byte, len(p))
+	for i := range p {
+		out[i] = p[i][:]
+	}
+	return out
+}
+
+// InclusionBundleFormat is the format line of an InclusionBundle.
+const InclusionBundleFormat = "audit-sealer inclusion proof v1"
+
+// InclusionBundle discloses one record with what an auditor needs to check
+// it against nothing but the public key: the record's encoding, its Merkle
+// inclusion proof, and the signed checkpoint the proof leads to. It is a JSON
+// document; byte fields are base64.
+type InclusionBundle struct {
+	Format     string `json:"format"`
+	Record     []byte `json:"record"`     // the record's encoding (a frame payload)
+	TreeSize   uint64 `json:"tree_size"`  // the checkpoint's tree size
+	Proof      []Hash `json:"proof"`      // inclusion proof of leaf Record.Seq
+	Checkpoint []byte `json:"checkpoint"` // signed checkpoint note
+}
+
+// MarshalJSON encodes a hash as base64, like every hash in the format.
+func (h Hash) MarshalJSON() ([]byte, error) { return json.Marshal(h[:]) }
+
+// UnmarshalJSON decodes a base64 hash; it leaves h untouched on error.
+func (h *Hash) UnmarshalJSON(data []byte) error {
+	var b []byte
+	if err := json.Unmarshal(data, &b); err != nil {
+		return err
+	}
+	if len(b) != HashSize {
+		return fmt.Errorf("chain: hash of %d bytes", len(b))
+	}
+	copy(h[:], b)
+	return nil
+}
+
+// ErrBadBundle is wrapped by errors from ParseInclusionBundle.
+var ErrBadBundle = errors.New("chain: malformed proof bundle")
+
+// maxBundleSize bounds a bundle read from a file.
+const maxBundleSize = 1 << 20
+
+// ParseInclusionBundle decodes a bundle strictly: unknown fields, a wrong
+// format line or trailing data are refused.
+func ParseInclusionBundle(data []byte) (*InclusionBundle, error) {
+	if len(data) > maxBundleSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadBundle, len(data))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var b InclusionBundle
+	if err := dec.Decode(&b); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadBundle, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data", ErrBadBundle)
+	}
+	if b.Format != InclusionBundleFormat {
+		return nil, fmt.Errorf("%w: format %q, want %q", ErrBadBundle, b.Format, InclusionBundleFormat)
+	}
+	if len(b.Proof) > 64 {
+		return nil, fmt.Errorf("%w: proof of %d hashes", ErrBadBundle, len(b.Proof))
+	}
+	return &b, nil
+}

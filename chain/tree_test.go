@@ -1,0 +1,142 @@
+package chain_test
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+)
+
+func recordHash(i int) chain.Hash {
+	return chain.Hash(sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i))))
+}
+
+// tlogTree builds sumdb/tlog's stored hashes for n records whose record data
+// is the 32-byte record hash, as FORMAT.md defines the leaves.
+func tlogTree(t *testing.T, n int) tlog.HashReaderFunc {
+	var stored []tlog.Hash
+	r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	for i := 0; i < n; i++ {
+		h := recordHash(i)
+		hs, err := tlog.StoredHashes(int64(i), h[:], r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, hs...)
+	}
+	return r
+}
+
+// TestTreeMatchesTlog: our compact-range roots equal sumdb/tlog's tree hashes,
+// and our inclusion and consistency proofs are accepted by sumdb/tlog.
+func TestTreeMatchesTlog(t *testing.T) {
+	const n = 70
+	r := tlogTree(t, n)
+	tree := chain.NewTree()
+	roots := []chain.Hash{tree.Root()}
+	for i := 0; i < n; i++ {
+		tree.Append(recordHash(i))
+		roots = append(roots, tree.Root())
+		th, err := tlog.TreeHash(int64(i+1), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if chain.Hash(th) != tree.Root() {
+			t.Fatalf("size %d: root differs from sumdb/tlog", i+1)
+		}
+		// The state round-trips.
+		again, err := chain.TreeFromState(tree.Size(), tree.State())
+		if err != nil || again.Root() != tree.Root() {
+			t.Fatalf("size %d: TreeFromState: %v", i+1, err)
+		}
+	}
+	for _, size := range []uint64{1, 2, 3, 7, 8, 33, 64, 70} {
+		for _, idx := range []uint64{0, 1, size / 2, size - 1} {
+			if idx >= size {
+				continue
+			}
+			b, err := chain.NewInclusionBuilder(idx, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; !b.Done(); i++ {
+				b.Add(recordHash(i))
+			}
+			p, err := b.Proof()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rh := recordHash(int(idx))
+			if err := tlog.CheckRecord(toTlog(p), int64(size), tlog.Hash(roots[size]), int64(idx), tlog.RecordHash(rh[:])); err != nil {
+				t.Fatalf("tlog rejects our inclusion proof of %d in %d: %v", idx, size, err)
+			}
+			if err := chain.VerifyInclusion(idx, size, rh, p, roots[size]); err != nil {
+				t.Fatalf("VerifyInclusion: %v", err)
+			}
+			if err := chain.VerifyInclusion(idx, size, recordHash(999), p, roots[size]); err == nil {
+				t.Fatal("inclusion proof verifies for another record")
+			}
+		}
+		for _, old := range []uint64{1, size / 3, size - 1} {
+			if old == 0 || old >= size {
+				continue
+			}
+			b, err := chain.NewConsistencyBuilder(old, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; !b.Done(); i++ {
+				b.Add(recordHash(i))
+			}
+			p, err := b.Proof()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tlog.CheckTree(toTlog(p), int64(size), tlog.Hash(roots[size]), int64(old), tlog.Hash(roots[old])); err != nil {
+				t.Fatalf("tlog rejects our consistency proof %d -> %d: %v", old, size, err)
+			}
+			if err := chain.VerifyConsistency(old, size, p, roots[old], roots[size]); err != nil {
+				t.Fatalf("VerifyConsistency: %v", err)
+			}
+			if err := chain.VerifyConsistency(old, size, p, roots[old+1], roots[size]); err == nil && roots[old+1] != roots[old] {
+				t.Fatal("consistency proof verifies for another old root")
+			}
+		}
+	}
+}
+
+func toTlog(p []chain.Hash) []tlog.Hash {
+	out := make([]tlog.Hash, len(p))
+	for i := range p {
+		out[i] = tlog.Hash(p[i])
+	}
+	return out
+}
+
+func BenchmarkTreeAppend(b *testing.B) {
+	tree := chain.NewTree()
+	h := recordHash(1)
+	for i := 0; i < b.N; i++ {
+		tree.Append(h)
+	}
+}
+
+func BenchmarkRecordHash(b *testing.B) {
+	r := chain.Record{Kind: chain.KindEvent, Seq: 6, TimeNano: 3, Service: []byte("queen-rbee"), AuditID: []byte("0102030405060708-6"),
+		Type: []byte("data.inference_executed"), Event: make([]byte, 450)}
+	enc, _ := r.Encode(nil)
+	hasher := chain.NewHasher()
+	b.SetBytes(int64(len(enc)))
+	for i := 0; i < b.N; i++ {
+		hasher.Check(enc)
+	}
+}

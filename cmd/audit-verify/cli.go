@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/verify"
+)
+
+// Exit statuses.
+const (
+	exitIntact    = 0
+	exitFailed    = 1 // tampered or incomplete
+	exitCannotRun = 2 // could not check
+)
+
+// exitCode carries an exit status out of a cobra command.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	var code exitCode
+	switch {
+	case err == nil:
+		return exitIntact
+	case errors.As(err, &code):
+		return int(code)
+	default:
+		errorf(stderr, "%v", err)
+		return exitCannotRun
+	}
+}
+
+type common struct {
+	keyFiles []string
+	json     bool
+}
+
+func (c *common) keys() (signer.Verifiers, error) {
+	if len(c.keyFiles) == 0 {
+		return nil, errors.New("no --key given: name the public key(s) you trust")
+	}
+	var vs signer.Verifiers
+	for _, f := range c.keyFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		k, err := signer.ParsePublicKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		vs = append(vs, k)
+	}
+	return vs, nil
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	var c common
+	var checkpointFile string
+	var workers int
+	root := &cobra.Command{
+		Use:   "audit-verify --key FILE [--key FILE...] [--checkpoint FILE] [--json] DATA_DIR",
+		Short: "Check an audit-sealer log offline with only the public key",
+		Long: `audit-verify checks every byte of an audit-sealer data directory: framing,
+record hashes, the hash chain, sequence numbers across segments, event schemas,
+Merkle roots and checkpoint signatures, and that the tail is sealed.
+
+--key takes a PEM public key or a note verifier key (repeat it for several).
+--checkpoint takes a checkpoint you kept earlier: the log must contain it.
+
+Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
+		Args:          cobra.ExactArgs(1),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			keys, err := c.keys()
+			if err != nil {
+				return err
+			}
+			opts := verify.Options{Keys: keys, Workers: workers}
+			if checkpointFile != "" {
+				if opts.Trusted, err = os.ReadFile(checkpointFile); err != nil {
+					return err
+				}
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer stop()
+			prog := newProgress(stderr)
+			if prog != nil {
+				opts.Progress = prog.update
+			}
+			rep, err := verify.Dir(ctx, args[0], opts)
+			prog.clear()
+			if err != nil {
+				return err
+			}
+			if c.json {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				printReport(stdout, rep)
+			}
+			if rep.Verdict != verify.Intact {
+				return exitCode(exitFailed)
+			}
+			return nil
+		},
+	}
+	root.PersistentFlags().StringArrayVar(&c.keyFiles, "key", nil, "trusted public key file (PEM or note verifier key); repeatable")
+	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON document")
+	root.Flags().StringVar(&checkpointFile, "checkpoint", "", "a checkpoint kept earlier; the log must be consistent with it")
+	root.Flags().IntVar(&workers, "workers", 0, "segments checked at once (0 = all cores)")
+	root.AddCommand(newProofCommand(&c, stdout))
+	return root
+}
+
+func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "proof --key FILE [--json] BUNDLE",
+		Short: "Check a single-record disclosure bundle (from audit-sealer prove)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			keys, err := c.keys()
+			if err != nil {
+				return err
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			bundle, err := chain.ParseInclusionBundle(data)
+			if err != nil {
+				return err
+			}
+			d, err := verify.CheckInclusion(bundle, verify.Options{Keys: keys})
+			if err != nil {
+				if c.json {
+					json.NewEncoder(stdout).Encode(map[string]any{"verdict": "invalid", "error": err.Error()})
+				} else {
+					fmt.Fprintf(stdout, "audit-verify: proof INVALID: %v\n", err)
+				}
+				return exitCode(exitFailed)
+			}
+			r := d.Record
+			out := map[string]any{
+				"verdict": "valid", "seq": r.Seq, "kind": r.Kind.String(), "time": r.Time(),
+				"checkpoint": summaryOf(d.Checkpoint),
+			}
+			if r.Kind == chain.KindEvent || r.Kind == chain.KindSealerEvent {
+				out["service"], out["audit_id"], out["type"] = string(r.Service), string(r.AuditID), string(r.Type)
+				out["event"] = json.RawMessage(r.Event)
+			}
+			if c.json {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			fmt.Fprintf(stdout, "audit-verify: proof valid: record %d (%s) is in the log under a checkpoint of size %d signed %s by key %s\n",
+				r.Seq, r.Kind, d.Checkpoint.Size, d.Checkpoint.Time.Format(time.RFC3339), d.Checkpoint.Key.ID())
+			if r.Kind == chain.KindEvent || r.Kind == chain.KindSealerEvent {
+				fmt.Fprintf(stdout, "service %s, audit_id %s, received %s\n%s\n", r.Service, r.AuditID, r.Time().Format(time.RFC3339Nano), r.Event)
+			}
+			return nil
+		},
+	}
+}
+
+func summaryOf(cp *chain.SignedCheckpoint) map[string]any {
+	return map[string]any{"size": cp.Size, "time": cp.Time, "key_id": cp.Key.ID(), "signer_kind": cp.SignerKind, "algorithm": cp.Algorithm, "dev": cp.Dev}
+}
+
+func printReport(w io.Writer, rep *verify.Report) {
+	switch rep.Verdict {
+	case verify.Intact:
+		fmt.Fprintf(w, "audit-verify: intact: %d records in %d segments, %d checkpoints verified (%.2fs)\n",
+			rep.Records, rep.Segments, rep.Checkpoints, rep.Seconds)
+	default:
+		fmt.Fprintf(w, "audit-verify: %s: %s\n", strings.ToUpper(string(rep.Verdict)), rep.FirstFailure)
+		fmt.Fprintf(w, "checked %d records in %d segments, %d checkpoints verified before the failure\n",
+			rep.Records, rep.Segments, rep.Checkpoints)
+	}
+	if cp := rep.LastCheckpoint; cp != nil {
+		mode := ""
+		if cp.Dev {
+			mode = ", DEV MODE"
+		}
+		fmt.Fprintf(w, "last checkpoint: size %d at %s, key %s (%s %s%s)\n",
+			cp.Size, cp.Time.Format(time.RFC3339), cp.KeyID, cp.SignerKind, cp.Algorithm, mode)
+	}
+	if t := rep.TrustedCheckpoint; t != nil && t.Consistent {
+		fmt.Fprintf(w, "consistent with your checkpoint of size %d\n", t.Size)
+	}
+	for _, warn := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+}
+
+// errorf prints an error in the house style: "audit-verify: error: …".
+func errorf(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "audit-verify: error: "+format+"\n", args...)
+}
+
+// progress prints a one-line progress meter when stderr is a terminal.
+type progress struct {
+	w    io.Writer
+	mu   sync.Mutex
+	last time.Time
+}
+
+func newProgress(stderr io.Writer) *progress {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &progress{w: stderr}
+}
+
+func (p *progress) update(done, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	pct := 100.0
+	if total > 0 {
+		pct = 100 * float64(done) / float64(total)
+	}
+	fmt.Fprintf(p.w, "\rverifying: %5.1f%% (%d of %d MiB)", pct, done>>20, total>>20)
+}
+
+func (p *progress) clear() {
+	if p == nil {
+		return
+	}
+	fmt.Fprint(p.w, "\r\033[K")
+}

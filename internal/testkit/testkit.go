@@ -1,0 +1,101 @@
+// Package testkit generates the test vectors that the chain, storage and
+// verify tests share: small real logs written by the ledger with a fixed key
+// and clock, one that verifies for each shape of a good log and one per kind
+// of tampering, each with the reason code the verifier must report.
+//
+// Vectors are generated, never stored in the repository: tests call
+// Generate into a temporary directory, and `go run ./internal/testkit/cmd/vectors DIR`
+// writes them out for people who want to look at them or test another
+// verifier against them. The same inputs always give the same bytes.
+package testkit
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/audit-sealer/audit-sealer/signer"
+)
+
+// Vector is one generated log and what verifying it must say.
+type Vector struct {
+	Name    string
+	Comment string
+	// Expect is the verifier's reason code for the first failure, or "" when
+	// the log must verify as intact.
+	Expect string
+	// Dir is the data directory.
+	Dir string
+	// KeyFile is the trusted public key (PEM).
+	KeyFile string
+	// TrustedFile, if not "", is a checkpoint the auditor kept.
+	TrustedFile string
+}
+
+// Key returns the fixed test signing key with the given label, derived from
+// the label so that vectors are reproducible.
+func Key(label string) *signer.SoftwareSigner {
+	seed := sha256.Sum256([]byte("audit-sealer testkit key: " + label))
+	s, err := signer.NewSoftwareSignerFromKey("audit-sealer.test/"+label, ed25519.NewKeyFromSeed(seed[:]))
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Clock is a fake clock that advances by Step on every reading.
+type Clock struct {
+	T    time.Time
+	Step time.Duration
+}
+
+// NewClock returns a clock starting at a fixed instant.
+func NewClock() *Clock {
+	return &Clock{T: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), Step: time.Millisecond}
+}
+
+// Now returns the current fake time and advances it.
+func (c *Clock) Now() time.Time {
+	t := c.T
+	c.T = c.T.Add(c.Step)
+	return t
+}
+
+// Generate writes every vector under root (which must exist) and returns
+// them sorted by name.
+func Generate(root string) ([]Vector, error) {
+	var out []Vector
+	for _, g := range generators {
+		v, err := g.build(root, g.name)
+		if err != nil {
+			return nil, fmt.Errorf("testkit: vector %s: %w", g.name, err)
+		}
+		v.Name, v.Comment, v.Expect = g.name, g.comment, g.expect
+		if err := writeVectorFile(v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// writeVectorFile writes <vector>/vector.txt, the header of the vector in the
+// style of age's testkit: "expect: …" and "comment: …" lines.
+func writeVectorFile(v Vector) error {
+	expect := v.Expect
+	if expect == "" {
+		expect = "intact"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "expect: %s\ncomment: %s\nkey: %s\n", expect, v.Comment, filepath.Base(v.KeyFile))
+	if v.TrustedFile != "" {
+		fmt.Fprintf(&b, "trusted checkpoint: %s\n", filepath.Base(v.TrustedFile))
+	}
+	return os.WriteFile(filepath.Join(filepath.Dir(v.Dir), "vector.txt"), []byte(b.String()), 0o600)
+}

@@ -1,0 +1,89 @@
+package signer_test
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/signer/signertest"
+)
+
+func TestSoftwareConformance(t *testing.T) {
+	for _, alg := range []signer.Algorithm{signer.Ed25519, signer.ECDSAP256} {
+		t.Run(string(alg), func(t *testing.T) {
+			s, err := signer.NewSoftwareSigner(alg, "audit-sealer.test/dev")
+			if err != nil {
+				t.Fatal(err)
+			}
+			signertest.Run(t, s)
+		})
+	}
+}
+
+func TestKeyFileRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	for _, alg := range []signer.Algorithm{signer.Ed25519, signer.ECDSAP256} {
+		path := filepath.Join(dir, string(alg)+".key")
+		s, err := signer.NewSoftwareSigner(alg, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.WriteKeyFile(path); err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(path)
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("key file mode %04o, want 0600", fi.Mode().Perm())
+		}
+		if err := s.WriteKeyFile(path); err == nil {
+			t.Fatal("WriteKeyFile overwrote an existing key")
+		}
+		loaded, err := signer.LoadSoftwareSigner(path, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !loaded.Public().Equal(s.Public()) {
+			t.Fatal("loaded key differs")
+		}
+		os.Chmod(path, 0o644)
+		if _, err := signer.LoadSoftwareSigner(path, ""); !errors.Is(err, signer.ErrInsecureKeyFile) {
+			t.Fatalf("loading a 0644 key file: %v, want ErrInsecureKeyFile", err)
+		}
+	}
+}
+
+func TestParsePublicKeyRejects(t *testing.T) {
+	s, _ := signer.NewSoftwareSigner(signer.Ed25519, "n")
+	vkey := s.Public().VerifierKey()
+	name, rest, _ := strings.Cut(vkey, "+")
+	bad := map[string]string{
+		"empty":         "",
+		"garbage":       "not a key",
+		"wrong hash":    name + "+00000000+" + strings.SplitN(rest, "+", 2)[1],
+		"bad base64":    name + "+" + strings.SplitN(rest, "+", 2)[0] + "+!!!",
+		"private block": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+		"space in name": "a b+" + rest,
+	}
+	for label, in := range bad {
+		if _, err := signer.ParsePublicKey([]byte(in)); !errors.Is(err, signer.ErrBadKey) {
+			t.Errorf("%s: err = %v, want ErrBadKey", label, err)
+		}
+	}
+}
+
+// TestKeyHashMatchesSumdbNote pins our Ed25519 key ID to x/mod's computation.
+func TestKeyHashMatchesSumdbNote(t *testing.T) {
+	pub, _, _ := ed25519.GenerateKey(nil)
+	k := signer.NewEd25519PublicKey("example.com/log", pub)
+	if got := k.VerifierKey(); !strings.HasPrefix(got, "example.com/log+") {
+		t.Fatalf("verifier key %q", got)
+	}
+	back, err := signer.ParseVerifierKey(k.VerifierKey())
+	if err != nil || !back.Equal(k) {
+		t.Fatalf("round trip: %v", err)
+	}
+}

@@ -1,0 +1,17 @@
+// Package verify checks an audit-sealer log offline, with nothing but the
+// trusted public keys: the library behind the audit-verify command.
+//
+// Dir streams every segment of a data directory (in parallel, one segment per
+// worker, memory flat in the log's size) and checks framing, record
+// structure and hashes, the hash chain, sequence continuity within and
+// across segments, event schemas, the Merkle root and signature of every
+// checkpoint, that the tail is sealed, and consistency with a checkpoint the
+// auditor kept. It reports the first failure with a stable Reason, the
+// segment, the offset and the sequence number.
+//
+// Prove and CheckInclusion disclose a single record with its inclusion proof
+// and a signed checkpoint, for an auditor who must see that one record only.
+//
+// FORMAT.md ("What the verifier checks") is the normative list. This package
+// is pure Go (CGO_ENABLED=0) and never imports hsm or tpm.
+package verify

@@ -1,0 +1,57 @@
+package verify_test
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"testing"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/storage"
+	"github.com/audit-sealer/audit-sealer/verify"
+)
+
+// firstEvent returns the offset and sequence number of the first event record
+// of a segment, read with the storage reader.
+func firstEvent(t *testing.T, path string) (int64, uint64) {
+	r, err := storage.OpenSegment(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		p, off, err := r.Next()
+		if err == io.EOF {
+			t.Fatal("no event in segment")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec, err := chain.Decode(p); err == nil && rec.Kind == chain.KindEvent {
+			return off, rec.Seq
+		}
+	}
+}
+
+// TestFailurePosition: the report names the exact segment, offset and
+// sequence number of a modified record.
+func TestFailurePosition(t *testing.T) {
+	v := vector(t, "modified_event")
+	segs, err := storage.ListSegments(v.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOff, wantSeq := firstEvent(t, filepath.Join(v.Dir, segs[1].Name))
+	rep, err := verify.Dir(context.Background(), v.Dir, optionsFor(t, v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rep.FirstFailure
+	if f == nil || f.Reason != verify.ReasonModified || f.Segment != segs[1].Name || f.Offset != wantOff || f.Seq == nil || *f.Seq != wantSeq {
+		t.Fatalf("failure %+v, want modified in %s at offset %d seq %d", f, segs[1].Name, wantOff, wantSeq)
+	}
+	// Records before the failure were counted, the rest were not.
+	if rep.Records != wantSeq {
+		t.Fatalf("records checked %d, want %d (all before the failure)", rep.Records, wantSeq)
+	}
+}

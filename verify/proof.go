@@ -1,0 +1,181 @@
+package verify
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/storage"
+)
+
+// ErrNoSuchRecord is returned by Prove for a sequence number the sealed part
+// of the log does not hold.
+var ErrNoSuchRecord = errors.New("verify: no such sealed record")
+
+// forEachRecord streams the records of dir in order, calling fn with each
+// encoded record (valid only during the call) until fn returns false.
+func forEachRecord(dir string, fn func(rec *chain.Record, encoded []byte) bool) error {
+	segs, err := storage.ListSegments(dir)
+	if err != nil {
+		return err
+	}
+	for i, s := range segs {
+		r, err := storage.OpenSegment(filepath.Join(dir, s.Name), i == len(segs)-1)
+		if err != nil {
+			return err
+		}
+		for {
+			payload, _, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				r.Close()
+				return err
+			}
+			rec, err := chain.Decode(payload)
+			if err != nil {
+				r.Close()
+				return err
+			}
+			if !fn(&rec, payload) {
+				r.Close()
+				return nil
+			}
+		}
+		r.Close()
+	}
+	return nil
+}
+
+// lastCheckpoint returns the last checkpoint record of the log in dir.
+func lastCheckpoint(dir string) (note []byte, size uint64, err error) {
+	segs, err := storage.ListSegments(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i := len(segs) - 1; i >= 0 && note == nil; i-- {
+		r, err := storage.OpenSegment(filepath.Join(dir, segs[i].Name), i == len(segs)-1)
+		if err != nil {
+			return nil, 0, err
+		}
+		for {
+			payload, _, err := r.Next()
+			if err != nil {
+				break // io.EOF, or a torn tail: what came before is what counts
+			}
+			if rec, err := chain.Decode(payload); err == nil && rec.Kind == chain.KindCheckpoint {
+				note, size = bytes.Clone(rec.Checkpoint), rec.Seq
+			}
+		}
+		r.Close()
+	}
+	if note == nil {
+		return nil, 0, errors.New("verify: the log holds no checkpoint")
+	}
+	return note, size, nil
+}
+
+// Prove exports record seq of the log in dir with its inclusion proof in the
+// tree of the log's last checkpoint, so that one record can be disclosed and
+// checked with nothing but the public key (CheckInclusion). It streams the
+// log once and holds O(log n) hashes. Prove does not verify the log; the
+// bundle is checked on its own terms.
+func Prove(dir string, seq uint64) (*chain.InclusionBundle, error) {
+	note, size, err := lastCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
+	if seq >= size {
+		return nil, fmt.Errorf("%w: record %d (the last checkpoint covers records 0 to %d)", ErrNoSuchRecord, seq, size-1)
+	}
+	b, err := chain.NewInclusionBuilder(seq, size)
+	if err != nil {
+		return nil, err
+	}
+	var record []byte
+	err = forEachRecord(dir, func(rec *chain.Record, enc []byte) bool {
+		if rec.Seq == seq {
+			record = bytes.Clone(enc)
+		}
+		b.Add(rec.Hash)
+		return !b.Done()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify: prove: %w", err)
+	}
+	p, err := b.Proof()
+	if err != nil {
+		return nil, err
+	}
+	if record == nil {
+		return nil, fmt.Errorf("%w: record %d", ErrNoSuchRecord, seq)
+	}
+	return &chain.InclusionBundle{Format: chain.InclusionBundleFormat, Record: record, TreeSize: size, Proof: p, Checkpoint: note}, nil
+}
+
+// ConsistencyProof returns the proof that the log's tree of size2 extends its
+// tree of size1, computed by streaming the log in dir.
+func ConsistencyProof(dir string, size1, size2 uint64) ([]chain.Hash, error) {
+	b, err := chain.NewConsistencyBuilder(size1, size2)
+	if err != nil {
+		return nil, err
+	}
+	err = forEachRecord(dir, func(rec *chain.Record, _ []byte) bool {
+		b.Add(rec.Hash)
+		return !b.Done()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify: consistency proof: %w", err)
+	}
+	return b.Proof()
+}
+
+// Disclosed is a record whose inclusion under a signed checkpoint verified.
+type Disclosed struct {
+	Record     chain.Record
+	Checkpoint *chain.SignedCheckpoint
+}
+
+// Errors of CheckInclusion, by what failed.
+var (
+	ErrBundleRecord = errors.New("verify: the bundle's record is not valid")
+	ErrBundleProof  = errors.New("verify: the bundle's proof does not lead to its checkpoint")
+)
+
+// CheckInclusion checks a bundle from Prove: the checkpoint's signature by a
+// trusted key, the record's own hash and event schema, and the inclusion
+// proof from the record to the checkpoint's root.
+func CheckInclusion(bundle *chain.InclusionBundle, opts Options) (*Disclosed, error) {
+	cp, err := chain.OpenCheckpoint(bundle.Checkpoint, opts.Keys)
+	if err != nil {
+		return nil, err
+	}
+	if bundle.TreeSize != cp.Size {
+		return nil, fmt.Errorf("%w: tree size %d, checkpoint size %d", ErrBundleProof, bundle.TreeSize, cp.Size)
+	}
+	rec, err := chain.Decode(bundle.Record)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBundleRecord, err)
+	}
+	if !chain.NewHasher().Check(bundle.Record) {
+		return nil, fmt.Errorf("%w: record does not match its hash", ErrBundleRecord)
+	}
+	if rec.Kind == chain.KindEvent || rec.Kind == chain.KindSealerEvent {
+		typ, err := event.CheckCanonical(rec.Event, event.DecodeOptions{Now: rec.Time(), AllowSealerEvents: rec.Kind == chain.KindSealerEvent})
+		if err != nil || typ != string(rec.Type) {
+			return nil, fmt.Errorf("%w: event does not validate: %v", ErrBundleRecord, err)
+		}
+	}
+	if rec.Seq >= cp.Size {
+		return nil, fmt.Errorf("%w: record %d is not covered by a checkpoint of size %d", ErrBundleProof, rec.Seq, cp.Size)
+	}
+	if err := chain.VerifyInclusion(rec.Seq, cp.Size, rec.Hash, bundle.Proof, cp.Root); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBundleProof, err)
+	}
+	return &Disclosed{Record: rec, Checkpoint: cp}, nil
+}

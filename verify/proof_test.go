@@ -1,0 +1,128 @@
+package verify_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/verify"
+)
+
+func TestProveEveryRecord(t *testing.T) {
+	v := vector(t, "intact_multi")
+	opts := optionsFor(t, v)
+	var size uint64
+	for seq := uint64(0); ; seq++ {
+		b, err := verify.Prove(v.Dir, seq)
+		if errors.Is(err, verify.ErrNoSuchRecord) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("prove %d: %v", seq, err)
+		}
+		size = b.TreeSize
+		// The bundle survives its JSON form.
+		data, _ := json.Marshal(b)
+		back, err := chain.ParseInclusionBundle(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := verify.CheckInclusion(back, opts)
+		if err != nil {
+			t.Fatalf("check %d: %v", seq, err)
+		}
+		if d.Record.Seq != seq {
+			t.Fatalf("bundle for %d holds record %d", seq, d.Record.Seq)
+		}
+		// Third-party judge: sumdb/tlog accepts the same proof.
+		p := make(tlog.RecordProof, len(back.Proof))
+		for i := range back.Proof {
+			p[i] = tlog.Hash(back.Proof[i])
+		}
+		rh := d.Record.Hash
+		if err := tlog.CheckRecord(p, int64(back.TreeSize), tlog.Hash(d.Checkpoint.Root), int64(seq), tlog.RecordHash(rh[:])); err != nil {
+			t.Fatalf("sumdb/tlog rejects the proof of %d: %v", seq, err)
+		}
+	}
+	if size < 80 {
+		t.Fatalf("proved only up to tree size %d", size)
+	}
+}
+
+func TestCheckInclusionRejects(t *testing.T) {
+	v := vector(t, "intact_single")
+	opts := optionsFor(t, v)
+	good, err := verify.Prove(v.Dir, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clone := func() *chain.InclusionBundle {
+		c := *good
+		c.Record = bytes.Clone(good.Record)
+		c.Proof = append([]chain.Hash(nil), good.Proof...)
+		return &c
+	}
+	b := clone()
+	b.Record[len(b.Record)/2] ^= 1
+	if _, err := verify.CheckInclusion(b, opts); !errors.Is(err, verify.ErrBundleRecord) {
+		t.Errorf("modified record: %v", err)
+	}
+	b = clone()
+	b.Proof[0][0] ^= 1
+	if _, err := verify.CheckInclusion(b, opts); !errors.Is(err, verify.ErrBundleProof) {
+		t.Errorf("modified proof: %v", err)
+	}
+	other, _ := verify.Prove(v.Dir, 6)
+	b = clone()
+	b.Record = other.Record // a real record, but not the one the proof is for
+	if _, err := verify.CheckInclusion(b, opts); !errors.Is(err, verify.ErrBundleProof) {
+		t.Errorf("swapped record: %v", err)
+	}
+	attacker := verify.Options{Keys: signer.Verifiers{testkit.Key("attacker").Public()}}
+	if _, err := verify.CheckInclusion(good, attacker); !errors.Is(err, chain.ErrUnknownKey) {
+		t.Errorf("untrusted key: %v", err)
+	}
+	if _, err := chain.ParseInclusionBundle([]byte(`{"format":"audit-sealer inclusion proof v1","extra":1}`)); !errors.Is(err, chain.ErrBadBundle) {
+		t.Errorf("unknown field accepted: %v", err)
+	}
+}
+
+// TestConsistencyProofFromLog: a consistency proof computed from the log
+// between the auditor's old checkpoint and the current one is accepted by
+// sumdb/tlog.
+func TestConsistencyProofFromLog(t *testing.T) {
+	v := vector(t, "intact_with_trusted")
+	opts := optionsFor(t, v)
+	oldNote, _ := os.ReadFile(v.TrustedFile)
+	newNote, _ := os.ReadFile(filepath.Join(v.Dir, "checkpoint"))
+	oldCP, err := chain.OpenCheckpoint(oldNote, opts.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCP, err := chain.OpenCheckpoint(newNote, opts.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := verify.ConsistencyProof(v.Dir, oldCP.Size, newCP.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := make(tlog.TreeProof, len(p))
+	for i := range p {
+		tp[i] = tlog.Hash(p[i])
+	}
+	if err := tlog.CheckTree(tp, int64(newCP.Size), tlog.Hash(newCP.Root), int64(oldCP.Size), tlog.Hash(oldCP.Root)); err != nil {
+		t.Fatalf("sumdb/tlog rejects our consistency proof: %v", err)
+	}
+	if err := chain.VerifyConsistency(oldCP.Size, newCP.Size, p, oldCP.Root, newCP.Root); err != nil {
+		t.Fatal(err)
+	}
+}

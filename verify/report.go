@@ -1,0 +1,114 @@
+package verify
+
+import (
+	"fmt"
+	"time"
+)
+
+// Reason is a stable code for why a log did not verify. Scripts may match on
+// it; the set only grows.
+type Reason string
+
+// The reasons, as FORMAT.md ("What the verifier checks") defines them.
+const (
+	// Tampered: bytes differ from what the sealer wrote.
+	ReasonModified           Reason = "modified"            // a record or frame does not match its stored hash or checksum
+	ReasonMalformed          Reason = "malformed"           // a record or checkpoint is not in the format
+	ReasonSchemaInvalid      Reason = "schema_invalid"      // an event is not a valid, canonical event of its type
+	ReasonChainBroken        Reason = "chain_broken"        // prev_hash does not link to the record before
+	ReasonSequenceGap        Reason = "sequence_gap"        // a sequence number is missing or out of order inside a segment
+	ReasonTimeBackwards      Reason = "time_backwards"      // a record's time is before the previous record's
+	ReasonSegmentMissing     Reason = "segment_missing"     // a whole segment (or the start of the log) is absent
+	ReasonSegmentReordered   Reason = "segment_reordered"   // a segment's name does not match its first record
+	ReasonSegmentDuplicated  Reason = "segment_duplicated"  // a segment repeats records of an earlier one
+	ReasonSegmentForeign     Reason = "segment_foreign"     // a segment belongs to another log
+	ReasonBadSignature       Reason = "bad_signature"       // a trusted key's signature on a checkpoint does not verify
+	ReasonUnknownKey         Reason = "unknown_key"         // a checkpoint is signed by no trusted key
+	ReasonCheckpointMismatch Reason = "checkpoint_mismatch" // a signed checkpoint does not match the records it covers
+	ReasonTruncated          Reason = "truncated"           // the log is shorter than a checkpoint says it was
+	ReasonInconsistent       Reason = "inconsistent_with_checkpoint"
+	// Incomplete: nothing contradicts the signatures, but not everything is sealed.
+	ReasonUnsealedTail Reason = "unsealed_tail" // records after the last checkpoint
+	ReasonTornTail     Reason = "torn_tail"     // the last segment ends in a partial frame (a crash; the sealer cuts it at start)
+)
+
+// Verdict is the overall result.
+type Verdict string
+
+// The verdicts. The command audit-verify exits 0 for Intact and 1 for the
+// others; it exits 2 when it could not check at all.
+const (
+	Intact     Verdict = "intact"
+	Tampered   Verdict = "tampered"
+	Incomplete Verdict = "incomplete"
+)
+
+// verdictOf says which verdict a failure reason leads to.
+func verdictOf(r Reason) Verdict {
+	switch r {
+	case ReasonUnsealedTail, ReasonTornTail:
+		return Incomplete
+	}
+	return Tampered
+}
+
+// Failure locates the first problem found.
+type Failure struct {
+	Reason  Reason  `json:"reason"`
+	Segment string  `json:"segment"`       // segment file name (or "checkpoint" for <dir>/checkpoint)
+	Offset  int64   `json:"offset"`        // byte offset of the frame in the segment, -1 if not applicable
+	Seq     *uint64 `json:"seq,omitempty"` // sequence number of the record, when known
+	Detail  string  `json:"detail"`
+}
+
+func (f *Failure) String() string {
+	s := fmt.Sprintf("%s: %s", f.Reason, f.Detail)
+	if f.Segment != "" {
+		s += fmt.Sprintf(" (segment %s", f.Segment)
+		if f.Offset >= 0 {
+			s += fmt.Sprintf(", offset %d", f.Offset)
+		}
+		if f.Seq != nil {
+			s += fmt.Sprintf(", seq %d", *f.Seq)
+		}
+		s += ")"
+	}
+	return s
+}
+
+// CheckpointSummary describes a verified checkpoint.
+type CheckpointSummary struct {
+	Size       uint64    `json:"size"`
+	Root       string    `json:"root"` // base64, as in the note
+	Time       time.Time `json:"time"`
+	KeyID      string    `json:"key_id"`
+	KeyName    string    `json:"key_name"`
+	SignerKind string    `json:"signer_kind"`
+	Algorithm  string    `json:"algorithm"`
+	Dev        bool      `json:"dev"`
+}
+
+// Report is the result of verifying a data directory.
+type Report struct {
+	Verdict        Verdict            `json:"verdict"`
+	LogID          string             `json:"log_id,omitempty"`
+	Records        uint64             `json:"records"`     // records checked
+	Checkpoints    int                `json:"checkpoints"` // checkpoints whose signature verified
+	Segments       int                `json:"segments"`
+	Bytes          int64              `json:"bytes"`
+	LastSeq        *uint64            `json:"last_seq,omitempty"`
+	Unsealed       uint64             `json:"unsealed"` // records after the last checkpoint
+	LastCheckpoint *CheckpointSummary `json:"last_checkpoint,omitempty"`
+	// TrustedCheckpoint reports on the checkpoint the auditor supplied.
+	TrustedCheckpoint *TrustedResult `json:"trusted_checkpoint,omitempty"`
+	FirstFailure      *Failure       `json:"first_failure"`
+	Warnings          []string       `json:"warnings,omitempty"`
+	Seconds           float64        `json:"seconds"`
+}
+
+// TrustedResult says whether the log is consistent with a checkpoint the
+// auditor kept from earlier.
+type TrustedResult struct {
+	Size       uint64 `json:"size"`
+	Consistent bool   `json:"consistent"`
+}

@@ -1,0 +1,516 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/storage"
+)
+
+// CheckpointFile is the name of the latest-checkpoint file in a data directory.
+const CheckpointFile = "checkpoint"
+
+// Options configure Dir. Keys is required.
+type Options struct {
+	// Keys are the trusted checkpoint keys.
+	Keys signer.Verifiers
+	// Trusted is a signed checkpoint the auditor kept from earlier; the log
+	// must contain it (same size and root) and must not be shorter.
+	Trusted []byte
+	// Workers is how many segments are checked at once; 0 = all cores.
+	Workers int
+	// Progress, if set, receives the number of segment bytes checked so far
+	// and the total, from any goroutine.
+	Progress func(done, total int64)
+}
+
+// ErrCannotCheck is wrapped by errors that stop Dir from checking at all
+// (an unreadable directory, no segments, a trusted checkpoint that does not
+// verify). The command exits 2 for these.
+var ErrCannotCheck = errors.New("verify: cannot check")
+
+// probe is a tree size whose root some checkpoint outside the log claims.
+type probe struct {
+	size uint64
+	root chain.Hash
+	from string // "trusted" or CheckpointFile
+}
+
+// Dir verifies the log in dir: every frame's checksum, every record's
+// structure, hash, chain link and sequence number, every event's schema,
+// every checkpoint's signature and its tree size, head and Merkle root, the
+// links between segments, that the last record is sealed, that the log is
+// consistent with <dir>/checkpoint and with opts.Trusted. Segments are
+// checked in parallel; memory does not grow with the log.
+func Dir(ctx context.Context, dir string, opts Options) (*Report, error) {
+	start := time.Now()
+	if len(opts.Keys) == 0 {
+		return nil, fmt.Errorf("%w: no trusted key", ErrCannotCheck)
+	}
+	segs, err := storage.ListSegments(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCannotCheck, err)
+	}
+	if len(segs) == 0 {
+		return nil, fmt.Errorf("%w: no segments in %s", ErrCannotCheck, dir)
+	}
+	rep := &Report{Segments: len(segs)}
+	var probes []probe
+	var trusted *chain.SignedCheckpoint
+	if opts.Trusted != nil {
+		trusted, err = chain.OpenCheckpoint(opts.Trusted, opts.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("%w: the trusted checkpoint: %v", ErrCannotCheck, err)
+		}
+		probes = append(probes, probe{size: trusted.Size, root: trusted.Root, from: "trusted"})
+		rep.TrustedCheckpoint = &TrustedResult{Size: trusted.Size}
+	}
+	fileCP, fileFailure := readCheckpointFile(dir, opts.Keys, rep)
+	if fileCP != nil {
+		probes = append(probes, probe{size: fileCP.Size, root: fileCP.Root, from: CheckpointFile})
+	}
+
+	v := &run{dir: dir, segs: segs, opts: opts, probes: probes}
+	for _, s := range segs {
+		v.total += s.Size
+	}
+	rep.Bytes = v.total
+	fail := v.walk(ctx, rep)
+	if err := ctx.Err(); err != nil && fail == nil {
+		return nil, fmt.Errorf("%w: %v", ErrCannotCheck, err)
+	}
+	if v.ioErr != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCannotCheck, v.ioErr)
+	}
+	if fail == nil {
+		fail = v.finish(rep, trusted, fileCP, fileFailure)
+	}
+	rep.FirstFailure = fail
+	rep.Verdict = Intact
+	if fail != nil {
+		rep.Verdict = verdictOf(fail.Reason)
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// readCheckpointFile opens <dir>/checkpoint. A missing file is a warning; one
+// that does not verify is a failure reported after the segments (it cannot
+// hide an earlier failure in the log).
+func readCheckpointFile(dir string, keys signer.Verifiers, rep *Report) (*chain.SignedCheckpoint, *Failure) {
+	data, err := os.ReadFile(filepath.Join(dir, CheckpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		rep.Warnings = append(rep.Warnings, "no "+CheckpointFile+" file in the data directory")
+		return nil, nil
+	}
+	if err != nil {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("cannot read %s: %v", CheckpointFile, err))
+		return nil, nil
+	}
+	cp, err := chain.OpenCheckpoint(data, keys)
+	if err != nil {
+		return nil, &Failure{Reason: checkpointReason(err), Segment: CheckpointFile, Offset: -1, Detail: err.Error()}
+	}
+	return cp, nil
+}
+
+func checkpointReason(err error) Reason {
+	switch {
+	case errors.Is(err, chain.ErrUnknownKey):
+		return ReasonUnknownKey
+	case errors.Is(err, chain.ErrBadSignature):
+		return ReasonBadSignature
+	}
+	return ReasonMalformed
+}
+
+// run is one verification of a directory.
+type run struct {
+	dir    string
+	segs   []storage.SegmentInfo
+	opts   Options
+	probes []probe
+
+	total int64
+	done  atomic.Int64
+	ioErr error
+
+	// Sequential state, carried from one segment to the next.
+	logID       chain.LogID
+	nextSeq     uint64
+	head        chain.Hash
+	tree        []chain.Hash // compact range at nextSeq
+	lastTime    int64
+	lastCP      *chain.SignedCheckpoint
+	lastCPSeq   uint64
+	haveCP      bool
+	probeRoots  map[uint64]chain.Hash
+	checkpoints int
+	records     uint64
+}
+
+// walk checks segments in parallel and joins their results in order. It
+// returns the first failure.
+func (v *run) walk(ctx context.Context, rep *Report) *Failure {
+	workers := v.opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]chan *segResult, len(v.segs))
+	for i := range results {
+		results[i] = make(chan *segResult, 1)
+	}
+	// window bounds how far checking may run ahead of joining, so memory
+	// stays flat however many segments there are.
+	window := make(chan struct{}, 2*workers)
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	go func() {
+		for i := range v.segs {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				results[i] <- v.checkSegment(ctx, i)
+			}(i)
+		}
+	}()
+	defer wg.Wait()
+	v.probeRoots = make(map[uint64]chain.Hash)
+	for i := range v.segs {
+		var res *segResult
+		select {
+		case res = <-results[i]:
+		case <-ctx.Done():
+			return nil
+		}
+		<-window
+		if res.ioErr != nil {
+			v.ioErr = res.ioErr
+			return nil
+		}
+		if f := v.join(i, res); f != nil {
+			v.fill(rep)
+			return f
+		}
+	}
+	v.fill(rep)
+	return nil
+}
+
+func (v *run) fill(rep *Report) {
+	rep.Records = v.records
+	rep.Checkpoints = v.checkpoints
+	if v.records > 0 {
+		last := v.nextSeq - 1
+		rep.LastSeq = &last
+	}
+	if v.haveCP {
+		rep.LogID = v.logID.String()
+	}
+	if v.lastCP != nil {
+		rep.LastCheckpoint = summarize(v.lastCP)
+	}
+}
+
+func summarize(cp *chain.SignedCheckpoint) *CheckpointSummary {
+	return &CheckpointSummary{Size: cp.Size, Root: b64(cp.Root), Time: cp.Time, KeyID: cp.Key.ID(), KeyName: cp.KeyName,
+		SignerKind: string(cp.SignerKind), Algorithm: string(cp.Algorithm), Dev: cp.Dev}
+}
+
+// join checks segment i's links to what came before and takes over its state.
+func (v *run) join(i int, res *segResult) *Failure {
+	name := v.segs[i].Name
+	at := func(reason Reason, seq uint64, format string, args ...any) *Failure {
+		return &Failure{Reason: reason, Segment: name, Offset: storageHeaderSize, Seq: &seq, Detail: fmt.Sprintf(format, args...)}
+	}
+	if res.hasStart {
+		s := res.start
+		switch {
+		case i == 0:
+			if s.Seq != 0 || s.PrevHash != (chain.Hash{}) || len(s.TreeState) != 0 {
+				return at(ReasonSegmentMissing, s.Seq, "the log starts at record %d: earlier segments are missing", s.Seq)
+			}
+			v.logID = s.LogID
+			v.haveCP = true
+		case s.LogID != v.logID:
+			return at(ReasonSegmentForeign, s.Seq, "segment belongs to log %s, not %s", s.LogID, v.logID)
+		case s.Seq > v.nextSeq:
+			return at(ReasonSegmentMissing, s.Seq, "records %d to %d are missing", v.nextSeq, s.Seq-1)
+		case s.Seq < v.nextSeq:
+			return at(ReasonSegmentDuplicated, s.Seq, "segment repeats records from %d (the previous segment ends at %d)", s.Seq, v.nextSeq-1)
+		case s.PrevHash != v.head:
+			return at(ReasonChainBroken, s.Seq, "segment does not link to the end of the previous segment")
+		case !equalState(s.TreeState, v.tree):
+			return at(ReasonModified, s.Seq, "tree state differs from the records before it")
+		case s.TimeNano < v.lastTime:
+			return at(ReasonTimeBackwards, s.Seq, "segment starts before the previous segment's last record")
+		}
+	}
+	// Take over what the segment checked, up to its failure if any.
+	v.records += res.records
+	v.checkpoints += res.checkpoints
+	if res.records > 0 {
+		v.nextSeq, v.head, v.tree, v.lastTime = res.nextSeq, res.head, res.tree, res.lastTime
+	}
+	if res.lastCP != nil {
+		v.lastCP, v.lastCPSeq = res.lastCP, res.lastCPSeq
+	}
+	for size, root := range res.probeRoots {
+		v.probeRoots[size] = root
+	}
+	return res.failure
+}
+
+// finish runs the checks that need the whole log.
+func (v *run) finish(rep *Report, trusted, fileCP *chain.SignedCheckpoint, fileFailure *Failure) *Failure {
+	size := v.nextSeq
+	for _, p := range v.probes {
+		root, ok := v.probeRoots[p.size]
+		switch {
+		case p.size > size:
+			return &Failure{Reason: ReasonTruncated, Offset: -1, Segment: v.segs[len(v.segs)-1].Name,
+				Detail: fmt.Sprintf("the %s checkpoint covers %d records but the log has only %d", p.from, p.size, size)}
+		case !ok || root != p.root || (p.from == "trusted" && trusted.Origin != chain.Origin(v.logID)):
+			reason := ReasonInconsistent
+			if p.from == CheckpointFile {
+				reason = ReasonCheckpointMismatch
+			}
+			return &Failure{Reason: reason, Segment: p.from, Offset: -1,
+				Detail: fmt.Sprintf("the %s checkpoint of size %d does not match this log", p.from, p.size)}
+		}
+		if p.from == "trusted" {
+			rep.TrustedCheckpoint.Consistent = true
+		}
+	}
+	if fileFailure != nil {
+		return fileFailure
+	}
+	if fileCP != nil && v.lastCP != nil && fileCP.Size < v.lastCP.Size {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s holds an older checkpoint (size %d) than the log (size %d)", CheckpointFile, fileCP.Size, v.lastCP.Size))
+	}
+	if v.lastCP == nil {
+		first := uint64(0)
+		rep.Unsealed = size
+		return &Failure{Reason: ReasonUnsealedTail, Segment: v.segs[0].Name, Offset: -1, Seq: &first, Detail: "the log holds no checkpoint"}
+	}
+	if v.lastCPSeq+1 != size {
+		first := v.lastCP.Size
+		rep.Unsealed = size - (v.lastCPSeq + 1)
+		return &Failure{Reason: ReasonUnsealedTail, Segment: v.segs[len(v.segs)-1].Name, Offset: -1, Seq: &first,
+			Detail: fmt.Sprintf("%d records after the last checkpoint are not sealed", rep.Unsealed)}
+	}
+	return nil
+}
+
+func equalState(a, b []chain.Hash) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// storageHeaderSize is where the first frame of a segment starts.
+const storageHeaderSize = 16
+
+// segResult is what checking one segment on its own yields.
+type segResult struct {
+	hasStart bool
+	start    chain.Record // the segment_start record (its slices are copied)
+
+	records     uint64
+	checkpoints int
+	nextSeq     uint64
+	head        chain.Hash
+	tree        []chain.Hash
+	lastTime    int64
+	lastCP      *chain.SignedCheckpoint
+	lastCPSeq   uint64
+	probeRoots  map[uint64]chain.Hash
+
+	failure *Failure
+	ioErr   error
+}
+
+// checkSegment checks segment i on its own: everything but its links to the
+// segments around it, which join checks.
+func (v *run) checkSegment(ctx context.Context, i int) *segResult {
+	info := v.segs[i]
+	isLast := i == len(v.segs)-1
+	res := &segResult{probeRoots: map[uint64]chain.Hash{}}
+	r, err := storage.OpenSegment(filepath.Join(v.dir, info.Name), isLast)
+	if err != nil {
+		var ce *storage.CorruptError
+		if errors.As(err, &ce) {
+			res.failure = &Failure{Reason: ReasonModified, Segment: info.Name, Offset: ce.Offset, Detail: err.Error()}
+		} else if errors.Is(err, storage.ErrTornTail) {
+			res.failure = &Failure{Reason: ReasonTornTail, Segment: info.Name, Offset: 0, Detail: err.Error()}
+		} else {
+			res.ioErr = err
+		}
+		return res
+	}
+	defer r.Close()
+	hasher := chain.NewHasher()
+	var (
+		tree     *chain.Tree
+		logID    chain.LogID
+		origin   string
+		head     chain.Hash
+		nextSeq  uint64
+		lastTime int64
+		lastOff  int64 = storageHeaderSize
+	)
+	checkProbes := func() {
+		for _, p := range v.probes {
+			if p.size == tree.Size() {
+				res.probeRoots[p.size] = tree.Root()
+			}
+		}
+	}
+	for n := 0; ; n++ {
+		if n%1024 == 0 && ctx.Err() != nil {
+			return res
+		}
+		payload, off, err := r.Next()
+		if v.opts.Progress != nil {
+			v.opts.Progress(v.done.Add(off-lastOff), v.total)
+		}
+		lastOff = off
+		if err == io.EOF {
+			if v.opts.Progress != nil {
+				v.opts.Progress(v.done.Add(info.Size-lastOff), v.total)
+			}
+			break
+		}
+		if err != nil {
+			var ce *storage.CorruptError
+			var te *storage.TornTailError
+			switch {
+			case errors.As(err, &te):
+				res.failure = &Failure{Reason: ReasonTornTail, Segment: info.Name, Offset: te.Offset, Detail: err.Error()}
+			case errors.As(err, &ce):
+				res.failure = &Failure{Reason: ReasonModified, Segment: info.Name, Offset: ce.Offset, Detail: err.Error()}
+			default:
+				res.ioErr = err
+			}
+			return res
+		}
+		fail := func(reason Reason, seq uint64, format string, args ...any) *segResult {
+			res.failure = &Failure{Reason: reason, Segment: info.Name, Offset: off, Seq: &seq, Detail: fmt.Sprintf(format, args...)}
+			return res
+		}
+		rec, err := chain.Decode(payload)
+		if err != nil {
+			return fail(ReasonMalformed, rec.Seq, "%v", err)
+		}
+		if !hasher.Check(payload) {
+			return fail(ReasonModified, rec.Seq, "record %d does not match its hash", rec.Seq)
+		}
+		if n == 0 {
+			if rec.Kind != chain.KindSegmentStart {
+				return fail(ReasonMalformed, rec.Seq, "segment starts with a %v record, not segment_start", rec.Kind)
+			}
+			switch {
+			case rec.Seq > info.FirstSeq:
+				return fail(ReasonSegmentReordered, rec.Seq, "segment named for record %d starts with record %d", info.FirstSeq, rec.Seq)
+			case rec.Seq < info.FirstSeq:
+				return fail(ReasonSegmentDuplicated, rec.Seq, "segment named for record %d holds records from %d, which an earlier segment holds", info.FirstSeq, rec.Seq)
+			}
+			tree, err = chain.TreeFromState(rec.Seq, rec.TreeState)
+			if err != nil {
+				return fail(ReasonMalformed, rec.Seq, "%v", err)
+			}
+			res.hasStart = true
+			res.start = rec
+			res.start.TreeState = append([]chain.Hash(nil), rec.TreeState...)
+			logID, origin = rec.LogID, chain.Origin(rec.LogID)
+			head, nextSeq, lastTime = rec.PrevHash, rec.Seq, rec.TimeNano
+			checkProbes()
+		}
+		switch {
+		case rec.Seq != nextSeq:
+			return fail(ReasonSequenceGap, rec.Seq, "record %d follows record %d", rec.Seq, nextSeq-1)
+		case rec.PrevHash != head:
+			return fail(ReasonChainBroken, rec.Seq, "record %d does not link to record %d", rec.Seq, rec.Seq-1)
+		case rec.TimeNano < lastTime:
+			return fail(ReasonTimeBackwards, rec.Seq, "record %d is older than record %d", rec.Seq, rec.Seq-1)
+		}
+		switch rec.Kind {
+		case chain.KindSegmentStart:
+			if n != 0 {
+				return fail(ReasonMalformed, rec.Seq, "segment_start record inside a segment")
+			}
+		case chain.KindEvent, chain.KindSealerEvent:
+			if !rec.CheckAuditID(logID) {
+				return fail(ReasonModified, rec.Seq, "record %d has a wrong audit_id", rec.Seq)
+			}
+			sealer := rec.Kind == chain.KindSealerEvent
+			if sealer != (string(rec.Service) == chain.SealerService) {
+				return fail(ReasonMalformed, rec.Seq, "record %d: service %q does not fit a %v record", rec.Seq, rec.Service, rec.Kind)
+			}
+			typ, err := event.CheckCanonical(rec.Event, event.DecodeOptions{Now: rec.Time(), AllowSealerEvents: sealer})
+			if err != nil {
+				return fail(ReasonSchemaInvalid, rec.Seq, "record %d: %v", rec.Seq, err)
+			}
+			if typ != string(rec.Type) {
+				return fail(ReasonSchemaInvalid, rec.Seq, "record %d: type field says %q, event is %q", rec.Seq, rec.Type, typ)
+			}
+		case chain.KindCheckpoint:
+			cp, err := chain.OpenCheckpoint(rec.Checkpoint, v.opts.Keys)
+			if err != nil {
+				return fail(checkpointReason(err), rec.Seq, "checkpoint record %d: %v", rec.Seq, err)
+			}
+			switch {
+			case cp.Origin != origin:
+				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d is for log %q", rec.Seq, cp.Origin)
+			case cp.Size != rec.Seq:
+				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d claims tree size %d", rec.Seq, cp.Size)
+			case cp.Head != head:
+				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: head is not record %d", rec.Seq, rec.Seq-1)
+			case cp.Root != tree.Root():
+				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: Merkle root does not match records 0..%d", rec.Seq, rec.Seq-1)
+			case cp.Time.UnixNano() != rec.TimeNano:
+				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: time differs from the record's", rec.Seq)
+			}
+			res.checkpoints++
+			res.lastCP, res.lastCPSeq = cp, rec.Seq
+		}
+		head, nextSeq, lastTime = rec.Hash, rec.Seq+1, rec.TimeNano
+		tree.Append(rec.Hash)
+		res.records++
+		res.nextSeq, res.head, res.lastTime = nextSeq, head, lastTime
+		checkProbes()
+	}
+	if tree != nil {
+		res.tree = tree.State()
+	}
+	if !res.hasStart {
+		res.failure = &Failure{Reason: ReasonMalformed, Segment: info.Name, Offset: storageHeaderSize, Detail: "segment holds no record"}
+	}
+	return res
+}
