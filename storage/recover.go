@@ -1,0 +1,268 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Recovery describes what Open changed on disk to make the log appendable.
+type Recovery struct {
+	Segment string   // segment whose torn tail was cut; "" if none was
+	Offset  int64    // offset of the first cut byte: the segment's new size
+	Bytes   int64    // number of bytes cut
+	KeptAs  string   // file in the data directory holding exactly the cut bytes
+	Removed bool     // the segment held no complete frame and was removed
+	Notes   []string // other changes, such as a read-only last segment made writable
+}
+
+func (r *Recovery) String() string {
+	var parts []string
+	switch {
+	case r.Segment != "" && r.Removed:
+		parts = append(parts, fmt.Sprintf("removed segment %s, which held no complete frame (%d bytes kept as %s)", r.Segment, r.Bytes, r.KeptAs))
+	case r.Segment != "":
+		parts = append(parts, fmt.Sprintf("cut torn tail of segment %s at offset %d (%d bytes kept as %s)", r.Segment, r.Offset, r.Bytes, r.KeptAs))
+	}
+	parts = append(parts, r.Notes...)
+	return strings.Join(parts, "; ")
+}
+
+// recover checks the log in l.dir and positions l at the end of its last
+// segment. It first decides what to do and changes the disk only once every
+// check has passed, so that a *CorruptError leaves the disk untouched:
+//
+//   - every segment's file header must be good;
+//   - the last segment is scanned with the torn-tail rules; a torn tail is
+//     copied to <segment>.broken (or <segment>.<n>.broken), then cut off;
+//   - if the last segment is left with no complete frame (a crash while it
+//     was being created), all its bytes are kept aside and it is removed;
+//     the previous segment, which must scan clean, becomes the last one;
+//   - a read-only last segment is made writable (0600), and a closed
+//     segment that is still writable is sealed (0400); both are noted.
+func (l *Log) recover() (*Recovery, error) {
+	segs, err := ListSegments(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(segs) == 0 {
+		return nil, fmt.Errorf("storage: no log in %s: %w", l.dir, fs.ErrNotExist)
+	}
+	for _, s := range segs[:len(segs)-1] {
+		if err := checkSegmentHeader(l.dir, s.Name); err != nil {
+			return nil, err
+		}
+	}
+
+	// Plan.
+	last := len(segs) - 1
+	lastPath := filepath.Join(l.dir, segs[last].Name)
+	lastInfo, err := os.Stat(lastPath)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	end, frames, torn, err := scanSegment(lastPath, true)
+	if err != nil {
+		return nil, err
+	}
+	remove := frames == 0
+	target, targetEnd, targetInfo := last, end, lastInfo
+	if remove {
+		target = last - 1
+		if target >= 0 {
+			path := filepath.Join(l.dir, segs[target].Name)
+			if targetInfo, err = os.Stat(path); err != nil {
+				return nil, fmt.Errorf("storage: %w", err)
+			}
+			if targetEnd, _, _, err = scanSegment(path, false); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// Apply.
+	var rec *Recovery
+	note := func(format string, args ...any) {
+		if rec == nil {
+			rec = &Recovery{}
+		}
+		rec.Notes = append(rec.Notes, fmt.Sprintf(format, args...))
+	}
+	if torn != nil || remove {
+		from := end
+		if remove {
+			from = 0
+		}
+		keptAs, err := keepAside(l.dir, segs[last].Name, from, lastInfo.Size())
+		if err != nil {
+			return nil, err
+		}
+		rec = &Recovery{Segment: segs[last].Name, Offset: from, Bytes: lastInfo.Size() - from, KeptAs: keptAs, Removed: remove}
+		if remove {
+			if err := os.Remove(lastPath); err != nil {
+				return rec, fmt.Errorf("storage: remove segment: %w", err)
+			}
+			if err := syncDir(l.dir); err != nil {
+				return rec, err
+			}
+		}
+	}
+	if target < 0 {
+		return rec, fmt.Errorf("storage: no log in %s: its only segment %s held no complete frame and was removed (kept as %s): %w",
+			l.dir, segs[last].Name, rec.KeptAs, fs.ErrNotExist)
+	}
+	for _, s := range segs[:target] {
+		mode, sealed, err := sealClosed(filepath.Join(l.dir, s.Name))
+		if err != nil {
+			return rec, err
+		}
+		if sealed {
+			note("sealed closed segment %s, which was still writable (mode %#o), to 0400", s.Name, mode)
+		}
+	}
+
+	name := segs[target].Name
+	path := filepath.Join(l.dir, name)
+	changed := torn != nil && !remove
+	if perm := targetInfo.Mode().Perm(); perm&0o200 == 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return rec, fmt.Errorf("storage: %w", err)
+		}
+		note("made read-only last segment %s (mode %#o) writable (0600) to append to it", name, perm)
+		changed = true
+	}
+	f, err := l.openFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return rec, fmt.Errorf("storage: open segment for appending: %w", err)
+	}
+	if torn != nil && !remove {
+		if err := f.Truncate(end); err != nil {
+			f.Close()
+			return rec, fmt.Errorf("storage: cut torn tail of segment %s: %w", name, err)
+		}
+	}
+	if changed {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return rec, fmt.Errorf("storage: fsync segment %s: %w", name, err)
+		}
+	}
+	l.f, l.name, l.size, l.day = f, name, targetEnd, utcDay(targetInfo.ModTime())
+	return rec, nil
+}
+
+// checkSegmentHeader reads and checks the file header of a segment that is
+// not the last one.
+func checkSegmentHeader(dir, name string) error {
+	f, err := os.Open(filepath.Join(dir, name))
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	defer f.Close()
+	var h [headerSize]byte
+	n, err := io.ReadFull(f, h[:])
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return &CorruptError{Segment: name, Offset: 0, Err: fmt.Errorf("%w: file of %d bytes is shorter than the %d-byte header", ErrBadHeader, n, headerSize)}
+	}
+	if err != nil {
+		return fmt.Errorf("storage: read segment header: %w", err)
+	}
+	if off, cause := checkHeader(h[:]); cause != nil {
+		return &CorruptError{Segment: name, Offset: off, Err: cause}
+	}
+	return nil
+}
+
+// scanSegment reads a whole segment and returns the end of its last good
+// frame, the number of good frames, and the torn tail if there is one
+// (only when isLast). Corruption and read errors are returned as err.
+func scanSegment(path string, isLast bool) (end int64, frames int, torn *TornTailError, err error) {
+	r, err := OpenSegment(path, isLast)
+	if errors.As(err, &torn) {
+		return 0, 0, torn, nil
+	}
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	defer r.Close()
+	for {
+		_, off, err := r.Next()
+		switch {
+		case err == io.EOF:
+			return off, frames, nil, nil
+		case errors.As(err, &torn):
+			return torn.Offset, frames, torn, nil
+		case err != nil:
+			return 0, 0, nil, err
+		}
+		frames++
+	}
+}
+
+// keepAside copies the bytes [from, size) of segment name into a new file
+// <name>.broken, or <name>.<n>.broken with the first free n >= 1, fsyncs it
+// and the directory, and returns its name.
+func keepAside(dir, name string, from, size int64) (string, error) {
+	src, err := os.Open(filepath.Join(dir, name))
+	if err != nil {
+		return "", fmt.Errorf("storage: keep torn bytes: %w", err)
+	}
+	defer src.Close()
+	for n := 0; ; n++ {
+		kept := name + ".broken"
+		if n > 0 {
+			kept = fmt.Sprintf("%s.%d.broken", name, n)
+		}
+		dst, err := os.OpenFile(filepath.Join(dir, kept), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("storage: keep torn bytes: %w", err)
+		}
+		_, err = io.Copy(dst, io.NewSectionReader(src, from, size-from))
+		if err == nil {
+			err = dst.Sync()
+		}
+		if cerr := dst.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", fmt.Errorf("storage: keep torn bytes in %s: %w", kept, err)
+		}
+		if err := syncDir(dir); err != nil {
+			return "", err
+		}
+		return kept, nil
+	}
+}
+
+// sealClosed makes a closed segment read-only (0400) if it is writable, and
+// fsyncs it so that the mode is durable. It returns the old mode and
+// whether it changed it.
+func sealClosed(path string) (fs.FileMode, bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, false, fmt.Errorf("storage: %w", err)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o222 == 0 {
+		return perm, false, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return perm, false, fmt.Errorf("storage: seal closed segment: %w", err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o400); err != nil {
+		return perm, false, fmt.Errorf("storage: seal closed segment: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return perm, false, fmt.Errorf("storage: seal closed segment: %w", err)
+	}
+	return perm, true, nil
+}
