@@ -1,0 +1,50 @@
+// Command audit-sealer is the sealing daemon and its admin commands:
+//
+//	audit-sealer serve [--config FILE] [--data-dir DIR] [--socket PATH] [--dev] ...
+//	audit-sealer emit [--durable] --socket PATH < events.ndjson
+//	audit-sealer status [--json] --socket PATH
+//	audit-sealer keys export-public --dev --data-dir DIR [--format pem|note]
+//	audit-sealer prove --data-dir DIR --seq N --out FILE
+//	audit-sealer bench --clients K --events N [--durable] [--json]
+//
+// main only wires flags and configuration; the work is in internal/sealer
+// and the libraries.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries an exit status out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func main() {
+	root := &cobra.Command{
+		Use:           "audit-sealer",
+		Short:         "Tamper-evident, hardware-sealed audit log daemon",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), benchCommand())
+	if err := root.Execute(); err != nil {
+		code := 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+			if ee.err == nil {
+				os.Exit(code)
+			}
+		}
+		fmt.Fprintf(os.Stderr, "audit-sealer: error: %v\n", err)
+		os.Exit(code)
+	}
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/audit-sealer/audit-sealer/internal/config"
+	"github.com/audit-sealer/audit-sealer/internal/sealer"
+	"github.com/audit-sealer/audit-sealer/signer"
+)
+
+// configFlags are the flags that override configuration settings.
+type configFlags struct {
+	file        string
+	dataDir     string
+	socket      string
+	dev         bool
+	segmentSize int64
+	sealEvery   time.Duration
+	sealRecords int
+	heartbeat   time.Duration
+	logLevel    string
+	logFormat   string
+	metrics     string
+}
+
+func (f *configFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.file, "config", "", "configuration file (TOML); env AUDIT_SEALER_CONFIG")
+	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (default /var/lib/audit-sealer)")
+	fs.StringVar(&f.socket, "socket", "", "Unix socket path (default /run/audit-sealer/audit.sock)")
+	fs.BoolVar(&f.dev, "dev", false, "development mode: software key in the data directory, no TPM (never for production)")
+	fs.Int64Var(&f.segmentSize, "segment-size", 0, "close segments at this many bytes (default 100000000)")
+	fs.DurationVar(&f.sealEvery, "seal-interval", 0, "seal unsealed records at least this often (default 1s)")
+	fs.IntVar(&f.sealRecords, "seal-records", 0, "seal once this many records are unsealed (default 100)")
+	fs.DurationVar(&f.heartbeat, "heartbeat", 0, "checkpoint an idle log this often (default 1m)")
+	fs.StringVar(&f.logLevel, "log-level", "", "trace, debug, info, warn or error (default info)")
+	fs.StringVar(&f.logFormat, "log-format", "", "text or json (default text)")
+	fs.StringVar(&f.metrics, "metrics-listen", "", "address for Prometheus /metrics (default off)")
+}
+
+// load builds the configuration: defaults, then the file, then AUDIT_SEALER_*
+// variables, then the flags that were set; validated once.
+func (f *configFlags) load(fs *pflag.FlagSet) (config.Config, error) {
+	file := f.file
+	if file == "" {
+		file = os.Getenv("AUDIT_SEALER_CONFIG")
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		return cfg, err
+	}
+	if err := cfg.ApplyEnv(os.Getenv); err != nil {
+		return cfg, err
+	}
+	set := func(name string, apply func()) {
+		if fs.Changed(name) {
+			apply()
+		}
+	}
+	set("data-dir", func() { cfg.DataDir = f.dataDir })
+	set("socket", func() { cfg.Socket = f.socket })
+	set("dev", func() { cfg.Dev = f.dev })
+	set("segment-size", func() { cfg.SegmentSize = f.segmentSize })
+	set("seal-interval", func() { cfg.Seal.Interval.Duration = f.sealEvery })
+	set("seal-records", func() { cfg.Seal.Records = f.sealRecords })
+	set("heartbeat", func() { cfg.Seal.Heartbeat.Duration = f.heartbeat })
+	set("log-level", func() { cfg.Log.Level = f.logLevel })
+	set("log-format", func() { cfg.Log.Format = f.logFormat })
+	set("metrics-listen", func() { cfg.Metrics.Listen = f.metrics })
+	return cfg, cfg.Validate()
+}
+
+func newLogger(cfg config.Config) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "audit-sealer", Level: hclog.LevelFromString(cfg.Log.Level),
+		JSONFormat: cfg.Log.Format == "json", Output: os.Stderr, TimeFormat: time.RFC3339Nano})
+}
+
+func serveCommand() *cobra.Command {
+	var f configFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the sealer: accept events on the socket, seal them into the log",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load(cmd.Flags())
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			log := newLogger(cfg)
+			s, err := openSigner(cfg)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			sl, err := sealer.New(cfg, s, log)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return sl.Run(ctx)
+		},
+	}
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// openSigner returns the checkpoint signer the configuration asks for.
+func openSigner(cfg config.Config) (signer.Signer, error) {
+	if !cfg.Dev {
+		return nil, errors.New("production mode signs with a PKCS#11 key, which this build cannot use yet; run with --dev (software key, flagged in every checkpoint)")
+	}
+	return devSigner(cfg, true)
+}
+
+// devSigner loads the software key of --dev mode from the data directory,
+// creating it (0600) on first use when create is set.
+func devSigner(cfg config.Config, create bool) (signer.Signer, error) {
+	path := filepath.Join(cfg.DataDir, config.DevKeyFile)
+	s, err := signer.LoadSoftwareSigner(path, cfg.Signer.KeyName)
+	if err == nil || !errors.Is(err, os.ErrNotExist) || !create {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no development key at %s: start `audit-sealer serve --dev --data-dir %s` once first", path, cfg.DataDir)
+		}
+		return s, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	gen, err := signer.NewSoftwareSigner(signer.Ed25519, cfg.Signer.KeyName)
+	if err != nil {
+		return nil, err
+	}
+	if err := gen.WriteKeyFile(path); err != nil {
+		return nil, err
+	}
+	return gen, nil
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func statusCommand() *cobra.Command {
+	var socket string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [--json] --socket PATH",
+		Short: "Show the sealer's health: last sequence, checkpoint, unsealed records, queue, key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rc, err := dialSealer(socket)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			defer rc.Close()
+			rc.send(map[string]any{"op": "status", "id": "status"})
+			if err := rc.flush(); err != nil {
+				return err
+			}
+			rep, line, err := rc.recv()
+			if err != nil {
+				return err
+			}
+			if rep["ok"] != true {
+				return fmt.Errorf("status refused: %s", line)
+			}
+			var st struct {
+				Status map[string]any `json:"status"`
+			}
+			json.Unmarshal(line, &st)
+			if asJSON {
+				b, _ := json.MarshalIndent(st.Status, "", "  ")
+				fmt.Fprintln(cmd.OutOrStdout(), string(b))
+				return nil
+			}
+			s := st.Status
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "log:             %v\n", s["log_id"])
+			fmt.Fprintf(w, "last sequence:   %v (%v records)\n", num(s["last_seq"]), num(s["records"]))
+			fmt.Fprintf(w, "last checkpoint: size %v at %v\n", num(s["last_checkpoint_size"]), s["last_checkpoint_time"])
+			if t, err := time.Parse(time.RFC3339Nano, fmt.Sprint(s["last_checkpoint_time"])); err == nil {
+				fmt.Fprintf(w, "                 %s ago\n", time.Since(t).Round(time.Millisecond))
+			}
+			fmt.Fprintf(w, "unsealed:        %v records\n", num(s["unsealed"]))
+			fmt.Fprintf(w, "queue:           %v events, %v bytes\n", num(s["queue_depth"]), num(s["queue_bytes"]))
+			fmt.Fprintf(w, "shed:            %v events since start\n", num(s["shed_total"]))
+			fmt.Fprintf(w, "key:             %v (%v %v)\n", s["key_id"], s["key_kind"], s["algorithm"])
+			if s["dev"] == true {
+				fmt.Fprintln(w, "mode:            DEVELOPMENT (software key, no TPM)")
+			}
+			if e, _ := s["signer_error"].(string); e != "" {
+				fmt.Fprintf(w, "SIGNER ERROR:    %s\n", e)
+			}
+			if e, _ := s["storage_error"].(string); e != "" {
+				fmt.Fprintf(w, "STORAGE ERROR:   %s\n", e)
+			}
+			fmt.Fprintf(w, "connections:     %v\n", num(s["connections"]))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "/run/audit-sealer/audit.sock", "sealer socket")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return cmd
+}
+
+// num prints a JSON number without exponent notation.
+func num(v any) string {
+	if f, ok := v.(float64); ok {
+		return fmt.Sprintf("%.0f", f)
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,295 @@
+// Package config holds audit-sealer's configuration: one TOML file whose
+// every setting has a default that works, overridden by AUDIT_SEALER_*
+// environment variables and then by command-line flags. The documented
+// example is deploy/audit-sealer.toml.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Duration is a time.Duration written as a Go duration string ("1s", "5m").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText formats the duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Config is the whole configuration. Zero values mean "the default"; call
+// Defaults first and Validate last.
+type Config struct {
+	// DataDir holds the log (mode 0700).
+	DataDir string `toml:"data_dir"`
+	// Socket is the Unix socket services connect to.
+	Socket string `toml:"socket"`
+	// SocketMode is the socket's permission bits, octal ("0660").
+	SocketMode string `toml:"socket_mode"`
+	// SocketGroup owns the socket; "" keeps the sealer's own group.
+	SocketGroup string `toml:"socket_group"`
+	// Dev runs with a software key in the data directory and no TPM; every
+	// checkpoint says so. Never for production.
+	Dev bool `toml:"dev"`
+	// SegmentSize closes a segment at this many bytes (default 100 MB).
+	SegmentSize int64 `toml:"segment_size"`
+
+	Seal    Seal     `toml:"seal"`
+	Queue   Queue    `toml:"queue"`
+	Limits  Limits   `toml:"limits"`
+	Log     Log      `toml:"log"`
+	Metrics Metrics  `toml:"metrics"`
+	Signer  Signer   `toml:"signer"`
+	Policy  []Policy `toml:"policy"`
+}
+
+// Seal sets the sealing cadence.
+type Seal struct {
+	// Interval: under traffic, a record waits at most this long for a checkpoint (default 1s).
+	Interval Duration `toml:"interval"`
+	// Records: a checkpoint is written once this many records are unsealed (default 100).
+	Records int `toml:"records"`
+	// Heartbeat: an idle sealer writes a checkpoint this often (default 60s).
+	Heartbeat Duration `toml:"heartbeat"`
+}
+
+// Queue bounds what the sealer holds in memory between acceptance and disk.
+type Queue struct {
+	Events int   `toml:"events"` // default 65536
+	Bytes  int64 `toml:"bytes"`  // default 64 MiB
+	// CriticalWait is how long a critical event waits for queue space
+	// before it is refused with "timeout" (non-critical events are shed at once).
+	CriticalWait Duration `toml:"critical_wait"` // default 5s
+}
+
+// Limits protect the sealer from misbehaving clients.
+type Limits struct {
+	MaxConnections int      `toml:"max_connections"` // default 1024
+	LineTimeout    Duration `toml:"line_timeout"`    // a started line must end within this (default 10s)
+	IdleTimeout    Duration `toml:"idle_timeout"`    // a silent connection is closed after this (default 10m)
+	MaxBadLines    int      `toml:"max_bad_lines"`   // consecutive bad lines before the connection is cut (default 64)
+}
+
+// Log configures the sealer's own logs (go-hclog).
+type Log struct {
+	Level  string `toml:"level"`  // trace, debug, info, warn, error (default info)
+	Format string `toml:"format"` // text or json (default text)
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is the address of the /metrics listener, e.g. "127.0.0.1:9477";
+	// "" (the default) turns metrics off.
+	Listen string `toml:"listen"`
+}
+
+// Signer says which key signs checkpoints.
+type Signer struct {
+	// KeyName is the signed-note key name (default "audit-sealer").
+	KeyName string `toml:"key_name"`
+}
+
+// Policy maps a peer (by uid, user name, gid or group name, as read with
+// SO_PEERCRED) to the service identities it may emit as. A peer matches an
+// entry if any of the entry's uid/user/gid/group match.
+type Policy struct {
+	UID      *uint32  `toml:"uid"`
+	User     string   `toml:"user"`
+	GID      *uint32  `toml:"gid"`
+	Group    string   `toml:"group"`
+	Services []string `toml:"services"`
+}
+
+// DevKeyFile is the name of the software signing key in the data directory
+// in --dev mode.
+const DevKeyFile = "dev-signing.key"
+
+// Defaults returns the configuration with every default filled in.
+func Defaults() Config {
+	return Config{
+		DataDir:     "/var/lib/audit-sealer",
+		Socket:      "/run/audit-sealer/audit.sock",
+		SocketMode:  "0660",
+		SegmentSize: 100 * 1000 * 1000,
+		Seal:        Seal{Interval: Duration{time.Second}, Records: 100, Heartbeat: Duration{time.Minute}},
+		Queue:       Queue{Events: 65536, Bytes: 64 << 20, CriticalWait: Duration{5 * time.Second}},
+		Limits:      Limits{MaxConnections: 1024, LineTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, MaxBadLines: 64},
+		Log:         Log{Level: "info", Format: "text"},
+		Signer:      Signer{KeyName: "audit-sealer"},
+	}
+}
+
+// Load reads the TOML file at path over the defaults. Unknown keys are an
+// error, so that a misspelt setting is not silently ignored.
+func Load(path string) (Config, error) {
+	c := Defaults()
+	if path == "" {
+		return c, nil
+	}
+	md, err := toml.DecodeFile(path, &c)
+	if err != nil {
+		return c, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return c, fmt.Errorf("config: %s: unknown settings: %s", path, strings.Join(keys, ", "))
+	}
+	return c, nil
+}
+
+// ApplyEnv overrides settings from AUDIT_SEALER_* environment variables:
+// DATA_DIR, SOCKET, SOCKET_MODE, SOCKET_GROUP, DEV, SEGMENT_SIZE,
+// SEAL_INTERVAL, SEAL_RECORDS, HEARTBEAT, LOG_LEVEL, LOG_FORMAT,
+// METRICS_LISTEN.
+func (c *Config) ApplyEnv(getenv func(string) string) error {
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv("AUDIT_SEALER_" + name); v != "" {
+			*dst = v
+		}
+	}
+	num := func(name string, set func(int64)) {
+		if v := getenv("AUDIT_SEALER_" + name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("config: AUDIT_SEALER_%s: %w", name, err))
+				return
+			}
+			set(n)
+		}
+	}
+	dur := func(name string, dst *Duration) {
+		if v := getenv("AUDIT_SEALER_" + name); v != "" {
+			if err := dst.UnmarshalText([]byte(v)); err != nil {
+				errs = append(errs, fmt.Errorf("config: AUDIT_SEALER_%s: %w", name, err))
+			}
+		}
+	}
+	str("DATA_DIR", &c.DataDir)
+	str("SOCKET", &c.Socket)
+	str("SOCKET_MODE", &c.SocketMode)
+	str("SOCKET_GROUP", &c.SocketGroup)
+	if v := getenv("AUDIT_SEALER_DEV"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config: AUDIT_SEALER_DEV: %w", err))
+		}
+		c.Dev = b
+	}
+	num("SEGMENT_SIZE", func(n int64) { c.SegmentSize = n })
+	num("SEAL_RECORDS", func(n int64) { c.Seal.Records = int(n) })
+	dur("SEAL_INTERVAL", &c.Seal.Interval)
+	dur("HEARTBEAT", &c.Seal.Heartbeat)
+	str("LOG_LEVEL", &c.Log.Level)
+	str("LOG_FORMAT", &c.Log.Format)
+	str("METRICS_LISTEN", &c.Metrics.Listen)
+	return errors.Join(errs...)
+}
+
+// Validate checks every setting once, after defaults, file, environment and
+// flags are applied.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
+	if c.DataDir == "" {
+		bad("data_dir is empty")
+	}
+	if c.Socket == "" {
+		bad("socket is empty")
+	}
+	if _, err := c.SocketPerm(); err != nil {
+		bad("socket_mode %q: %v", c.SocketMode, err)
+	}
+	if c.SegmentSize < 4096 {
+		bad("segment_size %d is below 4096 bytes", c.SegmentSize)
+	}
+	if c.Seal.Interval.Duration <= 0 || c.Seal.Records <= 0 || c.Seal.Heartbeat.Duration <= 0 {
+		bad("seal interval, records and heartbeat must be positive")
+	}
+	if c.Queue.Events <= 0 || c.Queue.Bytes <= 0 || c.Queue.CriticalWait.Duration < 0 {
+		bad("queue events and bytes must be positive")
+	}
+	if c.Limits.MaxConnections <= 0 || c.Limits.LineTimeout.Duration <= 0 || c.Limits.IdleTimeout.Duration <= 0 || c.Limits.MaxBadLines <= 0 {
+		bad("limits must be positive")
+	}
+	switch c.Log.Level {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		bad("log level %q (want trace, debug, info, warn or error)", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log format %q (want text or json)", c.Log.Format)
+	}
+	for i, p := range c.Policy {
+		if p.UID == nil && p.User == "" && p.GID == nil && p.Group == "" {
+			bad("policy %d names no uid, user, gid or group", i+1)
+		}
+		if len(p.Services) == 0 {
+			bad("policy %d allows no service", i+1)
+		}
+		for _, s := range p.Services {
+			if s == "" || len(s) > 256 || s == "audit-sealer" || strings.ContainsAny(s, " /\\\n\t") {
+				bad("policy %d: service identity %q is not allowed", i+1, s)
+			}
+		}
+		if p.User != "" {
+			if _, err := user.Lookup(p.User); err != nil {
+				bad("policy %d: user %q: %v", i+1, p.User, err)
+			}
+		}
+		if p.Group != "" {
+			if _, err := user.LookupGroup(p.Group); err != nil {
+				bad("policy %d: group %q: %v", i+1, p.Group, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SocketPerm returns SocketMode as permission bits.
+func (c *Config) SocketPerm() (os.FileMode, error) {
+	n, err := strconv.ParseUint(c.SocketMode, 8, 32)
+	if err != nil || n > 0o777 {
+		return 0, errors.New("not an octal permission such as 0660")
+	}
+	return os.FileMode(n), nil
+}
+
+// Settings returns the configuration in force as flat key=value strings,
+// for the audit.sealer_started record and the logs. It holds no secret.
+func (c *Config) Settings() map[string]string {
+	return map[string]string{
+		"data_dir":        c.DataDir,
+		"socket":          c.Socket,
+		"socket_mode":     c.SocketMode,
+		"dev":             strconv.FormatBool(c.Dev),
+		"segment_size":    strconv.FormatInt(c.SegmentSize, 10),
+		"seal_interval":   c.Seal.Interval.String(),
+		"seal_records":    strconv.Itoa(c.Seal.Records),
+		"heartbeat":       c.Seal.Heartbeat.String(),
+		"queue_events":    strconv.Itoa(c.Queue.Events),
+		"queue_bytes":     strconv.FormatInt(c.Queue.Bytes, 10),
+		"critical_wait":   c.Queue.CriticalWait.String(),
+		"max_connections": strconv.Itoa(c.Limits.MaxConnections),
+		"policy_entries":  strconv.Itoa(len(c.Policy)),
+		"metrics":         strconv.FormatBool(c.Metrics.Listen != ""),
+	}
+}

@@ -1,0 +1,359 @@
+package sealer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"time"
+	"unicode/utf8"
+
+	"github.com/audit-sealer/audit-sealer/event"
+)
+
+// MaxLine is the longest request line, newline included (PROTOCOL.md).
+const MaxLine = 128 << 10
+
+// maxPending bounds the replies a connection may owe; a client that sends
+// faster than it reads replies is slowed down, not buffered without bound.
+const maxPending = 4096
+
+// writeTimeout cuts off a client that does not read its replies.
+const writeTimeout = 10 * time.Second
+
+// wireRequest is a request line (PROTOCOL.md "Requests").
+type wireRequest struct {
+	Op      string          `json:"op"`
+	ID      *string         `json:"id"`
+	Durable bool            `json:"durable"`
+	Service string          `json:"service"`
+	Event   json.RawMessage `json:"event"`
+	Count   uint64          `json:"count"`
+	Reason  string          `json:"reason"`
+}
+
+// wireReply is a reply line.
+type wireReply struct {
+	ID             string     `json:"id,omitempty"`
+	OK             bool       `json:"ok"`
+	Accepted       bool       `json:"accepted,omitempty"`
+	Seq            *uint64    `json:"seq,omitempty"`
+	AuditID        string     `json:"audit_id,omitempty"`
+	Durable        bool       `json:"durable,omitempty"`
+	Sealed         bool       `json:"sealed,omitempty"`
+	CheckpointSize *uint64    `json:"checkpoint_size,omitempty"`
+	Time           string     `json:"time,omitempty"`
+	Status         *Status    `json:"status,omitempty"`
+	Error          *wireError `json:"error,omitempty"`
+}
+
+type wireError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+}
+
+// pending is one reply owed, in request order: either ready now, or waiting
+// for the writer's outcome of req.
+type pending struct {
+	ready *wireReply
+	req   *request
+	id    string
+}
+
+// serveConn reads request lines, answers them in order, and closes the
+// connection when the client leaves, misbehaves or the sealer stops.
+func (s *Sealer) serveConn(c *net.UnixConn) {
+	defer c.Close()
+	uid, gid, pid, err := peerCred(c)
+	if err != nil {
+		s.log.Error("cannot read peer credentials; closing", "error", err)
+		return
+	}
+	peer := &Peer{UID: uid, GID: gid, PID: pid, Services: s.policy.services(uid, gid)}
+	s.trackConn(c, true)
+	defer s.trackConn(c, false)
+
+	replies := make(chan pending, maxPending)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeReplies(c, replies)
+	}()
+	lr := newLineReader(c, MaxLine, s.cfg.Limits.LineTimeout.Duration, s.cfg.Limits.IdleTimeout.Duration)
+	bad := 0
+	for {
+		line, err := lr.next()
+		if errors.Is(err, errLineTooLong) {
+			s.m.rejected.WithLabelValues("frame_too_large").Inc()
+			replies <- pending{ready: errorReply("", "frame_too_large", "sealer: request line longer than 131072 bytes; skipped")}
+			if bad++; bad >= s.cfg.Limits.MaxBadLines {
+				s.log.Warn("closing a connection that sends too many bad lines", "uid", uid, "pid", pid)
+				break
+			}
+			continue
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !s.stopping.Load() {
+				s.log.Debug("connection closed", "uid", uid, "pid", pid, "reason", err)
+			}
+			break
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		p := s.handle(peer, line)
+		if p.ready != nil && !p.ready.OK && isClientFault(p.ready.Error.Code) {
+			bad++
+		} else {
+			bad = 0
+		}
+		replies <- p
+		if bad >= s.cfg.Limits.MaxBadLines {
+			s.log.Warn("closing a connection that sends too many bad lines", "uid", uid, "pid", pid)
+			break
+		}
+	}
+	close(replies)
+	<-writerDone
+}
+
+func isClientFault(code string) bool {
+	switch code {
+	case "bad_json", "bad_request", "frame_too_large", "invalid_event", "not_authorized":
+		return true
+	}
+	return false
+}
+
+// writeReplies writes owed replies in order, batching writes while more
+// replies are ready.
+func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
+	w := bufio.NewWriterSize(c, 64<<10)
+	broken := false
+	for p := range replies {
+		r := p.ready
+		if r == nil {
+			r = replyFor(p.id, p.req, <-p.req.done)
+		}
+		if broken {
+			continue // keep draining so that the reader never blocks
+		}
+		line, _ := json.Marshal(r)
+		line = append(line, '\n')
+		c.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := w.Write(line); err != nil {
+			broken = true
+			c.CloseRead() // make the reader stop too
+			continue
+		}
+		if len(replies) == 0 {
+			if err := w.Flush(); err != nil {
+				broken = true
+				c.CloseRead()
+			}
+		}
+	}
+	if !broken {
+		w.Flush()
+	}
+}
+
+// trackConn records open connections so that a stop can interrupt their reads.
+func (s *Sealer) trackConn(c *net.UnixConn, open bool) {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if s.open == nil {
+		s.open = map[*net.UnixConn]bool{}
+	}
+	if open {
+		s.open[c] = true
+		if s.stopping.Load() {
+			c.SetReadDeadline(time.Now())
+		}
+	} else {
+		delete(s.open, c)
+	}
+}
+
+// interruptReads makes every connection's reader return, so that a stop
+// does not wait for idle clients.
+func (s *Sealer) interruptReads() {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	for c := range s.open {
+		c.SetReadDeadline(time.Now())
+	}
+}
+
+// handle turns one request line into the reply owed for it.
+func (s *Sealer) handle(peer *Peer, line []byte) pending {
+	if !utf8.Valid(line) {
+		return s.reject("", "bad_json", "sealer: request is not valid UTF-8", nil)
+	}
+	var w wireRequest
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return s.reject("", "bad_json", "sealer: request is not a JSON object", nil)
+		}
+		return s.reject("", "bad_request", "sealer: bad request: "+err.Error(), nil)
+	}
+	if dec.More() {
+		return s.reject("", "bad_json", "sealer: more than one JSON value on a line", nil)
+	}
+	id := ""
+	if w.ID != nil {
+		id = *w.ID
+		if len(id) > 64 {
+			return s.reject("", "bad_request", "sealer: id longer than 64 bytes", nil)
+		}
+	}
+	switch w.Op {
+	case "emit":
+		return s.handleEmit(peer, id, &w)
+	case "flush":
+		r := &request{kind: reqFlush, done: make(chan reply, 1)}
+		if err := s.submit(r); err != nil {
+			return s.rejectErr(id, err)
+		}
+		return pending{req: r, id: id}
+	case "status":
+		st := s.Status()
+		return pending{ready: &wireReply{ID: id, OK: true, Status: &st}}
+	case "ping":
+		return pending{ready: &wireReply{ID: id, OK: true, Time: time.Now().UTC().Format(time.RFC3339Nano)}}
+	case "report_dropped":
+		if w.Count == 0 {
+			return s.reject(id, "bad_request", "sealer: report_dropped needs a count above 0", nil)
+		}
+		reason := w.Reason
+		if reason == "" {
+			reason = "unspecified"
+		}
+		service, err := peer.choose(w.Service)
+		if err != nil {
+			return s.rejectErr(id, err)
+		}
+		r := &request{kind: reqDropped, service: service, count: w.Count, reason: reason, done: make(chan reply, 1)}
+		if err := s.submit(r); err != nil {
+			return s.rejectErr(id, err)
+		}
+		return pending{req: r, id: id}
+	case "":
+		return s.reject(id, "bad_request", "sealer: request has no op", nil)
+	}
+	return s.reject(id, "bad_request", "sealer: unknown op", nil)
+}
+
+func (s *Sealer) handleEmit(peer *Peer, id string, w *wireRequest) pending {
+	if len(w.Event) == 0 || string(w.Event) == "null" {
+		return s.reject(id, "bad_request", "sealer: emit needs an event", nil)
+	}
+	service, err := peer.choose(w.Service)
+	if err != nil {
+		return s.rejectErr(id, err)
+	}
+	now := time.Now()
+	ev, err := event.Decode(w.Event, event.DecodeOptions{Now: now})
+	if err != nil {
+		return s.rejectErr(id, err)
+	}
+	body, err := event.Encode(ev)
+	if err != nil {
+		return s.rejectErr(id, err)
+	}
+	typ := ev.EventType()
+	r := &request{kind: reqEmit, service: service, typ: typ, body: body, durable: w.Durable,
+		critical: event.IsCritical(typ), received: now}
+	if r.durable || r.critical {
+		r.done = make(chan reply, 1)
+	}
+	if err := s.submit(r); err != nil {
+		return s.rejectErr(id, err)
+	}
+	s.m.accepted.WithLabelValues(boolLabel(r.durable || r.critical)).Inc()
+	if r.done == nil {
+		return pending{ready: &wireReply{ID: id, OK: true, Accepted: true}}
+	}
+	return pending{req: r, id: id}
+}
+
+func boolLabel(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// replyFor builds the reply to a request the writer has finished.
+func replyFor(id string, r *request, rep reply) *wireReply {
+	w := &wireReply{ID: id}
+	if rep.hasSeq {
+		seq := rep.seq
+		w.Seq, w.AuditID = &seq, rep.auditID
+		w.Durable = true
+		w.Sealed = rep.sealed
+	}
+	if r.kind == reqDropped && rep.err == nil {
+		seq := r.seq
+		w.Seq = &seq
+	}
+	if r.kind == reqFlush && rep.err == nil {
+		size := rep.checkpointSize
+		w.CheckpointSize = &size
+	}
+	if rep.err != nil {
+		w.Error = errorFor(rep.err)
+		if !errors.Is(rep.err, ErrNotSealed) {
+			w.Seq, w.AuditID, w.Durable = nil, "", false
+		}
+		return w
+	}
+	w.OK = true
+	return w
+}
+
+func (s *Sealer) reject(id, code, msg string, ve *event.ValidationError) pending {
+	s.m.rejected.WithLabelValues(code).Inc()
+	r := errorReply(id, code, msg)
+	if ve != nil {
+		r.Error.Field, r.Error.Rule = ve.Field, ve.Rule
+	}
+	return pending{ready: r}
+}
+
+func (s *Sealer) rejectErr(id string, err error) pending {
+	e := errorFor(err)
+	s.m.rejected.WithLabelValues(e.Code).Inc()
+	return pending{ready: &wireReply{ID: id, Error: e}}
+}
+
+func errorReply(id, code, msg string) *wireReply {
+	return &wireReply{ID: id, Error: &wireError{Code: code, Message: msg}}
+}
+
+// errorFor maps an error to its protocol error code.
+func errorFor(err error) *wireError {
+	var ve *event.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return &wireError{Code: "invalid_event", Message: err.Error(), Field: ve.Field, Rule: ve.Rule}
+	case errors.Is(err, ErrNotAuthorized):
+		return &wireError{Code: "not_authorized", Message: err.Error()}
+	case errors.Is(err, ErrShed):
+		return &wireError{Code: "shed", Message: err.Error()}
+	case errors.Is(err, ErrQueueWait):
+		return &wireError{Code: "timeout", Message: err.Error()}
+	case errors.Is(err, ErrNotSealed):
+		return &wireError{Code: "not_sealed", Message: err.Error()}
+	case errors.Is(err, ErrUnavailable):
+		return &wireError{Code: "unavailable", Message: err.Error()}
+	}
+	return &wireError{Code: "internal", Message: err.Error()}
+}

@@ -1,0 +1,88 @@
+package sealer
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"time"
+)
+
+// errLineTooLong is returned once for a line longer than the limit; the
+// reader then skips the rest of that line.
+var errLineTooLong = errors.New("sealer: line too long")
+
+// lineReader reads newline-terminated lines with two deadlines: a line that
+// has started must end within lineTimeout (so a slowloris cannot hold a
+// connection with one byte at a time), and a connection with no partial
+// line may stay silent for idleTimeout.
+type lineReader struct {
+	c           net.Conn
+	buf         []byte
+	start, end  int
+	max         int
+	lineTimeout time.Duration
+	idleTimeout time.Duration
+	lineStarted time.Time // when the first byte of the current partial line arrived
+	skipping    bool      // discarding the rest of an over-long line
+}
+
+func newLineReader(c net.Conn, max int, lineTimeout, idleTimeout time.Duration) *lineReader {
+	return &lineReader{c: c, buf: make([]byte, 16<<10), max: max, lineTimeout: lineTimeout, idleTimeout: idleTimeout}
+}
+
+// next returns the next line without its newline; it is valid until the
+// next call.
+func (lr *lineReader) next() ([]byte, error) {
+	for {
+		if i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n'); i >= 0 {
+			line := lr.buf[lr.start : lr.start+i]
+			lr.start += i + 1
+			if lr.start == lr.end {
+				lr.start, lr.end = 0, 0
+				lr.lineStarted = time.Time{}
+			} else {
+				lr.lineStarted = time.Now()
+			}
+			if lr.skipping {
+				lr.skipping = false
+				continue
+			}
+			if len(line)+1 > lr.max {
+				return nil, errLineTooLong
+			}
+			return line, nil
+		}
+		if lr.skipping {
+			lr.start, lr.end = 0, 0 // drop what we have of the over-long line
+		} else if lr.end-lr.start >= lr.max {
+			lr.skipping = true
+			lr.start, lr.end = 0, 0
+			return nil, errLineTooLong
+		}
+		if lr.start > 0 {
+			lr.end = copy(lr.buf, lr.buf[lr.start:lr.end])
+			lr.start = 0
+		}
+		if lr.end == len(lr.buf) {
+			nb := make([]byte, min(2*len(lr.buf), lr.max+1))
+			lr.end = copy(nb, lr.buf[:lr.end])
+			lr.buf = nb
+		}
+		if lr.end > lr.start || lr.skipping {
+			if lr.lineStarted.IsZero() {
+				lr.lineStarted = time.Now()
+			}
+			lr.c.SetReadDeadline(lr.lineStarted.Add(lr.lineTimeout))
+		} else {
+			lr.c.SetReadDeadline(time.Now().Add(lr.idleTimeout))
+		}
+		n, err := lr.c.Read(lr.buf[lr.end:])
+		if n > 0 && lr.end == lr.start && !lr.skipping {
+			lr.lineStarted = time.Now()
+		}
+		lr.end += n
+		if err != nil && n == 0 {
+			return nil, err
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package sealer
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the sealer's Prometheus metrics, on a registry of its own.
+type metrics struct {
+	reg         *prometheus.Registry
+	accepted    *prometheus.CounterVec
+	rejected    *prometheus.CounterVec
+	shed        prometheus.Counter
+	records     prometheus.Counter
+	checkpoints prometheus.Counter
+	sealErrors  prometheus.Counter
+	queueDepth  prometheus.Gauge
+	queueBytes  prometheus.Gauge
+	unsealed    prometheus.Gauge
+	connections prometheus.Gauge
+	lastSeal    prometheus.Gauge
+	fsync       prometheus.Histogram
+	sign        prometheus.Histogram
+	batch       prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	const ns = "audit_sealer"
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_accepted_total",
+			Help: "Events accepted, by whether the emitter asked for a durable ack."}, []string{"durable"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_rejected_total",
+			Help: "Requests refused, by error code."}, []string{"code"}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "events_shed_total",
+			Help: "Non-critical events dropped because the queue was full (each drop is recorded in the chain)."}),
+		records: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "records_written_total",
+			Help: "Records appended to the log by this process."}),
+		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "checkpoints_total",
+			Help: "Signed checkpoints written."}),
+		sealErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "seal_errors_total",
+			Help: "Checkpoints that could not be signed."}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queue_depth",
+			Help: "Events accepted but not yet written."}),
+		queueBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queue_bytes",
+			Help: "Bytes of events accepted but not yet written."}),
+		unsealed: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "unsealed_records",
+			Help: "Records not yet covered by a signed checkpoint."}),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "connections",
+			Help: "Open client connections."}),
+		lastSeal: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "last_checkpoint_timestamp_seconds",
+			Help: "Unix time of the last signed checkpoint."}),
+		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "fsync_seconds",
+			Help: "Group commit latency (write and fdatasync).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		sign: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "seal_seconds",
+			Help: "Checkpoint latency (sign, append, sync, checkpoint file).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_records",
+			Help: "Records per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 16)}),
+	}
+	m.reg.MustRegister(m.accepted, m.rejected, m.shed, m.records, m.checkpoints, m.sealErrors, m.queueDepth,
+		m.queueBytes, m.unsealed, m.connections, m.lastSeal, m.fsync, m.sign, m.batch,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}

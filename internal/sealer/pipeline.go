@@ -1,0 +1,356 @@
+package sealer
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/event"
+)
+
+// Errors that reach emitters through the protocol's error codes.
+var (
+	ErrShed        = errors.New("sealer: queue full, event shed (the drop is recorded in the chain)")
+	ErrQueueWait   = errors.New("sealer: critical event waited too long for queue space")
+	ErrUnavailable = errors.New("sealer: not accepting events")
+	ErrNotSealed   = errors.New("sealer: record is durable but could not be sealed now")
+)
+
+type reqKind int
+
+const (
+	reqEmit reqKind = iota + 1
+	reqFlush
+	reqDropped
+	reqStop
+)
+
+// request travels from a connection to the writer.
+type request struct {
+	kind     reqKind
+	service  string
+	typ      string
+	body     []byte
+	durable  bool
+	critical bool
+	received time.Time
+	count    uint64 // reqDropped
+	reason   string // reqDropped
+	// done receives the outcome; nil for emits acknowledged on acceptance.
+	done chan reply
+	// Set by the writer once appended.
+	seq     uint64
+	auditID string
+}
+
+type reply struct {
+	seq            uint64
+	auditID        string
+	hasSeq         bool
+	sealed         bool
+	checkpointSize uint64
+	err            error
+}
+
+func (r *request) finish(rep reply) {
+	if r.done != nil {
+		r.done <- rep
+	}
+}
+
+// shedState counts events dropped under load until the writer records them.
+type shedState struct {
+	total           uint64
+	pending         uint64
+	pendingCritical uint64
+	first, last     time.Time
+}
+
+// submit queues r for the writer. Non-critical events beyond the queue's
+// bounds are shed at once; critical events wait for space up to the
+// configured deadline. Control requests are never shed.
+func (s *Sealer) submit(r *request) error {
+	if s.stopping.Load() {
+		return ErrUnavailable
+	}
+	if r.kind == reqEmit {
+		size := int64(len(r.body))
+		if r.critical {
+			deadline := time.NewTimer(s.cfg.Queue.CriticalWait.Duration)
+			defer deadline.Stop()
+			for !s.reserve(size) {
+				select {
+				case <-s.space:
+					s.signalSpace() // pass the wake-up on to other waiters
+				case <-deadline.C:
+					s.noteShed(true)
+					return ErrQueueWait
+				}
+				if s.stopping.Load() {
+					return ErrUnavailable
+				}
+			}
+		} else if !s.reserve(size) {
+			s.noteShed(false)
+			return ErrShed
+		}
+	}
+	s.intake <- r
+	return nil
+}
+
+// reserve takes queue room for one event of size bytes, if there is any.
+func (s *Sealer) reserve(size int64) bool {
+	if s.queued.Add(1) > int64(s.cfg.Queue.Events) || s.queuedB.Add(size) > s.cfg.Queue.Bytes {
+		s.queued.Add(-1)
+		s.queuedB.Add(-size)
+		return false
+	}
+	return true
+}
+
+func (s *Sealer) signalSpace() {
+	select {
+	case s.space <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Sealer) noteShed(critical bool) {
+	now := time.Now().UTC()
+	s.shedMu.Lock()
+	defer s.shedMu.Unlock()
+	s.shed.total++
+	s.shed.pending++
+	if critical {
+		s.shed.pendingCritical++
+	}
+	if s.shed.pending == 1 {
+		s.shed.first = now
+		s.log.Warn("queue full: shedding events; the count is recorded in the chain", "queue_events", s.cfg.Queue.Events, "queue_bytes", s.cfg.Queue.Bytes)
+	}
+	s.shed.last = now
+	s.m.shed.Inc()
+}
+
+// maxBatch bounds one group commit.
+const maxBatch = 8192
+
+// writer is the one goroutine that owns the ledger. Each round it takes
+// every queued request (up to maxBatch), appends them, makes them durable
+// with one write and one fdatasync (group commit), acknowledges durable
+// emits, and seals when the cadence, a critical event or a flush asks for
+// it. It returns after a stop request, once the log is sealed and closed.
+func (s *Sealer) writer() error {
+	tick := s.cfg.Seal.Interval.Duration / 4
+	if tick > 250*time.Millisecond {
+		tick = 250 * time.Millisecond
+	}
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	var (
+		batch          []*request
+		durables       []*request
+		sealWaiters    []*request
+		lastSeal       = time.Now()
+		oldestUnsealed time.Time
+		written        uint64
+		storageErr     error
+	)
+	for {
+		batch, durables, sealWaiters = batch[:0], durables[:0], sealWaiters[:0]
+		select {
+		case r := <-s.intake:
+			batch = append(batch, r)
+		case <-ticker.C:
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.intake:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		stop, forceSeal := false, false
+		appended := 0
+		for _, r := range batch {
+			switch r.kind {
+			case reqEmit:
+				s.queued.Add(-1)
+				s.queuedB.Add(-int64(len(r.body)))
+				seq, id, err := s.ledger.Append(chain.KindEvent, r.service, r.typ, r.body, r.received)
+				if err != nil {
+					storageErr = s.noteStorageError(err)
+					if r.done == nil {
+						s.log.Error("event accepted but lost: the log cannot be written", "service", r.service, "type", r.typ)
+					}
+					r.finish(reply{err: fmt.Errorf("%w: %v", ErrUnavailable, err)})
+					continue
+				}
+				appended++
+				r.seq, r.auditID = seq, id
+				switch {
+				case r.critical:
+					sealWaiters = append(sealWaiters, r)
+				case r.durable:
+					durables = append(durables, r)
+				}
+			case reqFlush:
+				sealWaiters = append(sealWaiters, r)
+			case reqDropped:
+				seq, err := s.ledger.AppendSealerEvent(&event.ClientDropped{Timestamp: time.Now().UTC(), ServiceID: r.service, Count: r.count, Reason: r.reason})
+				if err != nil {
+					storageErr = s.noteStorageError(err)
+					r.finish(reply{err: fmt.Errorf("%w: %v", ErrUnavailable, err)})
+					continue
+				}
+				appended++
+				r.seq = seq
+				durables = append(durables, r)
+			case reqStop:
+				stop = true
+			}
+		}
+		s.signalSpace()
+		if n, err := s.recordShed(); err != nil {
+			storageErr = s.noteStorageError(err)
+		} else if n > 0 {
+			appended++
+			forceSeal = true // audit.events_shed is critical
+		}
+		if appended > 0 {
+			start := time.Now()
+			if err := s.ledger.Sync(); err != nil {
+				storageErr = s.noteStorageError(err)
+				for _, r := range append(durables, sealWaiters...) {
+					r.finish(reply{err: fmt.Errorf("%w: %v", ErrUnavailable, err)})
+				}
+				durables, sealWaiters = durables[:0], sealWaiters[:0]
+			} else {
+				s.m.fsync.Observe(time.Since(start).Seconds())
+				s.m.batch.Observe(float64(appended))
+				s.m.records.Add(float64(appended))
+				written += uint64(appended)
+			}
+			for _, r := range durables {
+				r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: true})
+			}
+			if oldestUnsealed.IsZero() {
+				oldestUnsealed = time.Now()
+			}
+		}
+		unsealed := s.ledger.Unsealed()
+		due := len(sealWaiters) > 0 || forceSeal || stop ||
+			unsealed >= uint64(s.cfg.Seal.Records) ||
+			(unsealed > 0 && time.Since(oldestUnsealed) >= s.cfg.Seal.Interval.Duration) ||
+			time.Since(lastSeal) >= s.cfg.Seal.Heartbeat.Duration
+		if due && s.ledger.Err() == nil {
+			start := time.Now()
+			cp, err := s.ledger.Seal()
+			if err == nil {
+				s.m.sign.Observe(time.Since(start).Seconds())
+				s.m.checkpoints.Inc()
+				s.noteSealOK()
+				lastSeal, oldestUnsealed = time.Now(), time.Time{}
+				for _, r := range sealWaiters {
+					r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, sealed: true, checkpointSize: cp.Size})
+				}
+			} else {
+				s.noteSealError(err)
+				lastSeal = time.Now() // retry at the next cadence point, not in a loop
+				for _, r := range sealWaiters {
+					r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, err: fmt.Errorf("%w: %v", ErrNotSealed, err)})
+				}
+			}
+		} else {
+			for _, r := range sealWaiters {
+				r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, err: fmt.Errorf("%w: the log cannot be written", ErrNotSealed)})
+			}
+		}
+		if s.ledger.Err() == nil {
+			if _, err := s.ledger.RotateIfDue(); err != nil {
+				if s.ledger.Err() != nil {
+					storageErr = s.noteStorageError(err)
+				} else {
+					s.noteSealError(err)
+				}
+			}
+		}
+		s.updateStatus()
+		if stop {
+			return s.finishStop(written, storageErr)
+		}
+	}
+}
+
+// recordShed writes audit.events_shed for the drops since the last one.
+func (s *Sealer) recordShed() (int, error) {
+	s.shedMu.Lock()
+	st := s.shed
+	s.shed.pending, s.shed.pendingCritical = 0, 0
+	s.shedMu.Unlock()
+	if st.pending == 0 {
+		return 0, nil
+	}
+	_, err := s.ledger.AppendSealerEvent(&event.EventsShed{Timestamp: time.Now().UTC(), Count: st.pending, Reason: "queue_full",
+		CriticalCount: st.pendingCritical, FirstAt: st.first, LastAt: st.last})
+	if err != nil {
+		return 0, err
+	}
+	s.log.Warn("recorded shed events in the chain", "count", st.pending, "critical_timeouts", st.pendingCritical)
+	return 1, nil
+}
+
+// finishStop records the stop, seals and closes the log.
+func (s *Sealer) finishStop(written uint64, storageErr error) error {
+	if storageErr != nil {
+		s.ledger.Close()
+		return fmt.Errorf("sealer: stopped after a storage failure: %w", storageErr)
+	}
+	if _, err := s.ledger.AppendSealerEvent(&event.SealerStopped{Timestamp: time.Now().UTC(), Reason: "signal", Records: written + 1}); err != nil {
+		s.ledger.Close()
+		return err
+	}
+	if err := s.ledger.Close(); err != nil {
+		return fmt.Errorf("sealer: close: %w", err)
+	}
+	s.log.Info("stopped cleanly: log sealed and closed", "records", s.ledger.NextSeq())
+	return nil
+}
+
+// noteStorageError logs a storage failure once: after it the ledger refuses
+// every write (fail closed), and every emitter gets "unavailable".
+func (s *Sealer) noteStorageError(err error) error {
+	s.statusMu.Lock()
+	first := s.status.StorageError == ""
+	s.status.StorageError = err.Error()
+	s.statusMu.Unlock()
+	if first {
+		s.log.Error("THE LOG CANNOT BE WRITTEN: refusing all events until restart", "error", err)
+	}
+	return err
+}
+
+func (s *Sealer) noteSealError(err error) {
+	s.m.sealErrors.Inc()
+	s.statusMu.Lock()
+	first := s.status.SignerError == ""
+	s.status.SignerError = err.Error()
+	s.statusMu.Unlock()
+	if first {
+		s.log.Error("cannot seal: records stay durable and unsealed until signing works again", "error", err)
+	}
+}
+
+func (s *Sealer) noteSealOK() {
+	s.statusMu.Lock()
+	was := s.status.SignerError
+	s.status.SignerError = ""
+	s.statusMu.Unlock()
+	if was != "" {
+		s.log.Info("signing works again: unsealed records are sealed", "previous_error", was)
+	}
+}

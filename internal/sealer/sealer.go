@@ -1,0 +1,278 @@
+// Package sealer is the audit-sealer daemon: it accepts audit events on a
+// Unix socket (PROTOCOL.md), validates them, and hands them to one writer
+// goroutine that appends them to the log (package ledger) with group commit,
+// seals the head with signed checkpoints at the configured cadence, and
+// acknowledges each event as the emitter asked: on acceptance, once durable,
+// or (critical events) once durable and sealed.
+package sealer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/config"
+	"github.com/audit-sealer/audit-sealer/internal/ledger"
+	"github.com/audit-sealer/audit-sealer/signer"
+)
+
+// Version is the sealer's version, recorded in audit.sealer_started.
+var Version = "dev"
+
+// Sealer is a running daemon. Create it with New, run it with Run.
+type Sealer struct {
+	cfg    config.Config
+	log    hclog.Logger
+	signer signer.Signer
+	ledger *ledger.Ledger
+	policy *policy
+	m      *metrics
+
+	intake    chan *request
+	queued    atomic.Int64 // events in intake
+	queuedB   atomic.Int64 // their bytes
+	space     chan struct{} // signalled when the writer frees queue space
+	stopping  atomic.Bool
+	writerErr atomic.Pointer[error]
+
+	shedMu sync.Mutex
+	shed   shedState
+
+	statusMu sync.Mutex
+	status   Status
+
+	conns     sync.WaitGroup
+	connCount atomic.Int64
+	connsMu   sync.Mutex
+	open      map[*net.UnixConn]bool
+	started   time.Time
+	openInfo  *ledger.OpenInfo
+}
+
+// New opens the log and prepares the daemon; it does not listen yet. The
+// caller owns the signer.
+func New(cfg config.Config, s signer.Signer, log hclog.Logger) (*Sealer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pol, err := newPolicy(cfg.Policy)
+	if err != nil {
+		return nil, err
+	}
+	l, info, err := ledger.Open(ledger.Config{Dir: cfg.DataDir, Signer: s, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev, SegmentSize: cfg.SegmentSize})
+	if err != nil {
+		return nil, err
+	}
+	sl := &Sealer{cfg: cfg, log: log, signer: s, ledger: l, policy: pol, m: newMetrics(),
+		intake: make(chan *request, cfg.Queue.Events+criticalReserve), space: make(chan struct{}, 1),
+		started: time.Now(), openInfo: info}
+	sl.updateStatus()
+	return sl, nil
+}
+
+// criticalReserve is intake room kept for critical events and control
+// requests beyond the configured queue size.
+const criticalReserve = 4096
+
+// Run records the start, listens on the socket and serves until ctx is
+// cancelled; then it stops intake, drains the queue, records the stop,
+// seals, syncs and closes the log. It returns nil after a clean stop.
+func (s *Sealer) Run(ctx context.Context) error {
+	if err := s.recordStart(); err != nil {
+		s.ledger.Close()
+		return err
+	}
+	ln, err := s.listen()
+	if err != nil {
+		s.ledger.Close()
+		return err
+	}
+	var metricsSrv *http.Server
+	if s.cfg.Metrics.Listen != "" {
+		metricsSrv, err = s.serveMetrics()
+		if err != nil {
+			ln.Close()
+			s.ledger.Close()
+			return err
+		}
+	}
+	writerDone := make(chan error, 1)
+	go func() { writerDone <- s.writer() }()
+	acceptDone := make(chan struct{})
+	go func() { s.accept(ln); close(acceptDone) }()
+	s.log.Info("sealer ready", "socket", s.cfg.Socket, "data_dir", s.cfg.DataDir, "next_seq", s.ledger.NextSeq(),
+		"key_id", s.signer.Public().ID(), "key_kind", s.signer.Kind(), "algorithm", s.signer.Public().Algorithm)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		s.log.Info("stopping: intake closed, draining the queue")
+	case err := <-writerDone:
+		// The writer only returns early when the log cannot be written.
+		runErr = err
+		writerDone <- err
+	}
+	s.stopping.Store(true)
+	ln.Close()
+	<-acceptDone
+	s.interruptReads()
+	s.conns.Wait() // every connection has submitted its last request and written its last reply
+	s.intake <- &request{kind: reqStop}
+	werr := <-writerDone
+	if metricsSrv != nil {
+		metricsSrv.Close()
+	}
+	os.Remove(s.cfg.Socket)
+	if runErr != nil {
+		return runErr
+	}
+	return werr
+}
+
+// recordStart writes audit.sealer_started (with any torn tail cut at open)
+// and seals it, so that every run of the sealer is visible in the chain.
+func (s *Sealer) recordStart() error {
+	mode := event.ModeProduction
+	if s.cfg.Dev {
+		mode = event.ModeDev
+		s.log.Warn("DEVELOPMENT MODE: checkpoints are signed with a software key from the data directory and no TPM anchors the log; every checkpoint says \"mode dev\"; never use this in production")
+	}
+	pub := s.signer.Public()
+	ev := &event.SealerStarted{Timestamp: time.Now().UTC(), Version: Version, Mode: mode, KeyID: pub.ID(),
+		KeyKind: event.KeyKind(s.signer.Kind()), Algorithm: event.Algorithm(pub.Algorithm), Settings: s.cfg.Settings()}
+	if r := s.openInfo.Recovery; r != nil {
+		if r.Segment != "" {
+			n := uint64(r.Bytes)
+			ev.TornTailBytes, ev.TornTailKeptAs = &n, r.KeptAs
+			s.log.Warn("cut a torn tail left by a crash; the bytes are kept aside", "segment", r.Segment, "offset", r.Offset, "bytes", r.Bytes, "kept_as", r.KeptAs)
+		}
+		for _, n := range r.Notes {
+			s.log.Warn("storage recovery", "note", n)
+		}
+	}
+	if s.openInfo.Unsealed > 0 {
+		s.log.Warn("records left unsealed by the previous run are sealed now", "records", s.openInfo.Unsealed)
+	}
+	if _, err := s.ledger.AppendSealerEvent(ev); err != nil {
+		return err
+	}
+	if err := s.ledger.Sync(); err != nil {
+		return err
+	}
+	if _, err := s.ledger.Seal(); err != nil {
+		// A log whose start cannot be sealed still runs: records stay durable
+		// and sealing is retried (the signer may come back).
+		s.noteSealError(err)
+	}
+	s.updateStatus()
+	return nil
+}
+
+// listen creates the socket with the configured mode and group.
+func (s *Sealer) listen() (*net.UnixListener, error) {
+	if err := os.MkdirAll(filepath.Dir(s.cfg.Socket), 0o755); err != nil {
+		return nil, fmt.Errorf("sealer: socket directory: %w", err)
+	}
+	if fi, err := os.Lstat(s.cfg.Socket); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("sealer: %s exists and is not a socket", s.cfg.Socket)
+		}
+		// A stale socket from a previous run: the data-dir lock (held by
+		// ledger.Open) proves no other sealer of this log is running.
+		os.Remove(s.cfg.Socket)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.cfg.Socket, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("sealer: listen: %w", err)
+	}
+	ln.SetUnlinkOnClose(true)
+	perm, _ := s.cfg.SocketPerm()
+	if err := os.Chmod(s.cfg.Socket, perm); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("sealer: socket mode: %w", err)
+	}
+	if s.cfg.SocketGroup != "" {
+		g, err := user.LookupGroup(s.cfg.SocketGroup)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("sealer: socket group: %w", err)
+		}
+		gid, _ := strconv.Atoi(g.Gid)
+		if err := os.Chown(s.cfg.Socket, -1, gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("sealer: socket group: %w", err)
+		}
+	}
+	return ln, nil
+}
+
+func (s *Sealer) serveMetrics() (*http.Server, error) {
+	ln, err := net.Listen("tcp", s.cfg.Metrics.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("sealer: metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	s.log.Info("metrics listening", "address", ln.Addr().String())
+	return srv, nil
+}
+
+// accept serves connections until the listener closes.
+func (s *Sealer) accept(ln *net.UnixListener) {
+	for {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Error("accept failed", "error", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if s.connCount.Load() >= int64(s.cfg.Limits.MaxConnections) {
+			s.m.rejected.WithLabelValues("too_many_connections").Inc()
+			c.Write([]byte(`{"ok":false,"error":{"code":"unavailable","message":"sealer: too many connections"}}` + "\n"))
+			c.Close()
+			continue
+		}
+		s.connCount.Add(1)
+		s.m.connections.Inc()
+		s.conns.Add(1)
+		go func() {
+			defer s.conns.Done()
+			defer s.m.connections.Dec()
+			defer s.connCount.Add(-1)
+			s.serveConn(c)
+		}()
+	}
+}
+
+// Status returns a snapshot of the sealer's state.
+func (s *Sealer) Status() Status {
+	s.statusMu.Lock()
+	st := s.status
+	s.statusMu.Unlock()
+	st.QueueDepth = s.queued.Load()
+	st.QueueBytes = s.queuedB.Load()
+	st.Connections = s.connCount.Load()
+	st.UptimeSeconds = time.Since(s.started).Seconds()
+	s.shedMu.Lock()
+	st.ShedTotal = s.shed.total
+	s.shedMu.Unlock()
+	return st
+}

@@ -1,0 +1,55 @@
+package sealer
+
+import "time"
+
+// Status is what `audit-sealer status` shows and the status op returns.
+type Status struct {
+	LogID              string    `json:"log_id"`
+	LastSeq            uint64    `json:"last_seq"`
+	Records            uint64    `json:"records"`
+	Unsealed           uint64    `json:"unsealed"`
+	LastCheckpointSize uint64    `json:"last_checkpoint_size"`
+	LastCheckpointTime time.Time `json:"last_checkpoint_time"`
+	QueueDepth         int64     `json:"queue_depth"`
+	QueueBytes         int64     `json:"queue_bytes"`
+	ShedTotal          uint64    `json:"shed_total"`
+	KeyID              string    `json:"key_id"`
+	KeyKind            string    `json:"key_kind"`
+	Algorithm          string    `json:"algorithm"`
+	Dev                bool      `json:"dev"`
+	SignerError        string    `json:"signer_error"`
+	StorageError       string    `json:"storage_error"`
+	Connections        int64     `json:"connections"`
+	UptimeSeconds      float64   `json:"uptime_seconds"`
+}
+
+// updateStatus refreshes the snapshot from the ledger; only the writer (or
+// New and recordStart, before the writer runs) calls it.
+func (s *Sealer) updateStatus() {
+	l := s.ledger
+	pub := s.signer.Public()
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	st := &s.status
+	st.LogID = l.LogID().String()
+	st.Records = l.NextSeq()
+	st.LastSeq = l.NextSeq() - 1
+	st.Unsealed = l.Unsealed()
+	if cp := l.LastCheckpoint(); cp != nil {
+		st.LastCheckpointSize, st.LastCheckpointTime = cp.Size, cp.Time
+	}
+	st.KeyID, st.KeyKind, st.Algorithm, st.Dev = pub.ID(), string(s.signer.Kind()), string(pub.Algorithm), s.cfg.Dev
+	if err := l.Err(); err != nil {
+		st.StorageError = err.Error()
+	}
+	s.m.unsealed.Set(float64(st.Unsealed))
+	if !st.LastCheckpointTime.IsZero() {
+		s.m.lastSeal.Set(float64(st.LastCheckpointTime.UnixNano()) / 1e9)
+	}
+}
+
+func (s *Sealer) setSignerError(msg string) {
+	s.statusMu.Lock()
+	s.status.SignerError = msg
+	s.statusMu.Unlock()
+}
