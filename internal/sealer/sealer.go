@@ -42,8 +42,8 @@ type Sealer struct {
 	m      *metrics
 
 	intake    chan *request
-	queued    atomic.Int64 // events in intake
-	queuedB   atomic.Int64 // their bytes
+	queued    atomic.Int64  // events in intake
+	queuedB   atomic.Int64  // their bytes
 	space     chan struct{} // signalled when the writer frees queue space
 	stopping  atomic.Bool
 	writerErr atomic.Pointer[error]
