@@ -1,0 +1,228 @@
+package event
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// The sealer's own event types. Clients may never send them: Decode and
+// CheckCanonical accept them only with DecodeOptions.AllowSealerEvents.
+const (
+	TypeSealerStarted   = "audit.sealer_started"
+	TypeSealerStopped   = "audit.sealer_stopped"
+	TypeEventsShed      = "audit.events_shed"
+	TypeClientDropped   = "audit.client_dropped"
+	TypeKeyIntroduced   = "audit.key_introduced"
+	TypeAnchorState     = "audit.anchor_state"
+	TypeRetentionPruned = "audit.retention_pruned"
+	TypeLogRead         = "audit.log_read"
+)
+
+// SealerMode is the mode of audit.sealer_started.
+type SealerMode string
+
+// The accepted sealer modes.
+const (
+	ModeProduction SealerMode = "production"
+	ModeDev        SealerMode = "dev"
+)
+
+// KeyKind says where the signing key lives.
+type KeyKind string
+
+// The accepted key kinds.
+const (
+	KeySoftware KeyKind = "software"
+	KeyPKCS11   KeyKind = "pkcs11"
+)
+
+// Algorithm is a signature algorithm.
+type Algorithm string
+
+// The accepted algorithms.
+const (
+	AlgEd25519   Algorithm = "ed25519"
+	AlgECDSAP256 Algorithm = "ecdsa-p256"
+)
+
+// AnchorStatus is the status of audit.anchor_state.
+type AnchorStatus string
+
+// The accepted anchor states.
+const (
+	AnchorProvisioned      AnchorStatus = "provisioned"
+	AnchorContinuation     AnchorStatus = "continuation"
+	AnchorCrashRecovered   AnchorStatus = "crash_recovered"
+	AnchorRollbackOverride AnchorStatus = "rollback_override"
+	AnchorReset            AnchorStatus = "anchor_reset"
+	AnchorDisabled         AnchorStatus = "disabled"
+)
+
+// LogOperation is the operation of audit.log_read.
+type LogOperation string
+
+// The accepted log read operations.
+const (
+	OpQuery  LogOperation = "query"
+	OpExport LogOperation = "export"
+	OpProve  LogOperation = "prove"
+	OpReport LogOperation = "report"
+)
+
+// maxSettings bounds SealerStarted.Settings.
+const maxSettings = 64
+
+// SealerStarted is audit.sealer_started.
+type SealerStarted struct {
+	Timestamp time.Time
+	Version   string
+	Mode      SealerMode
+	KeyID     string // an identifier
+	KeyKind   KeyKind
+	Algorithm Algorithm
+	// Settings are the effective settings, string to string, at most 64
+	// entries. Keys may not be empty; values may. A nil map is encoded as {}.
+	Settings map[string]string
+	// TornTailBytes is optional: the size of a torn tail cut off at start.
+	TornTailBytes *uint64
+	// TornTailKeptAs is optional: the file name (no directory) the torn
+	// bytes were kept in.
+	TornTailKeptAs string
+}
+
+// SealerStopped is audit.sealer_stopped.
+type SealerStopped struct {
+	Timestamp time.Time
+	Reason    string
+	Records   uint64 // records written by this run
+}
+
+// EventsShed is audit.events_shed (critical): events dropped under load.
+type EventsShed struct {
+	Timestamp     time.Time
+	Count         uint64
+	Reason        string
+	CriticalCount uint64
+	FirstAt       time.Time
+	LastAt        time.Time
+}
+
+// ClientDropped is audit.client_dropped: events a client library dropped
+// before they reached the sealer.
+type ClientDropped struct {
+	Timestamp time.Time
+	ServiceID string
+	Count     uint64
+	Reason    string
+}
+
+// KeyIntroduced is audit.key_introduced.
+type KeyIntroduced struct {
+	Timestamp time.Time
+	KeyID     string // 8..128 lower-case hex
+	KeyName   string
+	Algorithm Algorithm
+	KeyKind   KeyKind
+	PublicKey string // standard base64 (with padding) of the raw public key
+	Reason    string
+}
+
+// AnchorState is audit.anchor_state (critical).
+type AnchorState struct {
+	Timestamp time.Time
+	Status    AnchorStatus
+	Counter   *uint64 // optional
+	Expected  *uint64 // optional
+	Details   string  // optional free text, LF allowed
+}
+
+// RetentionPruned is audit.retention_pruned.
+type RetentionPruned struct {
+	Timestamp     time.Time
+	FirstSeq      uint64
+	LastSeq       uint64
+	Segments      []string // file names, no directories
+	RetentionDays uint32
+	Reason        string
+}
+
+// LogRead is audit.log_read: a read of the log through the sealer.
+type LogRead struct {
+	Timestamp time.Time
+	UID       uint32
+	GID       uint32
+	Operation LogOperation
+	// Filters is a JSON object with the same limits as PoolModified.Changes.
+	Filters json.RawMessage
+	Results uint64
+}
+
+func (e *SealerStarted) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.text("version", &e.Version, &ruleText, false)
+	b.text("mode", (*string)(&e.Mode), &ruleSealerMode, false)
+	b.text("key_id", &e.KeyID, &ruleIdent, false)
+	b.text("key_kind", (*string)(&e.KeyKind), &ruleKeyKind, false)
+	b.text("algorithm", (*string)(&e.Algorithm), &ruleAlgorithm, false)
+	b.stringMap("settings", &e.Settings)
+	b.optU64("torn_tail_bytes", &e.TornTailBytes)
+	b.text("torn_tail_kept_as", &e.TornTailKeptAs, &ruleFileName, true)
+}
+
+func (e *SealerStopped) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.text("reason", &e.Reason, &ruleText, false)
+	b.u64("records", &e.Records)
+}
+
+func (e *EventsShed) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.u64("count", &e.Count)
+	b.text("reason", &e.Reason, &ruleText, false)
+	b.u64("critical_count", &e.CriticalCount)
+	b.time("first_at", &e.FirstAt, timeEvent, false)
+	b.time("last_at", &e.LastAt, timeEvent, false)
+}
+
+func (e *ClientDropped) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.text("service_id", &e.ServiceID, &ruleIdent, false)
+	b.u64("count", &e.Count)
+	b.text("reason", &e.Reason, &ruleText, false)
+}
+
+func (e *KeyIntroduced) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.text("key_id", &e.KeyID, &ruleHex, false)
+	b.text("key_name", &e.KeyName, &ruleText, false)
+	b.text("algorithm", (*string)(&e.Algorithm), &ruleAlgorithm, false)
+	b.text("key_kind", (*string)(&e.KeyKind), &ruleKeyKind, false)
+	b.text("public_key", &e.PublicKey, &ruleBase64, false)
+	b.text("reason", &e.Reason, &ruleText, false)
+}
+
+func (e *AnchorState) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.text("status", (*string)(&e.Status), &ruleAnchorStatus, false)
+	b.optU64("counter", &e.Counter)
+	b.optU64("expected", &e.Expected)
+	b.text("details", &e.Details, &ruleDetails, true)
+}
+
+func (e *RetentionPruned) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.u64("first_seq", &e.FirstSeq)
+	b.u64("last_seq", &e.LastSeq)
+	b.texts("segments", &e.Segments, &ruleFileName)
+	b.u32("retention_days", &e.RetentionDays)
+	b.text("reason", &e.Reason, &ruleText, false)
+}
+
+func (e *LogRead) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.u32("uid", &e.UID)
+	b.u32("gid", &e.GID)
+	b.text("operation", (*string)(&e.Operation), &ruleLogOperation, false)
+	b.object("filters", &e.Filters)
+	b.u64("results", &e.Results)
+}
