@@ -53,8 +53,16 @@ audit_id (with --durable, once the record is fsynced), "accepted" without
 						sendErr <- err
 						return
 					}
-					queue <- sent{line: n}
-					if len(queue) == 1 {
+					// Flush before waiting for room, and whenever the
+					// receiver has caught up: a reply can only come for a
+					// request that left our buffer.
+					select {
+					case queue <- sent{line: n}:
+					default:
+						rc.flush()
+						queue <- sent{line: n}
+					}
+					if len(queue) <= 1 {
 						rc.flush()
 					}
 				}
