@@ -1,0 +1,68 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// requireTool skips when a command-line tool is missing on a developer's
+// machine, and fails under CI=true, where scripts/test.sh installs it.
+func requireTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed; scripts/test.sh installs it", name)
+		}
+		t.Skipf("%s is not installed (apt-get install %s); skipping", name, name)
+	}
+}
+
+// TestProtocolSocatExample runs the socat example of PROTOCOL.md exactly as
+// written (only the socket path changes) against the real sealer.
+func TestProtocolSocatExample(t *testing.T) {
+	requireTool(t, "socat")
+	doc, err := os.ReadFile("../PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## Example with socat\\s+```sh\\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("PROTOCOL.md has no socat example")
+	}
+	script := string(m[1])
+	dataDir := filepath.Join(t.TempDir(), "data")
+	socket := filepath.Join(shortSocketDir(t), "s.sock")
+	d := startDaemon(t, dataDir, socket)
+	defer d.stop()
+	script = strings.ReplaceAll(script, "/run/audit-sealer/audit.sock", socket)
+	out, err := exec.Command("bash", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("the example failed: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want 3 reply lines, got %d:\n%s", len(lines), out)
+	}
+	for i, l := range lines {
+		var rep map[string]any
+		if err := json.Unmarshal([]byte(l), &rep); err != nil || rep["ok"] != true {
+			t.Fatalf("reply %d is not ok: %s", i+1, l)
+		}
+	}
+	var flush struct {
+		CheckpointSize uint64 `json:"checkpoint_size"`
+	}
+	var emit struct {
+		Seq uint64 `json:"seq"`
+	}
+	json.Unmarshal([]byte(lines[1]), &emit)
+	json.Unmarshal([]byte(lines[2]), &flush)
+	if flush.CheckpointSize <= emit.Seq {
+		t.Fatalf("flush returned checkpoint size %d, which does not cover the emitted seq %d", flush.CheckpointSize, emit.Seq)
+	}
+}

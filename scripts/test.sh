@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test of audit-sealer, as CI does (.ci/run calls this script).
+#
+#   scripts/test.sh          install what the tests need, then test
+#
+# It installs the Debian packages the tests use when they are missing (as
+# root, with apt-get), checks that the offline verifier builds without cgo
+# and links no hardware code, runs the whole suite with the race detector,
+# and runs every fuzz target briefly (AUDIT_SEALER_FUZZTIME, default 5s;
+# set it to 5m for a long run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(socat)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "warning: ${missing[*]} not installed and cannot install (need root and apt-get); tests that need them skip (or fail under CI=true)" >&2
+  fi
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== the offline verifier builds with CGO_ENABLED=0 and links no HSM or TPM code"
+CGO_ENABLED=0 go build -o /dev/null ./cmd/audit-verify
+CGO_ENABLED=0 go build ./verify/... ./chain/... ./storage/... ./signer/... ./event/...
+if go list -deps ./cmd/audit-verify | grep -E 'miekg/pkcs11|go-tpm|/hsm$|/tpm$'; then
+  echo "audit-verify depends on hardware packages (above)" >&2
+  exit 1
+fi
+
+echo "== go test -race"
+go test -race -count=1 ./...
+
+fuzztime=${AUDIT_SEALER_FUZZTIME:-5s}
+echo "== fuzzing each target for $fuzztime"
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+    echo "-- $pkg $target"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" > /tmp/audit-sealer-fuzz.log 2>&1 || { cat /tmp/audit-sealer-fuzz.log; exit 1; }
+  done
+done
+echo "== all tests passed"
