@@ -168,7 +168,6 @@ func (v *run) walk(ctx context.Context, rep *Report) *Failure {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	results := make([]chan *segResult, len(v.segs))
 	for i := range results {
 		results[i] = make(chan *segResult, 1)
@@ -178,14 +177,20 @@ func (v *run) walk(ctx context.Context, rep *Report) *Failure {
 	window := make(chan struct{}, 2*workers)
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
+	dispatched := make(chan struct{})
 	go func() {
+		defer close(dispatched)
 		for i := range v.segs {
 			select {
 			case window <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
-			sem <- struct{}{}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
@@ -194,7 +199,13 @@ func (v *run) walk(ctx context.Context, rep *Report) *Failure {
 			}(i)
 		}
 	}()
-	defer wg.Wait()
+	// On return: stop dispatching, then wait for every worker, so that no
+	// goroutine outlives the verification.
+	defer func() {
+		cancel()
+		<-dispatched
+		wg.Wait()
+	}()
 	v.probeRoots = make(map[uint64]chain.Hash)
 	for i := range v.segs {
 		var res *segResult

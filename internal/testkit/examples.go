@@ -35,8 +35,19 @@ func FormatExamples() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
-	for _, f := range seg.frames {
+	out := map[string]string{
+		"segment-header": fmt.Sprintf("%-26s %s\n%-26s %s\n%-26s %s\n", "magic \"ASEALSEG\"", hex.EncodeToString(seg.header[:8]),
+			"version 1", hex.EncodeToString(seg.header[8:12]), "reserved", hex.EncodeToString(seg.header[12:16])),
+	}
+	for i, f := range seg.frames {
+		if i == 0 {
+			rec, err := chain.Decode(f)
+			if err != nil {
+				return nil, err
+			}
+			out["genesis-record"] = annotateStart(f, &rec)
+			continue
+		}
 		rec, err := chain.Decode(f)
 		if err != nil {
 			return nil, err
@@ -55,7 +66,7 @@ func annotateEvent(enc []byte, rec *chain.Record) string {
 	var b strings.Builder
 	p := 0
 	line := func(n int, what string) {
-		fmt.Fprintf(&b, "%-20s %s\n", what, hex.EncodeToString(enc[p:p+n]))
+		fmt.Fprintf(&b, "%-26s %s\n", what, hex.EncodeToString(enc[p:p+n]))
 		p += n
 	}
 	line(1, "version")
@@ -75,9 +86,28 @@ func annotateEvent(enc []byte, rec *chain.Record) string {
 			n = int(binary.BigEndian.Uint32(enc[p:]))
 		}
 		line(f.lenN, f.name+" length")
-		fmt.Fprintf(&b, "%-20s %s\n", f.name, enc[p:p+n])
+		fmt.Fprintf(&b, "%-26s %s\n", f.name, enc[p:p+n])
 		p += n
 	}
+	line(HashSizeForDocs, "hash")
+	return b.String()
+}
+
+func annotateStart(enc []byte, rec *chain.Record) string {
+	var b strings.Builder
+	p := 0
+	line := func(n int, what string) {
+		fmt.Fprintf(&b, "%-26s %s\n", what, hex.EncodeToString(enc[p:p+n]))
+		p += n
+	}
+	line(1, "version")
+	line(1, "kind (1 = segment_start)")
+	line(8, fmt.Sprintf("seq %d", rec.Seq))
+	line(8, "time "+rec.Time().Format(time.RFC3339Nano))
+	line(HashSizeForDocs, "prev_hash (genesis)")
+	line(16, "log_id")
+	line(1, fmt.Sprintf("n = %d tree hashes", len(rec.TreeState)))
+	p += len(rec.TreeState) * HashSizeForDocs
 	line(HashSizeForDocs, "hash")
 	return b.String()
 }
