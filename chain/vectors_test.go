@@ -88,4 +88,3 @@ func walk(t *testing.T, dir string, fn func([]byte)) {
 		r.Close()
 	}
 }
-

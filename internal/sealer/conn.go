@@ -83,14 +83,14 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 		defer close(writerDone)
 		s.writeReplies(c, replies)
 	}()
-	lr := newLineReader(c, MaxLine, s.cfg.Limits.LineTimeout.Duration, s.cfg.Limits.IdleTimeout.Duration)
+	lr := newLineReader(c, MaxLine, s.cfg.Limits.LineTimeout.Duration, s.cfg.Limits.IdleTimeout.Duration, s.stopping.Load)
 	bad := 0
 	for {
 		line, err := lr.next()
 		if errors.Is(err, errLineTooLong) {
 			s.m.rejected.WithLabelValues("frame_too_large").Inc()
 			replies <- pending{ready: errorReply("", "frame_too_large", "sealer: request line longer than 131072 bytes; skipped")}
-			if bad++; bad >= s.cfg.Limits.MaxBadLines {
+			if bad++; bad > s.cfg.Limits.MaxBadLines {
 				s.log.Warn("closing a connection that sends too many bad lines", "uid", uid, "pid", pid)
 				break
 			}
@@ -112,7 +112,9 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 			bad = 0
 		}
 		replies <- p
-		if bad >= s.cfg.Limits.MaxBadLines {
+		// PROTOCOL.md: a connection is closed after *more than* the limit
+		// of consecutive bad lines; the limit itself is tolerated.
+		if bad > s.cfg.Limits.MaxBadLines {
 			s.log.Warn("closing a connection that sends too many bad lines", "uid", uid, "pid", pid)
 			break
 		}
@@ -137,7 +139,23 @@ func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
 	for p := range replies {
 		r := p.ready
 		if r == nil {
-			r = replyFor(p.id, p.req, <-p.req.done)
+			var rep reply
+			select {
+			case rep = <-p.req.done:
+			default:
+				// The writer has not answered yet: deliver the replies
+				// that are ready before waiting for it, so that a slow
+				// fsync or seal does not hold back pings and acceptances.
+				if !broken && w.Buffered() > 0 {
+					c.SetWriteDeadline(time.Now().Add(writeTimeout))
+					if err := w.Flush(); err != nil {
+						broken = true
+						c.CloseRead()
+					}
+				}
+				rep = <-p.req.done
+			}
+			r = replyFor(p.id, p.req, rep)
 		}
 		if broken {
 			continue // keep draining so that the reader never blocks
@@ -194,12 +212,23 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 	if !utf8.Valid(line) {
 		return s.reject("", "bad_json", "sealer: request is not valid UTF-8", nil)
 	}
+	if line[len(line)-1] == '\r' {
+		return s.reject("", "bad_json", "sealer: request line ends in a carriage return (lines end in a newline alone)", nil)
+	}
+	if t := bytes.TrimLeft(line, " \t"); len(t) == 0 || t[0] != '{' {
+		return s.reject("", "bad_json", "sealer: request is not a JSON object", nil)
+	}
 	var w wireRequest
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if eventTooDeep(line) {
+				// encoding/json refuses absurd nesting as a syntax error;
+				// it is the event that breaks the rule.
+				return s.rejectErr("", &event.ValidationError{Rule: event.RuleTooDeep, Detail: "JSON nested too deeply"})
+			}
 			return s.reject("", "bad_json", "sealer: request is not a JSON object", nil)
 		}
 		return s.reject("", "bad_request", "sealer: bad request: "+err.Error(), nil)
@@ -238,6 +267,11 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 		}
 		service, err := peer.choose(w.Service)
 		if err != nil {
+			return s.rejectErr(id, err)
+		}
+		// The reason goes into a sealer event: refuse here what that event
+		// may not hold, rather than fail in the writer.
+		if err := event.Validate(&event.ClientDropped{Timestamp: time.Now().UTC(), ServiceID: service, Count: w.Count, Reason: reason}, time.Time{}); err != nil {
 			return s.rejectErr(id, err)
 		}
 		r := &request{kind: reqDropped, service: service, count: w.Count, reason: reason, done: make(chan reply, 1)}
@@ -282,6 +316,56 @@ func (s *Sealer) handleEmit(peer *Peer, id string, w *wireRequest) pending {
 		return pending{ready: &wireReply{ID: id, OK: true, Accepted: true}}
 	}
 	return pending{req: r, id: id}
+}
+
+// maxRequestDepth is far beyond the nesting of any valid request (an event
+// nests at most 16 levels) and far below encoding/json's own limit.
+const maxRequestDepth = 64
+
+// eventTooDeep reports whether line nests deeper than maxRequestDepth inside
+// the value of its top-level "event" key. It looks at structure only
+// (strings are skipped, keys are compared unescaped) and is used for lines
+// that encoding/json refused.
+func eventTooDeep(line []byte) bool {
+	depth := 0
+	inString, escaped := false, false
+	start := 0
+	var last, key []byte // the last string closed at depth 1, the current top-level key
+	for i, c := range line {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+				if depth == 1 {
+					last = line[start:i]
+				}
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString, start = true, i+1
+		case ':':
+			if depth == 1 {
+				key = last
+			}
+		case ',':
+			if depth == 1 {
+				key = nil
+			}
+		case '{', '[':
+			if depth++; depth > maxRequestDepth {
+				return string(key) == "event"
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
 }
 
 func boolLabel(b bool) string {

@@ -24,10 +24,18 @@ type lineReader struct {
 	idleTimeout time.Duration
 	lineStarted time.Time // when the first byte of the current partial line arrived
 	skipping    bool      // discarding the rest of an over-long line
+	stopping    func() bool
 }
 
-func newLineReader(c net.Conn, max int, lineTimeout, idleTimeout time.Duration) *lineReader {
-	return &lineReader{c: c, buf: make([]byte, 16<<10), max: max, lineTimeout: lineTimeout, idleTimeout: idleTimeout}
+// errStopping is returned once the sealer stops.
+var errStopping = errors.New("sealer: stopping")
+
+// newLineReader returns a reader of c. stopping reports whether the sealer
+// stops: the stop sets c's read deadline to now to interrupt a blocked
+// read, and the reader checks stopping after it set a deadline of its own,
+// so that it never overrides the stop's deadline and blocks on.
+func newLineReader(c net.Conn, max int, lineTimeout, idleTimeout time.Duration, stopping func() bool) *lineReader {
+	return &lineReader{c: c, buf: make([]byte, 16<<10), max: max, lineTimeout: lineTimeout, idleTimeout: idleTimeout, stopping: stopping}
 }
 
 // next returns the next line without its newline; it is valid until the
@@ -75,6 +83,9 @@ func (lr *lineReader) next() ([]byte, error) {
 			lr.c.SetReadDeadline(lr.lineStarted.Add(lr.lineTimeout))
 		} else {
 			lr.c.SetReadDeadline(time.Now().Add(lr.idleTimeout))
+		}
+		if lr.stopping != nil && lr.stopping() {
+			return nil, errStopping
 		}
 		n, err := lr.c.Read(lr.buf[lr.end:])
 		if n > 0 && lr.end == lr.start && !lr.skipping {

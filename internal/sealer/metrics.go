@@ -13,8 +13,8 @@ type metrics struct {
 	records     prometheus.Counter
 	checkpoints prometheus.Counter
 	sealErrors  prometheus.Counter
-	queueDepth  prometheus.Gauge
-	queueBytes  prometheus.Gauge
+	queueDepth  prometheus.GaugeFunc
+	queueBytes  prometheus.GaugeFunc
 	unsealed    prometheus.Gauge
 	connections prometheus.Gauge
 	lastSeal    prometheus.Gauge
@@ -23,7 +23,9 @@ type metrics struct {
 	batch       prometheus.Histogram
 }
 
-func newMetrics() *metrics {
+// newMetrics creates the metrics; queueDepth and queueBytes read the queue's
+// counters at every scrape.
+func newMetrics(queueDepth, queueBytes func() float64) *metrics {
 	const ns = "audit_sealer"
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
@@ -39,10 +41,10 @@ func newMetrics() *metrics {
 			Help: "Signed checkpoints written."}),
 		sealErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "seal_errors_total",
 			Help: "Checkpoints that could not be signed."}),
-		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queue_depth",
-			Help: "Events accepted but not yet written."}),
-		queueBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queue_bytes",
-			Help: "Bytes of events accepted but not yet written."}),
+		queueDepth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "queue_depth",
+			Help: "Events accepted but not yet written."}, queueDepth),
+		queueBytes: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "queue_bytes",
+			Help: "Bytes of events accepted but not yet written."}, queueBytes),
 		unsealed: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "unsealed_records",
 			Help: "Records not yet covered by a signed checkpoint."}),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "connections",

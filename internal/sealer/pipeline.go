@@ -102,9 +102,16 @@ func (s *Sealer) submit(r *request) error {
 
 // reserve takes queue room for one event of size bytes, if there is any.
 func (s *Sealer) reserve(size int64) bool {
-	if s.queued.Add(1) > int64(s.cfg.Queue.Events) || s.queuedB.Add(size) > s.cfg.Queue.Bytes {
+	if s.queued.Add(1) > int64(s.cfg.Queue.Events) {
 		s.queued.Add(-1)
+		return false
+	}
+	// Only undo the bytes that were added: with || the byte count was
+	// skipped for a full queue and then subtracted anyway, driving
+	// queue_bytes below zero and loosening the byte bound with every shed.
+	if s.queuedB.Add(size) > s.cfg.Queue.Bytes {
 		s.queuedB.Add(-size)
+		s.queued.Add(-1)
 		return false
 	}
 	return true
@@ -147,6 +154,11 @@ func (s *Sealer) writer() error {
 	if tick > 250*time.Millisecond {
 		tick = 250 * time.Millisecond
 	}
+	if tick < time.Millisecond {
+		// An interval under 4 ns gave a zero tick, and NewTicker panics;
+		// below a millisecond a finer tick only burns CPU.
+		tick = time.Millisecond
+	}
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	var (
@@ -164,6 +176,9 @@ func (s *Sealer) writer() error {
 		case r := <-s.intake:
 			batch = append(batch, r)
 		case <-ticker.C:
+		}
+		if s.testHookRound != nil {
+			s.testHookRound()
 		}
 	drain:
 		for len(batch) < maxBatch {
@@ -183,11 +198,11 @@ func (s *Sealer) writer() error {
 				s.queuedB.Add(-int64(len(r.body)))
 				seq, id, err := s.ledger.Append(chain.KindEvent, r.service, r.typ, r.body, r.received)
 				if err != nil {
-					storageErr = s.noteStorageError(err)
+					err = s.appendError(err, &storageErr)
 					if r.done == nil {
-						s.log.Error("event accepted but lost: the log cannot be written", "service", r.service, "type", r.typ)
+						s.log.Error("event accepted but lost: the log did not take it", "service", r.service, "type", r.typ, "error", err)
 					}
-					r.finish(reply{err: fmt.Errorf("%w: %v", ErrUnavailable, err)})
+					r.finish(reply{err: err})
 					continue
 				}
 				appended++
@@ -203,8 +218,7 @@ func (s *Sealer) writer() error {
 			case reqDropped:
 				seq, err := s.ledger.AppendSealerEvent(&event.ClientDropped{Timestamp: time.Now().UTC(), ServiceID: r.service, Count: r.count, Reason: r.reason})
 				if err != nil {
-					storageErr = s.noteStorageError(err)
-					r.finish(reply{err: fmt.Errorf("%w: %v", ErrUnavailable, err)})
+					r.finish(reply{err: s.appendError(err, &storageErr)})
 					continue
 				}
 				appended++
@@ -216,7 +230,7 @@ func (s *Sealer) writer() error {
 		}
 		s.signalSpace()
 		if n, err := s.recordShed(); err != nil {
-			storageErr = s.noteStorageError(err)
+			s.appendError(err, &storageErr)
 		} else if n > 0 {
 			appended++
 			forceSeal = true // audit.events_shed is critical
@@ -235,6 +249,9 @@ func (s *Sealer) writer() error {
 				s.m.records.Add(float64(appended))
 				written += uint64(appended)
 			}
+			// Publish the new head before acknowledging it, so that a
+			// status asked after an ack never shows less than the ack.
+			s.updateStatus()
 			for _, r := range durables {
 				r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: true})
 			}
@@ -255,6 +272,7 @@ func (s *Sealer) writer() error {
 				s.m.checkpoints.Inc()
 				s.noteSealOK()
 				lastSeal, oldestUnsealed = time.Now(), time.Time{}
+				s.updateStatus() // before the replies, as above
 				for _, r := range sealWaiters {
 					r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, sealed: true, checkpointSize: cp.Size})
 				}
@@ -284,6 +302,20 @@ func (s *Sealer) writer() error {
 			return s.finishStop(written, storageErr)
 		}
 	}
+}
+
+// appendError sorts out a failed append. If the ledger is poisoned, the log
+// cannot be written: that is recorded in *storageErr (the sealer then
+// refuses everything until restart) and the emitter learns "unavailable".
+// Otherwise the log refused this one record (for example a sealer event
+// that does not validate) and nothing else is affected.
+func (s *Sealer) appendError(err error, storageErr *error) error {
+	if s.ledger.Err() != nil {
+		*storageErr = s.noteStorageError(err)
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	s.log.Error("the log refused a record", "error", err)
+	return fmt.Errorf("sealer: record refused: %w", err)
 }
 
 // recordShed writes audit.events_shed for the drops since the last one.

@@ -60,6 +60,12 @@ type Sealer struct {
 	open      map[*net.UnixConn]bool
 	started   time.Time
 	openInfo  *ledger.OpenInfo
+
+	// testHookRound, if set, is called by the writer at the start of every
+	// round, after it woke up and before it takes anything off the queue.
+	// It is nil outside tests (export_test.go sets it before Run) and lets a
+	// test hold the writer so that a full queue is deterministic.
+	testHookRound func()
 }
 
 // New opens the log and prepares the daemon; it does not listen yet. The
@@ -76,9 +82,12 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger) (*Sealer, error) 
 	if err != nil {
 		return nil, err
 	}
-	sl := &Sealer{cfg: cfg, log: log, signer: s, ledger: l, policy: pol, m: newMetrics(),
+	sl := &Sealer{cfg: cfg, log: log, signer: s, ledger: l, policy: pol,
 		intake: make(chan *request, cfg.Queue.Events+criticalReserve), space: make(chan struct{}, 1),
 		started: time.Now(), openInfo: info}
+	// The queue gauges were registered but never set (always 0): they now
+	// read the queue's counters at each scrape.
+	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) })
 	sl.updateStatus()
 	return sl, nil
 }
@@ -109,11 +118,14 @@ func (s *Sealer) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// Read the ledger before the writer starts: from then on only the
+	// writer goroutine may touch it.
+	nextSeq := s.ledger.NextSeq()
 	writerDone := make(chan error, 1)
 	go func() { writerDone <- s.writer() }()
 	acceptDone := make(chan struct{})
 	go func() { s.accept(ln); close(acceptDone) }()
-	s.log.Info("sealer ready", "socket", s.cfg.Socket, "data_dir", s.cfg.DataDir, "next_seq", s.ledger.NextSeq(),
+	s.log.Info("sealer ready", "socket", s.cfg.Socket, "data_dir", s.cfg.DataDir, "next_seq", nextSeq,
 		"key_id", s.signer.Public().ID(), "key_kind", s.signer.Kind(), "algorithm", s.signer.Public().Algorithm)
 
 	var runErr error
@@ -191,7 +203,13 @@ func (s *Sealer) listen() (*net.UnixListener, error) {
 			return nil, fmt.Errorf("sealer: %s exists and is not a socket", s.cfg.Socket)
 		}
 		// A stale socket from a previous run: the data-dir lock (held by
-		// ledger.Open) proves no other sealer of this log is running.
+		// ledger.Open) proves no other sealer of this log is running, but
+		// a sealer of another data directory may serve this socket: never
+		// take a socket that still answers.
+		if c, err := net.DialTimeout("unix", s.cfg.Socket, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("sealer: %s is in use by another process", s.cfg.Socket)
+		}
 		os.Remove(s.cfg.Socket)
 	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.cfg.Socket, Net: "unix"})
