@@ -35,6 +35,9 @@ type Config struct {
 	SegmentSize int64
 	Now         func() time.Time // nil = time.Now
 	Rand        io.Reader        // source of the log ID; nil = crypto/rand
+	// CheckpointFileInterval: <dir>/checkpoint is refreshed at most this
+	// often (and always at rotation and Close); 0 = one second.
+	CheckpointFileInterval time.Duration
 }
 
 // Ledger is an open log being written.
@@ -50,6 +53,8 @@ type Ledger struct {
 	buf     []byte
 
 	lastCheckpoint *chain.Checkpoint
+	pendingFile    []byte    // signed checkpoint not yet written to <dir>/checkpoint
+	fileWritten    time.Time // when <dir>/checkpoint was last written
 	sealedTo       uint64 // records [0, sealedTo) are covered by a checkpoint (the checkpoint record itself included)
 	failed         error
 }
@@ -78,6 +83,9 @@ func Open(cfg Config) (*Ledger, *OpenInfo, error) {
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
+	}
+	if cfg.CheckpointFileInterval <= 0 {
+		cfg.CheckpointFileInterval = time.Second
 	}
 	if cfg.KeyName == "" {
 		cfg.KeyName = cfg.Signer.Public().Name
@@ -305,11 +313,16 @@ func (l *Ledger) Sync() error {
 	return nil
 }
 
-// Seal signs a checkpoint of every record so far, appends it as a record,
-// syncs, and then replaces <dir>/checkpoint with it. If signing fails (for
-// example the HSM is unavailable) nothing is appended and the records stay
-// as they were; the caller retries later.
-func (l *Ledger) Seal() (*chain.Checkpoint, error) {
+// Seal signs a checkpoint of every record so far, appends it as a record and
+// syncs: one fdatasync makes the checkpoint and every record appended before
+// it durable. It then refreshes <dir>/checkpoint, at most once per
+// CheckpointFileInterval (the copy in the log is authoritative; the file is
+// for operators and auditors, and Close and rotation always refresh it). If
+// signing fails (for example the HSM is unavailable) nothing is appended and
+// the records stay as they were; the caller syncs them and retries later.
+func (l *Ledger) Seal() (*chain.Checkpoint, error) { return l.seal(false) }
+
+func (l *Ledger) seal(forceFile bool) (*chain.Checkpoint, error) {
 	if l.failed != nil {
 		return nil, l.failed
 	}
@@ -330,10 +343,25 @@ func (l *Ledger) Seal() (*chain.Checkpoint, error) {
 	}
 	l.lastCheckpoint = cp
 	l.sealedTo = l.nextSeq
-	if err := writeFileAtomic(filepath.Join(l.cfg.Dir, CheckpointFile), signed); err != nil {
-		return nil, l.fail(fmt.Errorf("ledger: %w", err))
+	l.pendingFile = signed
+	if forceFile || time.Since(l.fileWritten) >= l.cfg.CheckpointFileInterval {
+		if err := l.writeCheckpointFile(); err != nil {
+			return nil, err
+		}
 	}
 	return cp, nil
+}
+
+// writeCheckpointFile replaces <dir>/checkpoint with the last checkpoint.
+func (l *Ledger) writeCheckpointFile() error {
+	if l.pendingFile == nil {
+		return nil
+	}
+	if err := writeFileAtomic(filepath.Join(l.cfg.Dir, CheckpointFile), l.pendingFile); err != nil {
+		return l.fail(fmt.Errorf("ledger: %w", err))
+	}
+	l.pendingFile, l.fileWritten = nil, time.Now()
+	return nil
 }
 
 // RotateIfDue closes the current segment when it is full or from an earlier
@@ -347,7 +375,7 @@ func (l *Ledger) RotateIfDue() (bool, error) {
 	if !l.store.NeedsRotation(l.cfg.Now()) {
 		return false, nil
 	}
-	if _, err := l.Seal(); err != nil {
+	if _, err := l.seal(true); err != nil {
 		return false, err
 	}
 	start := chain.Record{Kind: chain.KindSegmentStart, Seq: l.nextSeq, TimeNano: l.stamp(l.cfg.Now()),
@@ -367,7 +395,9 @@ func (l *Ledger) RotateIfDue() (bool, error) {
 func (l *Ledger) Close() error {
 	var err error
 	if l.failed == nil && l.Unsealed() > 0 {
-		_, err = l.Seal()
+		_, err = l.seal(true)
+	} else if l.failed == nil {
+		err = l.writeCheckpointFile()
 	}
 	return errors.Join(err, l.store.Close())
 }
