@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -54,11 +55,23 @@ func benchCommand() *cobra.Command {
 	var durable, asJSON bool
 	var segmentSize int64
 	var sealInterval time.Duration
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench --clients K --events N [--durable] [--json]",
 		Short: "Run a sealer on a temporary directory, drive it over the socket, verify the result",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			root, err := os.MkdirTemp("", "audit-sealer-bench-")
 			if err != nil {
 				return err
@@ -129,6 +142,7 @@ func benchCommand() *cobra.Command {
 	cmd.Flags().IntVar(&sealRecords, "seal-records", 100, "seal once this many records are unsealed")
 	cmd.Flags().DurationVar(&sealInterval, "seal-interval", time.Second, "seal at least this often")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (sealer and clients) to this file")
 	return cmd
 }
 
