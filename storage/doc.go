@@ -32,8 +32,8 @@
 // Only the last segment can end in a torn tail, the remains of a write
 // interrupted by a crash. Scanning from the header, the first bad frame, at
 // offset o, is torn if its header or payload extends past the end of the
-// file, if its checksum fails and it ends exactly at the end of the file, or
-// if every byte from o to the end is zero. A last segment shorter than the
+// file, if its checksum fails and only zeros (or nothing) follow it, or if
+// every byte from o to the end is zero. A last segment shorter than the
 // header whose bytes are a prefix of a valid header, or one that is all
 // zeros, has a torn header. Anything else is corruption, reported as a
 // *CorruptError with the segment and offset: a bad frame followed by bytes

@@ -181,7 +181,19 @@ func (r *Reader) Next() (payload []byte, offset int64, err error) {
 	want := binary.BigEndian.Uint32(b[4:8])
 	got := crc32.Update(crc32.Update(0, castagnoli, b[0:4]), castagnoli, b[frameHeaderSize:])
 	if got != want {
-		return nil, o, r.fail(end == r.size, fmt.Errorf("%w: computed %08x, stored %08x", ErrChecksum, got, want))
+		cause := fmt.Errorf("%w: computed %08x, stored %08x", ErrChecksum, got, want)
+		if r.isLast && end < r.size {
+			// A group commit writes many frames at once; a crash can leave
+			// a frame half written and the rest of that write as zeros.
+			// Such a frame followed only by zeros is torn too.
+			r.br.Discard(len(b))
+			zero, err := r.zeroToEnd()
+			if err != nil {
+				return nil, o, err
+			}
+			return nil, o, r.fail(zero, cause)
+		}
+		return nil, o, r.fail(end == r.size, cause)
 	}
 	r.br.Discard(len(b))
 	r.off = end
@@ -190,8 +202,8 @@ func (r *Reader) Next() (payload []byte, offset int64, err error) {
 
 // fail records and returns the error for a bad frame at r.off. The frame is
 // a torn tail if the segment is the last one and either torn is set (the
-// frame extends past the end of the file, or its checksum fails and it ends
-// exactly at the end) or every byte from r.off to the end is zero.
+// frame extends past the end of the file, or its checksum fails and only
+// zeros, or nothing, follow it) or every byte from r.off to the end is zero.
 func (r *Reader) fail(torn bool, cause error) error {
 	if r.isLast && !torn {
 		zero, err := r.zeroToEnd()

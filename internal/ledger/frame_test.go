@@ -21,3 +21,18 @@ func refreame(t *testing.T, seg []byte) []byte {
 	}
 	return out
 }
+
+// cutAfterFirstCheckpoint returns the segment image up to and including its
+// first checkpoint record.
+func cutAfterFirstCheckpoint(t *testing.T, seg []byte) []byte {
+	t.Helper()
+	for off := 16; off < len(seg); {
+		n := int(binary.BigEndian.Uint32(seg[off:]))
+		if seg[off+8+1] == 4 { // record kind byte: 4 = checkpoint
+			return seg[:off+8+n]
+		}
+		off += 8 + n
+	}
+	t.Fatal("no checkpoint in segment")
+	return nil
+}

@@ -67,6 +67,12 @@ type OpenInfo struct {
 	Unsealed uint64 // records not covered by a checkpoint when the log was opened
 }
 
+// ErrShorterThanCheckpoint is returned by Open when <dir>/checkpoint covers
+// more records than the log holds: sealed records are gone (cut by a repair
+// that should not have happened, or removed by someone). The sealer refuses
+// to append rather than continue a log that lost sealed records.
+var ErrShorterThanCheckpoint = errors.New("ledger: the log holds fewer records than its checkpoint file covers")
+
 // ErrTailInvalid is returned by Open when the last segment does not verify:
 // the sealer refuses to append to a log whose tail it cannot vouch for.
 var ErrTailInvalid = errors.New("ledger: the log's tail does not verify")
@@ -107,6 +113,10 @@ func Open(cfg Config) (*Ledger, *OpenInfo, error) {
 	}
 	l := &Ledger{cfg: cfg, store: store}
 	if err := l.loadTail(); err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	if err := l.checkAgainstCheckpointFile(); err != nil {
 		store.Close()
 		return nil, nil, err
 	}
@@ -208,6 +218,32 @@ func (l *Ledger) loadTail() error {
 	}
 	if first {
 		return fmt.Errorf("%w: segment %s holds no record", ErrTailInvalid, name)
+	}
+	return nil
+}
+
+// checkAgainstCheckpointFile compares the log with <dir>/checkpoint, which
+// the ledger writes only after the records it covers are durable: the file
+// can lag the log but never lead it. The file's signature is not checked
+// here (the offline verifier does); only its claim of size and origin is.
+func (l *Ledger) checkAgainstCheckpointFile() error {
+	data, err := os.ReadFile(filepath.Join(l.cfg.Dir, CheckpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	cp, err := parseNoteText(data)
+	if err != nil {
+		return fmt.Errorf("ledger: %s: %w", CheckpointFile, err)
+	}
+	if cp.Origin != l.origin {
+		return fmt.Errorf("ledger: %s belongs to log %q, not %q", CheckpointFile, cp.Origin, l.origin)
+	}
+	if cp.Size > l.nextSeq {
+		return fmt.Errorf("%w: the checkpoint file covers %d records, the log holds %d; refusing to continue (inspect the *.broken files and the segments)",
+			ErrShorterThanCheckpoint, cp.Size, l.nextSeq)
 	}
 	return nil
 }

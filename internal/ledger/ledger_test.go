@@ -278,3 +278,32 @@ func (f *flakySigner) Sign(msg []byte) ([]byte, error) {
 	}
 	return f.Signer.Sign(msg)
 }
+
+// TestRefusesLogShorterThanCheckpointFile: sealed records that vanished (the
+// tail cut back behind the checkpoint file) stop the ledger at open.
+func TestRefusesLogShorterThanCheckpointFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	clock := testkit.NewClock()
+	l, _, err := ledger.Open(config(t, dir, clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, clock, 0, 3)
+	if _, err := l.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, clock, 3, 3)
+	if err := l.Close(); err != nil { // seals again and writes the checkpoint file
+		t.Fatal(err)
+	}
+	segs, _ := storage.ListSegments(dir)
+	p := filepath.Join(dir, segs[len(segs)-1].Name)
+	data, _ := os.ReadFile(p)
+	// Cut the segment back to the first checkpoint record: a well-formed,
+	// shorter log.
+	cut := cutAfterFirstCheckpoint(t, data)
+	os.WriteFile(p, cut, 0o600)
+	if _, _, err := ledger.Open(config(t, dir, clock)); !errors.Is(err, ledger.ErrShorterThanCheckpoint) {
+		t.Fatalf("open of a cut-back log: %v, want ErrShorterThanCheckpoint", err)
+	}
+}
