@@ -1,0 +1,39 @@
+package sealer
+
+// SetWriterHook makes the writer call f at the start of every round, before
+// it takes anything off the queue; f may block to hold the writer. Call it
+// before Run.
+func SetWriterHook(s *Sealer, f func()) { s.testHookRound = f }
+
+// MetricValue returns the value of the counter or gauge name whose labels
+// include the given name/value pairs, and whether there is one.
+func MetricValue(s *Sealer, name string, labels ...string) (float64, bool) {
+	mfs, err := s.m.reg.Gather()
+	if err != nil {
+		return 0, false
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			if g := m.GetGauge(); g != nil {
+				return g.GetValue(), true
+			}
+			return m.GetCounter().GetValue(), true
+		}
+	}
+	return 0, false
+}
