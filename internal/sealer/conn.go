@@ -218,23 +218,12 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 	if t := bytes.TrimLeft(line, " \t"); len(t) == 0 || t[0] != '{' {
 		return s.reject("", "bad_json", "sealer: request is not a JSON object", nil)
 	}
-	var w wireRequest
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
-			if eventTooDeep(line) {
-				// encoding/json refuses absurd nesting as a syntax error;
-				// it is the event that breaks the rule.
-				return s.rejectErr("", &event.ValidationError{Rule: event.RuleTooDeep, Detail: "JSON nested too deeply"})
-			}
-			return s.reject("", "bad_json", "sealer: request is not a JSON object", nil)
+	w, perr := parseRequest(line)
+	if perr != nil {
+		if perr.code == "invalid_event" {
+			return s.rejectErr(perr.id, &event.ValidationError{Rule: event.RuleTooDeep, Detail: "JSON nested too deeply"})
 		}
-		return s.reject("", "bad_request", "sealer: bad request: "+err.Error(), nil)
-	}
-	if dec.More() {
-		return s.reject("", "bad_json", "sealer: more than one JSON value on a line", nil)
+		return s.reject(perr.id, perr.code, perr.message, nil)
 	}
 	id := ""
 	if w.ID != nil {
@@ -316,56 +305,6 @@ func (s *Sealer) handleEmit(peer *Peer, id string, w *wireRequest) pending {
 		return pending{ready: &wireReply{ID: id, OK: true, Accepted: true}}
 	}
 	return pending{req: r, id: id}
-}
-
-// maxRequestDepth is far beyond the nesting of any valid request (an event
-// nests at most 16 levels) and far below encoding/json's own limit.
-const maxRequestDepth = 64
-
-// eventTooDeep reports whether line nests deeper than maxRequestDepth inside
-// the value of its top-level "event" key. It looks at structure only
-// (strings are skipped, keys are compared unescaped) and is used for lines
-// that encoding/json refused.
-func eventTooDeep(line []byte) bool {
-	depth := 0
-	inString, escaped := false, false
-	start := 0
-	var last, key []byte // the last string closed at depth 1, the current top-level key
-	for i, c := range line {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-				if depth == 1 {
-					last = line[start:i]
-				}
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString, start = true, i+1
-		case ':':
-			if depth == 1 {
-				key = last
-			}
-		case ',':
-			if depth == 1 {
-				key = nil
-			}
-		case '{', '[':
-			if depth++; depth > maxRequestDepth {
-				return string(key) == "event"
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return false
 }
 
 func boolLabel(b bool) string {

@@ -235,57 +235,68 @@ func (s *Sealer) writer() error {
 			appended++
 			forceSeal = true // audit.events_shed is critical
 		}
-		if appended > 0 {
-			start := time.Now()
-			if err := s.ledger.Sync(); err != nil {
-				storageErr = s.noteStorageError(err)
-				for _, r := range append(durables, sealWaiters...) {
-					r.finish(reply{err: fmt.Errorf("%w: %v", ErrUnavailable, err)})
-				}
-				durables, sealWaiters = durables[:0], sealWaiters[:0]
-			} else {
-				s.m.fsync.Observe(time.Since(start).Seconds())
-				s.m.batch.Observe(float64(appended))
-				s.m.records.Add(float64(appended))
-				written += uint64(appended)
-			}
-			// Publish the new head before acknowledging it, so that a
-			// status asked after an ack never shows less than the ack.
-			s.updateStatus()
-			for _, r := range durables {
-				r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: true})
-			}
-			if oldestUnsealed.IsZero() {
-				oldestUnsealed = time.Now()
-			}
+		if appended > 0 && oldestUnsealed.IsZero() {
+			oldestUnsealed = time.Now()
 		}
 		unsealed := s.ledger.Unsealed()
 		due := len(sealWaiters) > 0 || forceSeal || stop ||
 			unsealed >= uint64(s.cfg.Seal.Records) ||
 			(unsealed > 0 && time.Since(oldestUnsealed) >= s.cfg.Seal.Interval.Duration) ||
 			time.Since(lastSeal) >= s.cfg.Seal.Heartbeat.Duration
+		// When a seal is due it goes before the sync: the checkpoint record is
+		// appended after this round's records, and the one fdatasync of Seal
+		// makes all of them durable (group commit and sealing share it).
+		var cp *chain.Checkpoint
+		var sealErr error
+		synced := false
 		if due && s.ledger.Err() == nil {
 			start := time.Now()
-			cp, err := s.ledger.Seal()
-			if err == nil {
+			cp, sealErr = s.ledger.Seal()
+			switch {
+			case sealErr == nil:
+				synced = true
 				s.m.sign.Observe(time.Since(start).Seconds())
 				s.m.checkpoints.Inc()
 				s.noteSealOK()
 				lastSeal, oldestUnsealed = time.Now(), time.Time{}
-				s.updateStatus() // before the replies, as above
-				for _, r := range sealWaiters {
-					r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, sealed: true, checkpointSize: cp.Size})
-				}
-			} else {
-				s.noteSealError(err)
+			case s.ledger.Err() != nil:
+				storageErr = s.noteStorageError(sealErr)
+			default:
+				s.noteSealError(sealErr)
 				lastSeal = time.Now() // retry at the next cadence point, not in a loop
-				for _, r := range sealWaiters {
-					r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, err: fmt.Errorf("%w: %v", ErrNotSealed, err)})
-				}
+			}
+		}
+		if appended > 0 && !synced && s.ledger.Err() == nil {
+			start := time.Now()
+			if err := s.ledger.Sync(); err != nil {
+				storageErr = s.noteStorageError(err)
+			} else {
+				synced = true
+				s.m.fsync.Observe(time.Since(start).Seconds())
+			}
+		}
+		if appended > 0 && synced {
+			s.m.batch.Observe(float64(appended))
+			s.m.records.Add(float64(appended))
+			written += uint64(appended)
+		}
+		// Publish the new head before acknowledging it, so that a status
+		// asked after an ack never shows less than the ack.
+		s.updateStatus()
+		if err := s.ledger.Err(); err != nil {
+			for _, r := range append(durables, sealWaiters...) {
+				r.finish(reply{err: fmt.Errorf("%w: %v", ErrUnavailable, err)})
 			}
 		} else {
+			for _, r := range durables {
+				r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: true})
+			}
 			for _, r := range sealWaiters {
-				r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, err: fmt.Errorf("%w: the log cannot be written", ErrNotSealed)})
+				if sealErr == nil && cp != nil {
+					r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, sealed: true, checkpointSize: cp.Size})
+				} else {
+					r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, err: fmt.Errorf("%w: %v", ErrNotSealed, sealErr)})
+				}
 			}
 		}
 		if s.ledger.Err() == nil {
