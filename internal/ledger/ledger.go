@@ -55,7 +55,7 @@ type Ledger struct {
 	lastCheckpoint *chain.Checkpoint
 	pendingFile    []byte    // signed checkpoint not yet written to <dir>/checkpoint
 	fileWritten    time.Time // when <dir>/checkpoint was last written
-	sealedTo       uint64 // records [0, sealedTo) are covered by a checkpoint (the checkpoint record itself included)
+	sealedTo       uint64    // records [0, sealedTo) are covered by a checkpoint (the checkpoint record itself included)
 	failed         error
 }
 
