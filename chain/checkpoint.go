@@ -218,3 +218,28 @@ func describeSigs(sigs []note.Signature) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// PeekCheckpoint parses the text of a signed checkpoint note WITHOUT
+// verifying any signature: for callers that check the signature later (the
+// verifier, once it knows which keys the log introduced) or not at all (the
+// writer, reading back what it wrote). It returns the key name and key ID of
+// the first signature line too.
+func PeekCheckpoint(msg []byte) (Checkpoint, string, uint32, error) {
+	s := string(msg)
+	i := strings.LastIndex(s, "\n\n")
+	if i < 0 {
+		return Checkpoint{}, "", 0, fmt.Errorf("%w: no signature block", ErrBadCheckpoint)
+	}
+	c, err := ParseCheckpointText(s[:i+1])
+	if err != nil {
+		return c, "", 0, err
+	}
+	line, _, _ := strings.Cut(s[i+2:], "\n")
+	rest, ok := strings.CutPrefix(line, "\u2014 ")
+	name, sig64, ok2 := strings.Cut(rest, " ")
+	sig, err := base64.StdEncoding.DecodeString(sig64)
+	if !ok || !ok2 || err != nil || len(sig) < 5 {
+		return c, "", 0, fmt.Errorf("%w: malformed signature line", ErrBadCheckpoint)
+	}
+	return c, name, uint32(sig[0])<<24 | uint32(sig[1])<<16 | uint32(sig[2])<<8 | uint32(sig[3]), nil
+}

@@ -219,3 +219,33 @@ func validKeyName(name string) bool {
 
 // ValidKeyName reports whether name may be used as a signed-note key name.
 func ValidKeyName(name string) bool { return validKeyName(name) }
+
+// PublicKeyFromRaw builds a PublicKey from the algorithm and the bytes Raw
+// returns (32 bytes for Ed25519, the 65-byte uncompressed point for ECDSA
+// P-256), as the audit.key_introduced record carries them.
+func PublicKeyFromRaw(name string, alg Algorithm, raw []byte) (PublicKey, error) {
+	switch alg {
+	case Ed25519:
+		if len(raw) != ed25519.PublicKeySize {
+			return PublicKey{}, fmt.Errorf("%w: ed25519 key of %d bytes", ErrBadKey, len(raw))
+		}
+		return NewEd25519PublicKey(name, raw), nil
+	case ECDSAP256:
+		k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
+		if err != nil {
+			return PublicKey{}, fmt.Errorf("%w: %v", ErrBadKey, err)
+		}
+		return NewECDSAPublicKey(name, k)
+	}
+	return PublicKey{}, fmt.Errorf("%w: unknown algorithm %q", ErrBadKey, alg)
+}
+
+// Contains reports whether vs holds k (names aside).
+func (vs Verifiers) Contains(k PublicKey) bool {
+	for _, v := range vs {
+		if v.Equal(k) {
+			return true
+		}
+	}
+	return false
+}

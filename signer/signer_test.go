@@ -87,3 +87,19 @@ func TestKeyHashMatchesSumdbNote(t *testing.T) {
 		t.Fatalf("round trip: %v", err)
 	}
 }
+
+func TestPublicKeyFromRaw(t *testing.T) {
+	for _, alg := range []signer.Algorithm{signer.Ed25519, signer.ECDSAP256} {
+		s, _ := signer.NewSoftwareSigner(alg, "n")
+		k, err := signer.PublicKeyFromRaw("n", alg, s.Public().Raw())
+		if err != nil || !k.Equal(s.Public()) {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		if !(signer.Verifiers{k}).Contains(s.Public()) {
+			t.Fatal("Contains misses the key")
+		}
+		if _, err := signer.PublicKeyFromRaw("n", alg, s.Public().Raw()[1:]); !errors.Is(err, signer.ErrBadKey) {
+			t.Fatalf("%s: a truncated key was accepted", alg)
+		}
+	}
+}

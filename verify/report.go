@@ -27,6 +27,7 @@ const (
 	ReasonCheckpointMismatch Reason = "checkpoint_mismatch" // a signed checkpoint does not match the records it covers
 	ReasonTruncated          Reason = "truncated"           // the log is shorter than a checkpoint says it was
 	ReasonInconsistent       Reason = "inconsistent_with_checkpoint"
+	ReasonSoftwareKey        Reason = "software_key" // a hardware key was required, the checkpoint says software or dev
 	// Incomplete: nothing contradicts the signatures, but not everything is sealed.
 	ReasonUnsealedTail Reason = "unsealed_tail" // records after the last checkpoint
 	ReasonTornTail     Reason = "torn_tail"     // the last segment ends in a partial frame (a crash; the sealer cuts it at start)

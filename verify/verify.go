@@ -1,7 +1,9 @@
 package verify
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +35,9 @@ type Options struct {
 	// Progress, if set, receives the number of segment bytes checked so far
 	// and the total, from any goroutine.
 	Progress func(done, total int64)
+	// RequireHardware refuses checkpoints that say they were signed by a
+	// software key or in dev mode (reason software_key).
+	RequireHardware bool
 }
 
 // ErrCannotCheck is wrapped by errors that stop Dir from checking at all
@@ -66,22 +71,33 @@ func Dir(ctx context.Context, dir string, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("%w: no segments in %s", ErrCannotCheck, dir)
 	}
 	rep := &Report{Segments: len(segs)}
+	// Checkpoints from outside the log are read now (their size and root
+	// tell the segment workers which roots to compute) and their signatures
+	// checked at the end, with every key the log introduced.
 	var probes []probe
-	var trusted *chain.SignedCheckpoint
+	var trustedCP *chain.Checkpoint
 	if opts.Trusted != nil {
-		trusted, err = chain.OpenCheckpoint(opts.Trusted, opts.Keys)
+		text, _, _, err := chain.PeekCheckpoint(opts.Trusted)
 		if err != nil {
 			return nil, fmt.Errorf("%w: the trusted checkpoint: %v", ErrCannotCheck, err)
 		}
-		probes = append(probes, probe{size: trusted.Size, root: trusted.Root, from: "trusted"})
-		rep.TrustedCheckpoint = &TrustedResult{Size: trusted.Size}
+		trustedCP = &text
+		probes = append(probes, probe{size: text.Size, root: text.Root, from: "trusted"})
+		rep.TrustedCheckpoint = &TrustedResult{Size: text.Size}
 	}
-	fileCP, fileFailure := readCheckpointFile(dir, opts.Keys, rep)
-	if fileCP != nil {
-		probes = append(probes, probe{size: fileCP.Size, root: fileCP.Root, from: CheckpointFile})
+	fileNote, fileFailure := readCheckpointFile(dir, rep)
+	var fileCP *chain.Checkpoint
+	if fileNote != nil {
+		text, _, _, err := chain.PeekCheckpoint(fileNote)
+		if err != nil {
+			fileFailure = &Failure{Reason: ReasonMalformed, Segment: CheckpointFile, Offset: -1, Detail: err.Error()}
+		} else {
+			fileCP = &text
+			probes = append(probes, probe{size: text.Size, root: text.Root, from: CheckpointFile})
+		}
 	}
 
-	v := &run{dir: dir, segs: segs, opts: opts, probes: probes}
+	v := &run{dir: dir, segs: segs, opts: opts, probes: probes, trusted: append(signer.Verifiers(nil), opts.Keys...)}
 	for _, s := range segs {
 		v.total += s.Size
 	}
@@ -93,8 +109,18 @@ func Dir(ctx context.Context, dir string, opts Options) (*Report, error) {
 	if v.ioErr != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCannotCheck, v.ioErr)
 	}
+	if opts.Trusted != nil {
+		if _, err := chain.OpenCheckpoint(opts.Trusted, v.trusted); err != nil {
+			return nil, fmt.Errorf("%w: the trusted checkpoint: %v", ErrCannotCheck, err)
+		}
+	}
+	if fileCP != nil && fileFailure == nil {
+		if _, err := chain.OpenCheckpoint(fileNote, v.trusted); err != nil {
+			fileFailure = &Failure{Reason: checkpointReason(err), Segment: CheckpointFile, Offset: -1, Detail: err.Error()}
+		}
+	}
 	if fail == nil {
-		fail = v.finish(rep, trusted, fileCP, fileFailure)
+		fail = v.finish(rep, trustedCP, fileCP, fileFailure)
 	}
 	rep.FirstFailure = fail
 	rep.Verdict = Intact
@@ -105,10 +131,8 @@ func Dir(ctx context.Context, dir string, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-// readCheckpointFile opens <dir>/checkpoint. A missing file is a warning; one
-// that does not verify is a failure reported after the segments (it cannot
-// hide an earlier failure in the log).
-func readCheckpointFile(dir string, keys signer.Verifiers, rep *Report) (*chain.SignedCheckpoint, *Failure) {
+// readCheckpointFile reads <dir>/checkpoint. A missing file is a warning.
+func readCheckpointFile(dir string, rep *Report) ([]byte, *Failure) {
 	data, err := os.ReadFile(filepath.Join(dir, CheckpointFile))
 	if errors.Is(err, os.ErrNotExist) {
 		rep.Warnings = append(rep.Warnings, "no "+CheckpointFile+" file in the data directory")
@@ -118,11 +142,7 @@ func readCheckpointFile(dir string, keys signer.Verifiers, rep *Report) (*chain.
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("cannot read %s: %v", CheckpointFile, err))
 		return nil, nil
 	}
-	cp, err := chain.OpenCheckpoint(data, keys)
-	if err != nil {
-		return nil, &Failure{Reason: checkpointReason(err), Segment: CheckpointFile, Offset: -1, Detail: err.Error()}
-	}
-	return cp, nil
+	return data, nil
 }
 
 func checkpointReason(err error) Reason {
@@ -158,6 +178,16 @@ type run struct {
 	probeRoots  map[uint64]chain.Hash
 	checkpoints int
 	records     uint64
+	// trusted are the keys whose checkpoints are accepted so far: the
+	// auditor's, then each key the log introduced once a checkpoint by an
+	// already trusted key covered its introduction.
+	trusted signer.Verifiers
+	pending []pendingKey
+}
+
+type pendingKey struct {
+	key signer.PublicKey
+	seq uint64
 }
 
 // walk checks segments in parallel and joins their results in order. It
@@ -283,8 +313,8 @@ func (v *run) join(i int, res *segResult) *Failure {
 	if res.records > 0 {
 		v.nextSeq, v.head, v.tree, v.lastTime = res.nextSeq, res.head, res.tree, res.lastTime
 	}
-	if res.lastCP != nil {
-		v.lastCP, v.lastCPSeq = res.lastCP, res.lastCPSeq
+	if f := v.followKeys(res); f != nil {
+		return f
 	}
 	for size, root := range res.probeRoots {
 		v.probeRoots[size] = root
@@ -292,10 +322,102 @@ func (v *run) join(i int, res *segResult) *Failure {
 	return res.failure
 }
 
+// followKeys walks a segment's key introductions and checkpoints in log
+// order, keeping the set of trusted keys: a checkpoint must be signed by a
+// key trusted at that point, and a key introduced by an audit.key_introduced
+// record becomes trusted once a checkpoint by a trusted key covers that
+// record. FORMAT.md §5.2 states the rule.
+func (v *run) followKeys(res *segResult) *Failure {
+	for _, ke := range res.keyEvents {
+		seq := ke.seq
+		at := func(reason Reason, format string, args ...any) *Failure {
+			return &Failure{Reason: reason, Segment: ke.segment, Offset: ke.offset, Seq: &seq, Detail: fmt.Sprintf(format, args...)}
+		}
+		switch ke.kind {
+		case keyIntroduce:
+			v.pending = append(v.pending, pendingKey{key: ke.key, seq: ke.seq})
+			continue
+		case keySigned:
+			if !v.trusted.Contains(ke.cp.Key) {
+				return at(ReasonUnknownKey, "checkpoint record %d is signed by key %s, which the log introduced but no trusted key endorsed before it", seq, ke.cp.Key.ID())
+			}
+		case keyDeferred:
+			cp, err := chain.OpenCheckpoint(ke.note, v.trusted)
+			if err != nil {
+				return at(checkpointReason(err), "checkpoint record %d: %v", seq, err)
+			}
+			ke.cp = cp
+			v.checkpoints++
+		}
+		// A checkpoint by a trusted key endorses the keys introduced before it.
+		kept := v.pending[:0]
+		for _, p := range v.pending {
+			if p.seq < ke.seq {
+				if !v.trusted.Contains(p.key) {
+					v.trusted = append(v.trusted, p.key)
+				}
+			} else {
+				kept = append(kept, p)
+			}
+		}
+		v.pending = kept
+		v.lastCP, v.lastCPSeq = ke.cp, ke.seq
+	}
+	return nil
+}
+
+// keyEvent is a record that matters to the key history.
+type keyEvent struct {
+	kind    keyEventKind
+	seq     uint64
+	offset  int64
+	segment string
+	key     signer.PublicKey        // keyIntroduce
+	cp      *chain.SignedCheckpoint // keySigned: verified by the segment worker
+	note    []byte                  // keyDeferred: signature to check in join
+}
+
+type keyEventKind int
+
+const (
+	keyIntroduce keyEventKind = iota + 1
+	keySigned
+	keyDeferred
+)
+
+// introducedKey reads the public key out of an audit.key_introduced event.
+func introducedKey(body []byte) (signer.PublicKey, error) {
+	ev, err := event.Decode(body, event.DecodeOptions{AllowSealerEvents: true, Now: time.Now().Add(100 * 365 * 24 * time.Hour)})
+	if err != nil {
+		return signer.PublicKey{}, err
+	}
+	ki, ok := ev.(*event.KeyIntroduced)
+	if !ok {
+		return signer.PublicKey{}, errors.New("not an audit.key_introduced event")
+	}
+	raw, err := base64.StdEncoding.DecodeString(ki.PublicKey)
+	if err != nil {
+		return signer.PublicKey{}, fmt.Errorf("key_introduced public_key: %w", err)
+	}
+	// The key is trusted under any signature-line name, as a PEM key is:
+	// the key itself, not its label, is what the history endorses.
+	k, err := signer.PublicKeyFromRaw("", signer.Algorithm(ki.Algorithm), raw)
+	if err != nil {
+		return signer.PublicKey{}, err
+	}
+	if k.ID() != ki.KeyID {
+		return signer.PublicKey{}, fmt.Errorf("key_introduced key_id %s does not match its public key (%s)", ki.KeyID, k.ID())
+	}
+	return k, nil
+}
+
 // finish runs the checks that need the whole log.
-func (v *run) finish(rep *Report, trusted, fileCP *chain.SignedCheckpoint, fileFailure *Failure) *Failure {
+func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure *Failure) *Failure {
 	size := v.nextSeq
 	for _, p := range v.probes {
+		if p.from == CheckpointFile && fileFailure != nil {
+			continue // an unverified file proves nothing about the log
+		}
 		root, ok := v.probeRoots[p.size]
 		switch {
 		case p.size > size:
@@ -359,8 +481,8 @@ type segResult struct {
 	head        chain.Hash
 	tree        []chain.Hash
 	lastTime    int64
-	lastCP      *chain.SignedCheckpoint
 	lastCPSeq   uint64
+	keyEvents   []keyEvent // key introductions and checkpoints, in log order
 	probeRoots  map[uint64]chain.Hash
 
 	failure *Failure
@@ -387,6 +509,7 @@ func (v *run) checkSegment(ctx context.Context, i int) *segResult {
 	}
 	defer r.Close()
 	hasher := chain.NewHasher()
+	var segKeys signer.Verifiers // keys introduced in this segment so far
 	var (
 		tree     *chain.Tree
 		logID    chain.LogID
@@ -491,25 +614,57 @@ func (v *run) checkSegment(ctx context.Context, i int) *segResult {
 			if typ != string(rec.Type) {
 				return fail(ReasonSchemaInvalid, rec.Seq, "record %d: type field says %q, event is %q", rec.Seq, rec.Type, typ)
 			}
+			if typ == event.TypeKeyIntroduced {
+				key, err := introducedKey(rec.Event)
+				if err != nil {
+					return fail(ReasonSchemaInvalid, rec.Seq, "record %d: %v", rec.Seq, err)
+				}
+				segKeys = append(segKeys, key)
+				res.keyEvents = append(res.keyEvents, keyEvent{kind: keyIntroduce, seq: rec.Seq, offset: off, segment: info.Name, key: key})
+			}
 		case chain.KindCheckpoint:
-			cp, err := chain.OpenCheckpoint(rec.Checkpoint, v.opts.Keys)
-			if err != nil {
+			// Signature: with the auditor's keys and the keys this segment
+			// introduced so far. A checkpoint signed by a key introduced in
+			// an earlier segment is checked by join, which knows the key
+			// history; everything else about it is checked here.
+			var cp *chain.SignedCheckpoint
+			var text chain.Checkpoint
+			keys := append(v.opts.Keys[:len(v.opts.Keys):len(v.opts.Keys)], segKeys...)
+			signed, err := chain.OpenCheckpoint(rec.Checkpoint, keys)
+			switch {
+			case err == nil:
+				cp, text = signed, signed.Checkpoint
+			case errors.Is(err, chain.ErrUnknownKey):
+				if text, _, _, err = chain.PeekCheckpoint(rec.Checkpoint); err != nil {
+					return fail(ReasonMalformed, rec.Seq, "checkpoint record %d: %v", rec.Seq, err)
+				}
+			default:
 				return fail(checkpointReason(err), rec.Seq, "checkpoint record %d: %v", rec.Seq, err)
 			}
 			switch {
-			case cp.Origin != origin:
-				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d is for log %q", rec.Seq, cp.Origin)
-			case cp.Size != rec.Seq:
-				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d claims tree size %d", rec.Seq, cp.Size)
-			case cp.Head != head:
+			case text.Origin != origin:
+				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d is for log %q", rec.Seq, text.Origin)
+			case text.Size != rec.Seq:
+				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d claims tree size %d", rec.Seq, text.Size)
+			case text.Head != head:
 				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: head is not record %d", rec.Seq, rec.Seq-1)
-			case cp.Root != tree.Root():
+			case text.Root != tree.Root():
 				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: Merkle root does not match records 0..%d", rec.Seq, rec.Seq-1)
-			case cp.Time.UnixNano() != rec.TimeNano:
+			case text.Time.UnixNano() != rec.TimeNano:
 				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: time differs from the record's", rec.Seq)
+			case v.opts.RequireHardware && (text.SignerKind != signer.PKCS11 || text.Dev):
+				return fail(ReasonSoftwareKey, rec.Seq, "checkpoint record %d was signed by a %s key%s, and a hardware key is required",
+					rec.Seq, text.SignerKind, map[bool]string{true: " in dev mode", false: ""}[text.Dev])
 			}
-			res.checkpoints++
-			res.lastCP, res.lastCPSeq = cp, rec.Seq
+			ke := keyEvent{seq: rec.Seq, offset: off, segment: info.Name}
+			if cp != nil {
+				ke.kind, ke.cp = keySigned, cp
+				res.checkpoints++
+			} else {
+				ke.kind, ke.note = keyDeferred, bytes.Clone(rec.Checkpoint)
+			}
+			res.keyEvents = append(res.keyEvents, ke)
+			res.lastCPSeq = rec.Seq
 		}
 		head, nextSeq, lastTime = rec.Hash, rec.Seq+1, rec.TimeNano
 		tree.Append(rec.Hash)

@@ -78,6 +78,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var c common
 	var checkpointFile string
 	var workers int
+	var requireHardware bool
 	root := &cobra.Command{
 		Use:   "audit-verify --key FILE [--key FILE...] [--checkpoint FILE] [--json] DATA_DIR",
 		Short: "Check an audit-sealer log offline with only the public key",
@@ -97,7 +98,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 			if err != nil {
 				return err
 			}
-			opts := verify.Options{Keys: keys, Workers: workers}
+			opts := verify.Options{Keys: keys, Workers: workers, RequireHardware: requireHardware}
 			if checkpointFile != "" {
 				if opts.Trusted, err = os.ReadFile(checkpointFile); err != nil {
 					return err
@@ -133,6 +134,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON document")
 	root.Flags().StringVar(&checkpointFile, "checkpoint", "", "a checkpoint kept earlier; the log must be consistent with it")
 	root.Flags().IntVar(&workers, "workers", 0, "segments checked at once (0 = all cores)")
+	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
 	root.AddCommand(newProofCommand(&c, stdout))
 	return root
 }

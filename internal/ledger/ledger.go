@@ -6,7 +6,9 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +37,9 @@ type Config struct {
 	SegmentSize int64
 	Now         func() time.Time // nil = time.Now
 	Rand        io.Reader        // source of the log ID; nil = crypto/rand
+	// AcceptNewKey lets Open continue with a signing key that the log never
+	// introduced (the previous key is lost); Open records that in the chain.
+	AcceptNewKey bool
 	// CheckpointFileInterval: <dir>/checkpoint is refreshed at most this
 	// often (and always at rotation and Close); 0 = one second.
 	CheckpointFileInterval time.Duration
@@ -53,7 +58,9 @@ type Ledger struct {
 	buf     []byte
 
 	lastCheckpoint *chain.Checkpoint
-	pendingFile    []byte    // signed checkpoint not yet written to <dir>/checkpoint
+	pendingFile    []byte // signed checkpoint not yet written to <dir>/checkpoint
+	tailNote       []byte // the last checkpoint of the segment Open read
+	tailIntroduced []introduction
 	fileWritten    time.Time // when <dir>/checkpoint was last written
 	sealedTo       uint64    // records [0, sealedTo) are covered by a checkpoint (the checkpoint record itself included)
 	failed         error
@@ -117,6 +124,10 @@ func Open(cfg Config) (*Ledger, *OpenInfo, error) {
 		return nil, nil, err
 	}
 	if err := l.checkAgainstCheckpointFile(); err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	if err := l.checkSigningKey(); err != nil {
 		store.Close()
 		return nil, nil, err
 	}
@@ -209,9 +220,18 @@ func (l *Ledger) loadTail() error {
 			}
 			l.lastCheckpoint = cp
 			l.sealedTo = rec.Seq + 1
+			l.tailNote = bytes.Clone(rec.Checkpoint)
+			for i := range l.tailIntroduced {
+				l.tailIntroduced[i].endorsed = true // covered by this checkpoint
+			}
 		case chain.KindEvent, chain.KindSealerEvent:
 			if !rec.CheckAuditID(l.logID) {
 				return fail("record %d: audit_id does not match", rec.Seq)
+			}
+			if string(rec.Type) == event.TypeKeyIntroduced {
+				if id, ok := introducedKeyID(rec.Event); ok {
+					l.tailIntroduced = append(l.tailIntroduced, introduction{keyID: id})
+				}
 			}
 		}
 		l.advance(&rec)
@@ -220,6 +240,63 @@ func (l *Ledger) loadTail() error {
 		return fmt.Errorf("%w: segment %s holds no record", ErrTailInvalid, name)
 	}
 	return nil
+}
+
+// introduction is an audit.key_introduced record seen in the tail.
+type introduction struct {
+	keyID    string
+	endorsed bool // a later checkpoint covers it
+}
+
+// ErrKeyNotIntroduced is returned by Open when the configured signing key
+// did not sign the log's last checkpoint and no checkpoint-covered
+// audit.key_introduced record introduced it: an auditor following the key
+// history would reject every checkpoint it signs. Rotate with IntroduceKey
+// (audit-sealer keys rotate), or set Config.AcceptNewKey: Open then records
+// an unendorsed audit.key_introduced, and auditors must be given the new key
+// out of band.
+var ErrKeyNotIntroduced = errors.New("ledger: the signing key was never introduced in this log")
+
+// checkSigningKey makes sure checkpoints signed with the configured key will
+// verify for an auditor who follows the log's key history.
+func (l *Ledger) checkSigningKey() error {
+	if l.tailNote == nil {
+		return nil // no checkpoint in the last segment: nothing to compare with
+	}
+	pub := l.cfg.Signer.Public()
+	anyName := pub
+	anyName.Name = "" // the key decides, whatever name it signed under
+	if _, err := chain.OpenCheckpoint(l.tailNote, signer.Verifiers{anyName}); err == nil {
+		return nil
+	}
+	for _, in := range l.tailIntroduced {
+		if in.keyID == pub.ID() && in.endorsed {
+			return nil
+		}
+	}
+	if !l.cfg.AcceptNewKey {
+		return fmt.Errorf("%w: key %s did not sign the last checkpoint; rotate keys with the previous key (audit-sealer keys rotate), or accept the new key explicitly", ErrKeyNotIntroduced, pub.ID())
+	}
+	// The operator accepts a key the previous key cannot endorse (it is
+	// lost). Say so in the chain; auditors must get this key out of band.
+	ev := &event.KeyIntroduced{Timestamp: l.cfg.Now().UTC(), KeyID: pub.ID(), KeyName: l.cfg.KeyName,
+		Algorithm: event.Algorithm(pub.Algorithm), KeyKind: event.KeyKind(l.cfg.Signer.Kind()),
+		PublicKey: base64.StdEncoding.EncodeToString(pub.Raw()), Reason: "accepted by the operator without endorsement by the previous key"}
+	_, err := l.AppendSealerEvent(ev)
+	return err
+}
+
+// introducedKeyID returns the key_id of an audit.key_introduced event body.
+func introducedKeyID(body []byte) (string, bool) {
+	ev, err := event.Decode(body, event.DecodeOptions{AllowSealerEvents: true, Now: time.Now().Add(100 * 365 * 24 * time.Hour)})
+	if err != nil {
+		return "", false
+	}
+	ki, ok := ev.(*event.KeyIntroduced)
+	if !ok {
+		return "", false
+	}
+	return ki.KeyID, true
 }
 
 // checkAgainstCheckpointFile compares the log with <dir>/checkpoint, which
@@ -398,6 +475,32 @@ func (l *Ledger) writeCheckpointFile() error {
 	}
 	l.pendingFile, l.fileWritten = nil, time.Now()
 	return nil
+}
+
+// IntroduceKey hands checkpoint signing over to next, in a way an offline
+// verifier can follow from the first key it trusts: it records
+// audit.key_introduced with next's public key, seals that record with the
+// current key (the endorsement), and from then on signs with next.
+func (l *Ledger) IntroduceKey(next signer.Signer, reason string) (*chain.Checkpoint, error) {
+	if l.failed != nil {
+		return nil, l.failed
+	}
+	pub := next.Public()
+	if pub.Equal(l.cfg.Signer.Public()) {
+		return nil, errors.New("ledger: the new key is the key in use")
+	}
+	ev := &event.KeyIntroduced{Timestamp: l.cfg.Now().UTC(), KeyID: pub.ID(), KeyName: l.cfg.KeyName,
+		Algorithm: event.Algorithm(pub.Algorithm), KeyKind: event.KeyKind(next.Kind()),
+		PublicKey: base64.StdEncoding.EncodeToString(pub.Raw()), Reason: reason}
+	if _, err := l.AppendSealerEvent(ev); err != nil {
+		return nil, err
+	}
+	cp, err := l.seal(true)
+	if err != nil {
+		return nil, err
+	}
+	l.cfg.Signer = next
+	return cp, nil
 }
 
 // RotateIfDue closes the current segment when it is full or from an earlier

@@ -307,3 +307,40 @@ func TestRefusesLogShorterThanCheckpointFile(t *testing.T) {
 		t.Fatalf("open of a cut-back log: %v, want ErrShorterThanCheckpoint", err)
 	}
 }
+
+// TestSigningKeyMustBeIntroduced: a sealer restarted with another key is
+// refused unless the key was introduced (IntroduceKey) or the operator
+// accepts it, which the chain records.
+func TestSigningKeyMustBeIntroduced(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	clock := testkit.NewClock()
+	l, _, err := ledger.Open(config(t, dir, clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, clock, 0, 2)
+	l.Close()
+	other := config(t, dir, clock)
+	other.Signer = testkit.Key("other")
+	if _, _, err := ledger.Open(other); !errors.Is(err, ledger.ErrKeyNotIntroduced) {
+		t.Fatalf("open with an unintroduced key: %v", err)
+	}
+	// Rotating properly with the old key lets the new key in.
+	l, _, err = ledger.Open(config(t, dir, clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.IntroduceKey(testkit.Key("other"), "test"); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l, _, err = ledger.Open(other)
+	if err != nil {
+		t.Fatalf("open with the introduced key: %v", err)
+	}
+	appendN(t, l, clock, 2, 2)
+	l.Close()
+	if rep := verifyDir(t, dir); rep.Verdict != verify.Intact {
+		t.Fatalf("%s %v", rep.Verdict, rep.FirstFailure)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
@@ -325,6 +326,65 @@ var generators = []struct {
 			torn := frame(bytes.Repeat([]byte{7}, 100))[:40]
 			_, err = f.Write(torn)
 			return v, errors.Join(err, f.Close())
+		}},
+	{"intact_key_rotation", "the signing key was rotated twice, each new key introduced in the chain and endorsed by the previous one; the auditor trusts only the first key", "",
+		func(root, name string) (Vector, error) {
+			v, err := newVector(root, name, multiSpec())
+			if err != nil {
+				return v, err
+			}
+			clock := NewClock()
+			clock.T = clock.T.Add(time.Hour)
+			for i, next := range []string{"second", "third"} {
+				prev := "main"
+				if i > 0 {
+					prev = "second"
+				}
+				l, _, err := ledger.Open(ledger.Config{Dir: v.Dir, Signer: Key(prev), KeyName: "audit-sealer.test/log", Dev: true, SegmentSize: 6000, Now: clock.Now})
+				if err != nil {
+					return v, err
+				}
+				if _, err := l.IntroduceKey(Key(next), "scheduled rotation"); err != nil {
+					return v, err
+				}
+				for j := 0; j < 15; j++ {
+					if err := appendEvent(l, j, clock); err != nil {
+						return v, err
+					}
+					if _, err := l.RotateIfDue(); err != nil {
+						return v, err
+					}
+				}
+				if err := l.Close(); err != nil {
+					return v, err
+				}
+			}
+			// And the sealer restarts with the last key.
+			l, _, err := ledger.Open(ledger.Config{Dir: v.Dir, Signer: Key("third"), KeyName: "audit-sealer.test/log", Dev: true, SegmentSize: 6000, Now: clock.Now})
+			if err != nil {
+				return v, err
+			}
+			if err := appendEvent(l, 99, clock); err != nil {
+				return v, err
+			}
+			return v, l.Close()
+		}},
+	{"key_unendorsed", "the sealer was restarted with a new key that the previous key never endorsed (accepted by the operator)", "unknown_key",
+		func(root, name string) (Vector, error) {
+			v, err := newVector(root, name, multiSpec())
+			if err != nil {
+				return v, err
+			}
+			clock := NewClock()
+			clock.T = clock.T.Add(time.Hour)
+			l, _, err := ledger.Open(ledger.Config{Dir: v.Dir, Signer: Key("other"), Dev: true, SegmentSize: 6000, Now: clock.Now, AcceptNewKey: true})
+			if err != nil {
+				return v, err
+			}
+			if err := appendEvent(l, 1, clock); err != nil {
+				return v, err
+			}
+			return v, l.Close()
 		}},
 	{"schema_invalid", "the sealer itself stored an event that is not valid (an unknown field), hashed and signed", "schema_invalid",
 		func(root, name string) (Vector, error) {

@@ -1,0 +1,48 @@
+package verify_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/verify"
+)
+
+// TestKeyHistory: a log whose key was rotated verifies from the first key
+// alone; a key the previous key never endorsed verifies only when the
+// auditor was given it out of band.
+func TestKeyHistory(t *testing.T) {
+	rot := vector(t, "intact_key_rotation")
+	rep, err := verify.Dir(context.Background(), rot.Dir, optionsFor(t, rot))
+	if err != nil || rep.Verdict != verify.Intact {
+		t.Fatalf("rotated log: %v %+v", err, rep.FirstFailure)
+	}
+	if rep.LastCheckpoint.KeyID != testkit.Key("third").Public().ID() {
+		t.Fatalf("last checkpoint signed by %s, want the third key", rep.LastCheckpoint.KeyID)
+	}
+	un := vector(t, "key_unendorsed")
+	opts := optionsFor(t, un)
+	opts.Keys = append(opts.Keys, testkit.Key("other").Public())
+	rep, err = verify.Dir(context.Background(), un.Dir, opts)
+	if err != nil || rep.Verdict != verify.Intact {
+		t.Fatalf("unendorsed key given out of band: %v %+v", err, rep.FirstFailure)
+	}
+	// Trusting only a later key does not make the earlier checkpoints valid.
+	rep, err = verify.Dir(context.Background(), rot.Dir, verify.Options{Keys: signer.Verifiers{testkit.Key("third").Public()}})
+	if err != nil || rep.FirstFailure == nil || rep.FirstFailure.Reason != verify.ReasonUnknownKey {
+		t.Fatalf("trusting only the last key: %v %+v", err, rep.FirstFailure)
+	}
+}
+
+// TestRequireHardware: dev-mode checkpoints (software key) fail when a
+// hardware key is required.
+func TestRequireHardware(t *testing.T) {
+	v := vector(t, "intact_multi")
+	opts := optionsFor(t, v)
+	opts.RequireHardware = true
+	rep, err := verify.Dir(context.Background(), v.Dir, opts)
+	if err != nil || rep.FirstFailure == nil || rep.FirstFailure.Reason != verify.ReasonSoftwareKey {
+		t.Fatalf("%v %+v", err, rep.FirstFailure)
+	}
+}
