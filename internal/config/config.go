@@ -98,10 +98,26 @@ type Metrics struct {
 	Listen string `toml:"listen"`
 }
 
-// Signer says which key signs checkpoints.
+// Signer says which key signs checkpoints. Outside --dev it is a key on a
+// PKCS#11 token, chosen by token label (or serial) and key label; the PIN
+// comes from a file (pin_file, mode 0600 or stricter) or from the
+// AUDIT_SEALER_PKCS11_PIN environment variable, never from the command line.
 type Signer struct {
 	// KeyName is the signed-note key name (default "audit-sealer").
 	KeyName string `toml:"key_name"`
+	// Module is the PKCS#11 module (default /usr/lib/softhsm/libsofthsm2.so).
+	Module string `toml:"pkcs11_module"`
+	// TokenLabel or TokenSerial selects the token (never a slot number).
+	TokenLabel  string `toml:"token_label"`
+	TokenSerial string `toml:"token_serial"`
+	// KeyLabel selects the key pair on the token.
+	KeyLabel string `toml:"key_label"`
+	// PINFile holds the user PIN.
+	PINFile string `toml:"pin_file"`
+	// AcceptNewKey starts with a key that the log never introduced (the
+	// previous key is lost); the sealer records it, unendorsed, and auditors
+	// must be given the new key out of band. Prefer `audit-sealer keys rotate`.
+	AcceptNewKey bool `toml:"accept_new_key"`
 }
 
 // Policy maps a peer (by uid, user name, gid or group name, as read with
@@ -158,7 +174,9 @@ func Load(path string) (Config, error) {
 // ApplyEnv overrides settings from AUDIT_SEALER_* environment variables:
 // DATA_DIR, SOCKET, SOCKET_MODE, SOCKET_GROUP, DEV, SEGMENT_SIZE,
 // SEAL_INTERVAL, SEAL_RECORDS, HEARTBEAT, LOG_LEVEL, LOG_FORMAT,
-// METRICS_LISTEN.
+// METRICS_LISTEN, PKCS11_MODULE, PKCS11_TOKEN_LABEL, PKCS11_TOKEN_SERIAL,
+// PKCS11_KEY_LABEL, PKCS11_PIN_FILE, KEY_NAME. (AUDIT_SEALER_PKCS11_PIN, the
+// PIN itself, is read where the signer is opened and never stored here.)
 func (c *Config) ApplyEnv(getenv func(string) string) error {
 	var errs []error
 	str := func(name string, dst *string) {
@@ -201,6 +219,12 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	str("LOG_LEVEL", &c.Log.Level)
 	str("LOG_FORMAT", &c.Log.Format)
 	str("METRICS_LISTEN", &c.Metrics.Listen)
+	str("PKCS11_MODULE", &c.Signer.Module)
+	str("PKCS11_TOKEN_LABEL", &c.Signer.TokenLabel)
+	str("PKCS11_TOKEN_SERIAL", &c.Signer.TokenSerial)
+	str("PKCS11_KEY_LABEL", &c.Signer.KeyLabel)
+	str("PKCS11_PIN_FILE", &c.Signer.PINFile)
+	str("KEY_NAME", &c.Signer.KeyName)
 	return errors.Join(errs...)
 }
 
@@ -234,6 +258,17 @@ func (c *Config) Validate() error {
 	case "trace", "debug", "info", "warn", "error":
 	default:
 		bad("log level %q (want trace, debug, info, warn or error)", c.Log.Level)
+	}
+	if !c.Dev {
+		if c.Signer.TokenLabel == "" && c.Signer.TokenSerial == "" {
+			bad("signer: token_label or token_serial is required outside --dev (AUDIT_SEALER_PKCS11_TOKEN_LABEL)")
+		}
+		if c.Signer.TokenLabel != "" && c.Signer.TokenSerial != "" {
+			bad("signer: set token_label or token_serial, not both")
+		}
+		if c.Signer.KeyLabel == "" {
+			bad("signer: key_label is required outside --dev (AUDIT_SEALER_PKCS11_KEY_LABEL)")
+		}
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log format %q (want text or json)", c.Log.Format)
@@ -291,5 +326,7 @@ func (c *Config) Settings() map[string]string {
 		"max_connections": strconv.Itoa(c.Limits.MaxConnections),
 		"policy_entries":  strconv.Itoa(len(c.Policy)),
 		"metrics":         strconv.FormatBool(c.Metrics.Listen != ""),
+		"pkcs11_token":    c.Signer.TokenLabel + c.Signer.TokenSerial,
+		"pkcs11_key":      c.Signer.KeyLabel,
 	}
 }

@@ -25,8 +25,14 @@ func TestShippedExampleLoads(t *testing.T) {
 
 func TestDefaultsValidate(t *testing.T) {
 	c := Defaults()
+	c.Dev = true
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	// Outside --dev the defaults name no HSM key: that must be said.
+	c.Dev = false
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "token_label") {
+		t.Fatalf("production defaults without a token: %v", err)
 	}
 }
 
@@ -61,6 +67,10 @@ func TestPrecedenceEnvOverFile(t *testing.T) {
 func TestValidateRefuses(t *testing.T) {
 	uid := uint32(1000)
 	cases := map[string]func(c *Config){
+		"token twice": func(c *Config) {
+			c.Dev = false
+			c.Signer.TokenLabel, c.Signer.TokenSerial, c.Signer.KeyLabel = "a", "b", "k"
+		},
 		"socket mode":       func(c *Config) { c.SocketMode = "rw-rw----" },
 		"segment too small": func(c *Config) { c.SegmentSize = 10 },
 		"zero records":      func(c *Config) { c.Seal.Records = 0 },
@@ -71,6 +81,7 @@ func TestValidateRefuses(t *testing.T) {
 	}
 	for name, mutate := range cases {
 		c := Defaults()
+		c.Dev = true
 		mutate(&c)
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)

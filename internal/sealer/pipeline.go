@@ -141,6 +141,10 @@ func (s *Sealer) noteShed(critical bool) {
 	s.m.shed.Inc()
 }
 
+// sealRetryInterval is how long the writer waits after a signing failure
+// before it tries to seal again.
+const sealRetryInterval = time.Second
+
 // maxBatch bounds one group commit.
 const maxBatch = 8192
 
@@ -166,6 +170,8 @@ func (s *Sealer) writer() error {
 		durables       []*request
 		sealWaiters    []*request
 		lastSeal       = time.Now()
+		sealRetryAt    time.Time // after a signing failure, no new attempt before this
+		lastSealErr    error
 		oldestUnsealed time.Time
 		written        uint64
 		storageErr     error
@@ -249,7 +255,12 @@ func (s *Sealer) writer() error {
 		var cp *chain.Checkpoint
 		var sealErr error
 		synced := false
-		if due && s.ledger.Err() == nil {
+		if due && s.ledger.Err() == nil && len(sealWaiters) == 0 && time.Now().Before(sealRetryAt) {
+			// The signer failed a moment ago: the cadence does not hammer it
+			// (a real HSM may be rate-limited or recovering). A flush or a
+			// critical event still tries at once: someone waits for it.
+			sealErr = lastSealErr
+		} else if due && s.ledger.Err() == nil {
 			start := time.Now()
 			cp, sealErr = s.ledger.Seal()
 			switch {
@@ -263,7 +274,7 @@ func (s *Sealer) writer() error {
 				storageErr = s.noteStorageError(sealErr)
 			default:
 				s.noteSealError(sealErr)
-				lastSeal = time.Now() // retry at the next cadence point, not in a loop
+				lastSealErr, sealRetryAt = sealErr, time.Now().Add(sealRetryInterval)
 			}
 		}
 		if appended > 0 && !synced && s.ledger.Err() == nil {

@@ -78,7 +78,8 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger) (*Sealer, error) 
 	if err != nil {
 		return nil, err
 	}
-	l, info, err := ledger.Open(ledger.Config{Dir: cfg.DataDir, Signer: s, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev, SegmentSize: cfg.SegmentSize})
+	l, info, err := ledger.Open(ledger.Config{Dir: cfg.DataDir, Signer: s, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev,
+		SegmentSize: cfg.SegmentSize, AcceptNewKey: cfg.Signer.AcceptNewKey})
 	if err != nil {
 		return nil, err
 	}
@@ -278,6 +279,23 @@ func (s *Sealer) accept(ln *net.UnixListener) {
 			s.serveConn(c)
 		}()
 	}
+}
+
+// ReopenSigner asks a signer that holds device sessions (a PKCS#11 token) to
+// drop them and connect again, for example after the operator fixed the
+// token (SIGHUP does this). Records wait, durable, until sealing works.
+func (s *Sealer) ReopenSigner() error {
+	r, ok := s.signer.(interface{ Reopen() error })
+	if !ok {
+		return nil
+	}
+	err := r.Reopen()
+	if err != nil {
+		s.log.Error("reopening the signer failed; records stay durable and unsealed", "error", err)
+	} else {
+		s.log.Info("signer reopened")
+	}
+	return err
 }
 
 // Status returns a snapshot of the sealer's state.
