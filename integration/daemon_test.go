@@ -31,7 +31,29 @@ type daemon struct {
 func startDaemon(t *testing.T, dataDir, socket string, extra ...string) *daemon {
 	t.Helper()
 	args := append([]string{"serve", "--dev", "--data-dir", dataDir, "--socket", socket, "--segment-size", "65536"}, extra...)
-	cmd := exec.Command(filepath.Join(bin, "audit-sealer"), args...)
+	return launch(t, exec.Command(filepath.Join(bin, "audit-sealer"), args...), dataDir, socket)
+}
+
+// startDaemonEnv runs `audit-sealer serve` configured by environment
+// variables only (AUDIT_SEALER_DATA_DIR and AUDIT_SEALER_SOCKET among them).
+func startDaemonEnv(t *testing.T, env []string) *daemon {
+	t.Helper()
+	var dataDir, socket string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "AUDIT_SEALER_DATA_DIR="); ok {
+			dataDir = v
+		}
+		if v, ok := strings.CutPrefix(kv, "AUDIT_SEALER_SOCKET="); ok {
+			socket = v
+		}
+	}
+	cmd := exec.Command(filepath.Join(bin, "audit-sealer"), "serve", "--segment-size", "65536")
+	cmd.Env = append(os.Environ(), env...)
+	return launch(t, cmd, dataDir, socket)
+}
+
+func launch(t *testing.T, cmd *exec.Cmd, dataDir, socket string) *daemon {
+	t.Helper()
 	d := &daemon{t: t, cmd: cmd, dataDir: dataDir, socket: socket, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = d.stderr
 	if err := cmd.Start(); err != nil {
@@ -175,7 +197,13 @@ func exportKey(t *testing.T, dataDir string) string {
 // auditVerify runs the audit-verify binary and returns its exit code and JSON report.
 func auditVerify(t *testing.T, key, dataDir string) (int, map[string]any) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, "audit-verify"), "--key", key, "--json", dataDir)
+	return auditVerifyArgs(t, "--key", key, "--json", dataDir)
+}
+
+// auditVerifyArgs runs audit-verify with args (which must include --json).
+func auditVerifyArgs(t *testing.T, args ...string) (int, map[string]any) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "audit-verify"), args...)
 	out, err := cmd.Output()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

@@ -1,44 +1,252 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/audit-sealer/audit-sealer/hsm"
+	"github.com/audit-sealer/audit-sealer/internal/config"
+	"github.com/audit-sealer/audit-sealer/internal/ledger"
+	"github.com/audit-sealer/audit-sealer/signer"
 )
 
 func keysCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "Manage checkpoint signing keys"}
+	cmd := &cobra.Command{Use: "keys", Short: "Manage checkpoint signing keys (on the PKCS#11 token, or the --dev key)"}
+	cmd.AddCommand(exportPublicCommand(), generateCommand(), listCommand(), rotateCommand())
+	return cmd
+}
+
+func exportPublicCommand() *cobra.Command {
 	var f configFlags
 	var format string
-	export := &cobra.Command{
-		Use:   "export-public",
-		Short: "Print the public key that verifies checkpoints (PEM or note verifier key)",
+	cmd := &cobra.Command{
+		Use:   "export-public [--format pem|note]",
+		Short: "Print the public key that verifies checkpoints (PEM for openssl and audit-verify, or a note verifier key)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd.Flags())
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			if !cfg.Dev {
-				return &exitError{code: 2, err: fmt.Errorf("exporting a PKCS#11 key needs the HSM support of a later build; use --dev for the development key")}
-			}
-			s, err := devSigner(cfg, false)
-			if err != nil {
-				return err
+			var pub signer.PublicKey
+			if cfg.Dev {
+				s, err := devSigner(cfg, false)
+				if err != nil {
+					return err
+				}
+				pub = s.Public()
+			} else {
+				hc, err := hsmConfig(cfg)
+				if err != nil {
+					return err
+				}
+				keys, err := hsm.ListKeys(hc)
+				if err != nil {
+					return err
+				}
+				found := false
+				for _, k := range keys {
+					if k.Label == cfg.Signer.KeyLabel && k.KeyID != "" {
+						pub, found = k.Public, true
+					}
+				}
+				if !found {
+					return fmt.Errorf("no key labelled %q with a public half on the token", cfg.Signer.KeyLabel)
+				}
+				pub.Name = cfg.Signer.KeyName
 			}
 			switch format {
 			case "pem":
-				fmt.Fprint(cmd.OutOrStdout(), string(s.Public().MarshalPEM()))
+				fmt.Fprint(cmd.OutOrStdout(), string(pub.MarshalPEM()))
 			case "note":
-				fmt.Fprintln(cmd.OutOrStdout(), s.Public().VerifierKey())
+				if pub.Name == "" {
+					pub.Name = cfg.Signer.KeyName
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), pub.VerifierKey())
 			default:
 				return &exitError{code: 2, err: fmt.Errorf("--format %q: want pem or note", format)}
 			}
 			return nil
 		},
 	}
-	f.register(export.Flags())
-	export.Flags().StringVar(&format, "format", "pem", "pem (SubjectPublicKeyInfo, for openssl and audit-verify) or note (sumdb/note verifier key)")
-	cmd.AddCommand(export)
+	f.register(cmd.Flags())
+	cmd.Flags().StringVar(&format, "format", "pem", "pem (SubjectPublicKeyInfo) or note (sumdb/note verifier key)")
+	return cmd
+}
+
+func generateCommand() *cobra.Command {
+	var f configFlags
+	var algorithm, label string
+	cmd := &cobra.Command{
+		Use:   "generate --algorithm ed25519|ecdsa-p256 --label LABEL",
+		Short: "Generate a signing key on the PKCS#11 token (token object, sensitive, never extractable)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load(cmd.Flags())
+			if err != nil && !isOnlyMissingKeyLabel(cfg) {
+				return &exitError{code: 2, err: err}
+			}
+			alg, err := signer.ParseAlgorithm(algorithm)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if label == "" {
+				return &exitError{code: 2, err: errors.New("--label is required")}
+			}
+			hc, err := hsmConfig(cfg)
+			if err != nil {
+				return err
+			}
+			pub, err := hsm.GenerateKey(hc, alg, label)
+			if err != nil {
+				return err
+			}
+			pub.Name = cfg.Signer.KeyName
+			fmt.Fprintf(cmd.ErrOrStderr(), "audit-sealer: generated %s key %q (key id %s) on the token\n", alg, label, pub.ID())
+			fmt.Fprint(cmd.OutOrStdout(), string(pub.MarshalPEM()))
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().StringVar(&algorithm, "algorithm", "ed25519", "ed25519 or ecdsa-p256")
+	cmd.Flags().StringVar(&label, "label", "", "CKA_LABEL of the new key")
+	return cmd
+}
+
+// isOnlyMissingKeyLabel lets `keys generate` and `keys list` run with a
+// configuration that names the token but no key yet.
+func isOnlyMissingKeyLabel(cfg config.Config) bool {
+	probe := cfg
+	probe.Signer.KeyLabel = "probe"
+	return probe.Validate() == nil
+}
+
+func listCommand() *cobra.Command {
+	var f configFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the signing keys on the PKCS#11 token",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load(cmd.Flags())
+			if err != nil && !isOnlyMissingKeyLabel(cfg) {
+				return &exitError{code: 2, err: err}
+			}
+			hc, err := hsmConfig(cfg)
+			if err != nil {
+				return err
+			}
+			keys, err := hsm.ListKeys(hc)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				out := make([]map[string]any, len(keys))
+				for i, k := range keys {
+					out[i] = map[string]any{"label": k.Label, "id": k.ID, "algorithm": k.Algorithm, "key_id": k.KeyID,
+						"sensitive": k.Sensitive, "always_sensitive": k.AlwaysSensitive, "extractable": k.Extractable, "never_extractable": k.NeverExtractable}
+				}
+				b, _ := json.MarshalIndent(out, "", "  ")
+				fmt.Fprintln(cmd.OutOrStdout(), string(b))
+				return nil
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "LABEL\tALGORITHM\tKEY ID\tSENSITIVE\tEXTRACTABLE")
+			for _, k := range keys {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\n", k.Label, k.Algorithm, k.KeyID, k.Sensitive, k.Extractable)
+			}
+			return w.Flush()
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func rotateCommand() *cobra.Command {
+	var f configFlags
+	var toLabel, reason string
+	cmd := &cobra.Command{
+		Use:   "rotate --to-label LABEL",
+		Short: "Hand checkpoint signing to another key on the token, endorsed by the current one (run with the sealer stopped)",
+		Long: `rotate opens the log (the sealer must be stopped: the data directory is
+locked), records audit.key_introduced with the new key's public half, seals
+that record with the current key (the endorsement an offline verifier
+follows), and closes. Then set key_label to the new label and start the
+sealer. With --dev it generates a new development key and retires the old
+one (kept as dev-signing.key.<key id>.retired).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load(cmd.Flags())
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			cur, err := openSigner(cfg)
+			if err != nil {
+				return err
+			}
+			var next signer.Signer
+			var commit func() error
+			if cfg.Dev {
+				gen, err := signer.NewSoftwareSigner(signer.Ed25519, cfg.Signer.KeyName)
+				if err != nil {
+					return err
+				}
+				next = gen
+				commit = func() error {
+					path := filepath.Join(cfg.DataDir, config.DevKeyFile)
+					retired := fmt.Sprintf("%s.%s.retired", path, cur.Public().ID())
+					if err := os.Rename(path, retired); err != nil {
+						return err
+					}
+					return gen.WriteKeyFile(path)
+				}
+			} else {
+				if toLabel == "" {
+					return &exitError{code: 2, err: errors.New("--to-label is required")}
+				}
+				nc := cfg
+				nc.Signer.KeyLabel = toLabel
+				n, err := openSigner(nc)
+				if err != nil {
+					return err
+				}
+				next = n
+				commit = func() error { return nil }
+			}
+			l, _, err := ledger.Open(ledger.Config{Dir: cfg.DataDir, Signer: cur, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev, SegmentSize: cfg.SegmentSize})
+			if err != nil {
+				return err
+			}
+			cp, err := l.IntroduceKey(next, reason)
+			if err != nil {
+				l.Close()
+				return err
+			}
+			if err := l.Close(); err != nil {
+				return err
+			}
+			if err := commit(); err != nil {
+				return fmt.Errorf("the log introduced the new key but the key file could not be switched: %w", err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "audit-sealer: introduced key %s, endorsed by key %s in the checkpoint of size %d at %s\n",
+				next.Public().ID(), cur.Public().ID(), cp.Size, cp.Time.Format(time.RFC3339))
+			if !cfg.Dev {
+				fmt.Fprintf(cmd.ErrOrStderr(), "audit-sealer: now set key_label = %q (AUDIT_SEALER_PKCS11_KEY_LABEL) and start the sealer\n", toLabel)
+			}
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().StringVar(&toLabel, "to-label", "", "label of the new key on the token (generate it first with keys generate)")
+	cmd.Flags().StringVar(&reason, "reason", "scheduled rotation", "why the key changes (recorded in the chain)")
 	return cmd
 }

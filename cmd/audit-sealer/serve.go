@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/audit-sealer/audit-sealer/hsm"
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/signer"
@@ -32,6 +33,7 @@ type configFlags struct {
 	logLevel    string
 	logFormat   string
 	metrics     string
+	acceptKey   bool
 }
 
 func (f *configFlags) register(fs *pflag.FlagSet) {
@@ -46,6 +48,7 @@ func (f *configFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "", "trace, debug, info, warn or error (default info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "text or json (default text)")
 	fs.StringVar(&f.metrics, "metrics-listen", "", "address for Prometheus /metrics (default off)")
+	fs.BoolVar(&f.acceptKey, "accept-new-key", false, "start with a signing key the log never introduced (recorded; auditors need the key out of band)")
 }
 
 // load builds the configuration: defaults, then the file, then AUDIT_SEALER_*
@@ -77,6 +80,7 @@ func (f *configFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 	set("log-level", func() { cfg.Log.Level = f.logLevel })
 	set("log-format", func() { cfg.Log.Format = f.logFormat })
 	set("metrics-listen", func() { cfg.Metrics.Listen = f.metrics })
+	set("accept-new-key", func() { cfg.Signer.AcceptNewKey = f.acceptKey })
 	return cfg, cfg.Validate()
 }
 
@@ -107,6 +111,14 @@ func serveCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			// SIGHUP asks a PKCS#11 signer to reconnect to its token.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			go func() {
+				for range hup {
+					sl.ReopenSigner()
+				}
+			}()
 			return sl.Run(ctx)
 		},
 	}
@@ -114,13 +126,40 @@ func serveCommand() *cobra.Command {
 	return cmd
 }
 
-// openSigner returns the checkpoint signer the configuration asks for.
+// openSigner returns the checkpoint signer the configuration asks for: the
+// PKCS#11 key outside --dev, the development key in --dev.
 func openSigner(cfg config.Config) (signer.Signer, error) {
-	if !cfg.Dev {
-		return nil, errors.New("production mode signs with a PKCS#11 key, which this build cannot use yet; run with --dev (software key, flagged in every checkpoint)")
+	if cfg.Dev {
+		return devSigner(cfg, true)
 	}
-	return devSigner(cfg, true)
+	hc, err := hsmConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return hsm.Open(hc)
 }
+
+// hsmConfig turns the configuration into an hsm.Config; the PIN comes from
+// pin_file or AUDIT_SEALER_PKCS11_PIN (never from a flag), and the variable
+// is removed from the environment once read.
+func hsmConfig(cfg config.Config) (hsm.Config, error) {
+	hc := hsm.Config{Module: cfg.Signer.Module, TokenLabel: cfg.Signer.TokenLabel, TokenSerial: cfg.Signer.TokenSerial,
+		KeyLabel: cfg.Signer.KeyLabel, KeyName: cfg.Signer.KeyName}
+	var err error
+	switch {
+	case os.Getenv(pinEnv) != "":
+		hc.PIN, err = hsm.PINFromEnv(pinEnv)
+		os.Unsetenv(pinEnv)
+	case cfg.Signer.PINFile != "":
+		hc.PIN, err = hsm.PINFromFile(cfg.Signer.PINFile)
+	default:
+		err = fmt.Errorf("no PKCS#11 PIN: set pin_file (AUDIT_SEALER_PKCS11_PIN_FILE) or %s", pinEnv)
+	}
+	return hc, err
+}
+
+// pinEnv holds the PKCS#11 user PIN when no PIN file is configured.
+const pinEnv = "AUDIT_SEALER_PKCS11_PIN"
 
 // devSigner loads the software key of --dev mode from the data directory,
 // creating it (0600) on first use when create is set.

@@ -1,0 +1,113 @@
+package integration
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// softHSM creates a throwaway SoftHSM token with a key through
+// scripts/softhsm/setup.sh and returns the environment it prints.
+func softHSM(t *testing.T, algorithm string) []string {
+	t.Helper()
+	requireTool(t, "softhsm2-util")
+	dir := filepath.Join(t.TempDir(), "hsm")
+	cmd := exec.Command("bash", "../scripts/softhsm/setup.sh", dir, "--algorithm", algorithm)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("setup.sh: %v", err)
+	}
+	var env []string
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "export ")
+		if !ok {
+			t.Fatalf("setup.sh printed %q, not an export line", sc.Text())
+		}
+		k, v, _ := strings.Cut(line, "=")
+		v = strings.Trim(v, "'")
+		env = append(env, k+"="+v)
+	}
+	if len(env) < 5 {
+		t.Fatalf("setup.sh printed %d export lines", len(env))
+	}
+	return env
+}
+
+// sealerCmd runs the audit-sealer binary with extra environment.
+func sealerCmd(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(bin, "audit-sealer"), args...)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+// TestProductionModeOnSoftHSM: with nothing but the environment printed by
+// scripts/softhsm/setup.sh, `audit-sealer serve` (no --dev) signs on the
+// token; the exported public key verifies the log with --require-hardware;
+// rotating to a second key on the token keeps the log verifiable from the
+// first key alone.
+func TestProductionModeOnSoftHSM(t *testing.T) {
+	for _, alg := range []string{"ed25519", "ecdsa-p256"} {
+		t.Run(alg, func(t *testing.T) {
+			env := softHSM(t, alg)
+			dataDir := filepath.Join(t.TempDir(), "data")
+			socket := filepath.Join(shortSocketDir(t), "s.sock")
+			env = append(env, "AUDIT_SEALER_DATA_DIR="+dataDir, "AUDIT_SEALER_SOCKET="+socket)
+			d := startDaemonEnv(t, env)
+			stop := make(chan struct{})
+			time.AfterFunc(200*time.Millisecond, func() { close(stop) })
+			acks := runClients(socket, 2, "hsm", stop)
+			if err := d.stop(); err != nil {
+				t.Fatalf("stop: %v\n%s", err, d.stderr)
+			}
+			key := filepath.Join(t.TempDir(), "key.pem")
+			out, err := sealerCmd(env, "keys", "export-public").Output()
+			if err != nil {
+				t.Fatalf("export-public: %v", err)
+			}
+			os.WriteFile(key, out, 0o600)
+			code, rep := auditVerifyArgs(t, "--key", key, "--require-hardware", "--json", dataDir)
+			if code != 0 {
+				t.Fatalf("audit-verify --require-hardware: exit %d %v", code, rep)
+			}
+			if lc, _ := rep["last_checkpoint"].(map[string]any); lc["signer_kind"] != "pkcs11" || lc["algorithm"] != alg {
+				t.Fatalf("last checkpoint %v", lc)
+			}
+			checkAcksPresentOnce(t, dataDir, acks)
+
+			// Rotate to a second key on the token, then run on it.
+			if out, err := sealerCmd(env, "keys", "generate", "--algorithm", alg, "--label", "next").CombinedOutput(); err != nil {
+				t.Fatalf("keys generate: %v\n%s", err, out)
+			}
+			if out, err := sealerCmd(env, "keys", "rotate", "--to-label", "next").CombinedOutput(); err != nil {
+				t.Fatalf("keys rotate: %v\n%s", err, out)
+			}
+			// The old label no longer starts the sealer: it is not the key in force.
+			next := append(append([]string(nil), env...), "AUDIT_SEALER_PKCS11_KEY_LABEL=next")
+			d = startDaemonEnv(t, next)
+			runClients(socket, 1, "after", closedAfter(100*time.Millisecond))
+			if err := d.stop(); err != nil {
+				t.Fatalf("stop after rotation: %v\n%s", err, d.stderr)
+			}
+			code, rep = auditVerifyArgs(t, "--key", key, "--require-hardware", "--json", dataDir)
+			if code != 0 {
+				t.Fatalf("after rotation, from the first key alone: exit %d %v", code, rep)
+			}
+			out, err = sealerCmd(env, "serve").CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "never introduced") {
+				t.Fatalf("serve with the retired key: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+func closedAfter(d time.Duration) chan struct{} {
+	c := make(chan struct{})
+	time.AfterFunc(d, func() { close(c) })
+	return c
+}
