@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,6 +80,7 @@ func TestProductionModeOnSoftHSM(t *testing.T) {
 				t.Fatalf("last checkpoint %v", lc)
 			}
 			checkAcksPresentOnce(t, dataDir, acks)
+			thirdPartyChecks(t, env, alg, key, filepath.Join(dataDir, "checkpoint"))
 
 			// Rotate to a second key on the token, then run on it.
 			if out, err := sealerCmd(env, "keys", "generate", "--algorithm", alg, "--label", "next").CombinedOutput(); err != nil {
@@ -110,4 +112,41 @@ func closedAfter(d time.Duration) chan struct{} {
 	c := make(chan struct{})
 	time.AfterFunc(d, func() { close(c) })
 	return c
+}
+
+// thirdPartyChecks runs scripts/softhsm/check.sh: pkcs11-tool (opensc) lists
+// the key with its never-extractable attributes, and openssl verifies the
+// signature of a real checkpoint with the exported PEM key.
+func thirdPartyChecks(t *testing.T, env []string, alg, pemFile, checkpointFile string) {
+	t.Helper()
+	requireTool(t, "pkcs11-tool")
+	requireTool(t, "openssl")
+	note, err := os.ReadFile(checkpointFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A signed note: text, a blank line, "— name base64(keyid||sig)".
+	i := strings.LastIndex(string(note), "\n\n")
+	text := note[:i+1]
+	fields := strings.Fields(string(note[i+2:]))
+	raw, err := base64.StdEncoding.DecodeString(fields[len(fields)-1])
+	if err != nil || len(raw) < 5 {
+		t.Fatalf("checkpoint signature line: %v", err)
+	}
+	dir := t.TempDir()
+	msg, sig := filepath.Join(dir, "msg"), filepath.Join(dir, "sig")
+	os.WriteFile(msg, text, 0o600)
+	os.WriteFile(sig, raw[4:], 0o600)
+	cmd := exec.Command("bash", "../scripts/softhsm/check.sh", "--algorithm", alg, "--pem", pemFile, "--msg", msg, "--sig", sig)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("check.sh: %v\n%s", err, out)
+	}
+	// And openssl must reject a signature over other bytes.
+	os.WriteFile(msg, append(text, 'x'), 0o600)
+	cmd = exec.Command("bash", "../scripts/softhsm/check.sh", "--algorithm", alg, "--pem", pemFile, "--msg", msg, "--sig", sig)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("check.sh accepted a signature over a different message:\n%s", out)
+	}
 }

@@ -5,9 +5,11 @@
 #
 # Usage: scripts/demo.sh [WORKDIR]   (default: a fresh temporary directory)
 #
-# Needs Go (1.26) and a C compiler; it installs nothing else today. The
-# sealer runs with --dev (software key, flagged in every checkpoint) until
-# the HSM and TPM work lands.
+# Needs Go (1.26) and a C compiler. It signs checkpoints with a key on a
+# throwaway SoftHSM2 token (scripts/softhsm/setup.sh), installing softhsm2
+# with apt-get when it is missing and we are root; without SoftHSM it falls
+# back to --dev (a software key, flagged in every checkpoint). TPM anchoring
+# is not part of this build yet.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,12 +24,25 @@ say() { printf '\n== %s\n' "$*"; }
 say "building audit-sealer and audit-verify (the verifier without cgo, as an auditor would)"
 (cd "$repo" && go build -o "$bin/audit-sealer" ./cmd/audit-sealer && CGO_ENABLED=0 go build -o "$bin/audit-verify" ./cmd/audit-verify)
 
+if ! command -v softhsm2-util >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  say "installing softhsm2"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null
+fi
+dev=true
+if command -v softhsm2-util >/dev/null; then
+  say "creating a throwaway SoftHSM2 token with an Ed25519 key (never extractable)"
+  eval "$("$repo/scripts/softhsm/setup.sh" "$work/hsm")"
+  dev=false
+else
+  say "SoftHSM2 is not installed: running with --dev (software key)"
+fi
+
 # A policy that lets this user emit as three services; the sealer records
 # the service identity itself, from the peer's uid.
 cat > "$work/audit-sealer.toml" <<TOML
 data_dir = "$data"
 socket = "$sock"
-dev = true
+dev = $dev
 segment_size = 262144
 
 [seal]
@@ -39,7 +54,7 @@ uid = $(id -u)
 services = ["queen-rbee", "pool-managerd", "worker-gpu-0"]
 TOML
 
-say "starting the sealer (--dev, 256 KiB segments)"
+say "starting the sealer (256 KiB segments)"
 "$bin/audit-sealer" serve --config "$work/audit-sealer.toml" 2> "$work/sealer.log" &
 sealer=$!
 trap 'kill $sealer 2>/dev/null || true' EXIT
@@ -81,8 +96,12 @@ trap - EXIT
 ls -l "$data" | sed 's/^/  /'
 
 say "exporting the public key and verifying the log offline"
-"$bin/audit-sealer" keys export-public --dev --data-dir "$data" > "$work/key.pem"
-"$bin/audit-verify" --key "$work/key.pem" "$data"
+"$bin/audit-sealer" keys export-public --config "$work/audit-sealer.toml" > "$work/key.pem"
+if [ "$dev" = false ]; then
+  "$bin/audit-verify" --key "$work/key.pem" --require-hardware "$data"
+else
+  "$bin/audit-verify" --key "$work/key.pem" "$data"
+fi
 
 say "disclosing one record with its inclusion proof"
 "$bin/audit-sealer" prove --data-dir "$data" --seq 5 --out "$work/proof-5.json"
