@@ -31,6 +31,7 @@ func Origin(id LogID) string { return OriginPrefix + id.String() }
 //	time <RFC 3339 UTC, nanoseconds, as time.RFC3339Nano>
 //	signer <software|pkcs11> <ed25519|ecdsa-p256>
 //	mode dev                      (only when the sealer runs with --dev)
+//	anchor tpm 0x<index> <value>  (only on anchored checkpoints: the TPM NV counter value)
 //	<further extension lines>     (kept in Extra, for later versions)
 //
 // followed by a blank line and the signature line(s) of a signed note.
@@ -43,7 +44,11 @@ type Checkpoint struct {
 	SignerKind signer.Kind
 	Algorithm  signer.Algorithm
 	Dev        bool
-	Extra      []string
+	// Anchor is set on an anchored checkpoint: the value the TPM NV counter
+	// at index AnchorIndex had when the sealer wrote it (FORMAT.md §5.3).
+	Anchor      *uint64
+	AnchorIndex uint32
+	Extra       []string
 }
 
 // ErrBadCheckpoint is wrapped by every checkpoint parsing error.
@@ -58,6 +63,9 @@ func (c Checkpoint) Text() string {
 	fmt.Fprintf(&b, "signer %s %s\n", c.SignerKind, c.Algorithm)
 	if c.Dev {
 		b.WriteString("mode dev\n")
+	}
+	if c.Anchor != nil {
+		fmt.Fprintf(&b, "anchor tpm 0x%08x %d\n", c.AnchorIndex, *c.Anchor)
 	}
 	for _, l := range c.Extra {
 		b.WriteString(l + "\n")
@@ -126,9 +134,22 @@ func ParseCheckpointText(text string) (Checkpoint, error) {
 		c.Dev = true
 		rest = rest[1:]
 	}
+	if len(rest) > 0 && strings.HasPrefix(rest[0], "anchor ") {
+		f := strings.Split(rest[0], " ")
+		if len(f) != 4 || f[1] != "tpm" || len(f[2]) != 10 || !strings.HasPrefix(f[2], "0x") {
+			return c, fmt.Errorf("%w: malformed anchor line", ErrBadCheckpoint)
+		}
+		idx, err1 := strconv.ParseUint(f[2][2:], 16, 32)
+		v, err2 := strconv.ParseUint(f[3], 10, 64)
+		if err1 != nil || err2 != nil || fmt.Sprintf("0x%08x", idx) != f[2] || strconv.FormatUint(v, 10) != f[3] {
+			return c, fmt.Errorf("%w: anchor line is not canonical", ErrBadCheckpoint)
+		}
+		c.Anchor, c.AnchorIndex = &v, uint32(idx)
+		rest = rest[1:]
+	}
 	for _, l := range rest {
-		if l == "mode dev" {
-			return c, fmt.Errorf("%w: misplaced mode line", ErrBadCheckpoint)
+		if l == "mode dev" || strings.HasPrefix(l, "anchor ") {
+			return c, fmt.Errorf("%w: misplaced %q line", ErrBadCheckpoint, strings.SplitN(l, " ", 2)[0])
 		}
 	}
 	if len(rest) > 0 {

@@ -32,11 +32,20 @@ func TestCheckpointTextRoundTrip(t *testing.T) {
 	if got.Text() != text {
 		t.Fatal("parse then format changed the text")
 	}
-	cp.Extra = []string{"anchor tpm 5"}
+	cp.Extra = []string{"witness example.com 5"}
 	cp.Dev = false
 	got, err = chain.ParseCheckpointText(cp.Text())
 	if err != nil || len(got.Extra) != 1 || got.Dev {
 		t.Fatalf("extension lines: %v %+v", err, got)
+	}
+	v := uint64(42)
+	cp.Anchor, cp.AnchorIndex = &v, 0x01500100
+	if !strings.Contains(cp.Text(), "\nanchor tpm 0x01500100 42\n") {
+		t.Fatalf("anchor line missing:\n%s", cp.Text())
+	}
+	got, err = chain.ParseCheckpointText(cp.Text())
+	if err != nil || got.Anchor == nil || *got.Anchor != 42 || got.AnchorIndex != 0x01500100 || got.Text() != cp.Text() {
+		t.Fatalf("anchor round trip: %v %+v", err, got)
 	}
 }
 
@@ -63,6 +72,10 @@ func TestParseCheckpointRejects(t *testing.T) {
 		"empty line":      with(6, ""),
 		"too few lines":   strings.Join(lines[:4], "\n") + "\n",
 		"mode twice":      good + "mode dev\n",
+		"anchor no tpm":   good + "anchor 0x01500100 4\n",
+		"anchor index":    good + "anchor tpm 0x1500100 4\n",
+		"anchor value":    good + "anchor tpm 0x01500100 04\n",
+		"anchor twice":    good + "anchor tpm 0x01500100 4\nanchor tpm 0x01500100 5\n",
 	}
 	for name, text := range cases {
 		if _, err := chain.ParseCheckpointText(text); !errors.Is(err, chain.ErrBadCheckpoint) {
@@ -133,7 +146,10 @@ func TestECDSACheckpoint(t *testing.T) {
 func FuzzParseCheckpointText(f *testing.F) {
 	f.Add(sampleCheckpoint().Text())
 	cp := sampleCheckpoint()
-	cp.Extra = []string{"anchor tpm 9"}
+	cp.Extra = []string{"witness x 9"}
+	f.Add(cp.Text())
+	v := uint64(7)
+	cp.Anchor = &v
 	f.Add(cp.Text())
 	f.Fuzz(func(t *testing.T, text string) {
 		c, err := chain.ParseCheckpointText(text)

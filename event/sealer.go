@@ -56,6 +56,11 @@ const (
 	AnchorRollbackOverride AnchorStatus = "rollback_override"
 	AnchorReset            AnchorStatus = "anchor_reset"
 	AnchorDisabled         AnchorStatus = "disabled"
+	// AnchorIncrementIntent is written (and made durable) just before the
+	// sealer increments the counter, so that a crash between the increment
+	// and the anchored checkpoint is recognised at restart; Expected is the
+	// value the increment should yield.
+	AnchorIncrementIntent AnchorStatus = "increment_intent"
 )
 
 // LogOperation is the operation of audit.log_read.

@@ -69,7 +69,7 @@ var (
 	ruleKeyKind      = enumRule(string(KeySoftware), string(KeyPKCS11))
 	ruleAlgorithm    = enumRule(string(AlgEd25519), string(AlgECDSAP256))
 	ruleAnchorStatus = enumRule(string(AnchorProvisioned), string(AnchorContinuation), string(AnchorCrashRecovered),
-		string(AnchorRollbackOverride), string(AnchorReset), string(AnchorDisabled))
+		string(AnchorRollbackOverride), string(AnchorReset), string(AnchorDisabled), string(AnchorIncrementIntent))
 	ruleLogOperation = enumRule(string(OpQuery), string(OpExport), string(OpProve), string(OpReport))
 )
 

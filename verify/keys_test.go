@@ -46,3 +46,24 @@ func TestRequireHardware(t *testing.T) {
 		t.Fatalf("%v %+v", err, rep.FirstFailure)
 	}
 }
+
+// TestMinCounter: an auditor who knows the TPM counter reached N rejects a
+// log whose last anchor is below N (an old copy), and accepts it at N.
+func TestMinCounter(t *testing.T) {
+	v := vector(t, "intact_anchored")
+	rep, err := verify.Dir(context.Background(), v.Dir, optionsFor(t, v))
+	if err != nil || rep.Verdict != verify.Intact || rep.LastAnchor == nil || rep.LastAnchor.Anchors < 3 {
+		t.Fatalf("anchored log: %v %+v %+v", err, rep.FirstFailure, rep.LastAnchor)
+	}
+	last := rep.LastAnchor.Counter
+	opts := optionsFor(t, v)
+	opts.MinCounter = &last
+	if rep, _ := verify.Dir(context.Background(), v.Dir, opts); rep.Verdict != verify.Intact {
+		t.Fatalf("min counter = last anchor: %+v", rep.FirstFailure)
+	}
+	above := last + 1
+	opts.MinCounter = &above
+	if rep, _ := verify.Dir(context.Background(), v.Dir, opts); rep.FirstFailure == nil || rep.FirstFailure.Reason != verify.ReasonRolledBack {
+		t.Fatalf("min counter above the last anchor: %+v", rep.FirstFailure)
+	}
+}

@@ -27,7 +27,9 @@ const (
 	ReasonCheckpointMismatch Reason = "checkpoint_mismatch" // a signed checkpoint does not match the records it covers
 	ReasonTruncated          Reason = "truncated"           // the log is shorter than a checkpoint says it was
 	ReasonInconsistent       Reason = "inconsistent_with_checkpoint"
-	ReasonSoftwareKey        Reason = "software_key" // a hardware key was required, the checkpoint says software or dev
+	ReasonSoftwareKey        Reason = "software_key"    // a hardware key was required, the checkpoint says software or dev
+	ReasonAnchorSequence     Reason = "anchor_sequence" // anchored counters do not follow FORMAT.md §5.3
+	ReasonRolledBack         Reason = "rolled_back"     // the log is older than the TPM counter says it should be
 	// Incomplete: nothing contradicts the signatures, but not everything is sealed.
 	ReasonUnsealedTail Reason = "unsealed_tail" // records after the last checkpoint
 	ReasonTornTail     Reason = "torn_tail"     // the last segment ends in a partial frame (a crash; the sealer cuts it at start)
@@ -100,11 +102,20 @@ type Report struct {
 	LastSeq        *uint64            `json:"last_seq,omitempty"`
 	Unsealed       uint64             `json:"unsealed"` // records after the last checkpoint
 	LastCheckpoint *CheckpointSummary `json:"last_checkpoint,omitempty"`
+	LastAnchor     *AnchorSummary     `json:"last_anchor,omitempty"`
 	// TrustedCheckpoint reports on the checkpoint the auditor supplied.
 	TrustedCheckpoint *TrustedResult `json:"trusted_checkpoint,omitempty"`
 	FirstFailure      *Failure       `json:"first_failure"`
 	Warnings          []string       `json:"warnings,omitempty"`
 	Seconds           float64        `json:"seconds"`
+}
+
+// AnchorSummary describes the log's last anchored checkpoint.
+type AnchorSummary struct {
+	Counter uint64 `json:"counter"`
+	Index   string `json:"index"`
+	Seq     uint64 `json:"seq"`
+	Anchors int    `json:"anchors"` // anchored checkpoints in the log
 }
 
 // TrustedResult says whether the log is consistent with a checkpoint the

@@ -38,6 +38,9 @@ type Options struct {
 	// RequireHardware refuses checkpoints that say they were signed by a
 	// software key or in dev mode (reason software_key).
 	RequireHardware bool
+	// MinCounter, if set, is a TPM counter value the auditor knows the log
+	// reached: a last anchor below it is a rollback (reason rolled_back).
+	MinCounter *uint64
 }
 
 // ErrCannotCheck is wrapped by errors that stop Dir from checking at all
@@ -183,6 +186,14 @@ type run struct {
 	// already trusted key covered its introduction.
 	trusted signer.Verifiers
 	pending []pendingKey
+	// Anchors (FORMAT.md §5.3).
+	lastAnchor     *uint64
+	anchorIndex    uint32
+	lastAnchorSeq  uint64
+	anchors        int
+	explained      map[uint64]event.AnchorStatus
+	pendingIntent  *uint64
+	anchorWarnings []string
 }
 
 type pendingKey struct {
@@ -271,6 +282,11 @@ func (v *run) fill(rep *Report) {
 	if v.lastCP != nil {
 		rep.LastCheckpoint = summarize(v.lastCP)
 	}
+	if v.lastAnchor != nil {
+		seq := v.lastAnchorSeq
+		rep.LastAnchor = &AnchorSummary{Counter: *v.lastAnchor, Index: fmt.Sprintf("0x%08x", v.anchorIndex), Seq: seq, Anchors: v.anchors}
+	}
+	rep.Warnings = append(rep.Warnings, v.anchorWarnings...)
 }
 
 func summarize(cp *chain.SignedCheckpoint) *CheckpointSummary {
@@ -337,6 +353,18 @@ func (v *run) followKeys(res *segResult) *Failure {
 		case keyIntroduce:
 			v.pending = append(v.pending, pendingKey{key: ke.key, seq: ke.seq})
 			continue
+		case anchorState:
+			if st := ke.state; st.Counter != nil && st.Status != event.AnchorIncrementIntent {
+				if v.explained == nil {
+					v.explained = map[uint64]event.AnchorStatus{}
+				}
+				v.explained[*st.Counter] = st.Status
+			}
+			if st := ke.state; st.Status == event.AnchorIncrementIntent && st.Expected != nil {
+				e := *st.Expected
+				v.pendingIntent = &e
+			}
+			continue
 		case keySigned:
 			if !v.trusted.Contains(ke.cp.Key) {
 				return at(ReasonUnknownKey, "checkpoint record %d is signed by key %s, which the log introduced but no trusted key endorsed before it", seq, ke.cp.Key.ID())
@@ -362,6 +390,12 @@ func (v *run) followKeys(res *segResult) *Failure {
 		}
 		v.pending = kept
 		v.lastCP, v.lastCPSeq = ke.cp, ke.seq
+		if ke.anchor != nil {
+			if f := v.followAnchor(ke); f != nil {
+				return f
+			}
+			v.pendingIntent = nil
+		}
 	}
 	return nil
 }
@@ -375,6 +409,10 @@ type keyEvent struct {
 	key     signer.PublicKey        // keyIntroduce
 	cp      *chain.SignedCheckpoint // keySigned: verified by the segment worker
 	note    []byte                  // keyDeferred: signature to check in join
+	// Checkpoints: the anchor line, if any.
+	anchor      *uint64
+	anchorIndex uint32
+	state       *event.AnchorState // anchorState
 }
 
 type keyEventKind int
@@ -383,7 +421,48 @@ const (
 	keyIntroduce keyEventKind = iota + 1
 	keySigned
 	keyDeferred
+	anchorState
 )
+
+// anchorStateOf decodes an audit.anchor_state event.
+func anchorStateOf(body []byte) (*event.AnchorState, error) {
+	ev, err := event.Decode(body, event.DecodeOptions{AllowSealerEvents: true, Now: time.Now().Add(100 * 365 * 24 * time.Hour)})
+	if err != nil {
+		return nil, err
+	}
+	st, ok := ev.(*event.AnchorState)
+	if !ok {
+		return nil, errors.New("not an audit.anchor_state event")
+	}
+	return st, nil
+}
+
+// followAnchor checks an anchored checkpoint's counter against the one
+// before it (FORMAT.md §5.3): it must be one more, or a value an
+// audit.anchor_state record since the previous anchor explains.
+func (v *run) followAnchor(ke keyEvent) *Failure {
+	a := *ke.anchor
+	seq := ke.seq
+	ok := v.lastAnchor == nil || (a == *v.lastAnchor+1 && ke.anchorIndex == v.anchorIndex)
+	if !ok {
+		if st, explained := v.explained[a]; explained {
+			// Only an accepted reset may go down or stay; everything else
+			// must still move forward.
+			ok = st == event.AnchorReset || (a > *v.lastAnchor && ke.anchorIndex == v.anchorIndex)
+			if st == event.AnchorRollbackOverride || st == event.AnchorReset {
+				v.anchorWarnings = append(v.anchorWarnings, fmt.Sprintf("record %d: the operator accepted %s (counter %d after %d)", seq, st, a, *v.lastAnchor))
+			}
+		}
+	}
+	if !ok {
+		return &Failure{Reason: ReasonAnchorSequence, Segment: ke.segment, Offset: ke.offset, Seq: &seq,
+			Detail: fmt.Sprintf("anchored checkpoint %d carries counter %d at index 0x%08x after %d at index 0x%08x, and no audit.anchor_state record explains it", seq, a, ke.anchorIndex, *v.lastAnchor, v.anchorIndex)}
+	}
+	v.lastAnchor, v.anchorIndex, v.lastAnchorSeq = &a, ke.anchorIndex, seq
+	v.anchors++
+	v.explained = map[uint64]event.AnchorStatus{}
+	return nil
+}
 
 // introducedKey reads the public key out of an audit.key_introduced event.
 func introducedKey(body []byte) (signer.PublicKey, error) {
@@ -437,6 +516,14 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 	}
 	if fileFailure != nil {
 		return fileFailure
+	}
+	if m := v.opts.MinCounter; m != nil && (v.lastAnchor == nil || *v.lastAnchor < *m) {
+		last := "no anchor"
+		if v.lastAnchor != nil {
+			last = fmt.Sprintf("counter %d", *v.lastAnchor)
+		}
+		return &Failure{Reason: ReasonRolledBack, Segment: v.segs[len(v.segs)-1].Name, Offset: -1,
+			Detail: fmt.Sprintf("the log's last anchor is %s, below the minimum counter %d you gave: this log is older than one that was anchored", last, *m)}
 	}
 	if fileCP != nil && v.lastCP != nil && fileCP.Size < v.lastCP.Size {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s holds an older checkpoint (size %d) than the log (size %d)", CheckpointFile, fileCP.Size, v.lastCP.Size))
@@ -614,6 +701,13 @@ func (v *run) checkSegment(ctx context.Context, i int) *segResult {
 			if typ != string(rec.Type) {
 				return fail(ReasonSchemaInvalid, rec.Seq, "record %d: type field says %q, event is %q", rec.Seq, rec.Type, typ)
 			}
+			if typ == event.TypeAnchorState {
+				st, err := anchorStateOf(rec.Event)
+				if err != nil {
+					return fail(ReasonSchemaInvalid, rec.Seq, "record %d: %v", rec.Seq, err)
+				}
+				res.keyEvents = append(res.keyEvents, keyEvent{kind: anchorState, seq: rec.Seq, offset: off, segment: info.Name, state: st})
+			}
 			if typ == event.TypeKeyIntroduced {
 				key, err := introducedKey(rec.Event)
 				if err != nil {
@@ -656,7 +750,7 @@ func (v *run) checkSegment(ctx context.Context, i int) *segResult {
 				return fail(ReasonSoftwareKey, rec.Seq, "checkpoint record %d was signed by a %s key%s, and a hardware key is required",
 					rec.Seq, text.SignerKind, map[bool]string{true: " in dev mode", false: ""}[text.Dev])
 			}
-			ke := keyEvent{seq: rec.Seq, offset: off, segment: info.Name}
+			ke := keyEvent{seq: rec.Seq, offset: off, segment: info.Name, anchor: text.Anchor, anchorIndex: text.AnchorIndex}
 			if cp != nil {
 				ke.kind, ke.cp = keySigned, cp
 				res.checkpoints++

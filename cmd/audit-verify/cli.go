@@ -79,6 +79,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var checkpointFile string
 	var workers int
 	var requireHardware bool
+	var minCounter int64
 	root := &cobra.Command{
 		Use:   "audit-verify --key FILE [--key FILE...] [--checkpoint FILE] [--json] DATA_DIR",
 		Short: "Check an audit-sealer log offline with only the public key",
@@ -99,6 +100,10 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 				return err
 			}
 			opts := verify.Options{Keys: keys, Workers: workers, RequireHardware: requireHardware}
+			if minCounter >= 0 {
+				m := uint64(minCounter)
+				opts.MinCounter = &m
+			}
 			if checkpointFile != "" {
 				if opts.Trusted, err = os.ReadFile(checkpointFile); err != nil {
 					return err
@@ -134,6 +139,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON document")
 	root.Flags().StringVar(&checkpointFile, "checkpoint", "", "a checkpoint kept earlier; the log must be consistent with it")
 	root.Flags().IntVar(&workers, "workers", 0, "segments checked at once (0 = all cores)")
+	root.Flags().Int64Var(&minCounter, "min-counter", -1, "a TPM counter value the log is known to have reached; a lower last anchor fails (rolled_back)")
 	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
 	root.AddCommand(newProofCommand(&c, stdout))
 	return root
@@ -211,6 +217,9 @@ func printReport(w io.Writer, rep *verify.Report) {
 		}
 		fmt.Fprintf(w, "last checkpoint: size %d at %s, key %s (%s %s%s)\n",
 			cp.Size, cp.Time.Format(time.RFC3339), cp.KeyID, cp.SignerKind, cp.Algorithm, mode)
+	}
+	if a := rep.LastAnchor; a != nil {
+		fmt.Fprintf(w, "last anchor: TPM counter %d (index %s) at record %d, %d anchored checkpoints\n", a.Counter, a.Index, a.Seq, a.Anchors)
 	}
 	if t := rep.TrustedCheckpoint; t != nil && t.Consistent {
 		fmt.Fprintf(w, "consistent with your checkpoint of size %d\n", t.Size)

@@ -7,6 +7,7 @@ package ledger
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -37,6 +38,17 @@ type Config struct {
 	SegmentSize int64
 	Now         func() time.Time // nil = time.Now
 	Rand        io.Reader        // source of the log ID; nil = crypto/rand
+	// Counter anchors checkpoints in a monotonic counter outside the disk
+	// (the TPM NV counter); nil = no anchoring. AnchorIndex names it in
+	// checkpoints.
+	Counter     Counter
+	AnchorIndex uint32
+	// AcceptRollback lets Open continue when the counter is ahead of the
+	// log's last anchor with no crash to explain it (an old copy of the log
+	// was restored); AcceptAnchorReset when the counter is behind it (TPM
+	// cleared, index redefined). Both are recorded in the chain.
+	AcceptRollback    bool
+	AcceptAnchorReset bool
 	// AcceptNewKey lets Open continue with a signing key that the log never
 	// introduced (the previous key is lost); Open records that in the chain.
 	AcceptNewKey bool
@@ -62,6 +74,12 @@ type Ledger struct {
 	tailNote       []byte // the last checkpoint of the segment Open read
 	tailIntroduced []introduction
 	fileWritten    time.Time // when <dir>/checkpoint was last written
+
+	// Anchoring (FORMAT.md §5.3).
+	lastAnchor     *uint64   // counter value of the last anchored checkpoint
+	lastAnchorSeq  uint64    // its sequence number
+	pendingIntent  *uint64   // expected value of an increment_intent after it
+	lastAnchorTime time.Time // when this process last anchored
 	sealedTo       uint64    // records [0, sealedTo) are covered by a checkpoint (the checkpoint record itself included)
 	failed         error
 }
@@ -72,6 +90,8 @@ type OpenInfo struct {
 	Recovery *storage.Recovery // a torn tail that was kept aside and cut, or nil
 	NextSeq  uint64
 	Unsealed uint64 // records not covered by a checkpoint when the log was opened
+	// Anchor is the startup anchor check, when a counter is configured.
+	Anchor *AnchorCheck
 }
 
 // ErrShorterThanCheckpoint is returned by Open when <dir>/checkpoint covers
@@ -131,7 +151,16 @@ func Open(cfg Config) (*Ledger, *OpenInfo, error) {
 		store.Close()
 		return nil, nil, err
 	}
-	return l, &OpenInfo{Recovery: rec, NextSeq: l.nextSeq, Unsealed: l.Unsealed()}, nil
+	info := &OpenInfo{Recovery: rec, NextSeq: l.nextSeq, Unsealed: l.Unsealed()}
+	if cfg.Counter != nil {
+		chk, err := l.checkAnchor(context.Background(), false)
+		if err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		info.Anchor = chk
+	}
+	return l, info, nil
 }
 
 func create(cfg Config) (*Ledger, *OpenInfo, error) {
@@ -151,7 +180,16 @@ func create(cfg Config) (*Ledger, *OpenInfo, error) {
 	}
 	l.store = store
 	l.advance(&genesis)
-	return l, &OpenInfo{Created: true, NextSeq: l.nextSeq}, nil
+	info := &OpenInfo{Created: true, NextSeq: l.nextSeq}
+	if cfg.Counter != nil {
+		chk, err := l.checkAnchor(context.Background(), true)
+		if err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		info.Anchor = chk
+	}
+	return l, info, nil
 }
 
 // loadTail reads and verifies the current segment: its segment_start record,
@@ -221,12 +259,16 @@ func (l *Ledger) loadTail() error {
 			l.lastCheckpoint = cp
 			l.sealedTo = rec.Seq + 1
 			l.tailNote = bytes.Clone(rec.Checkpoint)
+			l.noteAnchorRecord(&rec, cp)
 			for i := range l.tailIntroduced {
 				l.tailIntroduced[i].endorsed = true // covered by this checkpoint
 			}
 		case chain.KindEvent, chain.KindSealerEvent:
 			if !rec.CheckAuditID(l.logID) {
 				return fail("record %d: audit_id does not match", rec.Seq)
+			}
+			if string(rec.Type) == event.TypeAnchorState {
+				l.noteAnchorRecord(&rec, nil)
 			}
 			if string(rec.Type) == event.TypeKeyIntroduced {
 				if id, ok := introducedKeyID(rec.Event); ok {
@@ -435,7 +477,11 @@ func (l *Ledger) Sync() error {
 // the records stay as they were; the caller syncs them and retries later.
 func (l *Ledger) Seal() (*chain.Checkpoint, error) { return l.seal(false) }
 
-func (l *Ledger) seal(forceFile bool) (*chain.Checkpoint, error) {
+func (l *Ledger) seal(forceFile bool) (*chain.Checkpoint, error) { return l.sealWith(forceFile, nil) }
+
+// sealWith seals, putting anchor (when not nil) into the checkpoint's
+// anchor line.
+func (l *Ledger) sealWith(forceFile bool, anchor *uint64) (*chain.Checkpoint, error) {
 	if l.failed != nil {
 		return nil, l.failed
 	}
@@ -443,6 +489,10 @@ func (l *Ledger) seal(forceFile bool) (*chain.Checkpoint, error) {
 	pub := l.cfg.Signer.Public()
 	cp := &chain.Checkpoint{Origin: l.origin, Size: l.nextSeq, Root: l.tree.Root(), Head: l.head,
 		Time: time.Unix(0, now).UTC(), SignerKind: l.cfg.Signer.Kind(), Algorithm: pub.Algorithm, Dev: l.cfg.Dev}
+	if anchor != nil {
+		v := *anchor
+		cp.Anchor, cp.AnchorIndex = &v, l.cfg.AnchorIndex
+	}
 	signed, err := chain.SignCheckpoint(cp, l.cfg.Signer, l.cfg.KeyName)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
@@ -457,6 +507,10 @@ func (l *Ledger) seal(forceFile bool) (*chain.Checkpoint, error) {
 	l.lastCheckpoint = cp
 	l.sealedTo = l.nextSeq
 	l.pendingFile = signed
+	if anchor != nil {
+		v := *anchor
+		l.lastAnchor, l.pendingIntent, l.lastAnchorTime = &v, nil, time.Now()
+	}
 	if forceFile || time.Since(l.fileWritten) >= l.cfg.CheckpointFileInterval {
 		if err := l.writeCheckpointFile(); err != nil {
 			return nil, err
@@ -514,7 +568,9 @@ func (l *Ledger) RotateIfDue() (bool, error) {
 	if !l.store.NeedsRotation(l.cfg.Now()) {
 		return false, nil
 	}
-	if _, err := l.seal(true); err != nil {
+	// Every closed segment ends in a checkpoint, anchored when a counter is
+	// configured (an anchor failure still closes the segment, sealed).
+	if _, err := l.sealForClose(context.Background()); err != nil {
 		return false, err
 	}
 	start := chain.Record{Kind: chain.KindSegmentStart, Seq: l.nextSeq, TimeNano: l.stamp(l.cfg.Now()),
@@ -533,8 +589,8 @@ func (l *Ledger) RotateIfDue() (bool, error) {
 // Close seals what is unsealed, syncs and releases the data directory.
 func (l *Ledger) Close() error {
 	var err error
-	if l.failed == nil && l.Unsealed() > 0 {
-		_, err = l.seal(true)
+	if l.failed == nil && (l.Unsealed() > 0 || l.anchorDue()) {
+		_, err = l.sealForClose(context.Background())
 	} else if l.failed == nil {
 		err = l.writeCheckpointFile()
 	}

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -386,6 +387,10 @@ var generators = []struct {
 			}
 			return v, l.Close()
 		}},
+	{"intact_anchored", "checkpoints anchored in a (simulated) TPM counter at rotation, at close and on demand, across restarts", "",
+		anchoredLog(false)},
+	{"anchor_not_increasing", "a broken counter that does not move: two anchored checkpoints carry the same value", "anchor_sequence",
+		anchoredLog(true)},
 	{"schema_invalid", "the sealer itself stored an event that is not valid (an unknown field), hashed and signed", "schema_invalid",
 		func(root, name string) (Vector, error) {
 			base := filepath.Join(root, name)
@@ -453,4 +458,43 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, data, 0o600)
+}
+
+// anchoredLog builds a log anchored in a testkit.Counter; with stuck, the
+// counter never moves after its first value.
+func anchoredLog(stuck bool) func(root, name string) (Vector, error) {
+	return func(root, name string) (Vector, error) {
+		base := filepath.Join(root, name)
+		v := Vector{Dir: filepath.Join(base, "data"), KeyFile: filepath.Join(base, "key.pem")}
+		if err := os.MkdirAll(base, 0o700); err != nil {
+			return v, err
+		}
+		ctr := &Counter{Value: 100}
+		clock := NewClock()
+		for run := 0; run < 2; run++ {
+			l, _, err := ledger.Open(ledger.Config{Dir: v.Dir, Signer: Key("main"), Dev: true, SegmentSize: 6000, Now: clock.Now,
+				Rand: &seededReader{buf: []byte("anchored")}, Counter: ctr, AnchorIndex: 0x01500100})
+			if err != nil {
+				return v, err
+			}
+			for i := 0; i < 30; i++ {
+				if err := appendEvent(l, i, clock); err != nil {
+					return v, err
+				}
+				if i == 10 {
+					ctr.Stuck = stuck
+					if _, err := l.SealAnchored(context.Background()); err != nil {
+						return v, err
+					}
+				}
+				if _, err := l.RotateIfDue(); err != nil {
+					return v, err
+				}
+			}
+			if err := l.Close(); err != nil {
+				return v, err
+			}
+		}
+		return v, writePEM(v.KeyFile, Key("main"))
+	}
 }

@@ -1,0 +1,257 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/storage"
+)
+
+// Counter is a monotonic counter kept outside the host's disk, in which the
+// ledger anchors checkpoints so that a restored old copy of the log is
+// detected: the TPM 2.0 NV counter of package tpm, or a fake in tests.
+// Increment returns the new value. Implementations are safe for concurrent
+// use and retry transient device errors themselves.
+type Counter interface {
+	Read(ctx context.Context) (uint64, error)
+	Increment(ctx context.Context) (uint64, error)
+}
+
+// Errors of the startup anchor check.
+var (
+	// ErrRollback: the counter is ahead of the log's last anchor and no
+	// crash explains it: this log is an old copy.
+	ErrRollback = errors.New("ledger: rollback: the log is older than the TPM counter says")
+	// ErrAnchorReset: the counter is behind the log's last anchor (the TPM
+	// was cleared or the index redefined) or cannot be read.
+	ErrAnchorReset = errors.New("ledger: anchor reset: the TPM counter is behind the log")
+)
+
+// AnchorCheck is what Open found when it compared the log with the counter.
+type AnchorCheck struct {
+	Status    event.AnchorStatus // provisioned, continuation, crash_recovered, rollback_override or anchor_reset
+	Counter   uint64             // the counter's value
+	LogAnchor *uint64            // the log's last anchor, if any
+	Expected  *uint64            // the value an unfinished increment announced, if any
+}
+
+// anchorDue reports whether an anchor is owed (a counter is configured and
+// records were written since the last anchor).
+func (l *Ledger) anchorDue() bool {
+	return l.cfg.Counter != nil && (l.lastAnchor == nil || l.nextSeq > l.lastAnchorSeq+1)
+}
+
+// SinceAnchor returns how long ago this process last anchored (zero if it
+// has not yet).
+func (l *Ledger) SinceAnchor() time.Duration {
+	if l.lastAnchorTime.IsZero() {
+		return 0
+	}
+	return time.Since(l.lastAnchorTime)
+}
+
+// LastAnchor returns the counter value of the last anchored checkpoint.
+func (l *Ledger) LastAnchor() *uint64 { return l.lastAnchor }
+
+// SealAnchored seals with an anchored checkpoint, crash-consistently:
+//
+//  1. append audit.anchor_state{status: increment_intent, counter: last
+//     anchor, expected: last anchor + 1} and fdatasync it;
+//  2. increment the counter;
+//  3. seal with a checkpoint whose anchor line carries the new value.
+//
+// A crash after 2 and before 3 leaves a durable intent whose expected value
+// equals the counter: Open recognises it (crash_recovered) instead of
+// calling it a rollback. If the counter fails, the records are still sealed
+// (without an anchor) and the error is returned.
+func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
+	if l.cfg.Counter == nil {
+		return l.Seal()
+	}
+	if l.failed != nil {
+		return nil, l.failed
+	}
+	var last uint64
+	if l.lastAnchor != nil {
+		last = *l.lastAnchor
+	}
+	expected := last + 1
+	if _, err := l.appendAnchorState(event.AnchorIncrementIntent, &last, &expected, ""); err != nil {
+		return nil, err
+	}
+	if err := l.Sync(); err != nil {
+		return nil, err
+	}
+	l.pendingIntent = &expected
+	v, err := l.cfg.Counter.Increment(ctx)
+	if err != nil {
+		cp, serr := l.Seal()
+		if serr != nil {
+			return nil, errors.Join(fmt.Errorf("ledger: anchor: %w", err), serr)
+		}
+		return cp, fmt.Errorf("ledger: anchor: %w", err)
+	}
+	if v != expected {
+		// Someone else moved the counter, or a lost reply made us increment
+		// twice: say so, so that the jump is explained in the chain.
+		if _, err := l.appendAnchorState(event.AnchorContinuation, &v, &expected, "the counter advanced by more than one"); err != nil {
+			return nil, err
+		}
+	}
+	return l.sealWith(false, &v)
+}
+
+// sealForClose seals before a segment closes or the log closes: anchored
+// when a counter is configured.
+func (l *Ledger) sealForClose(ctx context.Context) (*chain.Checkpoint, error) {
+	if l.cfg.Counter == nil {
+		return l.seal(true)
+	}
+	cp, err := l.SealAnchored(ctx)
+	if err != nil && cp == nil {
+		return nil, err
+	}
+	if err := l.writeCheckpointFile(); err != nil {
+		return nil, err
+	}
+	return cp, err
+}
+
+func (l *Ledger) appendAnchorState(status event.AnchorStatus, counter, expected *uint64, details string) (uint64, error) {
+	ev := &event.AnchorState{Timestamp: l.cfg.Now().UTC(), Status: status, Details: details}
+	if counter != nil {
+		v := *counter
+		ev.Counter = &v
+	}
+	if expected != nil {
+		v := *expected
+		ev.Expected = &v
+	}
+	return l.AppendSealerEvent(ev)
+}
+
+// noteAnchorRecord tracks anchors and intents while the tail is read.
+func (l *Ledger) noteAnchorRecord(rec *chain.Record, cp *chain.Checkpoint) {
+	switch {
+	case cp != nil && cp.Anchor != nil:
+		v := *cp.Anchor
+		l.lastAnchor, l.lastAnchorSeq, l.pendingIntent = &v, rec.Seq, nil
+	case rec.Kind == chain.KindSealerEvent && string(rec.Type) == event.TypeAnchorState:
+		ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: time.Now().Add(100 * 365 * 24 * time.Hour)})
+		if err != nil {
+			return
+		}
+		if st := ev.(*event.AnchorState); st.Status == event.AnchorIncrementIntent && st.Expected != nil {
+			v := *st.Expected
+			l.pendingIntent = &v
+		}
+	}
+}
+
+// scanEarlierAnchor reads the segment before the current one for its last
+// anchor, when the current segment holds none (each closed segment ends in
+// an anchored checkpoint when anchoring is on).
+func (l *Ledger) scanEarlierAnchor() error {
+	segs, err := storage.ListSegments(l.cfg.Dir)
+	if err != nil || len(segs) < 2 {
+		return err
+	}
+	prev := segs[len(segs)-2]
+	r, err := storage.OpenSegment(filepath.Join(l.cfg.Dir, prev.Name), false)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer r.Close()
+	saved := l.pendingIntent
+	for {
+		p, _, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		rec, err := chain.Decode(p)
+		if err != nil {
+			return fmt.Errorf("ledger: segment %s: %w", prev.Name, err)
+		}
+		var cp *chain.Checkpoint
+		if rec.Kind == chain.KindCheckpoint {
+			cp, _ = parseNoteText(rec.Checkpoint)
+		}
+		l.noteAnchorRecord(&rec, cp)
+	}
+	if saved != nil {
+		l.pendingIntent = saved // an intent in the current segment is newer
+	}
+	return nil
+}
+
+// checkAnchor compares the log's last anchor with the counter (Open calls
+// it when a counter is configured), records the outcome in the chain, and
+// refuses a rollback or an anchor reset unless the operator accepted it.
+func (l *Ledger) checkAnchor(ctx context.Context, created bool) (*AnchorCheck, error) {
+	if l.lastAnchor == nil {
+		if err := l.scanEarlierAnchor(); err != nil {
+			return nil, err
+		}
+	}
+	tpm, err := l.cfg.Counter.Read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the counter cannot be read: %v", ErrAnchorReset, err)
+	}
+	chk := &AnchorCheck{Counter: tpm, LogAnchor: l.lastAnchor, Expected: l.pendingIntent}
+	anchorAt := func(v uint64) error {
+		_, err := l.sealWith(true, &v)
+		return err
+	}
+	switch {
+	case l.lastAnchor == nil:
+		// A log that was never anchored: the first anchored checkpoint
+		// follows the next increment.
+		chk.Status = event.AnchorProvisioned
+		_, err = l.appendAnchorState(chk.Status, &tpm, nil, "first anchor of this log")
+	case tpm == *l.lastAnchor:
+		chk.Status = event.AnchorContinuation
+		details := ""
+		if l.pendingIntent != nil {
+			details = "an announced increment did not happen before the sealer stopped"
+		}
+		_, err = l.appendAnchorState(chk.Status, &tpm, l.lastAnchor, details)
+	case l.pendingIntent != nil && tpm == *l.pendingIntent:
+		chk.Status = event.AnchorCrashRecovered
+		if _, err = l.appendAnchorState(chk.Status, &tpm, l.pendingIntent, "the sealer stopped between incrementing the counter and writing the anchored checkpoint"); err == nil {
+			err = anchorAt(tpm)
+		}
+	case tpm > *l.lastAnchor:
+		if !l.cfg.AcceptRollback {
+			return chk, fmt.Errorf("%w: the log's last anchor is counter %d but the TPM counter is %d; refusing to start (an operator who knows why can accept it explicitly; that is recorded)", ErrRollback, *l.lastAnchor, tpm)
+		}
+		chk.Status = event.AnchorRollbackOverride
+		if _, err = l.appendAnchorState(chk.Status, &tpm, l.lastAnchor, "the operator accepted a log older than the TPM counter"); err == nil {
+			err = anchorAt(tpm)
+		}
+	default: // tpm < last anchor
+		if !l.cfg.AcceptAnchorReset {
+			return chk, fmt.Errorf("%w: the log's last anchor is counter %d but the TPM counter is %d (TPM cleared or index redefined); refusing to start", ErrAnchorReset, *l.lastAnchor, tpm)
+		}
+		chk.Status = event.AnchorReset
+		if _, err = l.appendAnchorState(chk.Status, &tpm, l.lastAnchor, "the operator accepted a TPM counter behind the log"); err == nil {
+			err = anchorAt(tpm)
+		}
+	}
+	if err != nil {
+		return chk, err
+	}
+	if err := l.Sync(); err != nil {
+		return chk, err
+	}
+	_ = created
+	return chk, nil
+}
