@@ -55,6 +55,7 @@ type Config struct {
 	Log     Log      `toml:"log"`
 	Metrics Metrics  `toml:"metrics"`
 	Signer  Signer   `toml:"signer"`
+	TPM     TPM      `toml:"tpm"`
 	Policy  []Policy `toml:"policy"`
 }
 
@@ -66,6 +67,25 @@ type Seal struct {
 	Records int `toml:"records"`
 	// Heartbeat: an idle sealer writes a checkpoint this often (default 60s).
 	Heartbeat Duration `toml:"heartbeat"`
+	// AnchorInterval: under traffic, a checkpoint is anchored in the TPM
+	// counter at most this often (default 1m); rotation and shutdown anchor
+	// too. Each anchor is one NV write: TPMs wear out and rate-limit them.
+	AnchorInterval Duration `toml:"anchor_interval"`
+}
+
+// TPM says where the anchor counter lives.
+type TPM struct {
+	// Transport: "device:/dev/tpmrm0", "unix:PATH" or "tcp:HOST:PORT" (swtpm);
+	// "" = no anchoring (only acceptable with --dev; logged loudly).
+	Transport string `toml:"transport"`
+	// Index is the NV index of the counter (default 0x01500100).
+	Index uint32 `toml:"index"`
+	// AuthFile holds the index auth value (or AUDIT_SEALER_TPM_AUTH).
+	AuthFile string `toml:"auth_file"`
+	// AcceptRollback / AcceptAnchorReset start the sealer once despite a
+	// failed startup check; the decision is recorded in the chain.
+	AcceptRollback    bool `toml:"accept_rollback"`
+	AcceptAnchorReset bool `toml:"accept_anchor_reset"`
 }
 
 // Queue bounds what the sealer holds in memory between acceptance and disk.
@@ -142,7 +162,8 @@ func Defaults() Config {
 		Socket:      "/run/audit-sealer/audit.sock",
 		SocketMode:  "0660",
 		SegmentSize: 100 * 1000 * 1000,
-		Seal:        Seal{Interval: Duration{time.Second}, Records: 100, Heartbeat: Duration{time.Minute}},
+		Seal:        Seal{Interval: Duration{time.Second}, Records: 100, Heartbeat: Duration{time.Minute}, AnchorInterval: Duration{time.Minute}},
+		TPM:         TPM{Index: 0x01500100},
 		Queue:       Queue{Events: 65536, Bytes: 64 << 20, CriticalWait: Duration{5 * time.Second}},
 		Limits:      Limits{MaxConnections: 1024, LineTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, MaxBadLines: 64},
 		Log:         Log{Level: "info", Format: "text"},
@@ -174,7 +195,7 @@ func Load(path string) (Config, error) {
 // ApplyEnv overrides settings from AUDIT_SEALER_* environment variables:
 // DATA_DIR, SOCKET, SOCKET_MODE, SOCKET_GROUP, DEV, SEGMENT_SIZE,
 // SEAL_INTERVAL, SEAL_RECORDS, HEARTBEAT, LOG_LEVEL, LOG_FORMAT,
-// METRICS_LISTEN, PKCS11_MODULE, PKCS11_TOKEN_LABEL, PKCS11_TOKEN_SERIAL,
+// METRICS_LISTEN, TPM, TPM_INDEX (0x… or decimal), TPM_AUTH_FILE, ANCHOR_INTERVAL, PKCS11_MODULE, PKCS11_TOKEN_LABEL, PKCS11_TOKEN_SERIAL,
 // PKCS11_KEY_LABEL, PKCS11_PIN_FILE, KEY_NAME. (AUDIT_SEALER_PKCS11_PIN, the
 // PIN itself, is read where the signer is opened and never stored here.)
 func (c *Config) ApplyEnv(getenv func(string) string) error {
@@ -225,6 +246,16 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	str("PKCS11_KEY_LABEL", &c.Signer.KeyLabel)
 	str("PKCS11_PIN_FILE", &c.Signer.PINFile)
 	str("KEY_NAME", &c.Signer.KeyName)
+	str("TPM", &c.TPM.Transport)
+	str("TPM_AUTH_FILE", &c.TPM.AuthFile)
+	dur("ANCHOR_INTERVAL", &c.Seal.AnchorInterval)
+	if v := getenv("AUDIT_SEALER_TPM_INDEX"); v != "" {
+		n, err := strconv.ParseUint(v, 0, 32)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config: AUDIT_SEALER_TPM_INDEX: %w", err))
+		}
+		c.TPM.Index = uint32(n)
+	}
 	return errors.Join(errs...)
 }
 
@@ -245,8 +276,8 @@ func (c *Config) Validate() error {
 	if c.SegmentSize < 4096 {
 		bad("segment_size %d is below 4096 bytes", c.SegmentSize)
 	}
-	if c.Seal.Interval.Duration <= 0 || c.Seal.Records <= 0 || c.Seal.Heartbeat.Duration <= 0 {
-		bad("seal interval, records and heartbeat must be positive")
+	if c.Seal.Interval.Duration <= 0 || c.Seal.Records <= 0 || c.Seal.Heartbeat.Duration <= 0 || c.Seal.AnchorInterval.Duration <= 0 {
+		bad("seal interval, records, heartbeat and anchor interval must be positive")
 	}
 	if c.Queue.Events <= 0 || c.Queue.Bytes <= 0 || c.Queue.CriticalWait.Duration < 0 {
 		bad("queue events and bytes must be positive")
@@ -328,5 +359,8 @@ func (c *Config) Settings() map[string]string {
 		"metrics":         strconv.FormatBool(c.Metrics.Listen != ""),
 		"pkcs11_token":    c.Signer.TokenLabel + c.Signer.TokenSerial,
 		"pkcs11_key":      c.Signer.KeyLabel,
+		"anchor_interval": c.Seal.AnchorInterval.String(),
+		"tpm":             c.TPM.Transport,
+		"tpm_index":       fmt.Sprintf("0x%08x", c.TPM.Index),
 	}
 }

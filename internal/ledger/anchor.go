@@ -56,6 +56,11 @@ func (l *Ledger) SinceAnchor() time.Duration {
 	return time.Since(l.lastAnchorTime)
 }
 
+// AnchorsMade returns how many anchored checkpoints this Ledger wrote (each
+// one NV write of the counter, except the crash-recovery and override
+// anchors, which reuse the counter's value).
+func (l *Ledger) AnchorsMade() uint64 { return l.anchorsMade }
+
 // LastAnchor returns the counter value of the last anchored checkpoint.
 func (l *Ledger) LastAnchor() *uint64 { return l.lastAnchor }
 

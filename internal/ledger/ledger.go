@@ -80,6 +80,7 @@ type Ledger struct {
 	lastAnchorSeq  uint64    // its sequence number
 	pendingIntent  *uint64   // expected value of an increment_intent after it
 	lastAnchorTime time.Time // when this process last anchored
+	anchorsMade    uint64    // anchored checkpoints written by this process
 	sealedTo       uint64    // records [0, sealedTo) are covered by a checkpoint (the checkpoint record itself included)
 	failed         error
 }
@@ -510,6 +511,7 @@ func (l *Ledger) sealWith(forceFile bool, anchor *uint64) (*chain.Checkpoint, er
 	if anchor != nil {
 		v := *anchor
 		l.lastAnchor, l.pendingIntent, l.lastAnchorTime = &v, nil, time.Now()
+		l.anchorsMade++
 	}
 	if forceFile || time.Since(l.fileWritten) >= l.cfg.CheckpointFileInterval {
 		if err := l.writeCheckpointFile(); err != nil {

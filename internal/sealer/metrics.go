@@ -6,21 +6,23 @@ import (
 
 // metrics are the sealer's Prometheus metrics, on a registry of its own.
 type metrics struct {
-	reg         *prometheus.Registry
-	accepted    *prometheus.CounterVec
-	rejected    *prometheus.CounterVec
-	shed        prometheus.Counter
-	records     prometheus.Counter
-	checkpoints prometheus.Counter
-	sealErrors  prometheus.Counter
-	queueDepth  prometheus.GaugeFunc
-	queueBytes  prometheus.GaugeFunc
-	unsealed    prometheus.Gauge
-	connections prometheus.Gauge
-	lastSeal    prometheus.Gauge
-	fsync       prometheus.Histogram
-	sign        prometheus.Histogram
-	batch       prometheus.Histogram
+	reg          *prometheus.Registry
+	accepted     *prometheus.CounterVec
+	rejected     *prometheus.CounterVec
+	shed         prometheus.Counter
+	records      prometheus.Counter
+	checkpoints  prometheus.Counter
+	sealErrors   prometheus.Counter
+	queueDepth   prometheus.GaugeFunc
+	queueBytes   prometheus.GaugeFunc
+	unsealed     prometheus.Gauge
+	connections  prometheus.Gauge
+	lastSeal     prometheus.Gauge
+	fsync        prometheus.Histogram
+	sign         prometheus.Histogram
+	batch        prometheus.Histogram
+	anchors      prometheus.Counter
+	anchorErrors prometheus.Counter
 }
 
 // newMetrics creates the metrics; queueDepth and queueBytes read the queue's
@@ -55,11 +57,15 @@ func newMetrics(queueDepth, queueBytes func() float64) *metrics {
 			Help: "Group commit latency (write and fdatasync).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		sign: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "seal_seconds",
 			Help: "Checkpoint latency (sign, append, sync, checkpoint file).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		anchors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "anchors_total",
+			Help: "Anchored checkpoints (TPM NV counter increments, i.e. NV writes) made by this process."}),
+		anchorErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "anchor_errors_total",
+			Help: "Anchors that failed because the TPM counter could not be incremented."}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_records",
 			Help: "Records per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 16)}),
 	}
 	m.reg.MustRegister(m.accepted, m.rejected, m.shed, m.records, m.checkpoints, m.sealErrors, m.queueDepth,
-		m.queueBytes, m.unsealed, m.connections, m.lastSeal, m.fsync, m.sign, m.batch,
+		m.queueBytes, m.unsealed, m.connections, m.lastSeal, m.fsync, m.sign, m.batch, m.anchors, m.anchorErrors,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

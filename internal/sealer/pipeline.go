@@ -1,6 +1,7 @@
 package sealer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -141,6 +142,34 @@ func (s *Sealer) noteShed(critical bool) {
 	s.m.shed.Inc()
 }
 
+// anchorDue reports whether the next seal should be anchored: the anchor
+// interval has passed since the last anchor.
+func (s *Sealer) anchorDue(last time.Time) bool {
+	return time.Since(last) >= s.cfg.Seal.AnchorInterval.Duration
+}
+
+func (s *Sealer) noteAnchor(cp *chain.Checkpoint) {
+	s.m.anchors.Inc()
+	s.statusMu.Lock()
+	was := s.status.AnchorError
+	s.status.AnchorError = ""
+	s.statusMu.Unlock()
+	if was != "" {
+		s.log.Info("the TPM counter works again", "counter", *cp.Anchor)
+	}
+}
+
+func (s *Sealer) noteAnchorError(err error) {
+	s.m.anchorErrors.Inc()
+	s.statusMu.Lock()
+	first := s.status.AnchorError == ""
+	s.status.AnchorError = err.Error()
+	s.statusMu.Unlock()
+	if first {
+		s.log.Error("cannot anchor in the TPM counter: checkpoints are signed but not anchored until it works again", "error", err)
+	}
+}
+
 // sealRetryInterval is how long the writer waits after a signing failure
 // before it tries to seal again.
 const sealRetryInterval = time.Second
@@ -170,7 +199,8 @@ func (s *Sealer) writer() error {
 		durables       []*request
 		sealWaiters    []*request
 		lastSeal       = time.Now()
-		sealRetryAt    time.Time // after a signing failure, no new attempt before this
+		lastAnchor     = time.Now() // the startup check anchored or found the log anchored
+		sealRetryAt    time.Time    // after a signing failure, no new attempt before this
 		lastSealErr    error
 		oldestUnsealed time.Time
 		written        uint64
@@ -262,7 +292,22 @@ func (s *Sealer) writer() error {
 			sealErr = lastSealErr
 		} else if due && s.ledger.Err() == nil {
 			start := time.Now()
-			cp, sealErr = s.ledger.Seal()
+			if s.anchoring && s.anchorDue(lastAnchor) {
+				var anchorErr error
+				cp, anchorErr = s.ledger.SealAnchored(context.Background())
+				switch {
+				case anchorErr == nil:
+					lastAnchor = time.Now()
+					s.noteAnchor(cp)
+				case cp != nil: // sealed, but the counter failed
+					s.noteAnchorError(anchorErr)
+					lastAnchor = time.Now() // retry at the next interval
+				default:
+					sealErr = anchorErr
+				}
+			} else {
+				cp, sealErr = s.ledger.Seal()
+			}
 			switch {
 			case sealErr == nil:
 				synced = true

@@ -60,6 +60,7 @@ type Sealer struct {
 	open      map[*net.UnixConn]bool
 	started   time.Time
 	openInfo  *ledger.OpenInfo
+	anchoring bool
 
 	// testHookRound, if set, is called by the writer at the start of every
 	// round, after it woke up and before it takes anything off the queue.
@@ -68,9 +69,27 @@ type Sealer struct {
 	testHookRound func()
 }
 
+// Option adds an optional part to a Sealer.
+type Option func(*options)
+
+type options struct {
+	counter ledger.Counter
+}
+
+// WithCounter anchors checkpoints in c (the TPM NV counter, FORMAT.md §5.3).
+// Without it the sealer does not anchor, and says so in the chain.
+func WithCounter(c ledger.Counter) Option { return func(o *options) { o.counter = c } }
+
 // New opens the log and prepares the daemon; it does not listen yet. The
-// caller owns the signer.
-func New(cfg config.Config, s signer.Signer, log hclog.Logger) (*Sealer, error) {
+// caller owns the signer (and the counter). With a counter, New compares it
+// with the log's last anchor and refuses a rollback or an anchor reset
+// unless the configuration accepts it (ledger.ErrRollback,
+// ledger.ErrAnchorReset).
+func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (*Sealer, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -78,14 +97,19 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger) (*Sealer, error) 
 	if err != nil {
 		return nil, err
 	}
-	l, info, err := ledger.Open(ledger.Config{Dir: cfg.DataDir, Signer: s, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev,
-		SegmentSize: cfg.SegmentSize, AcceptNewKey: cfg.Signer.AcceptNewKey})
+	lc := ledger.Config{Dir: cfg.DataDir, Signer: s, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev,
+		SegmentSize: cfg.SegmentSize, AcceptNewKey: cfg.Signer.AcceptNewKey}
+	if o.counter != nil {
+		lc.Counter, lc.AnchorIndex = o.counter, cfg.TPM.Index
+		lc.AcceptRollback, lc.AcceptAnchorReset = cfg.TPM.AcceptRollback, cfg.TPM.AcceptAnchorReset
+	}
+	l, info, err := ledger.Open(lc)
 	if err != nil {
 		return nil, err
 	}
 	sl := &Sealer{cfg: cfg, log: log, signer: s, ledger: l, policy: pol,
 		intake: make(chan *request, cfg.Queue.Events+criticalReserve), space: make(chan struct{}, 1),
-		started: time.Now(), openInfo: info}
+		started: time.Now(), openInfo: info, anchoring: o.counter != nil}
 	// The queue gauges were registered but never set (always 0): they now
 	// read the queue's counters at each scrape.
 	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) })
@@ -176,11 +200,25 @@ func (s *Sealer) recordStart() error {
 			s.log.Warn("storage recovery", "note", n)
 		}
 	}
+	if a := s.openInfo.Anchor; a != nil {
+		s.log.Info("TPM anchor checked", "status", a.Status, "counter", a.Counter)
+		if a.Status == event.AnchorRollbackOverride || a.Status == event.AnchorReset {
+			s.log.Warn("the operator accepted an anchor problem; it is recorded in the chain", "status", a.Status, "counter", a.Counter)
+		}
+	} else if !s.anchoring && !s.cfg.Dev {
+		s.log.Warn("NO TPM ANCHOR: a restored old copy of the log would not be detected at start; configure [tpm] transport")
+	}
 	if s.openInfo.Unsealed > 0 {
 		s.log.Warn("records left unsealed by the previous run are sealed now", "records", s.openInfo.Unsealed)
 	}
 	if _, err := s.ledger.AppendSealerEvent(ev); err != nil {
 		return err
+	}
+	if !s.anchoring {
+		if _, err := s.ledger.AppendSealerEvent(&event.AnchorState{Timestamp: time.Now().UTC(), Status: event.AnchorDisabled,
+			Details: "no TPM counter is configured"}); err != nil {
+			return err
+		}
 	}
 	if err := s.ledger.Sync(); err != nil {
 		return err

@@ -18,9 +18,17 @@ type Status struct {
 	Algorithm          string    `json:"algorithm"`
 	Dev                bool      `json:"dev"`
 	SignerError        string    `json:"signer_error"`
-	StorageError       string    `json:"storage_error"`
-	Connections        int64     `json:"connections"`
-	UptimeSeconds      float64   `json:"uptime_seconds"`
+	// Anchoring (TPM NV counter): the last anchored value, its age, how many
+	// anchors this process made, and the NV writes a year at that rate.
+	Anchoring            bool     `json:"anchoring"`
+	LastAnchor           *uint64  `json:"last_anchor,omitempty"`
+	LastAnchorAgeSeconds *float64 `json:"last_anchor_age_seconds,omitempty"`
+	AnchorsMade          uint64   `json:"anchors_made"`
+	NVWritesPerYearEstim float64  `json:"nv_writes_per_year_estimate"`
+	AnchorError          string   `json:"anchor_error"`
+	StorageError         string   `json:"storage_error"`
+	Connections          int64    `json:"connections"`
+	UptimeSeconds        float64  `json:"uptime_seconds"`
 }
 
 // updateStatus refreshes the snapshot from the ledger; only the writer (or
@@ -41,6 +49,19 @@ func (s *Sealer) updateStatus() {
 	st.KeyID, st.KeyKind, st.Algorithm, st.Dev = pub.ID(), string(s.signer.Kind()), string(pub.Algorithm), s.cfg.Dev
 	if err := l.Err(); err != nil {
 		st.StorageError = err.Error()
+	}
+	st.Anchoring = s.anchoring
+	if a := l.LastAnchor(); a != nil {
+		v := *a
+		st.LastAnchor = &v
+		if age := l.SinceAnchor(); age > 0 {
+			secs := age.Seconds()
+			st.LastAnchorAgeSeconds = &secs
+		}
+	}
+	st.AnchorsMade = l.AnchorsMade()
+	if up := time.Since(s.started).Seconds(); up > 0 {
+		st.NVWritesPerYearEstim = float64(st.AnchorsMade) / up * 365 * 24 * 3600
 	}
 	s.m.unsealed.Set(float64(st.Unsealed))
 	if !st.LastCheckpointTime.IsZero() {
