@@ -87,8 +87,8 @@ func TestEveryTypeHasAnExample(t *testing.T) {
 	if n := len(Types()); n != 35 {
 		t.Errorf("len(Types()) = %d, want 35", n)
 	}
-	if n := len(SealerTypes()); n != 8 {
-		t.Errorf("len(SealerTypes()) = %d, want 8", n)
+	if n := len(SealerTypes()); n != 9 {
+		t.Errorf("len(SealerTypes()) = %d, want 9", n)
 	}
 }
 

@@ -65,6 +65,7 @@ var validExamples = []struct {
 	{"audit.sealer_stopped", `{"type":"audit.sealer_stopped","timestamp":"2026-11-27T10:00:36Z","reason":"SIGTERM","records":123456}`},
 	{"audit.events_shed", `{"type":"audit.events_shed","timestamp":"2026-11-27T10:00:37Z","count":10,"reason":"queue_full","critical_count":0,"first_at":"2026-11-27T10:00:36.1Z","last_at":"2026-11-27T10:00:36.9Z"}`},
 	{"audit.client_dropped", `{"type":"audit.client_dropped","timestamp":"2026-11-27T10:00:38Z","service_id":"queen-rbee","count":3,"reason":"buffer_full"}`},
+	{"audit.storage_recovered", `{"type":"audit.storage_recovered","timestamp":"2026-11-27T10:00:39Z","failed_at":"2026-11-27T10:00:30Z","error":"storage: write segment 0000000000000000.seg: no space left on device","discarded_bytes":4096,"kept_as":"0000000000000000.seg.broken"}`},
 	{"audit.key_introduced", `{"type":"audit.key_introduced","timestamp":"2026-11-27T10:00:39Z","key_id":"3f2a9c01","key_name":"audit-sealer-1","algorithm":"ed25519","key_kind":"pkcs11","public_key":"LXEWQrcmsEQBYnyp+6wy9chTD7GQPMTbAiWHF5IaSIE=","reason":"rotation"}`},
 	{"audit.anchor_state", `{"type":"audit.anchor_state","timestamp":"2026-11-27T10:00:40Z","status":"crash_recovered","counter":42,"expected":41,"details":"crash between increment and record\nrecovered"}`},
 	{"audit.anchor_state/minimal", `{"type":"audit.anchor_state","timestamp":"2026-11-27T10:00:40Z","status":"disabled","counter":0}`},

@@ -67,6 +67,7 @@ var registry = []*typeInfo{
 	{name: TypeSealerStopped, category: "sealer", critical: false, sealer: true, newEvent: func() Event { return new(SealerStopped) }},
 	{name: TypeEventsShed, category: "sealer", critical: true, sealer: true, newEvent: func() Event { return new(EventsShed) }},
 	{name: TypeClientDropped, category: "sealer", critical: false, sealer: true, newEvent: func() Event { return new(ClientDropped) }},
+	{name: TypeStorageRecovered, category: "sealer", critical: false, sealer: true, newEvent: func() Event { return new(StorageRecovered) }},
 	{name: TypeKeyIntroduced, category: "sealer", critical: false, sealer: true, newEvent: func() Event { return new(KeyIntroduced) }},
 	{name: TypeAnchorState, category: "sealer", critical: true, sealer: true, newEvent: func() Event { return new(AnchorState) }},
 	{name: TypeRetentionPruned, category: "sealer", critical: false, sealer: true, newEvent: func() Event { return new(RetentionPruned) }},
@@ -351,6 +352,12 @@ func (*EventsShed) EventType() string { return TypeEventsShed }
 
 // EventTime returns the Timestamp in UTC.
 func (e *EventsShed) EventTime() time.Time { return e.Timestamp.UTC() }
+
+// EventType returns TypeStorageRecovered.
+func (*StorageRecovered) EventType() string { return TypeStorageRecovered }
+
+// EventTime returns the Timestamp in UTC.
+func (e *StorageRecovered) EventTime() time.Time { return e.Timestamp.UTC() }
 
 // EventType returns TypeClientDropped.
 func (*ClientDropped) EventType() string { return TypeClientDropped }

@@ -8,14 +8,15 @@ import (
 // The sealer's own event types. Clients may never send them: Decode and
 // CheckCanonical accept them only with DecodeOptions.AllowSealerEvents.
 const (
-	TypeSealerStarted   = "audit.sealer_started"
-	TypeSealerStopped   = "audit.sealer_stopped"
-	TypeEventsShed      = "audit.events_shed"
-	TypeClientDropped   = "audit.client_dropped"
-	TypeKeyIntroduced   = "audit.key_introduced"
-	TypeAnchorState     = "audit.anchor_state"
-	TypeRetentionPruned = "audit.retention_pruned"
-	TypeLogRead         = "audit.log_read"
+	TypeSealerStarted    = "audit.sealer_started"
+	TypeSealerStopped    = "audit.sealer_stopped"
+	TypeEventsShed       = "audit.events_shed"
+	TypeClientDropped    = "audit.client_dropped"
+	TypeKeyIntroduced    = "audit.key_introduced"
+	TypeAnchorState      = "audit.anchor_state"
+	TypeRetentionPruned  = "audit.retention_pruned"
+	TypeLogRead          = "audit.log_read"
+	TypeStorageRecovered = "audit.storage_recovered"
 )
 
 // SealerMode is the mode of audit.sealer_started.
@@ -141,6 +142,18 @@ type AnchorState struct {
 	Details   string  // optional free text, LF allowed
 }
 
+// StorageRecovered is audit.storage_recovered: writing the log failed (a
+// full disk, an I/O error), the sealer refused events meanwhile, and it
+// resumed; bytes written without a successful fdatasync were cut and kept
+// aside.
+type StorageRecovered struct {
+	Timestamp      time.Time
+	FailedAt       time.Time
+	Error          string  // what failed, free text (LF allowed)
+	DiscardedBytes *uint64 // optional: bytes cut because they were never made durable
+	KeptAs         string  // optional: the file they were kept in
+}
+
 // RetentionPruned is audit.retention_pruned.
 type RetentionPruned struct {
 	Timestamp     time.Time
@@ -187,6 +200,14 @@ func (e *EventsShed) bind(b *binder) {
 	b.u64("critical_count", &e.CriticalCount)
 	b.time("first_at", &e.FirstAt, timeEvent, false)
 	b.time("last_at", &e.LastAt, timeEvent, false)
+}
+
+func (e *StorageRecovered) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.time("failed_at", &e.FailedAt, timeEvent, false)
+	b.text("error", &e.Error, &ruleDetails, false)
+	b.optU64("discarded_bytes", &e.DiscardedBytes)
+	b.text("kept_as", &e.KeptAs, &ruleFileName, true)
 }
 
 func (e *ClientDropped) bind(b *binder) {

@@ -59,15 +59,18 @@ type Log struct {
 
 	syncMu sync.Mutex // held by Sync, Rotate and Close while they write f; taken before mu
 
-	mu     sync.Mutex // guards the fields below
-	f      file       // current segment, open for appending; nil after Close or a failed Rotate
-	name   string     // current segment's file name
-	size   int64      // current segment's size in bytes, including buf
-	day    time.Time  // UTC midnight of the day the current segment was created
-	buf    []byte     // frames appended but not yet written
-	spare  []byte     // the other buffer, swapped with buf by Sync
-	err    error      // poison: the first write/sync failure
-	closed bool
+	mu   sync.Mutex // guards the fields below
+	f    file       // current segment, open for appending; nil after Close or a failed Rotate
+	name string     // current segment's file name
+	size int64      // current segment's size in bytes, including buf
+	// durable is the current segment's size after its last successful
+	// fdatasync: everything before it is on disk.
+	durable int64
+	day     time.Time // UTC midnight of the day the current segment was created
+	buf     []byte    // frames appended but not yet written
+	spare   []byte    // the other buffer, swapped with buf by Sync
+	err     error     // poison: the first write/sync failure
+	closed  bool
 }
 
 // Create makes a new log in dir, which must be missing or hold no segment
@@ -185,12 +188,16 @@ func (l *Log) Sync() error {
 		return nil
 	}
 	buf, f, name := l.buf, l.f, l.name
+	end := l.size // everything appended so far is in buf or already written
 	l.buf = l.spare[:0]
 	l.mu.Unlock()
 
 	err := writeAndSync(f, name, buf)
 
 	l.mu.Lock()
+	if err == nil && l.err == nil && l.name == name {
+		l.durable = end
+	}
 	if cap(buf) <= maxSpare {
 		l.spare = buf[:0]
 	} else {
@@ -227,6 +234,15 @@ func write(f file, name string, b []byte) error {
 		return fmt.Errorf("storage: write segment %s (%d of %d bytes written): %w", name, n, len(b), err)
 	}
 	return nil
+}
+
+// Durable returns the current segment and its size after the last
+// successful Sync (or its creation or recovery): every byte before that
+// offset is on disk. After a failure, DiscardUndurable cuts what lies beyond.
+func (l *Log) Durable() (segment string, offset int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.name, l.durable
 }
 
 // Buffered returns the number of bytes appended but not yet handed to the
@@ -336,6 +352,7 @@ func (l *Log) createSegment(firstSeq uint64, first []byte) error {
 		return err
 	}
 	l.f, l.name, l.size, l.day = f, name, int64(len(b)), utcDay(l.opts.Now())
+	l.durable = l.size
 	return nil
 }
 

@@ -152,6 +152,7 @@ func (l *Log) recover() (*Recovery, error) {
 		}
 	}
 	l.f, l.name, l.size, l.day = f, name, targetEnd, utcDay(targetInfo.ModTime())
+	l.durable = targetEnd
 	return rec, nil
 }
 
@@ -265,4 +266,47 @@ func sealClosed(path string) (fs.FileMode, bool, error) {
 		return perm, false, fmt.Errorf("storage: seal closed segment: %w", err)
 	}
 	return perm, true, nil
+}
+
+// DiscardUndurable cuts segment back to offset, the size it had after its
+// last successful Sync (Log.Durable), keeping the bytes after it aside in
+// <segment>.broken first. A caller uses it after a failed write or fdatasync
+// and before the next Open: bytes written without a successful fdatasync
+// may still be readable from the page cache yet never reach the disk (the
+// kernel can drop them after a failed fdatasync), so they must not become
+// part of the log that later records extend. It takes the directory's lock,
+// so no Log may hold it. It returns nil when there was nothing to cut.
+func DiscardUndurable(dir, segment string, offset int64) (*Recovery, error) {
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	path := filepath.Join(dir, segment)
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // never created: Open removes what is left of it
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if fi.Size() <= offset {
+		return nil, nil
+	}
+	kept, err := keepAside(dir, segment, offset, fi.Size())
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(offset); err != nil {
+		return nil, fmt.Errorf("storage: cut undurable bytes of %s: %w", segment, err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("storage: fsync segment %s: %w", segment, err)
+	}
+	return &Recovery{Segment: segment, Offset: offset, Bytes: fi.Size() - offset, KeptAs: kept}, nil
 }

@@ -588,6 +588,15 @@ func (l *Ledger) RotateIfDue() (bool, error) {
 	return true, nil
 }
 
+// Durable returns the current segment and the offset up to which it is on
+// disk (see storage.Log.Durable).
+func (l *Ledger) Durable() (segment string, offset int64) { return l.store.Durable() }
+
+// Abandon releases the data directory without sealing or syncing: for a
+// ledger whose storage failed (Err is set), before storage.DiscardUndurable
+// and a new Open.
+func (l *Ledger) Abandon() error { return l.store.Close() }
+
 // Close seals what is unsealed, syncs and releases the data directory.
 func (l *Ledger) Close() error {
 	var err error

@@ -8,6 +8,8 @@ import (
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/ledger"
+	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 // Errors that reach emitters through the protocol's error codes.
@@ -195,16 +197,18 @@ func (s *Sealer) writer() error {
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	var (
-		batch          []*request
-		durables       []*request
-		sealWaiters    []*request
-		lastSeal       = time.Now()
-		lastAnchor     = time.Now() // the startup check anchored or found the log anchored
-		sealRetryAt    time.Time    // after a signing failure, no new attempt before this
-		lastSealErr    error
-		oldestUnsealed time.Time
-		written        uint64
-		storageErr     error
+		batch           []*request
+		durables        []*request
+		sealWaiters     []*request
+		lastSeal        = time.Now()
+		lastAnchor      = time.Now() // the startup check anchored or found the log anchored
+		sealRetryAt     time.Time    // after a signing failure, no new attempt before this
+		lastSealErr     error
+		oldestUnsealed  time.Time
+		written         uint64
+		storageErr      error
+		storageFailedAt time.Time
+		lastRecovery    time.Time
 	)
 	for {
 		batch, durables, sealWaiters = batch[:0], durables[:0], sealWaiters[:0]
@@ -364,11 +368,73 @@ func (s *Sealer) writer() error {
 				}
 			}
 		}
+		if storageErr != nil && !stop && time.Since(lastRecovery) >= storageRetryInterval {
+			lastRecovery = time.Now()
+			if err := s.recoverStorage(storageFailedAt, storageErr); err != nil {
+				s.log.Debug("the log still cannot be written", "error", err)
+			} else {
+				storageErr, storageFailedAt = nil, time.Time{}
+				lastSeal, oldestUnsealed = time.Now(), time.Time{}
+			}
+		}
+		if storageErr != nil && storageFailedAt.IsZero() {
+			storageFailedAt = time.Now()
+		}
 		s.updateStatus()
 		if stop {
 			return s.finishStop(written, storageErr)
 		}
 	}
+}
+
+// storageRetryInterval is how often a sealer whose log cannot be written
+// tries to resume.
+const storageRetryInterval = time.Second
+
+// recoverStorage resumes after a write or fdatasync failure: it releases
+// the failed log, cuts the current segment back to what was durable (the
+// bytes after it are kept aside: they were never acknowledged, and after a
+// failed fdatasync the page cache may hold bytes the disk never got), opens
+// the log again (which verifies its tail), records audit.storage_recovered
+// and seals. If any step fails, the sealer keeps refusing events and tries
+// again later.
+func (s *Sealer) recoverStorage(failedAt time.Time, cause error) error {
+	seg, off := s.ledger.Durable()
+	s.ledger.Abandon()
+	cut, err := storage.DiscardUndurable(s.cfg.DataDir, seg, off)
+	if err != nil {
+		return err
+	}
+	l, info, err := ledger.Open(s.ledgerCfg)
+	if err != nil {
+		return err
+	}
+	s.ledger = l
+	ev := &event.StorageRecovered{Timestamp: time.Now().UTC(), FailedAt: failedAt.UTC(), Error: cause.Error()}
+	if cut != nil {
+		n := uint64(cut.Bytes)
+		ev.DiscardedBytes, ev.KeptAs = &n, cut.KeptAs
+	}
+	if r := info.Recovery; r != nil && r.Segment != "" && cut == nil {
+		n := uint64(r.Bytes)
+		ev.DiscardedBytes, ev.KeptAs = &n, r.KeptAs
+	}
+	if _, err := l.AppendSealerEvent(ev); err != nil {
+		return err
+	}
+	if _, err := l.Seal(); err != nil && l.Err() != nil {
+		return err
+	} else if err != nil {
+		s.noteSealError(err)
+		if err := l.Sync(); err != nil {
+			return err
+		}
+	}
+	s.statusMu.Lock()
+	s.status.StorageError = ""
+	s.statusMu.Unlock()
+	s.log.Info("the log can be written again: accepting events", "failed_at", failedAt, "discarded_bytes", ev.DiscardedBytes, "kept_as", ev.KeptAs)
+	return nil
 }
 
 // appendError sorts out a failed append. If the ledger is poisoned, the log
@@ -428,7 +494,7 @@ func (s *Sealer) noteStorageError(err error) error {
 	s.status.StorageError = err.Error()
 	s.statusMu.Unlock()
 	if first {
-		s.log.Error("THE LOG CANNOT BE WRITTEN: refusing all events until restart", "error", err)
+		s.log.Error("THE LOG CANNOT BE WRITTEN: refusing events until it can be written again", "error", err)
 	}
 	return err
 }

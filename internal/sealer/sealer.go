@@ -61,6 +61,7 @@ type Sealer struct {
 	started   time.Time
 	openInfo  *ledger.OpenInfo
 	anchoring bool
+	ledgerCfg ledger.Config // to open the log again after a storage failure
 
 	// testHookRound, if set, is called by the writer at the start of every
 	// round, after it woke up and before it takes anything off the queue.
@@ -109,7 +110,7 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	}
 	sl := &Sealer{cfg: cfg, log: log, signer: s, ledger: l, policy: pol,
 		intake: make(chan *request, cfg.Queue.Events+criticalReserve), space: make(chan struct{}, 1),
-		started: time.Now(), openInfo: info, anchoring: o.counter != nil}
+		started: time.Now(), openInfo: info, anchoring: o.counter != nil, ledgerCfg: lc}
 	// The queue gauges were registered but never set (always 0): they now
 	// read the queue's counters at each scrape.
 	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) })
