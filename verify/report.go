@@ -27,12 +27,14 @@ const (
 	ReasonCheckpointMismatch Reason = "checkpoint_mismatch" // a signed checkpoint does not match the records it covers
 	ReasonTruncated          Reason = "truncated"           // the log is shorter than a checkpoint says it was
 	ReasonInconsistent       Reason = "inconsistent_with_checkpoint"
-	ReasonSoftwareKey        Reason = "software_key"    // a hardware key was required, the checkpoint says software or dev
-	ReasonAnchorSequence     Reason = "anchor_sequence" // anchored counters do not follow FORMAT.md §5.3
-	ReasonRolledBack         Reason = "rolled_back"     // the log is older than the TPM counter says it should be
+	ReasonSoftwareKey        Reason = "software_key"      // a hardware key was required, the checkpoint says software or dev
+	ReasonAnchorSequence     Reason = "anchor_sequence"   // anchored counters do not follow FORMAT.md §5.3
+	ReasonRolledBack         Reason = "rolled_back"       // the log is older than the TPM counter says it should be
+	ReasonEvidenceMismatch   Reason = "evidence_mismatch" // TPM evidence for another index, or older than the log
 	// Incomplete: nothing contradicts the signatures, but not everything is sealed.
-	ReasonUnsealedTail Reason = "unsealed_tail" // records after the last checkpoint
-	ReasonTornTail     Reason = "torn_tail"     // the last segment ends in a partial frame (a crash; the sealer cuts it at start)
+	ReasonUnsealedTail  Reason = "unsealed_tail"  // records after the last checkpoint
+	ReasonTornTail      Reason = "torn_tail"      // the last segment ends in a partial frame (a crash; the sealer cuts it at start)
+	ReasonAnchorPending Reason = "anchor_pending" // the counter moved for an anchor the log announced but has not written yet
 )
 
 // Verdict is the overall result.
@@ -49,7 +51,7 @@ const (
 // verdictOf says which verdict a failure reason leads to.
 func verdictOf(r Reason) Verdict {
 	switch r {
-	case ReasonUnsealedTail, ReasonTornTail:
+	case ReasonUnsealedTail, ReasonTornTail, ReasonAnchorPending:
 		return Incomplete
 	}
 	return Tampered

@@ -16,6 +16,7 @@ import (
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/evidence"
 	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/storage"
 )
@@ -41,6 +42,10 @@ type Options struct {
 	// MinCounter, if set, is a TPM counter value the auditor knows the log
 	// reached: a last anchor below it is a rollback (reason rolled_back).
 	MinCounter *uint64
+	// Evidence, if set, is a verified TPM NV_Certify of the counter
+	// (package evidence): the log's last anchor must reach the certified
+	// value at the certified index (rolled_back, evidence_mismatch).
+	Evidence *evidence.Result
 }
 
 // ErrCannotCheck is wrapped by errors that stop Dir from checking at all
@@ -490,6 +495,34 @@ func introducedKey(body []byte) (signer.PublicKey, error) {
 	return k, nil
 }
 
+// checkEvidence compares the counter a TPM certified with the log's last
+// anchor (FORMAT.md §5.5): equal is current; one above with an unfinished
+// increment announced in the log is an anchor in progress (incomplete);
+// anything else above is a rolled-back log; below, or at another index, the
+// evidence does not belong to this log's anchor.
+func (v *run) checkEvidence(e *evidence.Result) *Failure {
+	last := v.segs[len(v.segs)-1].Name
+	fail := func(reason Reason, format string, args ...any) *Failure {
+		return &Failure{Reason: reason, Segment: last, Offset: -1, Detail: fmt.Sprintf(format, args...)}
+	}
+	if v.lastAnchor == nil {
+		return fail(ReasonRolledBack, "the TPM certifies counter %d but the log holds no anchored checkpoint", e.Counter)
+	}
+	a := *v.lastAnchor
+	switch {
+	case e.Index != v.anchorIndex:
+		return fail(ReasonEvidenceMismatch, "the evidence certifies index 0x%08x, the log anchors at index 0x%08x", e.Index, v.anchorIndex)
+	case e.Counter == a:
+		return nil
+	case e.Counter == a+1 && v.pendingIntent != nil && *v.pendingIntent == e.Counter:
+		return fail(ReasonAnchorPending, "the TPM counter is %d and the log announced that increment after its last anchor %d, but no checkpoint carries it yet (the sealer is anchoring, or stopped before it could)", e.Counter, a)
+	case e.Counter > a:
+		return fail(ReasonRolledBack, "the TPM certifies counter %d but the log's last anchor is %d: this log is older than the one the TPM anchored", e.Counter, a)
+	default:
+		return fail(ReasonEvidenceMismatch, "the TPM certifies counter %d, below the log's last anchor %d (evidence from before the log's last anchor, or another TPM)", e.Counter, a)
+	}
+}
+
 // finish runs the checks that need the whole log.
 func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure *Failure) *Failure {
 	size := v.nextSeq
@@ -527,6 +560,11 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 	}
 	if fileCP != nil && v.lastCP != nil && fileCP.Size < v.lastCP.Size {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s holds an older checkpoint (size %d) than the log (size %d)", CheckpointFile, fileCP.Size, v.lastCP.Size))
+	}
+	if e := v.opts.Evidence; e != nil {
+		if f := v.checkEvidence(e); f != nil {
+			return f
+		}
 	}
 	if v.lastCP == nil {
 		first := uint64(0)

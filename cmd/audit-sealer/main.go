@@ -6,6 +6,7 @@
 //	audit-sealer keys export-public --dev --data-dir DIR [--format pem|note]
 //	audit-sealer prove --data-dir DIR --seq N --out FILE
 //	audit-sealer bench --clients K --events N [--durable] [--json]
+//	audit-sealer tpm provision | read | certify --nonce HEX --out FILE
 //
 // main only wires flags and configuration; the work is in internal/sealer
 // and the libraries.
@@ -34,7 +35,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), benchCommand())
+	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), benchCommand(), tpmCommand())
 	if err := root.Execute(); err != nil {
 		code := 1
 		var ee *exitError

@@ -34,6 +34,9 @@ type configFlags struct {
 	logFormat   string
 	metrics     string
 	acceptKey   bool
+	tpm         string
+	acceptRoll  bool
+	acceptReset bool
 }
 
 func (f *configFlags) register(fs *pflag.FlagSet) {
@@ -48,6 +51,9 @@ func (f *configFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "", "trace, debug, info, warn or error (default info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "text or json (default text)")
 	fs.StringVar(&f.metrics, "metrics-listen", "", "address for Prometheus /metrics (default off)")
+	fs.StringVar(&f.tpm, "tpm", "", "TPM holding the anchor counter: device:/dev/tpmrm0, unix:PATH or tcp:HOST:PORT (default: none)")
+	fs.BoolVar(&f.acceptRoll, "accept-rollback", false, "start although the TPM counter is ahead of the log (an old copy); recorded in the chain")
+	fs.BoolVar(&f.acceptReset, "accept-anchor-reset", false, "start although the TPM counter is behind the log or missing (TPM cleared); recorded in the chain")
 	fs.BoolVar(&f.acceptKey, "accept-new-key", false, "start with a signing key the log never introduced (recorded; auditors need the key out of band)")
 }
 
@@ -81,6 +87,9 @@ func (f *configFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 	set("log-format", func() { cfg.Log.Format = f.logFormat })
 	set("metrics-listen", func() { cfg.Metrics.Listen = f.metrics })
 	set("accept-new-key", func() { cfg.Signer.AcceptNewKey = f.acceptKey })
+	set("tpm", func() { cfg.TPM.Transport = f.tpm })
+	set("accept-rollback", func() { cfg.TPM.AcceptRollback = f.acceptRoll })
+	set("accept-anchor-reset", func() { cfg.TPM.AcceptAnchorReset = f.acceptReset })
 	return cfg, cfg.Validate()
 }
 
@@ -105,7 +114,16 @@ func serveCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			sl, err := sealer.New(cfg, s, log)
+			var opts []sealer.Option
+			counter, err := openCounter(cfg)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if counter != nil {
+				defer counter.Close()
+				opts = append(opts, sealer.WithCounter(counter))
+			}
+			sl, err := sealer.New(cfg, s, log, opts...)
 			if err != nil {
 				return err
 			}

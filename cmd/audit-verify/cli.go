@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/evidence"
 	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
@@ -80,6 +82,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var workers int
 	var requireHardware bool
 	var minCounter int64
+	var evidenceFile, nonceHex string
 	root := &cobra.Command{
 		Use:   "audit-verify --key FILE [--key FILE...] [--checkpoint FILE] [--json] DATA_DIR",
 		Short: "Check an audit-sealer log offline with only the public key",
@@ -100,6 +103,13 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 				return err
 			}
 			opts := verify.Options{Keys: keys, Workers: workers, RequireHardware: requireHardware}
+			if evidenceFile != "" {
+				res, err := checkEvidence(evidenceFile, nonceHex)
+				if err != nil {
+					return err
+				}
+				opts.Evidence = res
+			}
 			if minCounter >= 0 {
 				m := uint64(minCounter)
 				opts.MinCounter = &m
@@ -139,6 +149,8 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON document")
 	root.Flags().StringVar(&checkpointFile, "checkpoint", "", "a checkpoint kept earlier; the log must be consistent with it")
 	root.Flags().IntVar(&workers, "workers", 0, "segments checked at once (0 = all cores)")
+	root.Flags().StringVar(&evidenceFile, "tpm-evidence", "", "TPM evidence (audit-sealer tpm certify): the log's last anchor must reach the certified counter")
+	root.Flags().StringVar(&nonceHex, "nonce", "", "with --tpm-evidence: the hex nonce you gave to tpm certify (proves the evidence is fresh)")
 	root.Flags().Int64Var(&minCounter, "min-counter", -1, "a TPM counter value the log is known to have reached; a lower last anchor fails (rolled_back)")
 	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
 	root.AddCommand(newProofCommand(&c, stdout))
@@ -227,6 +239,29 @@ func printReport(w io.Writer, rep *verify.Report) {
 	for _, warn := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
+}
+
+// checkEvidence reads and verifies a TPM evidence file offline.
+func checkEvidence(path, nonceHex string) (*evidence.Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := evidence.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	var nonce []byte
+	if nonceHex != "" {
+		if nonce, err = hex.DecodeString(nonceHex); err != nil {
+			return nil, fmt.Errorf("--nonce: %w", err)
+		}
+	}
+	res, err := ev.Verify(nonce)
+	if err != nil {
+		return nil, fmt.Errorf("the TPM evidence does not verify: %w", err)
+	}
+	return res, nil
 }
 
 // errorf prints an error in the house style: "audit-verify: error: …".
