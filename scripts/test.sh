@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(socat softhsm2 opensc openssl strace)
+packages=(socat softhsm2 opensc openssl strace swtpm swtpm-tools tpm2-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

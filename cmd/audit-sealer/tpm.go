@@ -45,7 +45,12 @@ func openCounter(cfg config.Config) (*tpm.Counter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tpm.Open(tc)
+	c, err := tpm.Open(tc)
+	if errors.Is(err, tpm.ErrIndexMissing) {
+		return nil, fmt.Errorf("anchor reset: the TPM counter index 0x%08x is missing (the TPM was cleared or the index undefined); "+
+			"nothing can vouch that this log is the latest; provision the index again (audit-sealer tpm provision) and check the log with audit-verify before starting: %w", cfg.TPM.Index, err)
+	}
+	return c, err
 }
 
 func tpmCommand() *cobra.Command {
