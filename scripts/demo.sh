@@ -6,10 +6,11 @@
 # Usage: scripts/demo.sh [WORKDIR]   (default: a fresh temporary directory)
 #
 # Needs Go (1.26) and a C compiler. It signs checkpoints with a key on a
-# throwaway SoftHSM2 token (scripts/softhsm/setup.sh), installing softhsm2
-# with apt-get when it is missing and we are root; without SoftHSM it falls
-# back to --dev (a software key, flagged in every checkpoint). TPM anchoring
-# is not part of this build yet.
+# throwaway SoftHSM2 token (scripts/softhsm/setup.sh) and anchors them in a
+# throwaway swtpm's NV counter (scripts/swtpm/start.sh), installing softhsm2
+# and swtpm with apt-get when they are missing and we are root; without them
+# it falls back to --dev (a software key and no TPM, flagged in every
+# checkpoint).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,17 +25,25 @@ say() { printf '\n== %s\n' "$*"; }
 say "building audit-sealer and audit-verify (the verifier without cgo, as an auditor would)"
 (cd "$repo" && go build -o "$bin/audit-sealer" ./cmd/audit-sealer && CGO_ENABLED=0 go build -o "$bin/audit-verify" ./cmd/audit-verify)
 
-if ! command -v softhsm2-util >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  say "installing softhsm2"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null
+if { ! command -v softhsm2-util || ! command -v swtpm; } >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  say "installing softhsm2 and swtpm"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 swtpm swtpm-tools >/dev/null
 fi
 dev=true
+tpm=false
 if command -v softhsm2-util >/dev/null; then
   say "creating a throwaway SoftHSM2 token with an Ed25519 key (never extractable)"
   eval "$("$repo/scripts/softhsm/setup.sh" "$work/hsm")"
   dev=false
+  if command -v swtpm >/dev/null; then
+    say "starting a throwaway swtpm and provisioning its NV counter"
+    eval "$("$repo/scripts/swtpm/start.sh" "$work/tpm")"
+    trap '"$repo/scripts/swtpm/stop.sh" "$work/tpm" >/dev/null 2>&1 || true' EXIT
+    "$bin/audit-sealer" tpm provision --data-dir "$data" > /dev/null
+    tpm=true
+  fi
 else
-  say "SoftHSM2 is not installed: running with --dev (software key)"
+  say "SoftHSM2 is not installed: running with --dev (software key, no TPM)"
 fi
 
 # A policy that lets this user emit as three services; the sealer records
@@ -57,7 +66,7 @@ TOML
 say "starting the sealer (256 KiB segments)"
 "$bin/audit-sealer" serve --config "$work/audit-sealer.toml" 2> "$work/sealer.log" &
 sealer=$!
-trap 'kill $sealer 2>/dev/null || true' EXIT
+trap 'kill $sealer 2>/dev/null || true; "$repo/scripts/swtpm/stop.sh" "$work/tpm" >/dev/null 2>&1 || true' EXIT
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 [ -S "$sock" ] || { cat "$work/sealer.log"; echo "the sealer did not start" >&2; exit 1; }
 
@@ -92,12 +101,17 @@ say "status"
 say "stopping the sealer (SIGTERM: drain, record the stop, seal, fsync)"
 kill -TERM $sealer
 wait $sealer
-trap - EXIT
+trap '"$repo/scripts/swtpm/stop.sh" "$work/tpm" >/dev/null 2>&1 || true' EXIT
 ls -l "$data" | sed 's/^/  /'
 
 say "exporting the public key and verifying the log offline"
 "$bin/audit-sealer" keys export-public --config "$work/audit-sealer.toml" > "$work/key.pem"
-if [ "$dev" = false ]; then
+if [ "$tpm" = true ]; then
+  say "the TPM certifies its counter for a fresh nonce; audit-verify checks that the log reaches it"
+  nonce=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  "$bin/audit-sealer" tpm certify --config "$work/audit-sealer.toml" --nonce "$nonce" --out "$work/tpm-evidence.json"
+  "$bin/audit-verify" --key "$work/key.pem" --require-hardware --tpm-evidence "$work/tpm-evidence.json" --nonce "$nonce" "$data"
+elif [ "$dev" = false ]; then
   "$bin/audit-verify" --key "$work/key.pem" --require-hardware "$data"
 else
   "$bin/audit-verify" --key "$work/key.pem" "$data"

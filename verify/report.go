@@ -105,6 +105,8 @@ type Report struct {
 	Unsealed       uint64             `json:"unsealed"` // records after the last checkpoint
 	LastCheckpoint *CheckpointSummary `json:"last_checkpoint,omitempty"`
 	LastAnchor     *AnchorSummary     `json:"last_anchor,omitempty"`
+	// Evidence reports the TPM evidence the log was compared with.
+	Evidence *EvidenceSummary `json:"tpm_evidence,omitempty"`
 	// TrustedCheckpoint reports on the checkpoint the auditor supplied.
 	TrustedCheckpoint *TrustedResult `json:"trusted_checkpoint,omitempty"`
 	FirstFailure      *Failure       `json:"first_failure"`
@@ -118,6 +120,14 @@ type AnchorSummary struct {
 	Index   string `json:"index"`
 	Seq     uint64 `json:"seq"`
 	Anchors int    `json:"anchors"` // anchored checkpoints in the log
+}
+
+// EvidenceSummary describes the TPM evidence checked against the log.
+type EvidenceSummary struct {
+	Counter      uint64 `json:"counter"`
+	Index        string `json:"index"`
+	NonceChecked bool   `json:"nonce_checked"`
+	AKName       string `json:"ak_name"` // hex: pin it to recognise the TPM next time
 }
 
 // TrustedResult says whether the log is consistent with a checkpoint the

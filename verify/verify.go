@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -562,6 +563,7 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s holds an older checkpoint (size %d) than the log (size %d)", CheckpointFile, fileCP.Size, v.lastCP.Size))
 	}
 	if e := v.opts.Evidence; e != nil {
+		rep.Evidence = &EvidenceSummary{Counter: e.Counter, Index: fmt.Sprintf("0x%08x", e.Index), NonceChecked: e.NonceChecked, AKName: hex.EncodeToString(e.AKName)}
 		if f := v.checkEvidence(e); f != nil {
 			return f
 		}

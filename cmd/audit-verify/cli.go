@@ -233,6 +233,13 @@ func printReport(w io.Writer, rep *verify.Report) {
 	if a := rep.LastAnchor; a != nil {
 		fmt.Fprintf(w, "last anchor: TPM counter %d (index %s) at record %d, %d anchored checkpoints\n", a.Counter, a.Index, a.Seq, a.Anchors)
 	}
+	if e := rep.Evidence; e != nil && rep.FirstFailure == nil {
+		fresh := "nonce checked"
+		if !e.NonceChecked {
+			fresh = "NO NONCE: the evidence may be old"
+		}
+		fmt.Fprintf(w, "TPM evidence: counter %d at index %s certified (%s); the log reaches it\n", e.Counter, e.Index, fresh)
+	}
 	if t := rep.TrustedCheckpoint; t != nil && t.Consistent {
 		fmt.Fprintf(w, "consistent with your checkpoint of size %d\n", t.Size)
 	}
