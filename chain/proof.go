@@ -185,3 +185,40 @@ func ParseInclusionBundle(data []byte) (*InclusionBundle, error) {
 	}
 	return &b, nil
 }
+
+// ConsistencyBundleFormat is the format line of a ConsistencyBundle.
+const ConsistencyBundleFormat = "audit-sealer consistency proof v1"
+
+// ConsistencyBundle shows an auditor who kept an earlier checkpoint that the
+// log has only grown since: the RFC 6962 consistency proof from the tree of
+// OldSize leaves to the tree of the bundle's signed checkpoint.
+type ConsistencyBundle struct {
+	Format     string `json:"format"`
+	OldSize    uint64 `json:"old_size"`
+	TreeSize   uint64 `json:"tree_size"`
+	Proof      []Hash `json:"proof"`
+	Checkpoint []byte `json:"checkpoint"` // the newer signed checkpoint note
+}
+
+// ParseConsistencyBundle decodes a bundle strictly.
+func ParseConsistencyBundle(data []byte) (*ConsistencyBundle, error) {
+	if len(data) > maxBundleSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadBundle, len(data))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var b ConsistencyBundle
+	if err := dec.Decode(&b); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadBundle, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data", ErrBadBundle)
+	}
+	if b.Format != ConsistencyBundleFormat {
+		return nil, fmt.Errorf("%w: format %q, want %q", ErrBadBundle, b.Format, ConsistencyBundleFormat)
+	}
+	if len(b.Proof) > 128 {
+		return nil, fmt.Errorf("%w: proof of %d hashes", ErrBadBundle, len(b.Proof))
+	}
+	return &b, nil
+}

@@ -179,3 +179,53 @@ func CheckInclusion(bundle *chain.InclusionBundle, opts Options) (*Disclosed, er
 	}
 	return &Disclosed{Record: rec, Checkpoint: cp}, nil
 }
+
+// ProveConsistency returns the bundle that shows the log's tree of oldSize
+// leaves is a prefix of the tree of its last checkpoint.
+func ProveConsistency(dir string, oldSize uint64) (*chain.ConsistencyBundle, error) {
+	note, size, err := lastCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
+	if oldSize == 0 || oldSize > size {
+		return nil, fmt.Errorf("verify: no consistency proof from size %d to the last checkpoint's size %d", oldSize, size)
+	}
+	var p []chain.Hash
+	if oldSize < size {
+		if p, err = ConsistencyProof(dir, oldSize, size); err != nil {
+			return nil, err
+		}
+	}
+	return &chain.ConsistencyBundle{Format: chain.ConsistencyBundleFormat, OldSize: oldSize, TreeSize: size, Proof: p, Checkpoint: note}, nil
+}
+
+// CheckConsistency checks a bundle against the checkpoint the auditor kept
+// (old): both are signed by trusted keys, of the same log, and the proof
+// leads from old's root to the newer root. It returns the newer checkpoint.
+func CheckConsistency(bundle *chain.ConsistencyBundle, old []byte, opts Options) (*chain.SignedCheckpoint, error) {
+	prev, err := chain.OpenCheckpoint(old, opts.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("verify: your checkpoint: %w", err)
+	}
+	cur, err := chain.OpenCheckpoint(bundle.Checkpoint, opts.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("verify: the bundle's checkpoint: %w", err)
+	}
+	switch {
+	case prev.Origin != cur.Origin:
+		return nil, fmt.Errorf("%w: checkpoints of two logs (%s, %s)", ErrBundleProof, prev.Origin, cur.Origin)
+	case bundle.OldSize != prev.Size || bundle.TreeSize != cur.Size:
+		return nil, fmt.Errorf("%w: the bundle proves %d -> %d, the checkpoints are %d and %d", ErrBundleProof, bundle.OldSize, bundle.TreeSize, prev.Size, cur.Size)
+	case cur.Size < prev.Size:
+		return nil, fmt.Errorf("%w: the log shrank from %d to %d", ErrBundleProof, prev.Size, cur.Size)
+	case cur.Size == prev.Size:
+		if cur.Root != prev.Root {
+			return nil, fmt.Errorf("%w: two different trees of size %d (a fork)", ErrBundleProof, cur.Size)
+		}
+		return cur, nil
+	}
+	if err := chain.VerifyConsistency(prev.Size, cur.Size, bundle.Proof, prev.Root, cur.Root); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBundleProof, err)
+	}
+	return cur, nil
+}

@@ -126,3 +126,34 @@ func TestConsistencyProofFromLog(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConsistencyBundle: a bundle from the log proves the auditor's kept
+// checkpoint is a prefix of the latest one; a fork's checkpoint, or a
+// tampered proof, fails.
+func TestConsistencyBundle(t *testing.T) {
+	v := vector(t, "intact_with_trusted")
+	opts := optionsFor(t, v)
+	old, _ := os.ReadFile(v.TrustedFile)
+	oldCP, _ := chain.OpenCheckpoint(old, opts.Keys)
+	b, err := verify.ProveConsistency(v.Dir, oldCP.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(b)
+	back, err := chain.ParseConsistencyBundle(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.CheckConsistency(back, old, opts); err != nil {
+		t.Fatalf("consistent log: %v", err)
+	}
+	fork := vector(t, "inconsistent_fork")
+	forkCP, _ := os.ReadFile(fork.TrustedFile)
+	if _, err := verify.CheckConsistency(back, forkCP, opts); !errors.Is(err, verify.ErrBundleProof) {
+		t.Fatalf("a fork's checkpoint: %v", err)
+	}
+	back.Proof[0][0] ^= 1
+	if _, err := verify.CheckConsistency(back, old, opts); !errors.Is(err, verify.ErrBundleProof) {
+		t.Fatalf("a tampered proof: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -12,17 +13,37 @@ import (
 
 func proveCommand() *cobra.Command {
 	var dataDir, out string
-	var seq uint64
+	var seq, fromSize uint64
 	cmd := &cobra.Command{
-		Use:   "prove --data-dir DIR --seq N --out FILE",
-		Short: "Export one record with its inclusion proof and a signed checkpoint (check with audit-verify proof)",
-		Args:  cobra.NoArgs,
+		Use:   "prove --data-dir DIR (--seq N | --from-size A) [--out FILE]",
+		Short: "Export one record with its inclusion proof, or a consistency proof from an earlier checkpoint",
+		Long: `prove --seq N writes record N with its inclusion proof and the last signed
+checkpoint, so that one record can be disclosed and checked with only the
+public key (audit-verify proof). prove --from-size A writes the proof that
+the log's current tree extends the tree of size A, for an auditor who kept
+that checkpoint (audit-verify consistency).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := verify.Prove(dataDir, seq)
-			if err != nil {
-				return err
+			bySeq, byFrom := cmd.Flags().Changed("seq"), cmd.Flags().Changed("from-size")
+			if bySeq == byFrom {
+				return &exitError{code: 2, err: errors.New("give exactly one of --seq and --from-size")}
 			}
-			data, err := json.MarshalIndent(b, "", "  ")
+			var bundle any
+			var what string
+			if bySeq {
+				b, err := verify.Prove(dataDir, seq)
+				if err != nil {
+					return err
+				}
+				bundle, what = b, fmt.Sprintf("the proof of record %d (tree size %d)", seq, b.TreeSize)
+			} else {
+				b, err := verify.ProveConsistency(dataDir, fromSize)
+				if err != nil {
+					return err
+				}
+				bundle, what = b, fmt.Sprintf("the consistency proof from size %d to %d", fromSize, b.TreeSize)
+			}
+			data, err := json.MarshalIndent(bundle, "", "  ")
 			if err != nil {
 				return err
 			}
@@ -34,13 +55,13 @@ func proveCommand() *cobra.Command {
 			if err := os.WriteFile(out, data, 0o600); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "audit-sealer: wrote the proof of record %d (tree size %d) to %s\n", seq, b.TreeSize, out)
+			fmt.Fprintf(os.Stderr, "audit-sealer: wrote %s to %s\n", what, out)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/audit-sealer", "data directory")
 	cmd.Flags().Uint64Var(&seq, "seq", 0, "sequence number of the record to disclose")
+	cmd.Flags().Uint64Var(&fromSize, "from-size", 0, "tree size of the checkpoint the auditor kept")
 	cmd.Flags().StringVar(&out, "out", "-", "output file (- for stdout)")
-	cmd.MarkFlagRequired("seq")
 	return cmd
 }

@@ -153,7 +153,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 	root.Flags().StringVar(&nonceHex, "nonce", "", "with --tpm-evidence: the hex nonce you gave to tpm certify (proves the evidence is fresh)")
 	root.Flags().Int64Var(&minCounter, "min-counter", -1, "a TPM counter value the log is known to have reached; a lower last anchor fails (rolled_back)")
 	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
-	root.AddCommand(newProofCommand(&c, stdout))
+	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout))
 	return root
 }
 
@@ -206,6 +206,53 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newConsistencyCommand(c *common, stdout io.Writer) *cobra.Command {
+	var kept string
+	cmd := &cobra.Command{
+		Use:   "consistency --key FILE --checkpoint KEPT BUNDLE",
+		Short: "Check that the log only grew since a checkpoint you kept (bundle from audit-sealer prove --from-size)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			keys, err := c.keys()
+			if err != nil {
+				return err
+			}
+			if kept == "" {
+				return errors.New("--checkpoint: name the checkpoint you kept")
+			}
+			old, err := os.ReadFile(kept)
+			if err != nil {
+				return err
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			b, err := chain.ParseConsistencyBundle(data)
+			if err != nil {
+				return err
+			}
+			cur, err := verify.CheckConsistency(b, old, verify.Options{Keys: keys})
+			if err != nil {
+				if c.json {
+					json.NewEncoder(stdout).Encode(map[string]any{"verdict": "inconsistent", "error": err.Error()})
+				} else {
+					fmt.Fprintf(stdout, "audit-verify: INCONSISTENT: %v\n", err)
+				}
+				return exitCode(exitFailed)
+			}
+			if c.json {
+				return json.NewEncoder(stdout).Encode(map[string]any{"verdict": "consistent", "old_size": b.OldSize, "checkpoint": summaryOf(cur)})
+			}
+			fmt.Fprintf(stdout, "audit-verify: consistent: the log of size %d (signed %s by key %s) extends your checkpoint of size %d\n",
+				cur.Size, cur.Time.Format(time.RFC3339), cur.Key.ID(), b.OldSize)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&kept, "checkpoint", "", "the checkpoint you kept earlier")
+	return cmd
 }
 
 func summaryOf(cp *chain.SignedCheckpoint) map[string]any {

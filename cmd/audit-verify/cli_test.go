@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
@@ -112,5 +113,40 @@ func TestProofCommand(t *testing.T) {
 	os.WriteFile(path, data, 0o600)
 	if code, out, _ := runCLI("proof", "--key", v.KeyFile, path); code != 1 || !bytes.Contains([]byte(out), []byte("INVALID")) {
 		t.Fatalf("tampered bundle: exit %d\n%s", code, out)
+	}
+}
+
+func TestConsistencyCommand(t *testing.T) {
+	root := t.TempDir()
+	vs, err := testkit.Generate(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v testkit.Vector
+	for _, x := range vs {
+		if x.Name == "intact_with_trusted" {
+			v = x
+		}
+	}
+	old, _ := os.ReadFile(v.TrustedFile)
+	cp, _, _, err := chain.PeekCheckpoint(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := verify.ProveConsistency(v.Dir, cp.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(b)
+	path := filepath.Join(root, "consistency.json")
+	os.WriteFile(path, data, 0o600)
+	if code, out, stderr := runCLI("consistency", "--key", v.KeyFile, "--checkpoint", v.TrustedFile, path); code != 0 || !bytes.Contains([]byte(out), []byte("consistent")) {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	b.Proof[len(b.Proof)-1][3] ^= 1
+	data, _ = json.Marshal(b)
+	os.WriteFile(path, data, 0o600)
+	if code, out, _ := runCLI("consistency", "--key", v.KeyFile, "--checkpoint", v.TrustedFile, path); code != 1 || !bytes.Contains([]byte(out), []byte("INCONSISTENT")) {
+		t.Fatalf("tampered proof: exit %d\n%s", code, out)
 	}
 }
