@@ -348,7 +348,7 @@ func (v *run) join(i int, res *segResult) *Failure {
 // order, keeping the set of trusted keys: a checkpoint must be signed by a
 // key trusted at that point, and a key introduced by an audit.key_introduced
 // record becomes trusted once a checkpoint by a trusted key covers that
-// record. FORMAT.md §5.2 states the rule.
+// record. FORMAT.md §5.1 states the rule.
 func (v *run) followKeys(res *segResult) *Failure {
 	for _, ke := range res.keyEvents {
 		seq := ke.seq
@@ -497,7 +497,7 @@ func introducedKey(body []byte) (signer.PublicKey, error) {
 }
 
 // checkEvidence compares the counter a TPM certified with the log's last
-// anchor (FORMAT.md §5.5): equal is current; one above with an unfinished
+// anchor (FORMAT.md §5.4): equal is current; one above with an unfinished
 // increment announced in the log is an anchor in progress (incomplete);
 // anything else above is a rolled-back log; below, or at another index, the
 // evidence does not belong to this log's anchor.
