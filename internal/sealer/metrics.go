@@ -23,6 +23,9 @@ type metrics struct {
 	batch        prometheus.Histogram
 	anchors      prometheus.Counter
 	anchorErrors prometheus.Counter
+	lastAnchor   prometheus.Gauge
+	anchorValue  prometheus.Gauge
+	nvWrites     prometheus.Gauge
 }
 
 // newMetrics creates the metrics; queueDepth and queueBytes read the queue's
@@ -61,11 +64,17 @@ func newMetrics(queueDepth, queueBytes func() float64) *metrics {
 			Help: "Anchored checkpoints (TPM NV counter increments, i.e. NV writes) made by this process."}),
 		anchorErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "anchor_errors_total",
 			Help: "Anchors that failed because the TPM counter could not be incremented."}),
+		lastAnchor: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "last_anchor_timestamp_seconds",
+			Help: "Unix time of this process's last anchored checkpoint (0 before the first)."}),
+		anchorValue: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "last_anchor_counter",
+			Help: "TPM counter value of the log's last anchored checkpoint."}),
+		nvWrites: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "nv_writes_per_year_estimate",
+			Help: "TPM NV writes a year at this process's anchoring rate (TPMs wear out and rate-limit NV writes)."}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_records",
 			Help: "Records per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 16)}),
 	}
 	m.reg.MustRegister(m.accepted, m.rejected, m.shed, m.records, m.checkpoints, m.sealErrors, m.queueDepth,
-		m.queueBytes, m.unsealed, m.connections, m.lastSeal, m.fsync, m.sign, m.batch, m.anchors, m.anchorErrors,
+		m.queueBytes, m.unsealed, m.connections, m.lastSeal, m.fsync, m.sign, m.batch, m.anchors, m.anchorErrors, m.lastAnchor, m.anchorValue, m.nvWrites,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

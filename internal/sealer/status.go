@@ -63,6 +63,13 @@ func (s *Sealer) updateStatus() {
 	if up := time.Since(s.started).Seconds(); up > 0 {
 		st.NVWritesPerYearEstim = float64(st.AnchorsMade) / up * 365 * 24 * 3600
 	}
+	s.m.nvWrites.Set(st.NVWritesPerYearEstim)
+	if st.LastAnchor != nil {
+		s.m.anchorValue.Set(float64(*st.LastAnchor))
+	}
+	if st.LastAnchorAgeSeconds != nil {
+		s.m.lastAnchor.Set(float64(time.Now().Add(-time.Duration(*st.LastAnchorAgeSeconds * float64(time.Second))).UnixNano()) / 1e9)
+	}
 	s.m.unsealed.Set(float64(st.Unsealed))
 	if !st.LastCheckpointTime.IsZero() {
 		s.m.lastSeal.Set(float64(st.LastCheckpointTime.UnixNano()) / 1e9)
