@@ -68,7 +68,7 @@ func (s *Sealer) updateStatus() {
 		s.m.anchorValue.Set(float64(*st.LastAnchor))
 	}
 	if st.LastAnchorAgeSeconds != nil {
-		s.m.lastAnchor.Set(float64(time.Now().Add(-time.Duration(*st.LastAnchorAgeSeconds * float64(time.Second))).UnixNano()) / 1e9)
+		s.m.lastAnchor.Set(float64(time.Now().Add(-time.Duration(*st.LastAnchorAgeSeconds*float64(time.Second))).UnixNano()) / 1e9)
 	}
 	s.m.unsealed.Set(float64(st.Unsealed))
 	if !st.LastCheckpointTime.IsZero() {
