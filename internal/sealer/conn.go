@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -18,7 +19,7 @@ const MaxLine = 128 << 10
 
 // maxPending bounds the replies a connection may owe; a client that sends
 // faster than it reads replies is slowed down, not buffered without bound.
-const maxPending = 4096
+const maxPending = 512
 
 // writeTimeout cuts off a client that does not read its replies.
 const writeTimeout = 10 * time.Second
@@ -74,7 +75,7 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 		return
 	}
 	peer := &Peer{UID: uid, GID: gid, PID: pid, Services: s.policy.services(uid, gid)}
-	s.trackConn(c, true)
+	st := s.trackConn(c, true)
 	defer s.trackConn(c, false)
 
 	replies := make(chan pending, maxPending)
@@ -87,6 +88,7 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 	bad := 0
 	for {
 		line, err := lr.next()
+		st.lastActive.Store(time.Now().UnixNano())
 		if errors.Is(err, errLineTooLong) {
 			s.m.rejected.WithLabelValues("frame_too_large").Inc()
 			replies <- pending{ready: errorReply("", "frame_too_large", "sealer: request line longer than 131072 bytes; skipped")}
@@ -134,7 +136,7 @@ func isClientFault(code string) bool {
 // writeReplies writes owed replies in order, batching writes while more
 // replies are ready.
 func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
-	w := bufio.NewWriterSize(c, 64<<10)
+	w := bufio.NewWriterSize(c, 8<<10)
 	broken := false
 	for p := range replies {
 		r := p.ready
@@ -180,21 +182,30 @@ func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
 	}
 }
 
-// trackConn records open connections so that a stop can interrupt their reads.
-func (s *Sealer) trackConn(c *net.UnixConn, open bool) {
+// connState is what the sealer knows of an open connection.
+type connState struct {
+	lastActive atomic.Int64 // Unix nanoseconds of the last complete request line (or the accept)
+}
+
+// trackConn records open connections so that a stop can interrupt their
+// reads and a full house can make room.
+func (s *Sealer) trackConn(c *net.UnixConn, open bool) *connState {
 	s.connsMu.Lock()
 	defer s.connsMu.Unlock()
 	if s.open == nil {
-		s.open = map[*net.UnixConn]bool{}
+		s.open = map[*net.UnixConn]*connState{}
 	}
-	if open {
-		s.open[c] = true
-		if s.stopping.Load() {
-			c.SetReadDeadline(time.Now())
-		}
-	} else {
+	if !open {
 		delete(s.open, c)
+		return nil
 	}
+	st := &connState{}
+	st.lastActive.Store(time.Now().UnixNano())
+	s.open[c] = st
+	if s.stopping.Load() {
+		c.SetReadDeadline(time.Now())
+	}
+	return st
 }
 
 // interruptReads makes every connection's reader return, so that a stop
@@ -205,6 +216,28 @@ func (s *Sealer) interruptReads() {
 	for c := range s.open {
 		c.SetReadDeadline(time.Now())
 	}
+}
+
+// evictIdle makes room when every connection slot is taken: it closes the
+// connection that has been silent longest, if it has been silent for at
+// least minIdle, so that a crowd of idle connections cannot lock services
+// out. It reports whether it closed one.
+func (s *Sealer) evictIdle(minIdle time.Duration) bool {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	var oldest *net.UnixConn
+	var oldestAt int64
+	for c, st := range s.open {
+		if at := st.lastActive.Load(); oldest == nil || at < oldestAt {
+			oldest, oldestAt = c, at
+		}
+	}
+	if oldest == nil || time.Since(time.Unix(0, oldestAt)) < minIdle {
+		return false
+	}
+	oldest.SetReadDeadline(time.Now()) // its reader returns and closes it
+	s.open[oldest].lastActive.Store(time.Now().UnixNano())
+	return true
 }
 
 // handle turns one request line into the reply owed for it.

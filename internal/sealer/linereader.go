@@ -35,7 +35,7 @@ var errStopping = errors.New("sealer: stopping")
 // read, and the reader checks stopping after it set a deadline of its own,
 // so that it never overrides the stop's deadline and blocks on.
 func newLineReader(c net.Conn, max int, lineTimeout, idleTimeout time.Duration, stopping func() bool) *lineReader {
-	return &lineReader{c: c, buf: make([]byte, 16<<10), max: max, lineTimeout: lineTimeout, idleTimeout: idleTimeout, stopping: stopping}
+	return &lineReader{c: c, buf: make([]byte, 4<<10), max: max, lineTimeout: lineTimeout, idleTimeout: idleTimeout, stopping: stopping}
 }
 
 // next returns the next line without its newline; it is valid until the

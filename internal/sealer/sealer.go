@@ -57,7 +57,7 @@ type Sealer struct {
 	conns     sync.WaitGroup
 	connCount atomic.Int64
 	connsMu   sync.Mutex
-	open      map[*net.UnixConn]bool
+	open      map[*net.UnixConn]*connState
 	started   time.Time
 	openInfo  *ledger.OpenInfo
 	anchoring bool
@@ -117,6 +117,10 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	sl.updateStatus()
 	return sl, nil
 }
+
+// idleEvictAfter is how long a connection must have been silent before a
+// new one may take its slot when all slots are in use.
+const idleEvictAfter = time.Second
 
 // criticalReserve is intake room kept for critical events and control
 // requests beyond the configured queue size.
@@ -302,7 +306,7 @@ func (s *Sealer) accept(ln *net.UnixListener) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if s.connCount.Load() >= int64(s.cfg.Limits.MaxConnections) {
+		if s.connCount.Load() >= int64(s.cfg.Limits.MaxConnections) && !s.evictIdle(idleEvictAfter) {
 			s.m.rejected.WithLabelValues("too_many_connections").Inc()
 			c.Write([]byte(`{"ok":false,"error":{"code":"unavailable","message":"sealer: too many connections"}}` + "\n"))
 			c.Close()
