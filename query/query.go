@@ -1,0 +1,268 @@
+// Package query reads sealed records out of an audit-sealer log with
+// filters: by actor, service, event type (dotted name or "prefix.*"),
+// entity identifier, time range and criticality. It streams (memory flat in
+// the log's size) and returns only records a signed checkpoint covers, so
+// that every result can be proved (verify.Prove) against that checkpoint.
+//
+// It scans the segments; an index beside them that makes large logs fast is
+// future work, and would be checked against the log, never trusted over it.
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/storage"
+)
+
+// Filter selects records. Zero fields select everything.
+type Filter struct {
+	// UserID matches actor.user_id (or attempted_user) exactly.
+	UserID string
+	// Service matches the service identity the sealer recorded.
+	Service string
+	// Types are dotted type names, or "prefix.*" for every type that starts
+	// with "prefix." (for example "security.*"); any one may match.
+	Types []string
+	// Entity matches any identifier field of the event exactly: resource_id,
+	// pool_id, task_id, customer_id, shard_id, node_id, job_id, worker_id…
+	Entity string
+	// From and To bound the sealer's receive time, inclusive.
+	From, To time.Time
+	// CriticalOnly selects the critical event types of events.md.
+	CriticalOnly bool
+	// Sealer includes the sealer's own audit.* events.
+	Sealer bool
+	// After skips records up to and including this sequence number (a
+	// pagination cursor); 0 starts at the beginning.
+	After uint64
+	// Limit stops after this many matches; 0 = no limit.
+	Limit int
+}
+
+// Match is one record that passed the filter.
+type Match struct {
+	Seq      uint64          `json:"seq"`
+	AuditID  string          `json:"audit_id"`
+	Service  string          `json:"service"`
+	Type     string          `json:"type"`
+	Received time.Time       `json:"received"`
+	Critical bool            `json:"critical"`
+	Event    json.RawMessage `json:"event"`
+}
+
+// Info says what a scan covered.
+type Info struct {
+	Scanned    uint64 `json:"scanned"`
+	Matched    int    `json:"matched"`
+	SealedSize uint64 `json:"sealed_size"` // records 0..SealedSize-1 are covered by the last checkpoint
+	More       bool   `json:"more"`        // Limit stopped the scan before the end
+	Next       uint64 `json:"next"`        // the last match's seq: with More, the After value for the next page
+}
+
+// ErrBadFilter is wrapped by errors about the filter itself.
+var ErrBadFilter = errors.New("query: bad filter")
+
+// Check validates a filter.
+func (f *Filter) Check() error {
+	for _, t := range f.Types {
+		if p, ok := strings.CutSuffix(t, ".*"); ok {
+			if p == "" || strings.Contains(p, "*") {
+				return fmt.Errorf("%w: type pattern %q", ErrBadFilter, t)
+			}
+			continue
+		}
+		if event.Category(t) == "" {
+			return fmt.Errorf("%w: unknown event type %q", ErrBadFilter, t)
+		}
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
+		return fmt.Errorf("%w: the time range ends before it starts", ErrBadFilter)
+	}
+	if f.Limit < 0 {
+		return fmt.Errorf("%w: negative limit", ErrBadFilter)
+	}
+	return nil
+}
+
+// Scan streams the sealed records of the log in dir that match f, in
+// sequence order, to fn. It reads the log's last checkpoint first and
+// stops there: records after it are not sealed yet.
+func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*Info, error) {
+	if err := f.Check(); err != nil {
+		return nil, err
+	}
+	sealed, err := sealedSize(dir)
+	if err != nil {
+		return nil, err
+	}
+	info := &Info{SealedSize: sealed}
+	segs, err := storage.ListSegments(dir)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	for i, s := range segs {
+		if i+1 < len(segs) && segs[i+1].FirstSeq <= f.After {
+			continue // the whole segment is before the cursor
+		}
+		if s.FirstSeq >= sealed {
+			break
+		}
+		done, err := scanSegment(ctx, filepath.Join(dir, s.Name), i == len(segs)-1, sealed, &f, info, fn)
+		if err != nil || done {
+			return info, err
+		}
+	}
+	return info, nil
+}
+
+func scanSegment(ctx context.Context, path string, last bool, sealed uint64, f *Filter, info *Info, fn func(*Match) error) (bool, error) {
+	r, err := storage.OpenSegment(path, last)
+	if err != nil {
+		return false, fmt.Errorf("query: %w", err)
+	}
+	defer r.Close()
+	for n := 0; ; n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return true, ctx.Err()
+		}
+		p, _, err := r.Next()
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("query: %w", err)
+		}
+		rec, err := chain.Decode(p)
+		if err != nil {
+			return false, fmt.Errorf("query: %w", err)
+		}
+		if rec.Seq >= sealed {
+			return true, nil
+		}
+		if rec.Seq <= f.After && f.After != 0 || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) {
+			continue
+		}
+		info.Scanned++
+		m, ok := match(&rec, f)
+		if !ok {
+			continue
+		}
+		if f.Limit > 0 && info.Matched == f.Limit {
+			info.More = true
+			return true, nil
+		}
+		info.Matched++
+		info.Next = m.Seq
+		if err := fn(m); err != nil {
+			return true, err
+		}
+	}
+}
+
+func match(rec *chain.Record, f *Filter) (*Match, bool) {
+	typ := string(rec.Type)
+	if rec.Kind == chain.KindSealerEvent && !f.Sealer {
+		return nil, false
+	}
+	t := rec.Time()
+	if (!f.From.IsZero() && t.Before(f.From)) || (!f.To.IsZero() && t.After(f.To)) {
+		return nil, false
+	}
+	if f.Service != "" && string(rec.Service) != f.Service {
+		return nil, false
+	}
+	critical := event.IsCritical(typ)
+	if f.CriticalOnly && !critical {
+		return nil, false
+	}
+	if len(f.Types) > 0 && !typeMatches(typ, f.Types) {
+		return nil, false
+	}
+	if f.UserID != "" || f.Entity != "" {
+		var fields map[string]any
+		if json.Unmarshal(rec.Event, &fields) != nil {
+			return nil, false
+		}
+		if f.UserID != "" && !userMatches(fields, f.UserID) {
+			return nil, false
+		}
+		if f.Entity != "" && !entityMatches(fields, f.Entity) {
+			return nil, false
+		}
+	}
+	return &Match{Seq: rec.Seq, AuditID: string(rec.AuditID), Service: string(rec.Service), Type: typ, Received: t,
+		Critical: critical, Event: json.RawMessage(append([]byte(nil), rec.Event...))}, true
+}
+
+func typeMatches(typ string, patterns []string) bool {
+	for _, p := range patterns {
+		if prefix, ok := strings.CutSuffix(p, ".*"); ok {
+			if strings.HasPrefix(typ, prefix+".") {
+				return true
+			}
+		} else if p == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func userMatches(fields map[string]any, user string) bool {
+	if a, ok := fields["actor"].(map[string]any); ok && a["user_id"] == user {
+		return true
+	}
+	return fields["attempted_user"] == user || fields["subject"] == user || fields["requester"] == user
+}
+
+// entityMatches reports whether any identifier field (a key ending in
+// "_id", at the top level or inside resource) holds id.
+func entityMatches(fields map[string]any, id string) bool {
+	for k, v := range fields {
+		if strings.HasSuffix(k, "_id") && v == id {
+			return true
+		}
+	}
+	if r, ok := fields["resource"].(map[string]any); ok {
+		return r["resource_id"] == id || r["parent_id"] == id
+	}
+	return false
+}
+
+// sealedSize returns the tree size of the log's last checkpoint record.
+func sealedSize(dir string) (uint64, error) {
+	segs, err := storage.ListSegments(dir)
+	if err != nil {
+		return 0, fmt.Errorf("query: %w", err)
+	}
+	for i := len(segs) - 1; i >= 0; i-- {
+		r, err := storage.OpenSegment(filepath.Join(dir, segs[i].Name), i == len(segs)-1)
+		if err != nil {
+			return 0, fmt.Errorf("query: %w", err)
+		}
+		var size uint64
+		found := false
+		for {
+			p, _, err := r.Next()
+			if err != nil {
+				break
+			}
+			if rec, err := chain.Decode(p); err == nil && rec.Kind == chain.KindCheckpoint {
+				size, found = rec.Seq, true
+			}
+		}
+		r.Close()
+		if found {
+			return size, nil
+		}
+	}
+	return 0, errors.New("query: the log holds no checkpoint")
+}
