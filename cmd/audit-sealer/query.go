@@ -5,16 +5,58 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/audit-sealer/audit-sealer/export"
+	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/query"
 )
 
+// filterFlags are the record filters shared by query and export.
+type filterFlags struct {
+	dataDir, from, to string
+	f                 query.Filter
+}
+
+func (ff *filterFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&ff.dataDir, "data-dir", "/var/lib/audit-sealer", "data directory")
+	fl.StringVar(&ff.f.UserID, "user", "", "actor user_id")
+	fl.StringVar(&ff.f.Service, "service", "", "service identity")
+	fl.StringArrayVar(&ff.f.Types, "type", nil, "event type or prefix.* (repeatable)")
+	fl.StringVar(&ff.f.Entity, "entity", "", "resource or entity id (any *_id field)")
+	fl.StringVar(&ff.from, "from", "", "received at or after (RFC 3339)")
+	fl.StringVar(&ff.to, "to", "", "received at or before (RFC 3339)")
+	fl.BoolVar(&ff.f.CriticalOnly, "critical", false, "critical events only")
+	fl.BoolVar(&ff.f.Sealer, "sealer", false, "include the sealer's own audit.* events")
+}
+
+// filter returns the checked filter.
+func (ff *filterFlags) filter() (query.Filter, error) {
+	f := ff.f
+	var err error
+	if ff.from != "" {
+		if f.From, err = time.Parse(time.RFC3339Nano, ff.from); err != nil {
+			return f, &exitError{code: 2, err: fmt.Errorf("--from: %w", err)}
+		}
+	}
+	if ff.to != "" {
+		if f.To, err = time.Parse(time.RFC3339Nano, ff.to); err != nil {
+			return f, &exitError{code: 2, err: fmt.Errorf("--to: %w", err)}
+		}
+	}
+	if err := f.Check(); err != nil {
+		return f, &exitError{code: 2, err: err}
+	}
+	return f, nil
+}
+
 func queryCommand() *cobra.Command {
-	var dataDir, from, to string
-	var f query.Filter
+	var ff filterFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "query --data-dir DIR [filters] [--json]",
@@ -29,24 +71,14 @@ audit-sealer prove --seq N. It reads the files; it does not go through the
 sealer, and needs read access to the data directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var err error
-			if from != "" {
-				if f.From, err = time.Parse(time.RFC3339Nano, from); err != nil {
-					return &exitError{code: 2, err: fmt.Errorf("--from: %w", err)}
-				}
-			}
-			if to != "" {
-				if f.To, err = time.Parse(time.RFC3339Nano, to); err != nil {
-					return &exitError{code: 2, err: fmt.Errorf("--to: %w", err)}
-				}
-			}
-			if err := f.Check(); err != nil {
-				return &exitError{code: 2, err: err}
+			f, err := ff.filter()
+			if err != nil {
+				return err
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			defer w.Flush()
 			enc := json.NewEncoder(w)
-			info, err := query.Scan(context.Background(), dataDir, f, func(m *query.Match) error {
+			info, err := query.Scan(context.Background(), ff.dataDir, f, func(m *query.Match) error {
 				if asJSON {
 					return enc.Encode(m)
 				}
@@ -67,18 +99,64 @@ sealer, and needs read access to the data directory.`,
 			return nil
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&dataDir, "data-dir", "/var/lib/audit-sealer", "data directory")
-	fl.StringVar(&f.UserID, "user", "", "actor user_id")
-	fl.StringVar(&f.Service, "service", "", "service identity")
-	fl.StringArrayVar(&f.Types, "type", nil, "event type or prefix.* (repeatable)")
-	fl.StringVar(&f.Entity, "entity", "", "resource or entity id (any *_id field)")
-	fl.StringVar(&from, "from", "", "received at or after (RFC 3339)")
-	fl.StringVar(&to, "to", "", "received at or before (RFC 3339)")
-	fl.BoolVar(&f.CriticalOnly, "critical", false, "critical events only")
-	fl.BoolVar(&f.Sealer, "sealer", false, "include the sealer's own audit.* events")
-	fl.IntVar(&f.Limit, "limit", 0, "at most this many results (0 = all)")
-	fl.Uint64Var(&f.After, "after", 0, "start after this sequence number (from a previous page)")
-	fl.BoolVar(&asJSON, "json", false, "one JSON object per match, then a summary object")
+	ff.register(cmd.Flags())
+	cmd.Flags().IntVar(&ff.f.Limit, "limit", 0, "at most this many results (0 = all)")
+	cmd.Flags().Uint64Var(&ff.f.After, "after", 0, "start after this sequence number (from a previous page)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per match, then a summary object")
+	return cmd
+}
+
+func exportCommand() *cobra.Command {
+	var ff filterFlags
+	var format string
+	var follow bool
+	var poll time.Duration
+	cmd := &cobra.Command{
+		Use:   "export --format jsonl|cef|ocsf [filters] [--follow]",
+		Short: "Stream sealed records for a SIEM: JSON lines, ArcSight CEF or OCSF",
+		Long: `export writes the sealed records that match the filters (as for query), one
+line each, in flat memory: jsonl (for Elastic and Splunk), cef (ArcSight
+CEF:0) or ocsf (OCSF 1.1 event objects). With --follow it keeps running and
+writes each new record once a signed checkpoint covers it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := ff.filter()
+			if err != nil {
+				return err
+			}
+			fm, err := export.ParseFormat(format)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			out := bufio.NewWriter(cmd.OutOrStdout())
+			defer out.Flush()
+			x := export.NewWriter(out, fm, sealer.Version)
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			for {
+				last := f.After
+				_, err := query.Scan(ctx, ff.dataDir, f, func(m *query.Match) error {
+					last = m.Seq
+					return x.Write(m)
+				})
+				if err != nil && ctx.Err() == nil {
+					return err
+				}
+				if err := out.Flush(); err != nil || !follow || ctx.Err() != nil {
+					return err
+				}
+				f.After = last
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(poll):
+				}
+			}
+		},
+	}
+	ff.register(cmd.Flags())
+	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl, cef or ocsf")
+	cmd.Flags().BoolVar(&follow, "follow", false, "keep writing new records as they are sealed")
+	cmd.Flags().DurationVar(&poll, "poll", time.Second, "with --follow: how often to look for newly sealed records")
 	return cmd
 }
