@@ -192,6 +192,10 @@ type run struct {
 	// already trusted key covered its introduction.
 	trusted signer.Verifiers
 	pending []pendingKey
+	// A log whose prefix retention deleted starts at prunedBefore; an
+	// audit.retention_pruned record must account for [.., prunedBefore).
+	prunedBefore    uint64
+	prunedAccounted bool
 	// Anchors (FORMAT.md §5.3).
 	lastAnchor     *uint64
 	anchorIndex    uint32
@@ -311,7 +315,18 @@ func (v *run) join(i int, res *segResult) *Failure {
 		switch {
 		case i == 0:
 			if s.Seq != 0 || s.PrevHash != (chain.Hash{}) || len(s.TreeState) != 0 {
-				return at(ReasonSegmentMissing, s.Seq, "the log starts at record %d: earlier segments are missing", s.Seq)
+				if s.Seq == 0 {
+					return at(ReasonModified, s.Seq, "the genesis record does not start an empty log")
+				}
+				// A pruned log: records 0..Seq-1 must be accounted for by
+				// an audit.retention_pruned record later in the log
+				// (checked in finish). The segment's tree state and
+				// prev_hash cannot be checked against the deleted records;
+				// the checkpoints' roots, computed from them, vouch for them.
+				v.prunedBefore = s.Seq
+				v.nextSeq, v.head = s.Seq, s.PrevHash
+				v.tree = append([]chain.Hash(nil), s.TreeState...)
+				v.lastTime = s.TimeNano
 			}
 			v.logID = s.LogID
 			v.haveCP = true
@@ -358,6 +373,11 @@ func (v *run) followKeys(res *segResult) *Failure {
 		switch ke.kind {
 		case keyIntroduce:
 			v.pending = append(v.pending, pendingKey{key: ke.key, seq: ke.seq})
+			continue
+		case retentionPruned:
+			if v.prunedBefore > 0 && ke.prunedLast+1 == v.prunedBefore {
+				v.prunedAccounted = true
+			}
 			continue
 		case anchorState:
 			if st := ke.state; st.Counter != nil && st.Status != event.AnchorIncrementIntent {
@@ -419,6 +439,7 @@ type keyEvent struct {
 	anchor      *uint64
 	anchorIndex uint32
 	state       *event.AnchorState // anchorState
+	prunedLast  uint64             // retentionPruned: the last deleted sequence number
 }
 
 type keyEventKind int
@@ -428,6 +449,7 @@ const (
 	keySigned
 	keyDeferred
 	anchorState
+	retentionPruned
 )
 
 // anchorStateOf decodes an audit.anchor_state event.
@@ -550,6 +572,14 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 	}
 	if fileFailure != nil {
 		return fileFailure
+	}
+	if v.prunedBefore > 0 && !v.prunedAccounted {
+		first := v.prunedBefore
+		return &Failure{Reason: ReasonSegmentMissing, Segment: v.segs[0].Name, Offset: storageHeaderSize, Seq: &first,
+			Detail: fmt.Sprintf("the log starts at record %d and no audit.retention_pruned record accounts for records before it", first)}
+	}
+	if v.prunedBefore > 0 {
+		rep.PrunedBefore = v.prunedBefore
 	}
 	if m := v.opts.MinCounter; m != nil && (v.lastAnchor == nil || *v.lastAnchor < *m) {
 		last := "no anchor"
@@ -740,6 +770,12 @@ func (v *run) checkSegment(ctx context.Context, i int) *segResult {
 			}
 			if typ != string(rec.Type) {
 				return fail(ReasonSchemaInvalid, rec.Seq, "record %d: type field says %q, event is %q", rec.Seq, rec.Type, typ)
+			}
+			if typ == event.TypeRetentionPruned {
+				if ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()}); err == nil {
+					rp := ev.(*event.RetentionPruned)
+					res.keyEvents = append(res.keyEvents, keyEvent{kind: retentionPruned, seq: rec.Seq, offset: off, segment: info.Name, prunedLast: rp.LastSeq})
+				}
 			}
 			if typ == event.TypeAnchorState {
 				st, err := anchorStateOf(rec.Event)

@@ -49,14 +49,15 @@ type Config struct {
 	// SegmentSize closes a segment at this many bytes (default 100 MB).
 	SegmentSize int64 `toml:"segment_size"`
 
-	Seal    Seal     `toml:"seal"`
-	Queue   Queue    `toml:"queue"`
-	Limits  Limits   `toml:"limits"`
-	Log     Log      `toml:"log"`
-	Metrics Metrics  `toml:"metrics"`
-	Signer  Signer   `toml:"signer"`
-	TPM     TPM      `toml:"tpm"`
-	Policy  []Policy `toml:"policy"`
+	Seal      Seal      `toml:"seal"`
+	Queue     Queue     `toml:"queue"`
+	Limits    Limits    `toml:"limits"`
+	Log       Log       `toml:"log"`
+	Metrics   Metrics   `toml:"metrics"`
+	Signer    Signer    `toml:"signer"`
+	TPM       TPM       `toml:"tpm"`
+	Retention Retention `toml:"retention"`
+	Policy    []Policy  `toml:"policy"`
 }
 
 // Seal sets the sealing cadence.
@@ -71,6 +72,21 @@ type Seal struct {
 	// counter at most this often (default 1m); rotation and shutdown anchor
 	// too. Each anchor is one NV write: TPMs wear out and rate-limit them.
 	AnchorInterval Duration `toml:"anchor_interval"`
+}
+
+// Retention says how long records are kept. Only whole, sealed segments
+// older than Days are deleted, and each deletion is recorded in the chain
+// first (audit.retention_pruned).
+type Retention struct {
+	// Days to keep (default 2555, seven years: SOC 2; see events.md).
+	// 0 keeps everything.
+	Days uint32 `toml:"days"`
+	// ArchiveDir, if set, receives a gzip copy of each segment before it is
+	// deleted.
+	ArchiveDir string `toml:"archive_dir"`
+	// CheckInterval: how often the sealer looks for expired segments
+	// (default 1h).
+	CheckInterval Duration `toml:"check_interval"`
 }
 
 // TPM says where the anchor counter lives.
@@ -164,6 +180,7 @@ func Defaults() Config {
 		SegmentSize: 100 * 1000 * 1000,
 		Seal:        Seal{Interval: Duration{time.Second}, Records: 100, Heartbeat: Duration{time.Minute}, AnchorInterval: Duration{time.Minute}},
 		TPM:         TPM{Index: 0x01500100},
+		Retention:   Retention{Days: 2555, CheckInterval: Duration{time.Hour}},
 		Queue:       Queue{Events: 65536, Bytes: 64 << 20, CriticalWait: Duration{5 * time.Second}},
 		Limits:      Limits{MaxConnections: 1024, LineTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, MaxBadLines: 64},
 		Log:         Log{Level: "info", Format: "text"},
@@ -248,6 +265,8 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	str("KEY_NAME", &c.Signer.KeyName)
 	str("TPM", &c.TPM.Transport)
 	str("TPM_AUTH_FILE", &c.TPM.AuthFile)
+	num("RETENTION_DAYS", func(n int64) { c.Retention.Days = uint32(n) })
+	str("RETENTION_ARCHIVE_DIR", &c.Retention.ArchiveDir)
 	dur("ANCHOR_INTERVAL", &c.Seal.AnchorInterval)
 	if v := getenv("AUDIT_SEALER_TPM_INDEX"); v != "" {
 		n, err := strconv.ParseUint(v, 0, 32)
@@ -278,6 +297,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Seal.Interval.Duration <= 0 || c.Seal.Records <= 0 || c.Seal.Heartbeat.Duration <= 0 || c.Seal.AnchorInterval.Duration <= 0 {
 		bad("seal interval, records, heartbeat and anchor interval must be positive")
+	}
+	if c.Retention.CheckInterval.Duration <= 0 {
+		bad("retention check_interval must be positive")
 	}
 	if c.Queue.Events <= 0 || c.Queue.Bytes <= 0 || c.Queue.CriticalWait.Duration < 0 {
 		bad("queue events and bytes must be positive")
@@ -343,24 +365,26 @@ func (c *Config) SocketPerm() (os.FileMode, error) {
 // for the audit.sealer_started record and the logs. It holds no secret.
 func (c *Config) Settings() map[string]string {
 	return map[string]string{
-		"data_dir":        c.DataDir,
-		"socket":          c.Socket,
-		"socket_mode":     c.SocketMode,
-		"dev":             strconv.FormatBool(c.Dev),
-		"segment_size":    strconv.FormatInt(c.SegmentSize, 10),
-		"seal_interval":   c.Seal.Interval.String(),
-		"seal_records":    strconv.Itoa(c.Seal.Records),
-		"heartbeat":       c.Seal.Heartbeat.String(),
-		"queue_events":    strconv.Itoa(c.Queue.Events),
-		"queue_bytes":     strconv.FormatInt(c.Queue.Bytes, 10),
-		"critical_wait":   c.Queue.CriticalWait.String(),
-		"max_connections": strconv.Itoa(c.Limits.MaxConnections),
-		"policy_entries":  strconv.Itoa(len(c.Policy)),
-		"metrics":         strconv.FormatBool(c.Metrics.Listen != ""),
-		"pkcs11_token":    c.Signer.TokenLabel + c.Signer.TokenSerial,
-		"pkcs11_key":      c.Signer.KeyLabel,
-		"anchor_interval": c.Seal.AnchorInterval.String(),
-		"tpm":             c.TPM.Transport,
-		"tpm_index":       fmt.Sprintf("0x%08x", c.TPM.Index),
+		"data_dir":          c.DataDir,
+		"socket":            c.Socket,
+		"socket_mode":       c.SocketMode,
+		"dev":               strconv.FormatBool(c.Dev),
+		"segment_size":      strconv.FormatInt(c.SegmentSize, 10),
+		"seal_interval":     c.Seal.Interval.String(),
+		"seal_records":      strconv.Itoa(c.Seal.Records),
+		"heartbeat":         c.Seal.Heartbeat.String(),
+		"queue_events":      strconv.Itoa(c.Queue.Events),
+		"queue_bytes":       strconv.FormatInt(c.Queue.Bytes, 10),
+		"critical_wait":     c.Queue.CriticalWait.String(),
+		"max_connections":   strconv.Itoa(c.Limits.MaxConnections),
+		"policy_entries":    strconv.Itoa(len(c.Policy)),
+		"metrics":           strconv.FormatBool(c.Metrics.Listen != ""),
+		"pkcs11_token":      c.Signer.TokenLabel + c.Signer.TokenSerial,
+		"pkcs11_key":        c.Signer.KeyLabel,
+		"anchor_interval":   c.Seal.AnchorInterval.String(),
+		"tpm":               c.TPM.Transport,
+		"tpm_index":         fmt.Sprintf("0x%08x", c.TPM.Index),
+		"retention_days":    strconv.FormatUint(uint64(c.Retention.Days), 10),
+		"retention_archive": strconv.FormatBool(c.Retention.ArchiveDir != ""),
 	}
 }

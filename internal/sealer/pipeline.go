@@ -209,6 +209,7 @@ func (s *Sealer) writer() error {
 		storageErr      error
 		storageFailedAt time.Time
 		lastRecovery    time.Time
+		lastRetention   time.Time
 	)
 	for {
 		batch, durables, sealWaiters = batch[:0], durables[:0], sealWaiters[:0]
@@ -368,6 +369,10 @@ func (s *Sealer) writer() error {
 				}
 			}
 		}
+		if storageErr == nil && !stop && s.cfg.Retention.Days > 0 && time.Since(lastRetention) >= s.cfg.Retention.CheckInterval.Duration {
+			lastRetention = time.Now()
+			s.applyRetention()
+		}
 		if storageErr != nil && !stop && time.Since(lastRecovery) >= storageRetryInterval {
 			lastRecovery = time.Now()
 			if err := s.recoverStorage(storageFailedAt, storageErr); err != nil {
@@ -384,6 +389,21 @@ func (s *Sealer) writer() error {
 		if stop {
 			return s.finishStop(written, storageErr)
 		}
+	}
+}
+
+// applyRetention deletes the segments retention has expired (the ledger
+// records and seals the deletion first) and logs what it did.
+func (s *Sealer) applyRetention() {
+	cutoff := time.Now().Add(-time.Duration(s.cfg.Retention.Days) * 24 * time.Hour)
+	res, err := s.ledger.Prune(cutoff, s.cfg.Retention.Days, s.cfg.Retention.ArchiveDir)
+	switch {
+	case errors.Is(err, ledger.ErrNothingToPrune):
+	case err != nil:
+		s.log.Error("retention: could not delete expired segments", "error", err)
+	default:
+		s.log.Info("retention: deleted expired segments, recorded in the chain", "segments", len(res.Segments),
+			"first_seq", res.FirstSeq, "last_seq", res.LastSeq, "record", res.Recorded, "archived", len(res.Archived))
 	}
 }
 
