@@ -5,6 +5,7 @@
 //	audit-sealer status [--json] --socket PATH
 //	audit-sealer keys export-public --dev --data-dir DIR [--format pem|note]
 //	audit-sealer prove --data-dir DIR (--seq N | --from-size A) --out FILE
+//	audit-sealer report gdpr|soc2 --data-dir DIR --key FILE [--customer ID] [--from T] [--to T] [--format json|html]
 //	audit-sealer export --format jsonl|cef|ocsf [filters] [--follow]
 //	audit-sealer query --data-dir DIR [--user U] [--service S] [--type T] [--entity E] [--from T] [--to T] [--critical] [--json]
 //	audit-sealer bench --clients K --events N [--durable] [--json]
@@ -37,7 +38,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), benchCommand(), tpmCommand(), queryCommand(), exportCommand())
+	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), benchCommand(), tpmCommand(), queryCommand(), exportCommand(), reportCommand())
 	if err := root.Execute(); err != nil {
 		code := 1
 		var ee *exitError

@@ -1,0 +1,89 @@
+package report
+
+import (
+	"html/template"
+	"io"
+)
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"str": func(b []byte) string { return string(b) },
+}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
+h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding:.25em .6em;text-align:left;vertical-align:top}
+.ok{color:#060;font-weight:bold}.bad{color:#a00;font-weight:bold}code{font-size:.85em;word-break:break-all}
+</style></head><body>
+<h1>{{.Title}}</h1>
+{{with .Coverage}}
+<p>Log verification: {{if eq .Verdict "intact"}}<span class="ok">intact</span>{{else}}<span class="bad">{{.Verdict}}</span>{{if .FirstFailure}} — {{.FirstFailure.Reason}}: {{.FirstFailure.Detail}}{{end}}{{end}}</p>
+<table>
+<tr><th>Period (sealer receive time)</th><td>{{if .From.IsZero}}start{{else}}{{.From}}{{end}} — {{if .To.IsZero}}now{{else}}{{.To}}{{end}}</td></tr>
+<tr><th>Records in the period</th><td>{{.Records}}{{if .FirstSeq}} (sequence {{.FirstSeq}} to {{.LastSeq}}){{end}}</td></tr>
+{{with .Checkpoint}}<tr><th>Covered by checkpoint</th><td>tree size {{.Size}}, root <code>{{.Root}}</code>, signed {{.Time}} by key <code>{{.KeyID}}</code> ({{.SignerKind}} {{.Algorithm}}{{if .Dev}}, DEV MODE{{end}})</td></tr>{{end}}
+<tr><th>Generated</th><td>{{.GeneratedAt}}</td></tr>
+</table>
+{{end}}
+{{range .Sections}}<h2>{{.Name}}</h2>
+{{if .Rows}}<table>{{range .Rows}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>{{end}}
+{{if .Entries}}<table><tr><th>seq</th><th>received</th><th>service</th><th>type</th><th>audit_id</th><th>event</th></tr>
+{{range .Entries}}<tr><td>{{.Seq}}</td><td>{{.Received}}</td><td>{{.Service}}</td><td>{{.Type}}</td><td><code>{{.AuditID}}</code></td><td><code>{{str .Event}}</code></td></tr>{{end}}</table>{{end}}
+{{if and (not .Rows) (not .Entries)}}<p>none</p>{{end}}
+{{end}}
+<p>Each record can be disclosed with its inclusion proof: <code>audit-sealer prove --seq N</code>, checked with <code>audit-verify proof</code>.</p>
+</body></html>
+`))
+
+type section struct {
+	Name    string
+	Rows    [][2]any
+	Entries []Entry
+}
+
+func render(w io.Writer, title string, cov Coverage, secs []section) error {
+	return page.Execute(w, struct {
+		Title    string
+		Coverage Coverage
+		Sections []section
+	}{title, cov, secs})
+}
+
+func counts(m map[string]int) [][2]any {
+	var rows [][2]any
+	for k, v := range m {
+		rows = append(rows, [2]any{k, v})
+	}
+	return rows
+}
+
+// HTML writes the GDPR report as a web page.
+func (r *GDPRReport) HTML(w io.Writer) error {
+	return render(w, "GDPR report for customer "+r.Customer, r.Coverage, []section{
+		{Name: "Processing", Rows: [][2]any{{"inferences", r.Inferences}, {"tokens processed", r.TokensProcessed}, {"models accessed", len(r.ModelsAccessed)}}},
+		{Name: "Models accessed", Rows: func() [][2]any {
+			var rows [][2]any
+			for _, m := range r.ModelsAccessed {
+				rows = append(rows, [2]any{"model", m})
+			}
+			return rows
+		}()},
+		{Name: "Data exports", Entries: r.Exports},
+		{Name: "Data deletions", Entries: r.Deletions},
+		{Name: "Erasure requests", Entries: r.ErasureRequests},
+		{Name: "Access requests", Entries: r.AccessRequests},
+	})
+}
+
+// HTML writes the SOC 2 report as a web page.
+func (r *SOC2Report) HTML(w io.Writer) error {
+	return render(w, "SOC 2 audit trail report", r.Coverage, []section{
+		{Name: "Authentication successes by service", Rows: counts(r.AuthSuccesses)},
+		{Name: "Authentication failures by service", Rows: counts(r.AuthFailures)},
+		{Name: "Authorization denials", Rows: [][2]any{{"denials", r.AuthzDenials}}},
+		{Name: "Security incidents by kind", Rows: counts(r.IncidentsByKind)},
+		{Name: "Integrity checks by result", Rows: counts(r.IntegrityChecks)},
+		{Name: "The sealer's own events", Rows: counts(r.SealerEvents)},
+		{Name: "Critical events", Entries: r.CriticalEvents},
+	})
+}
