@@ -58,6 +58,7 @@ func (ff *filterFlags) filter() (query.Filter, error) {
 func queryCommand() *cobra.Command {
 	var ff filterFlags
 	var asJSON bool
+	var socket string
 	cmd := &cobra.Command{
 		Use:   "query --data-dir DIR [filters] [--json]",
 		Short: "List sealed records that match filters (reads the data directory directly)",
@@ -74,6 +75,9 @@ sealer, and needs read access to the data directory.`,
 			f, err := ff.filter()
 			if err != nil {
 				return err
+			}
+			if socket != "" {
+				return queryThroughSealer(cmd, socket, f, asJSON)
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			defer w.Flush()
@@ -103,7 +107,63 @@ sealer, and needs read access to the data directory.`,
 	cmd.Flags().IntVar(&ff.f.Limit, "limit", 0, "at most this many results (0 = all)")
 	cmd.Flags().Uint64Var(&ff.f.After, "after", 0, "start after this sequence number (from a previous page)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per match, then a summary object")
+	cmd.Flags().StringVar(&socket, "socket", "", "query through the sealer at this socket (recorded in the chain; needs [query] access) instead of reading the files")
 	return cmd
+}
+
+// queryThroughSealer asks the sealer (op query), which records the read in
+// the chain, and prints the matches like a direct query.
+func queryThroughSealer(cmd *cobra.Command, socket string, f query.Filter, asJSON bool) error {
+	rc, err := dialSealer(socket)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer rc.Close()
+	filter := map[string]any{"user": f.UserID, "service": f.Service, "types": f.Types, "entity": f.Entity,
+		"critical": f.CriticalOnly, "sealer": f.Sealer, "after": f.After}
+	if !f.From.IsZero() {
+		filter["from"] = f.From
+	}
+	if !f.To.IsZero() {
+		filter["to"] = f.To
+	}
+	rc.send(map[string]any{"op": "query", "id": "q", "filter": filter, "limit": f.Limit})
+	if err := rc.flush(); err != nil {
+		return err
+	}
+	_, line, err := rc.recv()
+	if err != nil {
+		return err
+	}
+	var rep struct {
+		OK      bool           `json:"ok"`
+		Matches []*query.Match `json:"matches"`
+		More    bool           `json:"more"`
+		Next    uint64         `json:"next"`
+		Error   *struct {
+			Code, Message string
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(line, &rep); err != nil {
+		return err
+	}
+	if !rep.OK {
+		return fmt.Errorf("the sealer refused the query: %s", line)
+	}
+	w := bufio.NewWriter(cmd.OutOrStdout())
+	defer w.Flush()
+	enc := json.NewEncoder(w)
+	for _, m := range rep.Matches {
+		if asJSON {
+			enc.Encode(m)
+		} else {
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", m.Seq, m.Received.Format(time.RFC3339Nano), m.Service, m.Type, m.AuditID, m.Event)
+		}
+	}
+	if rep.More {
+		fmt.Fprintf(w, "# more: --after %d\n", rep.Next)
+	}
+	return nil
 }
 
 func exportCommand() *cobra.Command {

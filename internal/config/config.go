@@ -57,6 +57,7 @@ type Config struct {
 	Signer    Signer    `toml:"signer"`
 	TPM       TPM       `toml:"tpm"`
 	Retention Retention `toml:"retention"`
+	Query     Query     `toml:"query"`
 	Policy    []Policy  `toml:"policy"`
 }
 
@@ -72,6 +73,13 @@ type Seal struct {
 	// counter at most this often (default 1m); rotation and shutdown anchor
 	// too. Each anchor is one NV write: TPMs wear out and rate-limit them.
 	AnchorInterval Duration `toml:"anchor_interval"`
+}
+
+// Query says which peers may read the log through the sealer's socket (the
+// query op); every such read is recorded in the chain. Default: root only.
+type Query struct {
+	UIDs []uint32 `toml:"uids"`
+	GIDs []uint32 `toml:"gids"`
 }
 
 // Retention says how long records are kept. Only whole, sealed segments
@@ -181,6 +189,7 @@ func Defaults() Config {
 		Seal:        Seal{Interval: Duration{time.Second}, Records: 100, Heartbeat: Duration{time.Minute}, AnchorInterval: Duration{time.Minute}},
 		TPM:         TPM{Index: 0x01500100},
 		Retention:   Retention{Days: 2555, CheckInterval: Duration{time.Hour}},
+		Query:       Query{UIDs: []uint32{0}},
 		Queue:       Queue{Events: 65536, Bytes: 64 << 20, CriticalWait: Duration{5 * time.Second}},
 		Limits:      Limits{MaxConnections: 1024, LineTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, MaxBadLines: 64},
 		Log:         Log{Level: "info", Format: "text"},

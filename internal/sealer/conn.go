@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/query"
 )
 
 // MaxLine is the longest request line, newline included (PROTOCOL.md).
@@ -33,21 +34,26 @@ type wireRequest struct {
 	Event   json.RawMessage `json:"event"`
 	Count   uint64          `json:"count"`
 	Reason  string          `json:"reason"`
+	Filter  json.RawMessage `json:"filter"`
+	Limit   int             `json:"limit"`
 }
 
 // wireReply is a reply line.
 type wireReply struct {
-	ID             string     `json:"id,omitempty"`
-	OK             bool       `json:"ok"`
-	Accepted       bool       `json:"accepted,omitempty"`
-	Seq            *uint64    `json:"seq,omitempty"`
-	AuditID        string     `json:"audit_id,omitempty"`
-	Durable        bool       `json:"durable,omitempty"`
-	Sealed         bool       `json:"sealed,omitempty"`
-	CheckpointSize *uint64    `json:"checkpoint_size,omitempty"`
-	Time           string     `json:"time,omitempty"`
-	Status         *Status    `json:"status,omitempty"`
-	Error          *wireError `json:"error,omitempty"`
+	ID             string         `json:"id,omitempty"`
+	OK             bool           `json:"ok"`
+	Accepted       bool           `json:"accepted,omitempty"`
+	Seq            *uint64        `json:"seq,omitempty"`
+	AuditID        string         `json:"audit_id,omitempty"`
+	Durable        bool           `json:"durable,omitempty"`
+	Sealed         bool           `json:"sealed,omitempty"`
+	CheckpointSize *uint64        `json:"checkpoint_size,omitempty"`
+	Time           string         `json:"time,omitempty"`
+	Status         *Status        `json:"status,omitempty"`
+	Matches        []*query.Match `json:"matches,omitempty"`
+	More           *bool          `json:"more,omitempty"`
+	Next           *uint64        `json:"next,omitempty"`
+	Error          *wireError     `json:"error,omitempty"`
 }
 
 type wireError struct {
@@ -63,6 +69,9 @@ type pending struct {
 	ready *wireReply
 	req   *request
 	id    string
+	// result, if set, is the reply to send once req succeeded (a query's
+	// matches, sent only after its read is recorded).
+	result *wireReply
 }
 
 // serveConn reads request lines, answers them in order, and closes the
@@ -140,6 +149,13 @@ func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
 	broken := false
 	for p := range replies {
 		r := p.ready
+		if r == nil && p.result != nil {
+			if rep := <-p.req.done; rep.err != nil {
+				r = replyFor(p.id, p.req, rep)
+			} else {
+				r = p.result
+			}
+		}
 		if r == nil {
 			var rep reply
 			select {
@@ -277,6 +293,8 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 	case "status":
 		st := s.Status()
 		return pending{ready: &wireReply{ID: id, OK: true, Status: &st}}
+	case "query":
+		return s.handleQuery(peer, id, &w)
 	case "ping":
 		return pending{ready: &wireReply{ID: id, OK: true, Time: time.Now().UTC().Format(time.RFC3339Nano)}}
 	case "report_dropped":

@@ -84,6 +84,10 @@ func parseRequest(line []byte) (wireRequest, *envelopeError) {
 			err = json.Unmarshal(raw, &w.Count)
 		case "reason":
 			err = json.Unmarshal(raw, &w.Reason)
+		case "filter":
+			w.Filter = raw
+		case "limit":
+			err = json.Unmarshal(raw, &w.Limit)
 		default:
 			return fail("bad_request", "unknown field %q", key)
 		}

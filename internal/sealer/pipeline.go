@@ -26,6 +26,7 @@ const (
 	reqEmit reqKind = iota + 1
 	reqFlush
 	reqDropped
+	reqLogRead
 	reqStop
 )
 
@@ -38,8 +39,9 @@ type request struct {
 	durable  bool
 	critical bool
 	received time.Time
-	count    uint64 // reqDropped
-	reason   string // reqDropped
+	count    uint64         // reqDropped
+	reason   string         // reqDropped
+	logRead  *event.LogRead // reqLogRead
 	// done receives the outcome; nil for emits acknowledged on acceptance.
 	done chan reply
 	// Set by the writer once appended.
@@ -258,6 +260,15 @@ func (s *Sealer) writer() error {
 				sealWaiters = append(sealWaiters, r)
 			case reqDropped:
 				seq, err := s.ledger.AppendSealerEvent(&event.ClientDropped{Timestamp: time.Now().UTC(), ServiceID: r.service, Count: r.count, Reason: r.reason})
+				if err != nil {
+					r.finish(reply{err: s.appendError(err, &storageErr)})
+					continue
+				}
+				appended++
+				r.seq = seq
+				durables = append(durables, r)
+			case reqLogRead:
+				seq, err := s.ledger.AppendSealerEvent(r.logRead)
 				if err != nil {
 					r.finish(reply{err: s.appendError(err, &storageErr)})
 					continue

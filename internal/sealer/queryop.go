@@ -1,0 +1,92 @@
+package sealer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/query"
+)
+
+// ErrQueryNotAllowed is returned when a peer that the configuration does
+// not list asks to read the log.
+var ErrQueryNotAllowed = errors.New("sealer: this peer may not read the log")
+
+// maxQueryResults bounds one query reply; clients page with "after".
+const maxQueryResults = 1000
+
+// wireFilter is the "filter" object of a query request (PROTOCOL.md).
+type wireFilter struct {
+	User     string    `json:"user,omitempty"`
+	Service  string    `json:"service,omitempty"`
+	Types    []string  `json:"types,omitempty"`
+	Entity   string    `json:"entity,omitempty"`
+	From     time.Time `json:"from,omitzero"`
+	To       time.Time `json:"to,omitzero"`
+	Critical bool      `json:"critical,omitempty"`
+	Sealer   bool      `json:"sealer,omitempty"`
+	After    uint64    `json:"after,omitempty"`
+}
+
+// mayRead reports whether the configuration lets peer read the log.
+func (s *Sealer) mayRead(peer *Peer) bool {
+	for _, u := range s.cfg.Query.UIDs {
+		if u == peer.UID {
+			return true
+		}
+	}
+	for _, g := range s.cfg.Query.GIDs {
+		if g == peer.GID {
+			return true
+		}
+	}
+	return false
+}
+
+// handleQuery answers a query op: only peers the configuration allows may
+// read the log, and every read is recorded in the chain (audit.log_read:
+// who asked, with what filters, how many results) and made durable before
+// the results are sent.
+func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
+	if !s.mayRead(peer) {
+		s.log.Warn("refused a read of the log", "uid", peer.UID, "gid", peer.GID, "pid", peer.PID)
+		return s.reject(id, "not_authorized", ErrQueryNotAllowed.Error(), nil)
+	}
+	var wf wireFilter
+	if len(w.Filter) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(w.Filter))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&wf); err != nil {
+			return s.reject(id, "bad_request", "sealer: query filter: "+err.Error(), nil)
+		}
+	}
+	limit := w.Limit
+	if limit <= 0 || limit > maxQueryResults {
+		limit = maxQueryResults
+	}
+	f := query.Filter{UserID: wf.User, Service: wf.Service, Types: wf.Types, Entity: wf.Entity, From: wf.From, To: wf.To,
+		CriticalOnly: wf.Critical, Sealer: wf.Sealer, After: wf.After, Limit: limit}
+	if err := f.Check(); err != nil {
+		return s.reject(id, "bad_request", err.Error(), nil)
+	}
+	var matches []*query.Match
+	info, err := query.Scan(context.Background(), s.cfg.DataDir, f, func(m *query.Match) error {
+		matches = append(matches, m)
+		return nil
+	})
+	if err != nil {
+		return s.reject(id, "internal", fmt.Sprintf("sealer: query: %v", err), nil)
+	}
+	filters, _ := json.Marshal(wf)
+	r := &request{kind: reqLogRead, done: make(chan reply, 1), logRead: &event.LogRead{Timestamp: time.Now().UTC(),
+		UID: peer.UID, GID: peer.GID, Operation: event.OpQuery, Filters: filters, Results: uint64(len(matches))}}
+	if err := s.submit(r); err != nil {
+		return s.rejectErr(id, err)
+	}
+	more, next := info.More, info.Next
+	return pending{req: r, id: id, result: &wireReply{ID: id, OK: true, Matches: matches, More: &more, Next: &next}}
+}
