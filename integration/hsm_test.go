@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"encoding/base64"
 	"os"
 	"os/exec"
@@ -23,17 +22,7 @@ func softHSM(t *testing.T, algorithm string) []string {
 	if err != nil {
 		t.Fatalf("setup.sh: %v", err)
 	}
-	var env []string
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), "export ")
-		if !ok {
-			t.Fatalf("setup.sh printed %q, not an export line", sc.Text())
-		}
-		k, v, _ := strings.Cut(line, "=")
-		v = strings.Trim(v, "'")
-		env = append(env, k+"="+v)
-	}
+	env := parseExports(t, string(out))
 	if len(env) < 5 {
 		t.Fatalf("setup.sh printed %d export lines", len(env))
 	}

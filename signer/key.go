@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"unicode"
@@ -248,4 +249,22 @@ func (vs Verifiers) Contains(k PublicKey) bool {
 		}
 	}
 	return false
+}
+
+// LoadPublicKeys reads trusted public keys from files (PEM or note verifier
+// keys), naming the file in any error.
+func LoadPublicKeys(files []string) (Verifiers, error) {
+	var vs Verifiers
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("signer: %w", err)
+		}
+		k, err := ParsePublicKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		vs = append(vs, k)
+	}
+	return vs, nil
 }

@@ -35,20 +35,11 @@ verified.`,
 			if len(keyFiles) == 0 {
 				return &exitError{code: 2, err: errors.New("--key: name the public key(s) the log must verify with")}
 			}
-			var keys signer.Verifiers
-			for _, f := range keyFiles {
-				data, err := os.ReadFile(f)
-				if err != nil {
-					return err
-				}
-				k, err := signer.ParsePublicKey(data)
-				if err != nil {
-					return fmt.Errorf("%s: %w", f, err)
-				}
-				keys = append(keys, k)
+			keys, err := signer.LoadPublicKeys(keyFiles)
+			if err != nil {
+				return err
 			}
 			o := report.Options{Dir: dataDir, Keys: keys, Customer: customer}
-			var err error
 			if from != "" {
 				if o.From, err = time.Parse(time.RFC3339Nano, from); err != nil {
 					return &exitError{code: 2, err: fmt.Errorf("--from: %w", err)}

@@ -61,19 +61,7 @@ func (c *common) keys() (signer.Verifiers, error) {
 	if len(c.keyFiles) == 0 {
 		return nil, errors.New("no --key given: name the public key(s) you trust")
 	}
-	var vs signer.Verifiers
-	for _, f := range c.keyFiles {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		k, err := signer.ParsePublicKey(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		vs = append(vs, k)
-	}
-	return vs, nil
+	return signer.LoadPublicKeys(c.keyFiles)
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
