@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -147,6 +148,7 @@ func isClientFault(code string) bool {
 func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
 	w := bufio.NewWriterSize(c, 8<<10)
 	broken := false
+	var line []byte
 	for p := range replies {
 		r := p.ready
 		if r == nil && p.result != nil {
@@ -178,8 +180,7 @@ func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
 		if broken {
 			continue // keep draining so that the reader never blocks
 		}
-		line, _ := json.Marshal(r)
-		line = append(line, '\n')
+		line = appendReply(line[:0], r)
 		c.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, err := w.Write(line); err != nil {
 			broken = true
@@ -201,6 +202,50 @@ func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
 // connState is what the sealer knows of an open connection.
 type connState struct {
 	lastActive atomic.Int64 // Unix nanoseconds of the last complete request line (or the accept)
+}
+
+// appendReply appends r's line (JSON and a newline). The two replies that
+// most emits get (accepted; durable with seq and audit_id) are written by
+// hand, byte for byte what encoding/json writes for them; every other reply
+// goes through encoding/json.
+func appendReply(dst []byte, r *wireReply) []byte {
+	simpleID := len(r.ID) <= 64 && isPlainJSONString(r.ID)
+	switch {
+	case simpleID && r.OK && r.Accepted && r.Seq == nil && r.Status == nil && r.Matches == nil:
+		dst = appendIDField(append(dst, '{'), r.ID)
+		return append(dst, `"ok":true,"accepted":true}`+"\n"...)
+	case simpleID && r.OK && r.Seq != nil && r.Durable && !r.Sealed && r.CheckpointSize == nil && r.Error == nil &&
+		r.Status == nil && r.Matches == nil && isPlainJSONString(r.AuditID):
+		dst = appendIDField(append(dst, '{'), r.ID)
+		dst = append(dst, `"ok":true,"seq":`...)
+		dst = strconv.AppendUint(dst, *r.Seq, 10)
+		dst = append(dst, `,"audit_id":"`...)
+		dst = append(dst, r.AuditID...)
+		return append(dst, `","durable":true}`+"\n"...)
+	}
+	b, _ := json.Marshal(r)
+	return append(append(dst, b...), '\n')
+}
+
+func appendIDField(dst []byte, id string) []byte {
+	if id == "" {
+		return dst
+	}
+	dst = append(dst, `"id":"`...)
+	dst = append(dst, id...)
+	return append(dst, `",`...)
+}
+
+// isPlainJSONString reports whether s needs no escaping in JSON (printable
+// ASCII without quotes, backslashes or HTML characters encoding/json escapes).
+func isPlainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // trackConn records open connections so that a stop can interrupt their

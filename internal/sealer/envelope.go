@@ -1,6 +1,7 @@
 package sealer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,7 +45,7 @@ func parseRequest(line []byte) (wireRequest, *envelopeError) {
 			return fail("bad_json", "request is not a JSON object: %v", err)
 		}
 		var key string
-		if err := json.Unmarshal(line[kstart:p.i], &key); err != nil {
+		if err := decodeString(line[kstart:p.i], &key); err != nil {
 			return fail("bad_json", "request is not a JSON object: bad key")
 		}
 		p.space()
@@ -67,17 +68,24 @@ func parseRequest(line []byte) (wireRequest, *envelopeError) {
 		var err error
 		switch key {
 		case "op":
-			err = json.Unmarshal(raw, &w.Op)
+			err = decodeString(raw, &w.Op)
 		case "id":
 			w.ID = new(string)
-			err = json.Unmarshal(raw, w.ID)
+			err = decodeString(raw, w.ID)
 			if err != nil {
 				w.ID = nil
 			}
 		case "durable":
-			err = json.Unmarshal(raw, &w.Durable)
+			switch string(raw) {
+			case "true":
+				w.Durable = true
+			case "false":
+				w.Durable = false
+			default:
+				err = json.Unmarshal(raw, &w.Durable)
+			}
 		case "service":
-			err = json.Unmarshal(raw, &w.Service)
+			err = decodeString(raw, &w.Service)
 		case "event":
 			w.Event = raw
 		case "count":
@@ -143,19 +151,45 @@ func (p *scanner) skipString() error {
 		return errors.New("expected a string")
 	}
 	for p.i < len(p.b) {
-		switch c := p.b[p.i]; {
-		case c == '"':
+		// Jump to the next quote or backslash (IndexAny is vectorised for
+		// short sets); control characters are left to the decoders that
+		// get the value (encoding/json for scalars, event.Decode for events).
+		j := bytes.IndexAny(p.b[p.i:], "\"\\")
+		if j < 0 {
+			break
+		}
+		p.i += j
+		if p.b[p.i] == '"' {
 			p.i++
 			return nil
-		case c == '\\':
-			p.i += 2
-		case c < 0x20:
-			return errors.New("control character in a string")
-		default:
-			p.i++
 		}
+		p.i += 2 // a backslash and the byte it escapes
 	}
 	return errors.New("unterminated string")
+}
+
+// plainString returns the contents of a JSON string that has no escapes and
+// no control characters, without decoding it.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c == '\\' || c < 0x20 {
+			return "", false
+		}
+	}
+	return string(raw[1 : len(raw)-1]), true
+}
+
+// decodeString decodes a JSON string value, taking the fast path for plain
+// strings.
+func decodeString(raw []byte, dst *string) error {
+	if s, ok := plainString(raw); ok {
+		*dst = s
+		return nil
+	}
+	return json.Unmarshal(raw, dst)
 }
 
 func (p *scanner) skipValue(depth int) error {

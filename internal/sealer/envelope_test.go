@@ -3,6 +3,7 @@ package sealer
 import (
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParseRequest: the request splitter never panics, and whatever it
@@ -16,10 +17,15 @@ func FuzzParseRequest(f *testing.F) {
 		`{"op":"report_dropped","count":3,"reason":"buffer_full","service":"x"}`,
 		`{"op":"emit","event":[[[[{"a":[1,2,{"b":"\"}"}]}]]]]}`,
 		` { "op" : "flush" } `,
+		"{\"op\":\"\xe1\"}", // invalid UTF-8: refused before parsing
+		`{"op":"emit","event":{"a":"\\\"}"}}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
+		if !utf8.Valid(line) {
+			return // handle refuses such a line before it is parsed
+		}
 		w, err := parseRequest(line)
 		if err != nil {
 			return
@@ -38,4 +44,24 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatalf("id differs for %q", line)
 		}
 	})
+}
+
+// TestAppendReplyMatchesEncodingJSON: the hand-written replies are byte for
+// byte what encoding/json writes.
+func TestAppendReplyMatchesEncodingJSON(t *testing.T) {
+	seq := uint64(1234)
+	for _, r := range []*wireReply{
+		{ID: "7", OK: true, Accepted: true},
+		{OK: true, Accepted: true},
+		{ID: "x", OK: true, Seq: &seq, AuditID: "3f9a1c0d5e6b7a81-1234", Durable: true},
+		{OK: true, Seq: &seq, AuditID: "3f9a1c0d5e6b7a81-1234", Durable: true},
+		{ID: "needs \"escaping\" <", OK: true, Accepted: true},
+		{ID: "s", OK: true, Seq: &seq, AuditID: "a-1", Durable: true, Sealed: true},
+	} {
+		want, _ := json.Marshal(r)
+		want = append(want, '\n')
+		if got := appendReply(nil, r); string(got) != string(want) {
+			t.Errorf("appendReply = %s, encoding/json = %s", got, want)
+		}
+	}
 }
