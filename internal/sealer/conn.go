@@ -379,15 +379,25 @@ func (s *Sealer) handleEmit(peer *Peer, id string, w *wireRequest) pending {
 		return s.rejectErr(id, err)
 	}
 	now := time.Now()
-	ev, err := event.Decode(w.Event, event.DecodeOptions{Now: now})
-	if err != nil {
-		return s.rejectErr(id, err)
+	opts := event.DecodeOptions{Now: now}
+	// Fast path: an event already in canonical form (as the Go client and
+	// event.Encode write it) is checked in one pass without being decoded
+	// and stored as it came. Anything else is decoded, which names the
+	// field and rule of a refusal, and re-encoded canonically.
+	var body []byte
+	typ, err := event.CheckCanonical(w.Event, opts)
+	if err == nil {
+		body = bytes.Clone(w.Event)
+	} else {
+		ev, err := event.Decode(w.Event, opts)
+		if err != nil {
+			return s.rejectErr(id, err)
+		}
+		if body, err = event.AppendEncode(nil, ev, now); err != nil {
+			return s.rejectErr(id, err)
+		}
+		typ = ev.EventType()
 	}
-	body, err := event.Encode(ev)
-	if err != nil {
-		return s.rejectErr(id, err)
-	}
-	typ := ev.EventType()
 	r := &request{kind: reqEmit, service: service, typ: typ, body: body, durable: w.Durable,
 		critical: event.IsCritical(typ), received: now}
 	if r.durable || r.critical {
