@@ -18,6 +18,7 @@ func FuzzParseRequest(f *testing.F) {
 		`{"op":"emit","event":[[[[{"a":[1,2,{"b":"\"}"}]}]]]]}`,
 		` { "op" : "flush" } `,
 		"{\"op\":\"\xe1\"}", // invalid UTF-8: refused before parsing
+		`{"event":[[[[{"":[{"0":"\0"}]}]]]]}`, // an event that is not valid JSON: left to event.Decode
 		`{"op":"emit","event":{"a":"\\\"}"}}`,
 	} {
 		f.Add([]byte(s))
