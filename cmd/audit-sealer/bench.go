@@ -3,276 +3,584 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
-	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/config"
-	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
-// benchTemplates is the event mix the benchmark sends, each about 500 bytes
-// once encoded. %s is the timestamp, %d a counter.
-var benchTemplates = []string{
-	`{"type":"data.inference_executed","timestamp":"%s","customer_id":"customer-%08d","job_id":"job-0000000000000000000001","model_ref":"hf:meta-llama/Meta-Llama-3.1-70B-Instruct@8c22764a7e3675c50d4c7c9a4edb4744-q4_k_m-00001-of-00008","tokens_processed":4096,"provider_id":"provider-eu-west-gpu-pool-00017-node-0042","result":{"status":"partial_success","details":"completed with truncated output after max_tokens was reached; the streaming client disconnected before the final chunk arrived"}}`,
-	`{"type":"authz.denied","timestamp":"%s","actor":{"user_id":"customer-%08d@tenants.example.com","ip":"2001:db8:85a3::8a2e:370:7334","auth_method":"api_key","session_id":"sess-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c"},"resource":{"resource_type":"pool","resource_id":"pool-llama-3-70b-instruct-eu-west-production-0007","parent_id":"node-gpu-eu-west-0042"},"action":"delete","reason":"insufficient_permissions: the api key is scoped to read:pools and write:tasks but delete on pools requires admin:pools"}`,
-	`{"type":"vram.sealed","timestamp":"%s","shard_id":"shard-%08d-llama-3-70b-instruct-layer-block-0000-0019-of-0080-tp-rank-00","gpu_device":3,"vram_bytes":17179869184,"digest":"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae","worker_id":"worker-gpu-eu-west-0042-device-03-process-000000001234-generation-0000000000000007-instance-a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"}`,
-	`{"type":"task.submitted","timestamp":"%s","actor":{"user_id":"customer-%08d","ip":"203.0.113.77","auth_method":"bearer_token","session_id":"sess-2c26b46b68ffc68ff99b453c1d304134"},"task_id":"task-0000000000000000000000000000000000000000000000000001","model_ref":"hf:mistralai/Mixtral-8x22B-Instruct-v0.1@main-q5_k_m-00001-of-00004","prompt_length":18432,"prompt_hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","max_tokens":4096}`,
+// benchResult is the one JSON document of `bench --json`. Durations are in
+// milliseconds, rates per second, memory in MiB (2^20 bytes).
+type benchResult struct {
+	// Parameters.
+	Mode             string `json:"mode"`
+	Algorithm        string `json:"algorithm"`
+	Clients          int    `json:"clients"`
+	Events           int    `json:"events"`
+	Durable          bool   `json:"durable"`
+	Window           int    `json:"window"`
+	RateTarget       int    `json:"rate_target"`
+	SegmentSize      int64  `json:"segment_size"`
+	SealRecords      int    `json:"seal_records"`
+	SealInterval     string `json:"seal_interval"`
+	CriticalPermille int    `json:"critical_permille"`
+	EventTypes       int    `json:"event_types"`
+	EventBytesMean   int    `json:"event_bytes_mean"`
+	RecordBytesMean  int    `json:"record_bytes_mean"`
+	DataDir          string `json:"data_dir"`
+
+	// Ingest, as the clients saw it.
+	IngestEventsPerSec float64        `json:"ingest_events_per_sec"`
+	IngestSeconds      float64        `json:"ingest_seconds"`
+	SealedEventsPerSec float64        `json:"sealed_events_per_sec"` // until each client's final flush: all durable and sealed
+	AckP50ms           float64        `json:"ack_latency_p50_ms"`
+	AckP90ms           float64        `json:"ack_latency_p90_ms"`
+	AckP99ms           float64        `json:"ack_latency_p99_ms"`
+	AckP999ms          float64        `json:"ack_latency_p999_ms"`
+	AckMaxms           float64        `json:"ack_latency_max_ms"`
+	AckCriticalP99ms   float64        `json:"ack_latency_critical_p99_ms"`
+	Refused            int            `json:"refused"`
+	RefusedByCode      map[string]int `json:"refused_by_code"`
+
+	// Sealing, from the log.
+	SealLagP50ms       float64 `json:"seal_lag_p50_ms"`
+	SealLagP99ms       float64 `json:"seal_lag_p99_ms"`
+	SealLagMaxms       float64 `json:"seal_lag_max_ms"`
+	SendToSealP99ms    float64 `json:"send_to_seal_p99_ms"`
+	Checkpoints        int     `json:"checkpoints"`
+	CriticalEvents     int     `json:"critical_events"`
+	Anchors            int     `json:"anchors"`
+	LogEvents          int     `json:"log_events"`
+	CheckpointsPerSec  float64 `json:"checkpoints_per_sec"`
+	FsyncsPerSec       float64 `json:"fsyncs_per_sec"`
+	Fsyncs             int     `json:"fsyncs"`
+	FsyncMeanms        float64 `json:"fsync_mean_ms"`   // group commits without a seal
+	FsyncP99ms         float64 `json:"fsync_p99_le_ms"` // upper bound of the histogram bucket
+	SealMeanms         float64 `json:"seal_mean_ms"`    // sign + append + fdatasync
+	SealP99ms          float64 `json:"seal_p99_le_ms"`
+	FsyncMaxms         float64 `json:"fsync_max_le_ms"`
+	SealMaxms          float64 `json:"seal_max_le_ms"`
+	BatchRecordsMean   float64 `json:"batch_records_mean"`
+	Shed               int     `json:"shed"`
+	SealerExitStatus   int     `json:"sealer_exit_status"`
+	SealerRSSPeakMiB   float64 `json:"sealer_rss_peak_mib"`
+	SealerVmHWMMiB     float64 `json:"sealer_vmhwm_mib"`
+	SealerMaxRSSMiB    float64 `json:"sealer_maxrss_mib"` // getrusage at exit: the whole life, shutdown included
+	RSSSamples         int     `json:"rss_samples"`
+	HeapInusePeakMiB   float64 `json:"sealer_heap_inuse_peak_mib"` // go_memstats_heap_inuse_bytes, sampled every 250 ms
+	QueueDepthPeak     int     `json:"queue_depth_peak"`           // events accepted, not yet written (sampled)
+	QueueBytesPeakMiB  float64 `json:"queue_bytes_peak_mib"`
+	SealerCPUSeconds   float64 `json:"sealer_cpu_seconds"` // during the load
+	SealerCPUTotal     float64 `json:"sealer_cpu_seconds_total"`
+	SealerCPUCores     float64 `json:"sealer_cpu_cores"` // sealer_cpu_seconds / ingest_seconds
+	LoadgenCPUSeconds  float64 `json:"loadgen_cpu_seconds"`
+	SealerCPUProfile   string  `json:"sealer_cpuprofile,omitempty"`
+	BenchCPUProfile    string  `json:"cpuprofile,omitempty"`
+	VerifyVerdict      string  `json:"verify_verdict"`
+	VerifyRecords      uint64  `json:"verify_records"`
+	VerifySegments     int     `json:"verify_segments"`
+	VerifyMiB          float64 `json:"verify_mib"`
+	Verify1Core        float64 `json:"verify_events_per_sec_1core"`
+	VerifyAllCores     float64 `json:"verify_events_per_sec_allcores"`
+	VerifyMiBPerSec1   float64 `json:"verify_mib_per_sec_1core"`
+	VerifyMiBPerSec    float64 `json:"verify_mib_per_sec"` // all cores
+	VerifySeconds1Core float64 `json:"verify_seconds_1core"`
+	VerifySecondsAll   float64 `json:"verify_seconds_allcores"`
+
+	Machine machineInfo `json:"machine"`
+	Notes   []string    `json:"notes,omitempty"`
 }
 
-type benchResult struct {
-	Mode               string  `json:"mode"`
-	Clients            int     `json:"clients"`
-	Events             int     `json:"events"`
-	Durable            bool    `json:"durable"`
-	RateTarget         int     `json:"rate_target"`
-	Window             int     `json:"window"`
-	SegmentSize        int64   `json:"segment_size"`
-	SealRecords        int     `json:"seal_records"`
-	SealInterval       string  `json:"seal_interval"`
-	EventBytes         int     `json:"event_bytes_mean"`
-	IngestEventsPerSec float64 `json:"ingest_events_per_sec"`
-	AckP50ms           float64 `json:"ack_latency_p50_ms"`
-	AckP99ms           float64 `json:"ack_latency_p99_ms"`
-	AckP999ms          float64 `json:"ack_latency_p999_ms"`
-	Refused            int     `json:"refused"`
-	Checkpoints        int     `json:"checkpoints"`
-	VerifyVerdict      string  `json:"verify_verdict"`
-	VerifyEventsPerSec float64 `json:"verify_events_per_sec_allcores"`
-	VerifyMiBPerSec    float64 `json:"verify_mib_per_sec"`
+type machineInfo struct {
+	NProc      int    `json:"nproc"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	Kernel     string `json:"kernel"`
+	GoVersion  string `json:"go_version"`
+	CPUModel   string `json:"cpu_model"`
+	// Revision is the commit this binary was built from (+dirty when the
+	// tree had changes), as go build stamped it.
+	Revision     string    `json:"revision"`
+	LoadAvgStart []float64 `json:"loadavg_start"`
+	LoadAvgEnd   []float64 `json:"loadavg_end"`
+	// Pressure stall information over the load phase, for the whole
+	// machine (the benchmark included): the share of time some task (some)
+	// or every task (full) waited for a CPU or for I/O. Other work on the
+	// machine shows here.
+	PSICPUSomePct float64 `json:"psi_cpu_some_pct"`
+	PSIIOSomePct  float64 `json:"psi_io_some_pct"`
+	PSIIOFullPct  float64 `json:"psi_io_full_pct"`
 }
+
+// benchFlags are the benchmark's settings.
+type benchFlags struct {
+	mode, algorithm                string
+	clients, events, rate, window  int
+	sealRecords, criticalPermille  int
+	durable, asJSON, keep          bool
+	segmentSize                    int64
+	sealInterval, anchorInterval   time.Duration
+	cpuProfile, sealerProfile, dir string
+}
+
+const (
+	modeDev        = "dev"
+	modeSoftHSM    = "softhsm"
+	modeSoftHSMTPM = "softhsm+swtpm"
+)
 
 func benchCommand() *cobra.Command {
-	var clients, events, rate, sealRecords int
-	var durable, asJSON bool
-	var segmentSize int64
-	var sealInterval time.Duration
-	var cpuProfile string
-	var window int
+	var f benchFlags
 	cmd := &cobra.Command{
-		Use:   "bench --clients K --events N [--durable] [--json]",
-		Short: "Run a sealer on a temporary directory, drive it over the socket, verify the result",
-		Args:  cobra.NoArgs,
+		Use:   "bench [--mode dev|softhsm|softhsm+swtpm] --clients K --events N [--durable] [--json]",
+		Short: "Start a sealer process on a temporary directory, drive it over the socket, measure it, verify the result",
+		Long: `bench is the project's benchmark. It starts "audit-sealer serve" (this
+binary) as a separate process on a temporary data directory, with a dev key
+(--mode dev), a throwaway SoftHSM2 token (--mode softhsm) or SoftHSM and a
+software TPM (--mode softhsm+swtpm). K clients send N events of a fixed mix
+of 13 types (about 500 bytes each; 1% critical by default) over the socket, each with
+up to --window requests in flight, optionally paced to --rate events/s in
+all. Then the sealer is stopped with SIGTERM (it must exit 0), the log is
+verified with one worker and with all cores (it must be intact and hold
+every accepted event), and the seal lag is read from the log.
+
+It prints a summary, or with --json one JSON document. It asserts no figure.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
-			root, err := os.MkdirTemp("", "audit-sealer-bench-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(root)
-			cfg := config.Defaults()
-			cfg.Dev = true
-			cfg.DataDir = filepath.Join(root, "data")
-			cfg.Socket = filepath.Join(root, "audit.sock")
-			cfg.SegmentSize = segmentSize
-			cfg.Seal.Records = sealRecords
-			cfg.Seal.Interval.Duration = sealInterval
-			cfg.Log.Level = "warn"
-			s, err := devSigner(cfg, true)
-			if err != nil {
-				return err
-			}
-			sl, err := sealer.New(cfg, s, hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr}))
-			if err != nil {
-				return err
-			}
-			ctx, stop := context.WithCancel(context.Background())
-			runErr := make(chan error, 1)
-			go func() { runErr <- sl.Run(ctx) }()
-			if err := waitForSocket(cfg.Socket, 10*time.Second); err != nil {
-				stop()
-				return err
-			}
-			res := benchResult{Mode: "dev", Clients: clients, Events: events, Durable: durable, RateTarget: rate,
-				Window: window, SegmentSize: segmentSize, SealRecords: sealRecords, SealInterval: sealInterval.String()}
-			lat, refused, elapsed, meanBytes, err := drive(cfg.Socket, clients, events, durable, rate, window)
-			stop()
-			if rerr := <-runErr; err == nil {
-				err = rerr
-			}
-			if err != nil {
-				return err
-			}
-			res.EventBytes, res.Refused = meanBytes, refused
-			res.IngestEventsPerSec = float64(events-refused) / elapsed.Seconds()
-			res.AckP50ms, res.AckP99ms, res.AckP999ms = pct(lat, 0.50), pct(lat, 0.99), pct(lat, 0.999)
-			rep, err := verify.Dir(context.Background(), cfg.DataDir, verify.Options{Keys: signer.Verifiers{s.Public()}})
-			if err != nil {
-				return err
-			}
-			res.VerifyVerdict, res.Checkpoints = string(rep.Verdict), rep.Checkpoints
-			res.VerifyEventsPerSec = float64(rep.Records) / rep.Seconds
-			res.VerifyMiBPerSec = float64(rep.Bytes) / (1 << 20) / rep.Seconds
-			if asJSON {
-				b, _ := json.MarshalIndent(res, "", "  ")
-				fmt.Println(string(b))
-			} else {
-				fmt.Printf("%d events (%d B mean) from %d clients, durable=%v: %.0f events/s\n", events, res.EventBytes, clients, durable, res.IngestEventsPerSec)
-				fmt.Printf("ack latency: p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms; refused %d\n", res.AckP50ms, res.AckP99ms, res.AckP999ms, refused)
-				fmt.Printf("verify: %s, %d checkpoints, %.0f events/s, %.1f MiB/s\n", rep.Verdict, rep.Checkpoints, res.VerifyEventsPerSec, res.VerifyMiBPerSec)
-			}
-			if rep.Verdict != verify.Intact {
-				return fmt.Errorf("the benchmark's log does not verify: %v", rep.FirstFailure)
-			}
-			return nil
+			return runBench(cmd.Context(), f)
 		},
 	}
-	cmd.Flags().IntVar(&clients, "clients", 8, "concurrent client connections")
-	cmd.Flags().IntVar(&events, "events", 100000, "events to send in all")
-	cmd.Flags().BoolVar(&durable, "durable", false, "ask for durable acks (each ack after fsync)")
-	cmd.Flags().IntVar(&rate, "rate", 0, "target events/s over all clients (0 = as fast as possible)")
-	cmd.Flags().Int64Var(&segmentSize, "segment-size", 100*1000*1000, "segment size")
-	cmd.Flags().IntVar(&sealRecords, "seal-records", 100, "seal once this many records are unsealed")
-	cmd.Flags().DurationVar(&sealInterval, "seal-interval", time.Second, "seal at least this often")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
-	cmd.Flags().IntVar(&window, "window", 256, "requests each client keeps in flight (pipelining depth)")
-	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (sealer and clients) to this file")
+	fl := cmd.Flags()
+	fl.StringVar(&f.mode, "mode", modeDev, "dev (software key), softhsm (SoftHSM2 token) or softhsm+swtpm (and a TPM anchor)")
+	fl.StringVar(&f.algorithm, "algorithm", "ed25519", "signing key algorithm of the softhsm modes: ed25519 or ecdsa-p256")
+	fl.IntVar(&f.clients, "clients", 8, "concurrent client connections")
+	fl.IntVar(&f.events, "events", 100000, "events to send in all")
+	fl.BoolVar(&f.durable, "durable", false, "ask for durable acks (each ack after fdatasync); otherwise acks on acceptance")
+	fl.IntVar(&f.rate, "rate", 0, "target events/s over all clients (0 = as fast as the window allows)")
+	fl.IntVar(&f.window, "window", 256, "requests each client keeps in flight (pipelining depth)")
+	fl.IntVar(&f.criticalPermille, "critical-permille", 10, "critical events (auth.failure, sealed before the ack) per 1000 events")
+	fl.Int64Var(&f.segmentSize, "segment-size", 100*1000*1000, "segment size of the sealer")
+	fl.IntVar(&f.sealRecords, "seal-records", 100, "the sealer seals once this many records are unsealed")
+	fl.DurationVar(&f.sealInterval, "seal-interval", time.Second, "the sealer seals unsealed records at least this often")
+	fl.DurationVar(&f.anchorInterval, "anchor-interval", 0, "TPM anchor interval of the sealer (softhsm+swtpm; 0 = the sealer's default)")
+	fl.BoolVar(&f.asJSON, "json", false, "print one JSON document")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator, verifier, log reader; pprof label phase) to this file")
+	fl.StringVar(&f.sealerProfile, "sealer-cpuprofile", "", "write a CPU profile of the sealer process to this file")
+	fl.StringVar(&f.dir, "dir", "", "make the temporary data directory under this directory (default $TMPDIR)")
+	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory (its path is printed)")
+	cmd.AddCommand(serveProfiledCommand())
 	return cmd
 }
 
-func waitForSocket(path string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if rc, err := dialSealer(path); err == nil {
-			rc.Close()
+func runBench(ctx context.Context, f benchFlags) (err error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	switch {
+	case f.mode != modeDev && f.mode != modeSoftHSM && f.mode != modeSoftHSMTPM:
+		return &exitError{code: 2, err: fmt.Errorf("--mode %q: want dev, softhsm or softhsm+swtpm", f.mode)}
+	case f.clients < 1 || f.events < f.clients || f.window < 1 || f.rate < 0:
+		return &exitError{code: 2, err: errors.New("want --clients >= 1, --events >= --clients, --window >= 1, --rate >= 0")}
+	case f.criticalPermille < 0 || f.criticalPermille > mixSlots:
+		return &exitError{code: 2, err: errors.New("--critical-permille must be 0..1000")}
+	}
+	if _, err := signer.ParseAlgorithm(f.algorithm); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	res := &benchResult{Mode: f.mode, Algorithm: f.algorithm, Clients: f.clients, Events: f.events, Durable: f.durable,
+		Window: f.window, RateTarget: f.rate, SegmentSize: f.segmentSize, SealRecords: f.sealRecords,
+		SealInterval: f.sealInterval.String(), CriticalPermille: f.criticalPermille, EventTypes: len(benchTemplates),
+		Machine: machine(), SealerCPUProfile: f.sealerProfile, BenchCPUProfile: f.cpuProfile}
+	if f.mode == modeDev {
+		res.Algorithm = "ed25519"
+	}
+	// Everything the run sets up is undone at the end, or at once on
+	// SIGINT or SIGTERM (then the benchmark exits 130).
+	var cl cleanups
+	defer cl.run()
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	go func() {
+		if _, ok := <-sigc; ok {
+			warnf("interrupted: stopping the sealer and cleaning up")
+			cl.run()
+			os.Exit(130)
+		}
+	}()
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return err
+		}
+		cl.add(func() { pprof.StopCPUProfile(); pf.Close() })
+	}
+	if f.sealerProfile != "" {
+		if f.sealerProfile, err = filepath.Abs(f.sealerProfile); err != nil {
+			return err
+		}
+		res.SealerCPUProfile = f.sealerProfile
+	}
+	root, err := os.MkdirTemp(f.dir, "audit-sealer-bench-")
+	if err != nil {
+		return err
+	}
+	res.DataDir = root
+	if f.keep {
+		warnf("keeping %s", root)
+	} else {
+		cl.add(func() { os.RemoveAll(root) })
+	}
+	dataDir := filepath.Join(root, "data")
+
+	// The mode: where the key (and the TPM) come from.
+	ms := &modeSetup{}
+	cl.add(ms.close)
+	switch f.mode {
+	case modeDev:
+		ms.dev = true
+	case modeSoftHSM, modeSoftHSMTPM:
+		if f.mode == modeSoftHSMTPM && repoScript("swtpm/start.sh") == "" {
+			return errors.New("TPM mode needs scripts/swtpm (not in this build)")
+		}
+		if err := setupSoftHSM(filepath.Join(root, "softhsm"), f.algorithm, ms); err != nil {
+			return err
+		}
+		if f.mode == modeSoftHSMTPM {
+			if err := setupSwtpm(filepath.Join(root, "swtpm"), ms); err != nil {
+				return err
+			}
+			if f.anchorInterval > 0 {
+				ms.env = append(ms.env, "AUDIT_SEALER_ANCHOR_INTERVAL="+f.anchorInterval.String())
+			}
+		}
+	}
+	res.Notes = append(res.Notes, ms.notes...)
+
+	sp, err := startSealer(sealerArgs{dataDir: dataDir, socket: filepath.Join(root, "audit.sock"), dev: ms.dev,
+		segmentSize: f.segmentSize, sealRecords: f.sealRecords, sealInterval: f.sealInterval, env: ms.env,
+		cpuProfile: f.sealerProfile, logPath: filepath.Join(root, "sealer.log")})
+	if err != nil {
+		return err
+	}
+	cl.add(sp.kill) // after a failure or an interrupt; a no-op once stopped
+	m0, err := sp.scrape()
+	if err != nil {
+		return err
+	}
+	cpu0, err := cpuSeconds(sp.pid)
+	if err != nil {
+		return err
+	}
+	self0 := selfCPU()
+	psi0, t0 := readPSI(), time.Now()
+
+	// The load.
+	var lr *loadResult
+	pprof.Do(ctx, pprof.Labels("phase", "load"), func(context.Context) {
+		lr, err = driveLoad(loadParams{socket: filepath.Join(root, "audit.sock"), clients: f.clients, events: f.events,
+			durable: f.durable, rate: f.rate, window: f.window, mix: newBenchMix(f.criticalPermille)})
+	})
+	if err != nil {
+		return fmt.Errorf("%w\nsealer log:\n%s", err, sp.logTail())
+	}
+	cpu1, err := cpuSeconds(sp.pid)
+	if err != nil {
+		return err
+	}
+	res.LoadgenCPUSeconds = selfCPU() - self0
+	if psi1, span := readPSI(), time.Since(t0); psi0 != nil && psi1 != nil {
+		p := func(k string) float64 { return round1(100 * float64(psi1[k]-psi0[k]) / float64(span.Microseconds())) }
+		res.Machine.PSICPUSomePct, res.Machine.PSIIOSomePct, res.Machine.PSIIOFullPct = p("cpu some"), p("io some"), p("io full")
+	}
+	m1, err := sp.scrape()
+	if err != nil {
+		return err
+	}
+	if st, err := readProcStatus(sp.pid); err == nil {
+		res.SealerVmHWMMiB = mib(st["VmHWM"])
+	}
+	// Stop: intake closes, the queue drains, the stop is recorded and sealed.
+	if err := sp.stop(2 * time.Minute); err != nil {
+		return err
+	}
+	res.SealerExitStatus = sp.cmd.ProcessState.ExitCode()
+	peak, samples := sp.peak()
+	res.SealerRSSPeakMiB, res.RSSSamples = mib(peak), samples
+	res.HeapInusePeakMiB = mib(int64(sp.gaugePeak("go_memstats_heap_inuse_bytes")))
+	res.QueueDepthPeak = int(sp.gaugePeak("audit_sealer_queue_depth"))
+	res.QueueBytesPeakMiB = mib(int64(sp.gaugePeak("audit_sealer_queue_bytes")))
+	total, maxRSS := sp.rusage()
+	res.SealerCPUTotal, res.SealerMaxRSSMiB = round3(total), mib(maxRSS)
+
+	accepted := f.events - lr.refused
+	res.Refused, res.RefusedByCode = lr.refused, lr.refusedBy
+	res.EventBytesMean = int(lr.bytes / int64(f.events))
+	res.IngestSeconds = round3(lr.ingest.Seconds())
+	res.IngestEventsPerSec = round1(float64(accepted) / lr.ingest.Seconds())
+	res.SealedEventsPerSec = round1(float64(accepted) / lr.sealed.Seconds())
+	res.AckP50ms, res.AckP90ms, res.AckP99ms = pct(lr.lat, 0.50), pct(lr.lat, 0.90), pct(lr.lat, 0.99)
+	res.AckP999ms, res.AckMaxms = pct(lr.lat, 0.999), pct(lr.lat, 1)
+	res.AckCriticalP99ms = pct(lr.critLat, 0.99)
+	res.SealerCPUSeconds = round3(cpu1 - cpu0)
+	res.SealerCPUCores = round3((cpu1 - cpu0) / lr.ingest.Seconds())
+	res.LoadgenCPUSeconds = round3(res.LoadgenCPUSeconds)
+	d := func(name string) float64 { return m1[name] - m0[name] }
+	fsyncs := d("audit_sealer_fsync_seconds_count") + d("audit_sealer_seal_seconds_count")
+	res.Fsyncs = int(fsyncs)
+	res.FsyncsPerSec = round1(fsyncs / lr.sealed.Seconds())
+	res.CheckpointsPerSec = round1(d("audit_sealer_checkpoints_total") / lr.sealed.Seconds())
+	if n := d("audit_sealer_fsync_seconds_count"); n > 0 {
+		res.FsyncMeanms = round3(1000 * d("audit_sealer_fsync_seconds_sum") / n)
+	}
+	if n := d("audit_sealer_seal_seconds_count"); n > 0 {
+		res.SealMeanms = round3(1000 * d("audit_sealer_seal_seconds_sum") / n)
+	}
+	res.FsyncP99ms = round3(1000 * histQuantile(m0, m1, "audit_sealer_fsync_seconds", 0.99))
+	res.SealP99ms = round3(1000 * histQuantile(m0, m1, "audit_sealer_seal_seconds", 0.99))
+	res.FsyncMaxms = round3(1000 * histQuantile(m0, m1, "audit_sealer_fsync_seconds", 1))
+	res.SealMaxms = round3(1000 * histQuantile(m0, m1, "audit_sealer_seal_seconds", 1))
+	if n := d("audit_sealer_batch_records_count"); n > 0 {
+		res.BatchRecordsMean = round1(d("audit_sealer_batch_records_sum") / n)
+	}
+	res.Shed = int(d("audit_sealer_events_shed_total"))
+
+	// Verification of the result, with one worker and with all cores.
+	keys, err := benchKeys(dataDir, ms)
+	if err != nil {
+		return err
+	}
+	var rep1, repAll *verify.Report
+	pprof.Do(ctx, pprof.Labels("phase", "verify"), func(ctx context.Context) {
+		rep1, err = verify.Dir(ctx, dataDir, verify.Options{Keys: keys, Workers: 1})
+		if err == nil {
+			repAll, err = verify.Dir(ctx, dataDir, verify.Options{Keys: keys, Workers: 0})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	res.VerifyVerdict, res.VerifyRecords, res.VerifySegments = string(repAll.Verdict), repAll.Records, repAll.Segments
+	res.VerifyMiB = round1(mib(repAll.Bytes))
+	res.Checkpoints = repAll.Checkpoints
+	res.RecordBytesMean = int(repAll.Bytes / int64(max(repAll.Records, 1)))
+	res.Verify1Core = round1(float64(rep1.Records) / rep1.Seconds)
+	res.VerifyAllCores = round1(float64(repAll.Records) / repAll.Seconds)
+	res.VerifyMiBPerSec1 = round1(mib(rep1.Bytes) / rep1.Seconds)
+	res.VerifyMiBPerSec = round1(mib(repAll.Bytes) / repAll.Seconds)
+	res.VerifySeconds1Core, res.VerifySecondsAll = round3(rep1.Seconds), round3(repAll.Seconds)
+	if repAll.LastAnchor != nil {
+		res.Anchors = repAll.LastAnchor.Anchors
+	}
+
+	var lags *sealLags
+	pprof.Do(ctx, pprof.Labels("phase", "seal-lag"), func(context.Context) {
+		lags, err = readSealLags(dataDir, event.IsCritical)
+	})
+	if err != nil {
+		return err
+	}
+	res.SealLagP50ms, res.SealLagP99ms, res.SealLagMaxms = pct(lags.lag, 0.5), pct(lags.lag, 0.99), pct(lags.lag, 1)
+	res.SendToSealP99ms = pct(lags.sendLag, 0.99)
+	res.LogEvents, res.CriticalEvents = lags.events, lags.critical
+	res.Machine.LoadAvgEnd = loadAvg()
+
+	// The run counts only if the log is whole: intact, sealed, and holding
+	// exactly the events that were accepted.
+	var fails []string
+	for _, r := range []*verify.Report{rep1, repAll} {
+		if r.Verdict != verify.Intact {
+			fails = append(fails, fmt.Sprintf("the log does not verify: %s: %v", r.Verdict, r.FirstFailure))
+			break
+		}
+	}
+	if lags.unsealed > 0 {
+		fails = append(fails, fmt.Sprintf("%d events are not covered by a checkpoint after the stop", lags.unsealed))
+	}
+	if lags.events != accepted {
+		fails = append(fails, fmt.Sprintf("the log holds %d client events, the clients had %d accepted", lags.events, accepted))
+	}
+	for code, n := range lr.refusedBy {
+		// shed and timeout are the sealer's answers to overload (PROTOCOL.md);
+		// anything else means the benchmark sent something wrong.
+		if code != "shed" && code != "timeout" {
+			fails = append(fails, fmt.Sprintf("%d events refused with %s (first: %s)", n, code, lr.firstRefuse))
+		}
+	}
+	if f.mode == modeSoftHSMTPM && repAll.LastAnchor == nil {
+		fails = append(fails, "--mode softhsm+swtpm: the log has no anchored checkpoint (does serve open the TPM of AUDIT_SEALER_TPM?)")
+	}
+	if f.asJSON {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		fmt.Println(string(b))
+	} else {
+		printSummary(res)
+	}
+	if len(fails) > 0 {
+		return errors.New("the benchmark run is not valid:\n  " + strings.Join(fails, "\n  "))
+	}
+	return nil
+}
+
+// cleanups are run once, last added first, by whichever of the end of the
+// run and an interrupt comes first.
+type cleanups struct {
+	mu   sync.Mutex
+	fns  []func()
+	done bool
+}
+
+func (c *cleanups) add(fn func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fns = append(c.fns, fn)
+}
+
+func (c *cleanups) run() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return
+	}
+	c.done = true
+	for i := len(c.fns) - 1; i >= 0; i-- {
+		c.fns[i]()
+	}
+}
+
+// benchKeys returns the key that verifies the run's log.
+func benchKeys(dataDir string, ms *modeSetup) (signer.Verifiers, error) {
+	if ms.dev {
+		s, err := signer.LoadSoftwareSigner(filepath.Join(dataDir, config.DevKeyFile), config.Defaults().Signer.KeyName)
+		if err != nil {
+			return nil, err
+		}
+		return signer.Verifiers{s.Public()}, nil
+	}
+	return signer.LoadPublicKeys([]string{ms.pubPEM})
+}
+
+func printSummary(r *benchResult) {
+	durable := "acknowledged on acceptance"
+	if r.Durable {
+		durable = "durable (ack after fdatasync)"
+	}
+	rate := "unpaced"
+	if r.RateTarget > 0 {
+		rate = fmt.Sprintf("paced to %d/s", r.RateTarget)
+	}
+	fmt.Printf("mode %s (%s), %d events of %d types (%d B mean, %d‰ critical) from %d clients, window %d, %s, %s\n",
+		r.Mode, r.Algorithm, r.Events, r.EventTypes, r.EventBytesMean, r.CriticalPermille, r.Clients, r.Window, rate, durable)
+	fmt.Printf("ingest:  %.0f events/s (%.3f s); everything sealed at %.0f events/s; refused %d %v\n",
+		r.IngestEventsPerSec, r.IngestSeconds, r.SealedEventsPerSec, r.Refused, r.RefusedByCode)
+	fmt.Printf("ack:     p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms; critical p99 %.3f ms\n",
+		r.AckP50ms, r.AckP90ms, r.AckP99ms, r.AckP999ms, r.AckMaxms, r.AckCriticalP99ms)
+	fmt.Printf("seal:    lag p50 %.3f ms, p99 %.3f ms, max %.3f ms (send to seal p99 %.3f ms); %d checkpoints (%.0f/s), %d anchors\n",
+		r.SealLagP50ms, r.SealLagP99ms, r.SealLagMaxms, r.SendToSealP99ms, r.Checkpoints, r.CheckpointsPerSec, r.Anchors)
+	fmt.Printf("disk:    %.0f fdatasyncs/s (%d), %.1f records per batch; group commit mean %.3f ms, p99 <= %.1f ms, max <= %.1f ms; seal mean %.3f ms, p99 <= %.1f ms, max <= %.1f ms\n",
+		r.FsyncsPerSec, r.Fsyncs, r.BatchRecordsMean, r.FsyncMeanms, r.FsyncP99ms, r.FsyncMaxms, r.SealMeanms, r.SealP99ms, r.SealMaxms)
+	fmt.Printf("sealer:  RSS peak %.1f MiB (VmHWM %.1f MiB; heap in use peak %.1f MiB; queue peak %d events, %.1f MiB), CPU %.2f s under load (%.2f cores), %.2f s in all; load generator CPU %.2f s\n",
+		r.SealerRSSPeakMiB, r.SealerVmHWMMiB, r.HeapInusePeakMiB, r.QueueDepthPeak, r.QueueBytesPeakMiB, r.SealerCPUSeconds, r.SealerCPUCores, r.SealerCPUTotal, r.LoadgenCPUSeconds)
+	fmt.Printf("verify:  %s, %d records in %d segments (%.1f MiB): 1 core %.0f events/s (%.1f MiB/s), all cores %.0f events/s (%.1f MiB/s)\n",
+		r.VerifyVerdict, r.VerifyRecords, r.VerifySegments, r.VerifyMiB, r.Verify1Core, r.VerifyMiBPerSec1, r.VerifyAllCores, r.VerifyMiBPerSec)
+	fmt.Printf("machine: %d CPUs (%s), GOMAXPROCS %d, Linux %s, %s, revision %s, load average %v -> %v; under load: CPU pressure %.1f%%, I/O pressure %.1f%% (full %.1f%%)\n",
+		r.Machine.NProc, r.Machine.CPUModel, r.Machine.GOMAXPROCS, r.Machine.Kernel, r.Machine.GoVersion, r.Machine.Revision, r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd,
+		r.Machine.PSICPUSomePct, r.Machine.PSIIOSomePct, r.Machine.PSIIOFullPct)
+}
+
+func machine() machineInfo {
+	m := machineInfo{NProc: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), LoadAvgStart: loadAvg()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, dirty string
+		for _, kv := range bi.Settings {
+			switch {
+			case kv.Key == "vcs.revision":
+				rev = kv.Value
+			case kv.Key == "vcs.modified" && kv.Value == "true":
+				dirty = "+dirty"
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" {
+			m.Revision = rev + dirty
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// readPSI returns the "total" stall microseconds of /proc/pressure/cpu and
+// io, keyed "cpu some", "io some", "io full"; nil where PSI is missing.
+func readPSI() map[string]int64 {
+	out := map[string]int64{}
+	for _, res := range []string{"cpu", "io"} {
+		b, err := os.ReadFile("/proc/pressure/" + res)
+		if err != nil {
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("the sealer did not open %s", path)
-}
-
-// drive sends events from clients connections, each keeping up to window
-// requests in flight, and returns every ack latency.
-func drive(socket string, clients, events int, durable bool, rate, window int) ([]time.Duration, int, time.Duration, int, error) {
-	var mu sync.Mutex
-	var all []time.Duration
-	refused, totalBytes := 0, 0
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	start := time.Now()
-	for c := 0; c < clients; c++ {
-		n := events / clients
-		if c < events%clients {
-			n++
-		}
-		wg.Add(1)
-		go func(c, n int) {
-			defer wg.Done()
-			lat, bad, bytes, err := driveOne(socket, c, n, durable, rate/max(clients, 1), window)
-			mu.Lock()
-			all = append(all, lat...)
-			refused += bad
-			totalBytes += bytes
-			mu.Unlock()
-			if err != nil {
-				errs <- err
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 0 {
+				continue
 			}
-		}(c, n)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(errs)
-	for err := range errs {
-		return nil, 0, 0, 0, err
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	return all, refused, elapsed, totalBytes / max(events, 1), nil
-}
-
-func driveOne(socket string, client, n int, durable bool, rate, window int) ([]time.Duration, int, int, error) {
-	rc, err := dialSealer(socket)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	defer rc.Close()
-	inflight := make(chan time.Time, window)
-	var sendErr error
-	bytes := 0
-	go func() {
-		defer close(inflight)
-		var interval time.Duration
-		if rate > 0 {
-			interval = time.Second / time.Duration(rate)
-		}
-		next := time.Now()
-		for i := 0; i < n; i++ {
-			if interval > 0 {
-				if d := time.Until(next); d > 0 {
-					rc.flush()
-					time.Sleep(d)
+			for _, kv := range f[1:] {
+				if v, ok := strings.CutPrefix(kv, "total="); ok {
+					var n int64
+					fmt.Sscan(v, &n)
+					out[res+" "+f[0]] = n
 				}
-				next = next.Add(interval)
-			}
-			ev := fmt.Sprintf(benchTemplates[i%len(benchTemplates)], time.Now().UTC().Format(time.RFC3339Nano), client*10_000_000+i)
-			bytes += len(ev)
-			// Built by hand: the benchmark's own JSON encoding must not
-			// compete with the sealer for the CPU.
-			prefix := `{"op":"emit","event":`
-			if durable {
-				prefix = `{"op":"emit","durable":true,"event":`
-			}
-			rc.w.WriteString(prefix)
-			rc.w.WriteString(ev)
-			if err := rc.w.WriteByte('}'); err == nil {
-				err = rc.w.WriteByte('\n')
-			}
-			t := time.Now()
-			if len(inflight) == 0 || interval > 0 {
-				rc.flush()
-			}
-			select {
-			case inflight <- t:
-			default:
-				rc.flush()
-				inflight <- t
 			}
 		}
-		rc.flush()
-	}()
-	lat := make([]time.Duration, 0, n)
-	bad := 0
-	for t := range inflight {
-		line, err := rc.r.ReadSlice('\n')
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		if !strings.Contains(string(line), `"ok":true`) {
-			bad++
-			if bad == 1 {
-				fmt.Fprintf(os.Stderr, "audit-sealer bench: refused: %s", line)
-			}
-			continue
-		}
-		lat = append(lat, time.Since(t))
 	}
-	return lat, bad, bytes, sendErr
+	return out
 }
 
-func pct(sorted []time.Duration, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
+func loadAvg() []float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return nil
 	}
-	i := int(float64(len(sorted)-1) * p)
-	return float64(sorted[i].Microseconds()) / 1000
+	var out []float64
+	for _, f := range strings.Fields(string(b))[:3] {
+		var v float64
+		fmt.Sscan(f, &v)
+		out = append(out, v)
+	}
+	return out
 }
+
+func mib(b int64) float64 { return round1(float64(b) / (1 << 20)) }
+
+func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
+
+func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
