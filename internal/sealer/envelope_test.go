@@ -17,7 +17,7 @@ func FuzzParseRequest(f *testing.F) {
 		`{"op":"report_dropped","count":3,"reason":"buffer_full","service":"x"}`,
 		`{"op":"emit","event":[[[[{"a":[1,2,{"b":"\"}"}]}]]]]}`,
 		` { "op" : "flush" } `,
-		"{\"op\":\"\xe1\"}", // invalid UTF-8: refused before parsing
+		"{\"op\":\"\xe1\"}",                   // invalid UTF-8: refused before parsing
 		`{"event":[[[[{"":[{"0":"\0"}]}]]]]}`, // an event that is not valid JSON: left to event.Decode
 		`{"op":"emit","event":{"a":"\\\"}"}}`,
 	} {
