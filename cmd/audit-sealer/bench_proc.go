@@ -305,8 +305,10 @@ func (p *sealerProc) scrape() (map[string]float64, error) {
 
 // histQuantile returns the upper bound (le) of the bucket of the Prometheus
 // histogram name that holds the q-quantile of the observations made
-// between the scrapes m0 and m1, or 0 without observations.
-func histQuantile(m0, m1 map[string]float64, name string, q float64) float64 {
+// between the scrapes m0 and m1, or 0 without observations. beyond is set
+// when the quantile lies past the largest finite bucket; the value is then
+// that bucket's bound, a lower bound of the truth.
+func histQuantile(m0, m1 map[string]float64, name string, q float64) (le float64, beyond bool) {
 	type bucket struct{ le, n float64 }
 	var bs []bucket
 	prefix := name + `_bucket{le="`
@@ -316,22 +318,22 @@ func histQuantile(m0, m1 map[string]float64, name string, q float64) float64 {
 			continue
 		}
 		le, err := strconv.ParseFloat(strings.TrimSuffix(rest, `"}`), 64)
-		if err != nil {
-			continue // +Inf
+		if err != nil || math.IsInf(le, 0) {
+			continue
 		}
 		bs = append(bs, bucket{le, v - m0[k]})
 	}
 	total := m1[name+"_count"] - m0[name+"_count"]
-	if total <= 0 {
-		return 0
+	if total <= 0 || len(bs) == 0 {
+		return 0, false
 	}
 	sort.Slice(bs, func(i, j int) bool { return bs[i].le < bs[j].le })
 	for _, b := range bs {
 		if b.n >= q*total {
-			return b.le
+			return b.le, false
 		}
 	}
-	return math.Inf(1)
+	return bs[len(bs)-1].le, true
 }
 
 // stop sends SIGTERM and waits for a clean exit (status 0) within limit.
