@@ -223,6 +223,36 @@ func (g *writerGate) open() {
 	})
 }
 
+// TestCriticalWaiterHasPriority: while a critical event waits for queue
+// room, a non-critical event is shed even though room exists, so under
+// sustained overload critical events are not starved by the steady stream
+// of non-critical ones taking the room the writer frees. Once no critical
+// event waits, the same room is taken again.
+func TestCriticalWaiterHasPriority(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Queue.Events = 4
+	h := newSealer(t, cfg)
+	g := gateWriter(h)
+	h.run()
+	t.Cleanup(g.open)
+	c := dial(t, h.cfg.Socket)
+
+	g.hold(t)
+	mustOK(t, c.do(emitLine("a", false, sealVerified(1)))) // one of four places taken
+	sealer.AddCriticalWaiter(h.sl, 1)
+	if r := c.do(emitLine("b", false, sealVerified(2))); r.OK || r.code() != "shed" {
+		t.Fatalf("non-critical emit while a critical event waits: want shed, got %s", r.raw)
+	}
+	sealer.AddCriticalWaiter(h.sl, -1)
+	mustOK(t, c.do(emitLine("c", false, sealVerified(3))))
+	if st := c.status(); st.ShedTotal != 1 || st.QueueDepth != 2 {
+		t.Fatalf("shed_total %d queue_depth %d; want 1, 2", st.ShedTotal, st.QueueDepth)
+	}
+	g.open()
+	mustOK(t, c.do(`{"op":"flush","id":"f"}`))
+	h.stopAndVerify()
+}
+
 // TestShedAndTimeout: with the writer held and a queue of one event, more
 // events are shed, a critical event times out, and once the writer runs the
 // drops are recorded in the chain as audit.events_shed with their count.

@@ -37,3 +37,8 @@ func MetricValue(s *Sealer, name string, labels ...string) (float64, bool) {
 	}
 	return 0, false
 }
+
+// AddCriticalWaiter stands in for a critical event waiting for queue room
+// (delta +1) or ends the wait (-1), so tests can observe the gate that
+// sheds non-critical events meanwhile without racing the writer.
+func AddCriticalWaiter(s *Sealer, delta int32) { s.criticalWaiting.Add(delta) }

@@ -84,6 +84,8 @@ func (s *Sealer) submit(r *request) error {
 		if r.critical {
 			deadline := time.NewTimer(s.cfg.Queue.CriticalWait.Duration)
 			defer deadline.Stop()
+			s.criticalWaiting.Add(1)
+			defer s.criticalWaiting.Add(-1)
 			for !s.reserve(size) {
 				select {
 				case <-s.space:
@@ -96,7 +98,7 @@ func (s *Sealer) submit(r *request) error {
 					return ErrUnavailable
 				}
 			}
-		} else if !s.reserve(size) {
+		} else if s.criticalWaiting.Load() > 0 || !s.reserve(size) {
 			s.noteShed(false)
 			return ErrShed
 		}

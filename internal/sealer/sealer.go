@@ -41,12 +41,16 @@ type Sealer struct {
 	policy *policy
 	m      *metrics
 
-	intake    chan *request
-	queued    atomic.Int64  // events in intake
-	queuedB   atomic.Int64  // their bytes
-	space     chan struct{} // signalled when the writer frees queue space
-	stopping  atomic.Bool
-	writerErr atomic.Pointer[error]
+	intake  chan *request
+	queued  atomic.Int64 // events in intake
+	queuedB atomic.Int64 // their bytes
+	// criticalWaiting counts critical events waiting for queue room; while
+	// any wait, non-critical events are shed rather than take the room
+	// the writer frees, so critical events are not starved under overload.
+	criticalWaiting atomic.Int32
+	space           chan struct{} // signalled when the writer frees queue space
+	stopping        atomic.Bool
+	writerErr       atomic.Pointer[error]
 
 	shedMu sync.Mutex
 	shed   shedState
