@@ -20,13 +20,14 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding
 <p>Log verification: {{if eq .Verdict "intact"}}<span class="ok">intact</span>{{else}}<span class="bad">{{.Verdict}}</span>{{if .FirstFailure}} — {{.FirstFailure.Reason}}: {{.FirstFailure.Detail}}{{end}}{{end}}</p>
 <table>
 <tr><th>Period (sealer receive time)</th><td>{{if .From.IsZero}}start{{else}}{{.From}}{{end}} — {{if .To.IsZero}}now{{else}}{{.To}}{{end}}</td></tr>
-<tr><th>Records in the period</th><td>{{.Records}}{{if .FirstSeq}} (sequence {{.FirstSeq}} to {{.LastSeq}}){{end}}</td></tr>
+<tr><th>Events in the period</th><td>{{.Records}}{{if .FirstSeq}} (sequence {{.FirstSeq}} to {{.LastSeq}}){{end}}</td></tr>
 {{with .Checkpoint}}<tr><th>Covered by checkpoint</th><td>tree size {{.Size}}, root <code>{{.Root}}</code>, signed {{.Time}} by key <code>{{.KeyID}}</code> ({{.SignerKind}} {{.Algorithm}}{{if .Dev}}, DEV MODE{{end}})</td></tr>{{end}}
 <tr><th>Generated</th><td>{{.GeneratedAt}}</td></tr>
 </table>
 {{end}}
 {{range .Sections}}<h2>{{.Name}}</h2>
 {{if .Rows}}<table>{{range .Rows}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>{{end}}
+{{with .List}}{{if .Truncated}}<p>{{.Total}} in the period; the first {{len .Entries}} are listed. List them all with <code>audit-sealer query</code> and the same period.</p>{{end}}{{end}}
 {{if .Entries}}<table><tr><th>seq</th><th>received</th><th>service</th><th>type</th><th>audit_id</th><th>event</th></tr>
 {{range .Entries}}<tr><td>{{.Seq}}</td><td>{{.Received}}</td><td>{{.Service}}</td><td>{{.Type}}</td><td><code>{{.AuditID}}</code></td><td><code>{{str .Event}}</code></td></tr>{{end}}</table>{{end}}
 {{if and (not .Rows) (not .Entries)}}<p>none</p>{{end}}
@@ -38,7 +39,13 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding
 type section struct {
 	Name    string
 	Rows    [][2]any
+	List    *Listing
 	Entries []Entry
+}
+
+// listed makes a section of a bounded list of records.
+func listed(name string, l Listing) section {
+	return section{Name: name, List: &l, Entries: l.Entries}
 }
 
 func render(w io.Writer, title string, cov Coverage, secs []section) error {
@@ -68,10 +75,10 @@ func (r *GDPRReport) HTML(w io.Writer) error {
 			}
 			return rows
 		}()},
-		{Name: "Data exports", Entries: r.Exports},
-		{Name: "Data deletions", Entries: r.Deletions},
-		{Name: "Erasure requests", Entries: r.ErasureRequests},
-		{Name: "Access requests", Entries: r.AccessRequests},
+		listed("Data exports", r.Exports),
+		listed("Data deletions", r.Deletions),
+		listed("Erasure requests", r.ErasureRequests),
+		listed("Access requests", r.AccessRequests),
 	})
 }
 
@@ -84,6 +91,6 @@ func (r *SOC2Report) HTML(w io.Writer) error {
 		{Name: "Security incidents by kind", Rows: counts(r.IncidentsByKind)},
 		{Name: "Integrity checks by result", Rows: counts(r.IntegrityChecks)},
 		{Name: "The sealer's own events", Rows: counts(r.SealerEvents)},
-		{Name: "Critical events", Entries: r.CriticalEvents},
+		listed("Critical events", r.CriticalEvents),
 	})
 }

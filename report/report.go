@@ -11,6 +11,7 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -42,6 +43,31 @@ type Coverage struct {
 	SealedSize   uint64                    `json:"sealed_size"`
 }
 
+// MaxListed bounds each list of records in a report (critical events,
+// exports, deletions, requests, a customer's records): a report on a large
+// log stays small and its memory flat, and the full list is one query away
+// (the report's Listed counts say how many there are in all).
+const MaxListed = 1000
+
+// Listing is a bounded list of records: the first MaxListed in sequence
+// order, and how many the period holds in all.
+type Listing struct {
+	Total     int     `json:"total"`
+	Entries   []Entry `json:"entries"`
+	Truncated bool    `json:"truncated"` // Total > len(Entries)
+}
+
+func newListing() Listing { return Listing{Entries: []Entry{}} }
+
+func (l *Listing) add(m *query.Match) {
+	l.Total++
+	if len(l.Entries) < MaxListed {
+		l.Entries = append(l.Entries, entry(m))
+	} else {
+		l.Truncated = true
+	}
+}
+
 // Entry is one record listed in a report.
 type Entry struct {
 	Seq      uint64          `json:"seq"`
@@ -60,11 +86,11 @@ type GDPRReport struct {
 	Inferences      int      `json:"inferences"`
 	TokensProcessed uint64   `json:"tokens_processed"`
 	ModelsAccessed  []string `json:"models_accessed"`
-	Exports         []Entry  `json:"exports"`
-	Deletions       []Entry  `json:"deletions"`
-	ErasureRequests []Entry  `json:"erasure_requests"`
-	AccessRequests  []Entry  `json:"access_requests"`
-	Records         []Entry  `json:"records"`
+	Exports         Listing  `json:"exports"`
+	Deletions       Listing  `json:"deletions"`
+	ErasureRequests Listing  `json:"erasure_requests"`
+	AccessRequests  Listing  `json:"access_requests"`
+	Records         Listing  `json:"records"`
 }
 
 // SOC2Report is the SOC 2 (CC6, CC7.2) report.
@@ -76,8 +102,33 @@ type SOC2Report struct {
 	AuthzDenials    int            `json:"authorization_denials"`
 	IncidentsByKind map[string]int `json:"security_incidents_by_kind"`
 	IntegrityChecks map[string]int `json:"integrity_checks_by_result"`
-	CriticalEvents  []Entry        `json:"critical_events"`
+	CriticalEvents  Listing        `json:"critical_events"`
 	SealerEvents    map[string]int `json:"sealer_events"`
+}
+
+// errCovered stops a scan at the end of the verified checkpoint.
+var errCovered = errors.New("report: past the verified checkpoint")
+
+// scanCovered runs query.Scan but stops at the checkpoint the verification
+// ended on: records sealed after it (the log may grow while the report is
+// built) are not covered by the checkpoint the report names, so they are
+// left out rather than reported as verified.
+func scanCovered(ctx context.Context, o Options, cov *Coverage, f query.Filter, fn func(*query.Match) error) error {
+	var size uint64
+	if cov.Checkpoint != nil {
+		size = cov.Checkpoint.Size
+	}
+	_, err := query.Scan(ctx, o.Dir, f, func(m *query.Match) error {
+		if m.Seq >= size {
+			return errCovered
+		}
+		return fn(m)
+	})
+	if errors.Is(err, errCovered) {
+		err = nil
+	}
+	cov.SealedSize = size
+	return err
 }
 
 // check verifies the log and returns the coverage skeleton.
@@ -121,16 +172,15 @@ func GDPR(ctx context.Context, o Options) (*GDPRReport, error) {
 		return nil, err
 	}
 	r := &GDPRReport{Kind: "gdpr", Customer: o.Customer, Coverage: cov, ModelsAccessed: []string{},
-		Exports: []Entry{}, Deletions: []Entry{}, ErasureRequests: []Entry{}, AccessRequests: []Entry{}, Records: []Entry{}}
+		Exports: newListing(), Deletions: newListing(), ErasureRequests: newListing(), AccessRequests: newListing(), Records: newListing()}
 	models := map[string]bool{}
-	info, err := query.Scan(ctx, o.Dir, query.Filter{From: o.From, To: o.To, Entity: o.Customer}, func(m *query.Match) error {
+	err = scanCovered(ctx, o, &r.Coverage, query.Filter{From: o.From, To: o.To, Entity: o.Customer}, func(m *query.Match) error {
 		f := decode(m)
 		if f["customer_id"] != o.Customer {
 			return nil
 		}
 		r.Coverage.add(m)
-		e := entry(m)
-		r.Records = append(r.Records, e)
+		r.Records.add(m)
 		switch m.Type {
 		case "data.inference_executed":
 			r.Inferences++
@@ -145,20 +195,19 @@ func GDPR(ctx context.Context, o Options) (*GDPRReport, error) {
 				models[s] = true
 			}
 		case "compliance.gdpr_data_export":
-			r.Exports = append(r.Exports, e)
+			r.Exports.add(m)
 		case "data.deleted":
-			r.Deletions = append(r.Deletions, e)
+			r.Deletions.add(m)
 		case "compliance.gdpr_right_to_erasure":
-			r.ErasureRequests = append(r.ErasureRequests, e)
+			r.ErasureRequests.add(m)
 		case "compliance.gdpr_data_access_request":
-			r.AccessRequests = append(r.AccessRequests, e)
+			r.AccessRequests.add(m)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	r.Coverage.SealedSize = info.SealedSize
 	for m := range models {
 		r.ModelsAccessed = append(r.ModelsAccessed, m)
 	}
@@ -173,8 +222,8 @@ func SOC2(ctx context.Context, o Options) (*SOC2Report, error) {
 		return nil, err
 	}
 	r := &SOC2Report{Kind: "soc2", Coverage: cov, AuthSuccesses: map[string]int{}, AuthFailures: map[string]int{},
-		IncidentsByKind: map[string]int{}, IntegrityChecks: map[string]int{}, CriticalEvents: []Entry{}, SealerEvents: map[string]int{}}
-	info, err := query.Scan(ctx, o.Dir, query.Filter{From: o.From, To: o.To, Sealer: true}, func(m *query.Match) error {
+		IncidentsByKind: map[string]int{}, IntegrityChecks: map[string]int{}, CriticalEvents: newListing(), SealerEvents: map[string]int{}}
+	err = scanCovered(ctx, o, &r.Coverage, query.Filter{From: o.From, To: o.To, Sealer: true}, func(m *query.Match) error {
 		r.Coverage.add(m)
 		switch {
 		case m.Type == "auth.success":
@@ -195,13 +244,12 @@ func SOC2(ctx context.Context, o Options) (*SOC2Report, error) {
 			r.SealerEvents[m.Type]++
 		}
 		if m.Critical {
-			r.CriticalEvents = append(r.CriticalEvents, entry(m))
+			r.CriticalEvents.add(m)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	r.Coverage.SealedSize = info.SealedSize
 	return r, nil
 }
