@@ -70,6 +70,9 @@ type pending struct {
 	ready *wireReply
 	req   *request
 	id    string
+	// accepted: the reply is {"ok":true,"accepted":true} with id, written
+	// without building a wireReply (most replies under load are this one).
+	accepted bool
 	// result, if set, is the reply to send once req succeeded (a query's
 	// matches, sent only after its read is recorded).
 	result *wireReply
@@ -150,37 +153,17 @@ func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
 	broken := false
 	var line []byte
 	for p := range replies {
-		r := p.ready
-		if r == nil && p.result != nil {
-			if rep := <-p.req.done; rep.err != nil {
-				r = replyFor(p.id, p.req, rep)
-			} else {
-				r = p.result
+		if p.accepted {
+			if broken {
+				continue
 			}
-		}
-		if r == nil {
-			var rep reply
-			select {
-			case rep = <-p.req.done:
-			default:
-				// The writer has not answered yet: deliver the replies
-				// that are ready before waiting for it, so that a slow
-				// fsync or seal does not hold back pings and acceptances.
-				if !broken && w.Buffered() > 0 {
-					c.SetWriteDeadline(time.Now().Add(writeTimeout))
-					if err := w.Flush(); err != nil {
-						broken = true
-						c.CloseRead()
-					}
-				}
-				rep = <-p.req.done
-			}
-			r = replyFor(p.id, p.req, rep)
+			line = appendAccepted(line[:0], p.id)
+		} else {
+			line = appendReply(line[:0], awaitReply(c, w, p, &broken))
 		}
 		if broken {
 			continue // keep draining so that the reader never blocks
 		}
-		line = appendReply(line[:0], r)
 		c.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, err := w.Write(line); err != nil {
 			broken = true
@@ -197,6 +180,39 @@ func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
 	if !broken {
 		w.Flush()
 	}
+}
+
+// awaitReply returns the reply p stands for, waiting for the writer's
+// outcome if need be. Before it waits it flushes what is buffered, so
+// that a slow fsync or seal does not hold back pings and acceptances.
+func awaitReply(c *net.UnixConn, w *bufio.Writer, p pending, broken *bool) *wireReply {
+	r := p.ready
+	if r == nil && p.result != nil {
+		if rep := <-p.req.done; rep.err != nil {
+			r = replyFor(p.id, p.req, rep)
+		} else {
+			r = p.result
+		}
+	}
+	if r == nil {
+		var rep reply
+		select {
+		case rep = <-p.req.done:
+		default:
+			// The writer has not answered yet: deliver the replies
+			// that are ready before waiting for it.
+			if !*broken && w.Buffered() > 0 {
+				c.SetWriteDeadline(time.Now().Add(writeTimeout))
+				if err := w.Flush(); err != nil {
+					*broken = true
+					c.CloseRead()
+				}
+			}
+			rep = <-p.req.done
+		}
+		r = replyFor(p.id, p.req, rep)
+	}
+	return r
 }
 
 // connState is what the sealer knows of an open connection.
@@ -225,6 +241,15 @@ func appendReply(dst []byte, r *wireReply) []byte {
 	}
 	b, _ := json.Marshal(r)
 	return append(append(dst, b...), '\n')
+}
+
+// appendAccepted appends the reply to an emit acknowledged on acceptance.
+func appendAccepted(dst []byte, id string) []byte {
+	if !isPlainJSONString(id) {
+		return appendReply(dst, &wireReply{ID: id, OK: true, Accepted: true})
+	}
+	dst = appendIDField(append(dst, '{'), id)
+	return append(dst, `"ok":true,"accepted":true}`+"\n"...)
 }
 
 func appendIDField(dst []byte, id string) []byte {
@@ -356,10 +381,11 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 		}
 		// The reason goes into a sealer event: refuse here what that event
 		// may not hold, rather than fail in the writer.
-		if err := event.Validate(&event.ClientDropped{Timestamp: time.Now().UTC(), ServiceID: service, Count: w.Count, Reason: reason}, time.Time{}); err != nil {
+		ev := &event.ClientDropped{Timestamp: time.Now().UTC(), ServiceID: service, Count: w.Count, Reason: reason}
+		if err := event.Validate(ev, time.Time{}); err != nil {
 			return s.rejectErr(id, err)
 		}
-		r := &request{kind: reqDropped, service: service, count: w.Count, reason: reason, done: make(chan reply, 1)}
+		r := &request{kind: reqDropped, service: service, sealerEvent: ev, done: make(chan reply, 1)}
 		if err := s.submit(r); err != nil {
 			return s.rejectErr(id, err)
 		}
@@ -399,7 +425,7 @@ func (s *Sealer) handleEmit(peer *Peer, id string, w *wireRequest) pending {
 		typ = ev.EventType()
 	}
 	r := &request{kind: reqEmit, service: service, typ: typ, body: body, durable: w.Durable,
-		critical: event.IsCritical(typ), received: now}
+		critical: event.IsCritical(typ), received: now.UnixNano()}
 	if r.durable || r.critical {
 		r.done = make(chan reply, 1)
 	}
@@ -408,7 +434,7 @@ func (s *Sealer) handleEmit(peer *Peer, id string, w *wireRequest) pending {
 	}
 	s.m.accepted.WithLabelValues(boolLabel(r.durable || r.critical)).Inc()
 	if r.done == nil {
-		return pending{ready: &wireReply{ID: id, OK: true, Accepted: true}}
+		return pending{accepted: true, id: id}
 	}
 	return pending{req: r, id: id}
 }

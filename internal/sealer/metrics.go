@@ -49,7 +49,7 @@ func newMetrics(queueDepth, queueBytes func() float64) *metrics {
 		queueDepth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "queue_depth",
 			Help: "Events accepted but not yet written."}, queueDepth),
 		queueBytes: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "queue_bytes",
-			Help: "Bytes of events accepted but not yet written."}, queueBytes),
+			Help: "What the events accepted but not yet written cost against the queue's byte bound: their bytes plus a per-event overhead."}, queueBytes),
 		unsealed: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "unsealed_records",
 			Help: "Records not yet covered by a signed checkpoint."}),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "connections",
