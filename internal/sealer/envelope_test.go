@@ -78,3 +78,29 @@ func BenchmarkParseRequest(b *testing.B) {
 		}
 	}
 }
+
+// TestAppendOutcomeMatchesReplyFor: the hand-written durable reply is byte
+// for byte what replyFor and appendReply write for the same outcome, and
+// the other outcomes go through them unchanged.
+func TestAppendOutcomeMatchesReplyFor(t *testing.T) {
+	emit := &request{kind: reqEmit}
+	flush := &request{kind: reqFlush}
+	for _, c := range []struct {
+		id  string
+		r   *request
+		rep reply
+	}{
+		{"7", emit, reply{seq: 1234, auditID: "3f9a1c0d5e6b7a81-1234", hasSeq: true}},
+		{"", emit, reply{seq: 0, auditID: "3f9a1c0d5e6b7a81-0", hasSeq: true}},
+		{"needs \"escaping\"", emit, reply{seq: 5, auditID: "3f9a1c0d5e6b7a81-5", hasSeq: true}},
+		{"s", emit, reply{seq: 9, auditID: "3f9a1c0d5e6b7a81-9", hasSeq: true, sealed: true, checkpointSize: 10}},
+		{"n", emit, reply{seq: 9, auditID: "3f9a1c0d5e6b7a81-9", hasSeq: true, err: ErrNotSealed}},
+		{"u", emit, reply{err: ErrUnavailable}},
+		{"f", flush, reply{checkpointSize: 44, sealed: true}},
+	} {
+		want := appendReply(nil, replyFor(c.id, c.r, c.rep))
+		if got := appendOutcome(nil, c.id, c.r, c.rep); string(got) != string(want) {
+			t.Errorf("appendOutcome = %s, replyFor+appendReply = %s", got, want)
+		}
+	}
+}
