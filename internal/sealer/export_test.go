@@ -58,3 +58,7 @@ func QueueCost(body []byte, waits bool) int64 {
 	}
 	return queueCost(r)
 }
+
+// SetCriticalRoomHook makes submit call f once a critical event has its
+// queue room, before the event is queued. Call it before Run.
+func SetCriticalRoomHook(s *Sealer, f func()) { s.testHookCriticalRoom = f }

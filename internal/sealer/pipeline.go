@@ -110,7 +110,11 @@ func (s *Sealer) submit(r *request) error {
 	if r.kind == reqEmit {
 		size := queueCost(r)
 		r.cost = int32(size)
-		if r.critical {
+		if r.critical && !s.reserve(size) {
+			// Only a critical event that finds no room counts as waiting:
+			// counting every critical event shed the non-critical events
+			// submitted at the same moment with the queue far from full
+			// (~60 per million events under the benchmark's load).
 			deadline := time.NewTimer(s.cfg.Queue.CriticalWait.Duration)
 			defer deadline.Stop()
 			s.criticalWaiting.Add(1)
@@ -127,9 +131,12 @@ func (s *Sealer) submit(r *request) error {
 					return ErrUnavailable
 				}
 			}
-		} else if s.criticalWaiting.Load() > 0 || !s.reserve(size) {
+		} else if !r.critical && (s.criticalWaiting.Load() > 0 || !s.reserve(size)) {
 			s.noteShed(false)
 			return ErrShed
+		}
+		if r.critical && s.testHookCriticalRoom != nil {
+			s.testHookCriticalRoom()
 		}
 	}
 	s.intake <- r

@@ -2,6 +2,7 @@ package sealer_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,5 +104,40 @@ func TestQueueOversizedEvent(t *testing.T) {
 	g.open()
 	mustOK(t, c.do(`{"op":"flush","id":"f"}`))
 	c.emitDurable(sealVerified(3)) // the empty queue takes one again
+	h.stopAndVerify()
+}
+
+// TestCriticalWithRoomShedsNothing: a critical event that finds room in the
+// queue does not count as waiting for room, so a non-critical event sent
+// meanwhile is accepted. (When every critical event counted as waiting
+// while it was submitted, non-critical events sent at that moment were shed
+// with the queue nearly empty: ~60 per million events in the benchmark.)
+func TestCriticalWithRoomShedsNothing(t *testing.T) {
+	h := newSealer(t, testConfig(t))
+	inside, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	sealer.SetCriticalRoomHook(h.sl, func() {
+		once.Do(func() {
+			close(inside)
+			<-release
+		})
+	})
+	h.run()
+	crit, other := dial(t, h.cfg.Socket), dial(t, h.cfg.Socket)
+	crit.send(emitLine("x", false, authFailure(1)))
+	select {
+	case <-inside: // the critical event has its room and is not queued yet
+	case <-time.After(ioTimeout):
+		t.Fatal("the critical event never got queue room")
+	}
+	r := other.do(emitLine("a", false, sealVerified(2)))
+	close(release)
+	if !r.OK {
+		t.Fatalf("non-critical emit while a critical event with room was being queued: %s", r.raw)
+	}
+	mustOK(t, crit.recv())
+	if st := other.status(); st.ShedTotal != 0 {
+		t.Fatalf("shed_total %d with a queue that never filled", st.ShedTotal)
+	}
 	h.stopAndVerify()
 }
