@@ -101,7 +101,9 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 	bad := 0
 	for {
 		line, err := lr.next()
-		st.lastActive.Store(time.Now().UnixNano())
+		if t := lr.lastRead(); !t.IsZero() {
+			st.lastActive.Store(t.UnixNano())
+		}
 		if errors.Is(err, errLineTooLong) {
 			s.m.rejected.WithLabelValues("frame_too_large").Inc()
 			replies <- pending{ready: errorReply("", "frame_too_large", "sealer: request line longer than 131072 bytes; skipped")}
