@@ -472,14 +472,11 @@ func (s *Sealer) handleEmit(peer *Peer, id string, w *wireRequest) pending {
 	if err := s.submit(r); err != nil {
 		return s.rejectErr(id, err)
 	}
-	if r.done != nil {
-		s.m.acceptedWaits.Inc()
-	} else {
-		s.m.acceptedNow.Inc()
-	}
 	if r.done == nil {
+		s.m.acceptedNow.Inc()
 		return pending{accepted: true, id: id}
 	}
+	s.m.acceptedWaits.Inc()
 	return pending{req: r, id: id}
 }
 
