@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -110,6 +111,7 @@ func serveCommand() *cobra.Command {
 				return &exitError{code: 2, err: err}
 			}
 			log := newLogger(cfg)
+			applyMemoryLimit(cfg, log)
 			s, err := openSigner(cfg)
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -142,6 +144,22 @@ func serveCommand() *cobra.Command {
 	}
 	f.register(cmd.Flags())
 	return cmd
+}
+
+// applyMemoryLimit sets the Go runtime's soft memory limit from the
+// configuration (memory_limit), unless the operator set GOMEMLIMIT, which
+// the runtime has already applied and which then wins. The limit is a
+// backstop: the queue's byte bound keeps the live data well below it, and
+// near it the garbage collector runs more often rather than let the heap
+// grow to twice the live data.
+func applyMemoryLimit(cfg config.Config, log hclog.Logger) {
+	if env := os.Getenv("GOMEMLIMIT"); env != "" {
+		log.Info("memory limit from GOMEMLIMIT; memory_limit is ignored", "GOMEMLIMIT", env)
+		return
+	}
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 }
 
 // openSigner returns the checkpoint signer the configuration asks for: the

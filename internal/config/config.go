@@ -48,6 +48,13 @@ type Config struct {
 	Dev bool `toml:"dev"`
 	// SegmentSize closes a segment at this many bytes (default 100 MB).
 	SegmentSize int64 `toml:"segment_size"`
+	// MemoryLimit is a soft limit on the memory of the sealer's Go runtime
+	// (runtime/debug.SetMemoryLimit), in bytes (default 96 MiB; 0 = none).
+	// It is a backstop under the queue's byte bound: near the limit the
+	// garbage collector runs more often instead of letting the heap double,
+	// so that the process stays under its memory budget (product.md: under
+	// 128 MiB resident). A GOMEMLIMIT environment variable takes precedence.
+	MemoryLimit int64 `toml:"memory_limit"`
 
 	Seal      Seal      `toml:"seal"`
 	Queue     Queue     `toml:"queue"`
@@ -114,8 +121,13 @@ type TPM struct {
 
 // Queue bounds what the sealer holds in memory between acceptance and disk.
 type Queue struct {
-	Events int   `toml:"events"` // default 65536
-	Bytes  int64 `toml:"bytes"`  // default 64 MiB
+	// Events bounds the number of queued events (default 65536).
+	Events int `toml:"events"`
+	// Bytes bounds what the queued events cost in memory: each counts its
+	// bytes plus a fixed overhead for the request that carries it and the
+	// reply owed for it (default 24 MiB). An event larger than the bound
+	// is accepted only into an empty queue.
+	Bytes int64 `toml:"bytes"`
 	// CriticalWait is how long a critical event waits for queue space
 	// before it is refused with "timeout" (non-critical events are shed at once).
 	CriticalWait Duration `toml:"critical_wait"` // default 5s
@@ -190,7 +202,8 @@ func Defaults() Config {
 		TPM:         TPM{Index: 0x01500100},
 		Retention:   Retention{Days: 2555, CheckInterval: Duration{time.Hour}},
 		Query:       Query{UIDs: []uint32{0}},
-		Queue:       Queue{Events: 65536, Bytes: 64 << 20, CriticalWait: Duration{5 * time.Second}},
+		MemoryLimit: 96 << 20,
+		Queue:       Queue{Events: 65536, Bytes: 24 << 20, CriticalWait: Duration{5 * time.Second}},
 		Limits:      Limits{MaxConnections: 1024, LineTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, MaxBadLines: 64},
 		Log:         Log{Level: "info", Format: "text"},
 		Signer:      Signer{KeyName: "audit-sealer"},
@@ -220,6 +233,7 @@ func Load(path string) (Config, error) {
 
 // ApplyEnv overrides settings from AUDIT_SEALER_* environment variables:
 // DATA_DIR, SOCKET, SOCKET_MODE, SOCKET_GROUP, DEV, SEGMENT_SIZE,
+// MEMORY_LIMIT, QUEUE_BYTES,
 // SEAL_INTERVAL, SEAL_RECORDS, HEARTBEAT, LOG_LEVEL, LOG_FORMAT,
 // METRICS_LISTEN, TPM, TPM_INDEX (0x… or decimal), TPM_AUTH_FILE, ANCHOR_INTERVAL, PKCS11_MODULE, PKCS11_TOKEN_LABEL, PKCS11_TOKEN_SERIAL,
 // PKCS11_KEY_LABEL, PKCS11_PIN_FILE, KEY_NAME. (AUDIT_SEALER_PKCS11_PIN, the
@@ -260,6 +274,8 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		c.Dev = b
 	}
 	num("SEGMENT_SIZE", func(n int64) { c.SegmentSize = n })
+	num("MEMORY_LIMIT", func(n int64) { c.MemoryLimit = n })
+	num("QUEUE_BYTES", func(n int64) { c.Queue.Bytes = n })
 	num("SEAL_RECORDS", func(n int64) { c.Seal.Records = int(n) })
 	dur("SEAL_INTERVAL", &c.Seal.Interval)
 	dur("HEARTBEAT", &c.Seal.Heartbeat)
@@ -312,6 +328,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Queue.Events <= 0 || c.Queue.Bytes <= 0 || c.Queue.CriticalWait.Duration < 0 {
 		bad("queue events and bytes must be positive")
+	}
+	if c.MemoryLimit < 0 {
+		bad("memory_limit must not be negative")
 	}
 	if c.Limits.MaxConnections <= 0 || c.Limits.LineTimeout.Duration <= 0 || c.Limits.IdleTimeout.Duration <= 0 || c.Limits.MaxBadLines <= 0 {
 		bad("limits must be positive")
@@ -385,6 +404,7 @@ func (c *Config) Settings() map[string]string {
 		"queue_events":      strconv.Itoa(c.Queue.Events),
 		"queue_bytes":       strconv.FormatInt(c.Queue.Bytes, 10),
 		"critical_wait":     c.Queue.CriticalWait.String(),
+		"memory_limit":      strconv.FormatInt(c.MemoryLimit, 10),
 		"max_connections":   strconv.Itoa(c.Limits.MaxConnections),
 		"policy_entries":    strconv.Itoa(len(c.Policy)),
 		"metrics":           strconv.FormatBool(c.Metrics.Listen != ""),

@@ -21,6 +21,11 @@ func TestShippedExampleLoads(t *testing.T) {
 	if len(c.Policy) != 2 || c.Seal.Records != 100 || c.Seal.Interval.Duration != time.Second {
 		t.Fatalf("unexpected values: %+v", c)
 	}
+	// The example says it shows the defaults; the memory bounds are the
+	// ones the benchmarks measured (BENCHMARKS.md), so they must agree.
+	if d := Defaults(); c.Queue != d.Queue || c.MemoryLimit != d.MemoryLimit {
+		t.Errorf("example [queue] %+v memory_limit %d; defaults %+v, %d", c.Queue, c.MemoryLimit, d.Queue, d.MemoryLimit)
+	}
 }
 
 func TestDefaultsValidate(t *testing.T) {

@@ -70,6 +70,9 @@ type pending struct {
 	ready *wireReply
 	req   *request
 	id    string
+	// accepted: the reply is {"ok":true,"accepted":true} with id, written
+	// without building a wireReply (most replies under load are this one).
+	accepted bool
 	// result, if set, is the reply to send once req succeeded (a query's
 	// matches, sent only after its read is recorded).
 	result *wireReply
@@ -98,7 +101,9 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 	bad := 0
 	for {
 		line, err := lr.next()
-		st.lastActive.Store(time.Now().UnixNano())
+		if t := lr.lastRead(); !t.IsZero() {
+			st.lastActive.Store(t.UnixNano())
+		}
 		if errors.Is(err, errLineTooLong) {
 			s.m.rejected.WithLabelValues("frame_too_large").Inc()
 			replies <- pending{ready: errorReply("", "frame_too_large", "sealer: request line longer than 131072 bytes; skipped")}
@@ -146,57 +151,108 @@ func isClientFault(code string) bool {
 // writeReplies writes owed replies in order, batching writes while more
 // replies are ready.
 func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
-	w := bufio.NewWriterSize(c, 8<<10)
-	broken := false
+	rw := &replyWriter{c: c, w: bufio.NewWriterSize(c, 8<<10)}
 	var line []byte
 	for p := range replies {
-		r := p.ready
-		if r == nil && p.result != nil {
-			if rep := <-p.req.done; rep.err != nil {
-				r = replyFor(p.id, p.req, rep)
+		switch {
+		case p.accepted:
+			line = appendAccepted(line[:0], p.id)
+		case p.ready != nil:
+			line = appendReply(line[:0], p.ready)
+		case p.result != nil:
+			// A query's matches go out only once its read is recorded.
+			if rep := rw.await(p.req); rep.err != nil {
+				line = appendReply(line[:0], replyFor(p.id, p.req, rep))
 			} else {
-				r = p.result
+				line = appendReply(line[:0], p.result)
 			}
+		default:
+			line = appendOutcome(line[:0], p.id, p.req, rw.await(p.req))
 		}
-		if r == nil {
-			var rep reply
-			select {
-			case rep = <-p.req.done:
-			default:
-				// The writer has not answered yet: deliver the replies
-				// that are ready before waiting for it, so that a slow
-				// fsync or seal does not hold back pings and acceptances.
-				if !broken && w.Buffered() > 0 {
-					c.SetWriteDeadline(time.Now().Add(writeTimeout))
-					if err := w.Flush(); err != nil {
-						broken = true
-						c.CloseRead()
-					}
-				}
-				rep = <-p.req.done
-			}
-			r = replyFor(p.id, p.req, rep)
-		}
-		if broken {
+		if rw.broken {
 			continue // keep draining so that the reader never blocks
 		}
-		line = appendReply(line[:0], r)
-		c.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := w.Write(line); err != nil {
-			broken = true
-			c.CloseRead() // make the reader stop too
-			continue
-		}
+		rw.write(line)
 		if len(replies) == 0 {
-			if err := w.Flush(); err != nil {
-				broken = true
-				c.CloseRead()
-			}
+			rw.flush()
 		}
 	}
-	if !broken {
-		w.Flush()
+	rw.flush()
+}
+
+// replyWriter is the buffered reply side of one connection. Once a write
+// fails it is broken: it writes nothing more, and the connection's reader
+// is stopped.
+type replyWriter struct {
+	c      *net.UnixConn
+	w      *bufio.Writer
+	broken bool
+	// deadlineSet is when the write deadline was last moved. It is moved
+	// at most once a second (moving it touches the runtime's timers), so
+	// a client that reads nothing is cut off after 9 to 10 s.
+	deadlineSet time.Time
+}
+
+func (rw *replyWriter) deadline() {
+	if now := time.Now(); now.Sub(rw.deadlineSet) >= time.Second {
+		rw.c.SetWriteDeadline(now.Add(writeTimeout))
+		rw.deadlineSet = now
 	}
+}
+
+func (rw *replyWriter) write(line []byte) {
+	if rw.broken {
+		return
+	}
+	rw.deadline()
+	if _, err := rw.w.Write(line); err != nil {
+		rw.fail()
+	}
+}
+
+func (rw *replyWriter) flush() {
+	if rw.broken || rw.w.Buffered() == 0 {
+		return
+	}
+	rw.deadline()
+	if err := rw.w.Flush(); err != nil {
+		rw.fail()
+	}
+}
+
+func (rw *replyWriter) fail() {
+	rw.broken = true
+	rw.c.CloseRead() // make the reader stop too
+}
+
+// await returns the writer's outcome of r. If it is not there yet, the
+// replies already buffered are sent first, so that a slow fsync or seal
+// does not hold back pings and acceptances.
+func (rw *replyWriter) await(r *request) reply {
+	select {
+	case rep := <-r.done:
+		return rep
+	default:
+		rw.flush()
+		return <-r.done
+	}
+}
+
+// appendOutcome appends the reply to r, whose outcome the writer gave. A
+// durable emit's success, the reply most durable traffic gets, is written
+// by hand (byte for byte what appendReply writes for it); anything else
+// goes through replyFor and appendReply.
+func appendOutcome(dst []byte, id string, r *request, rep reply) []byte {
+	if rep.err == nil && r.kind == reqEmit && rep.hasSeq && !rep.sealed &&
+		len(id) <= 64 && isPlainJSONString(id) && isPlainJSONString(rep.auditID) {
+		dst = appendIDField(append(dst, '{'), id)
+		dst = append(dst, `"ok":true,"seq":`...)
+		dst = strconv.AppendUint(dst, rep.seq, 10)
+		dst = append(dst, `,"audit_id":"`...)
+		dst = append(dst, rep.auditID...)
+		return append(dst, `","durable":true}`+"\n"...)
+	}
+	return appendReply(dst, replyFor(id, r, rep))
 }
 
 // connState is what the sealer knows of an open connection.
@@ -225,6 +281,15 @@ func appendReply(dst []byte, r *wireReply) []byte {
 	}
 	b, _ := json.Marshal(r)
 	return append(append(dst, b...), '\n')
+}
+
+// appendAccepted appends the reply to an emit acknowledged on acceptance.
+func appendAccepted(dst []byte, id string) []byte {
+	if !isPlainJSONString(id) {
+		return appendReply(dst, &wireReply{ID: id, OK: true, Accepted: true})
+	}
+	dst = appendIDField(append(dst, '{'), id)
+	return append(dst, `"ok":true,"accepted":true}`+"\n"...)
 }
 
 func appendIDField(dst []byte, id string) []byte {
@@ -356,10 +421,11 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 		}
 		// The reason goes into a sealer event: refuse here what that event
 		// may not hold, rather than fail in the writer.
-		if err := event.Validate(&event.ClientDropped{Timestamp: time.Now().UTC(), ServiceID: service, Count: w.Count, Reason: reason}, time.Time{}); err != nil {
+		ev := &event.ClientDropped{Timestamp: time.Now().UTC(), ServiceID: service, Count: w.Count, Reason: reason}
+		if err := event.Validate(ev, time.Time{}); err != nil {
 			return s.rejectErr(id, err)
 		}
-		r := &request{kind: reqDropped, service: service, count: w.Count, reason: reason, done: make(chan reply, 1)}
+		r := &request{kind: reqDropped, service: service, sealerEvent: ev, done: make(chan reply, 1)}
 		if err := s.submit(r); err != nil {
 			return s.rejectErr(id, err)
 		}
@@ -399,25 +465,19 @@ func (s *Sealer) handleEmit(peer *Peer, id string, w *wireRequest) pending {
 		typ = ev.EventType()
 	}
 	r := &request{kind: reqEmit, service: service, typ: typ, body: body, durable: w.Durable,
-		critical: event.IsCritical(typ), received: now}
+		critical: event.IsCritical(typ), received: now.UnixNano()}
 	if r.durable || r.critical {
 		r.done = make(chan reply, 1)
 	}
 	if err := s.submit(r); err != nil {
 		return s.rejectErr(id, err)
 	}
-	s.m.accepted.WithLabelValues(boolLabel(r.durable || r.critical)).Inc()
 	if r.done == nil {
-		return pending{ready: &wireReply{ID: id, OK: true, Accepted: true}}
+		s.m.acceptedNow.Inc()
+		return pending{accepted: true, id: id}
 	}
+	s.m.acceptedWaits.Inc()
 	return pending{req: r, id: id}
-}
-
-func boolLabel(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
 }
 
 // replyFor builds the reply to a request the writer has finished.

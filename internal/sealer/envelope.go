@@ -2,9 +2,11 @@ package sealer
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // envelopeError says why a request line is not a well-formed request.
@@ -14,93 +16,164 @@ type envelopeError struct {
 	id      string // the request's id, when it could be read
 }
 
+// Request fields, as bits of parseRequest's set of fields seen.
+const (
+	fieldOp = 1 << iota
+	fieldID
+	fieldDurable
+	fieldService
+	fieldEvent
+	fieldCount
+	fieldReason
+	fieldFilter
+	fieldLimit
+)
+
+// fieldOf returns the bit of a request field named by name (the key's
+// bytes without quotes, no escapes), or 0 for an unknown field. The switch
+// on string(name) does not allocate.
+func fieldOf(name []byte) int {
+	switch string(name) {
+	case "op":
+		return fieldOp
+	case "id":
+		return fieldID
+	case "durable":
+		return fieldDurable
+	case "service":
+		return fieldService
+	case "event":
+		return fieldEvent
+	case "count":
+		return fieldCount
+	case "reason":
+		return fieldReason
+	case "filter":
+		return fieldFilter
+	case "limit":
+		return fieldLimit
+	}
+	return 0
+}
+
+// opOf returns the op of a raw JSON string value without allocating for
+// the ops PROTOCOL.md defines; any other value is decoded.
+func opOf(raw []byte, dst *string) error {
+	switch string(raw) {
+	case `"emit"`:
+		*dst = "emit"
+	case `"flush"`:
+		*dst = "flush"
+	case `"status"`:
+		*dst = "status"
+	case `"ping"`:
+		*dst = "ping"
+	case `"query"`:
+		*dst = "query"
+	case `"report_dropped"`:
+		*dst = "report_dropped"
+	default:
+		s, err := decodeString(raw)
+		*dst = s
+		return err
+	}
+	return nil
+}
+
 // parseRequest splits a request line into its fields in one pass: scalar
-// fields are decoded with encoding/json, the event is kept as raw bytes
-// (event.Decode validates it completely). It refuses what PROTOCOL.md
+// fields are decoded (by hand for the common forms, else with
+// encoding/json), the event is kept as raw bytes (event.CheckCanonical or
+// event.Decode validates it completely). It refuses what PROTOCOL.md
 // refuses: anything but one JSON object, unknown or repeated fields, fields
-// of the wrong type, and nesting deeper than maxRequestDepth.
+// of the wrong type, and nesting deeper than maxRequestDepth. It allocates
+// only for the id, the service and uncommon forms: it runs once per
+// request line.
 func parseRequest(line []byte) (wireRequest, *envelopeError) {
 	var w wireRequest
 	p := &scanner{b: line}
-	fail := func(code, format string, args ...any) (wireRequest, *envelopeError) {
-		e := &envelopeError{code: code, message: "sealer: " + fmt.Sprintf(format, args...)}
-		if w.ID != nil && len(*w.ID) <= 64 {
-			e.id = *w.ID
-		}
-		return w, e
-	}
 	p.space()
 	if !p.eat('{') {
-		return fail("bad_json", "request is not a JSON object")
+		return w, envFail(w.ID, "bad_json", "request is not a JSON object")
 	}
-	seen := map[string]bool{}
+	seen := 0
 	p.space()
 	if p.eat('}') {
-		return fail("bad_request", "request has no op")
+		return w, envFail(w.ID, "bad_request", "request has no op")
 	}
 	for {
 		p.space()
 		kstart := p.i
 		if err := p.skipString(); err != nil {
-			return fail("bad_json", "request is not a JSON object: %v", err)
+			return w, envFail(w.ID, "bad_json", "request is not a JSON object: %v", err)
 		}
-		var key string
-		if err := decodeString(line[kstart:p.i], &key); err != nil {
-			return fail("bad_json", "request is not a JSON object: bad key")
+		rawKey := line[kstart:p.i]
+		field := 0
+		if bytes.IndexByte(rawKey, '\\') < 0 {
+			field = fieldOf(rawKey[1 : len(rawKey)-1])
+		}
+		if field == 0 {
+			// An escaped key ("o\u0070") names the same field as its
+			// plain form, as encoding/json reads it; a key that does not
+			// decode makes the line bad JSON.
+			key, err := decodeString(rawKey)
+			if err != nil {
+				return w, envFail(w.ID, "bad_json", "request is not a JSON object: bad key")
+			}
+			field = fieldOf([]byte(key))
 		}
 		p.space()
 		if !p.eat(':') {
-			return fail("bad_json", "request is not a JSON object: missing ':'")
+			return w, envFail(w.ID, "bad_json", "request is not a JSON object: missing ':'")
 		}
 		p.space()
 		vstart := p.i
 		if err := p.skipValue(0); err != nil {
-			if errors.Is(err, errTooDeep) && key == "event" {
-				return fail("invalid_event", "event: nested too deeply")
+			if errors.Is(err, errTooDeep) && field == fieldEvent {
+				return w, envFail(w.ID, "invalid_event", "event: nested too deeply")
 			}
-			return fail("bad_json", "request is not a JSON object: %v", err)
+			return w, envFail(w.ID, "bad_json", "request is not a JSON object: %v", err)
 		}
 		raw := line[vstart:p.i]
-		if seen[key] {
-			return fail("bad_request", "field %q appears twice", key)
+		if field == 0 {
+			return w, envFail(w.ID, "bad_request", "unknown field %q", keyName(rawKey))
 		}
-		seen[key] = true
+		if seen&field != 0 {
+			return w, envFail(w.ID, "bad_request", "field %q appears twice", keyName(rawKey))
+		}
+		seen |= field
 		var err error
-		switch key {
-		case "op":
-			err = decodeString(raw, &w.Op)
-		case "id":
-			w.ID = new(string)
-			err = decodeString(raw, w.ID)
-			if err != nil {
-				w.ID = nil
+		switch field {
+		case fieldOp:
+			err = opOf(raw, &w.Op)
+		case fieldID:
+			var id string
+			if id, err = decodeString(raw); err == nil {
+				w.ID = &id
 			}
-		case "durable":
+		case fieldDurable:
 			switch string(raw) {
 			case "true":
 				w.Durable = true
 			case "false":
 				w.Durable = false
 			default:
-				err = json.Unmarshal(raw, &w.Durable)
+				w.Durable, err = decodeJSON[bool](raw)
 			}
-		case "service":
-			err = decodeString(raw, &w.Service)
-		case "event":
+		case fieldService:
+			w.Service, err = decodeString(raw)
+		case fieldEvent:
 			w.Event = raw
-		case "count":
-			err = json.Unmarshal(raw, &w.Count)
-		case "reason":
-			err = json.Unmarshal(raw, &w.Reason)
-		case "filter":
+		case fieldCount:
+			w.Count, err = decodeJSON[uint64](raw)
+		case fieldReason:
+			w.Reason, err = decodeJSON[string](raw)
+		case fieldFilter:
 			w.Filter = raw
-		case "limit":
-			err = json.Unmarshal(raw, &w.Limit)
-		default:
-			return fail("bad_request", "unknown field %q", key)
+		case fieldLimit:
+			w.Limit, err = decodeJSON[int](raw)
 		}
-		if err != nil || (key != "event" && string(raw) == "null") {
-			return fail("bad_request", "field %q has the wrong type", key)
+		if err != nil || (field != fieldEvent && string(raw) == "null") {
+			return w, envFail(w.ID, "bad_request", "field %q has the wrong type", keyName(rawKey))
 		}
 		p.space()
 		if p.eat(',') {
@@ -109,13 +182,32 @@ func parseRequest(line []byte) (wireRequest, *envelopeError) {
 		if p.eat('}') {
 			break
 		}
-		return fail("bad_json", "request is not a JSON object: expected ',' or '}'")
+		return w, envFail(w.ID, "bad_json", "request is not a JSON object: expected ',' or '}'")
 	}
 	p.space()
 	if p.i != len(line) {
-		return fail("bad_json", "more than one JSON value on a line")
+		return w, envFail(w.ID, "bad_json", "more than one JSON value on a line")
 	}
 	return w, nil
+}
+
+// envFail returns the error of a request that is not well formed, with the
+// request's id if it was read and is not too long to echo.
+func envFail(id *string, code, format string, args ...any) *envelopeError {
+	e := &envelopeError{code: code, message: "sealer: " + fmt.Sprintf(format, args...)}
+	if id != nil && len(*id) <= 64 {
+		e.id = *id
+	}
+	return e
+}
+
+// keyName decodes a raw JSON key for an error message.
+func keyName(rawKey []byte) string {
+	key, err := decodeString(rawKey)
+	if err != nil {
+		return string(rawKey)
+	}
+	return key
 }
 
 // maxRequestDepth is far beyond the nesting of any valid request (an event
@@ -146,26 +238,52 @@ func (p *scanner) eat(c byte) bool {
 	return false
 }
 
+var (
+	errNotString    = errors.New("expected a string")
+	errUnterminated = errors.New("unterminated string")
+)
+
+// skipString moves past a JSON string. It looks at eight bytes at a time
+// for a quote or a backslash (the strings of an event are mostly short and
+// plain); control characters are left to the decoders that get the value
+// (encoding/json for scalars, the event package for events).
 func (p *scanner) skipString() error {
-	if !p.eat('"') {
-		return errors.New("expected a string")
+	b, i := p.b, p.i
+	if i >= len(b) || b[i] != '"' {
+		return errNotString
 	}
-	for p.i < len(p.b) {
-		// Jump to the next quote or backslash (IndexAny is vectorised for
-		// short sets); control characters are left to the decoders that
-		// get the value (encoding/json for scalars, event.Decode for events).
-		j := bytes.IndexAny(p.b[p.i:], "\"\\")
-		if j < 0 {
-			break
+	i++
+	for {
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if m := hasByte(x, '"') | hasByte(x, '\\'); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
 		}
-		p.i += j
-		if p.b[p.i] == '"' {
-			p.i++
+		for i < len(b) && b[i] != '"' && b[i] != '\\' {
+			i++
+		}
+		if i >= len(b) {
+			p.i = i
+			return errUnterminated
+		}
+		if b[i] == '"' {
+			p.i = i + 1
 			return nil
 		}
-		p.i += 2 // a backslash and the byte it escapes
+		i += 2 // a backslash and the byte it escapes
 	}
-	return errors.New("unterminated string")
+}
+
+// hasByte returns a word whose lowest set bit is the high bit of the first
+// byte of x equal to c, or 0 if none is (the classic "has zero byte" test
+// on x XOR c; bits above the first match may be spurious).
+func hasByte(x uint64, c byte) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	y := x ^ (lo * uint64(c))
+	return (y - lo) &^ y & hi
 }
 
 // plainString returns the contents of a JSON string that has no escapes and
@@ -184,12 +302,21 @@ func plainString(raw []byte) (string, bool) {
 
 // decodeString decodes a JSON string value, taking the fast path for plain
 // strings.
-func decodeString(raw []byte, dst *string) error {
+func decodeString(raw []byte) (string, error) {
 	if s, ok := plainString(raw); ok {
-		*dst = s
-		return nil
+		return s, nil
 	}
-	return json.Unmarshal(raw, dst)
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
+// decodeJSON decodes raw into a new T (json.Unmarshal into a field would
+// move the whole request to the heap).
+func decodeJSON[T any](raw []byte) (T, error) {
+	var v T
+	err := json.Unmarshal(raw, &v)
+	return v, err
 }
 
 func (p *scanner) skipValue(depth int) error {

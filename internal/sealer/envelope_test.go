@@ -66,3 +66,41 @@ func TestAppendReplyMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseRequest splits a durable emit of a typical ~500-byte event.
+func BenchmarkParseRequest(b *testing.B) {
+	line := []byte(`{"op":"emit","id":"12345","durable":true,"event":{"type":"data.inference_executed","timestamp":"2026-11-27T10:00:00.123456789Z","actor":{"user_id":"admin@example.com","ip":"203.0.113.7","auth_method":"bearer_token","session_id":"sess-0123456789abcdef"},"customer_id":"cust-000042","job_id":"job-7f3a9c1e","model_ref":"llama-3.1-8b-instruct@sha256:9c1e7f3a","tokens_in":1234,"tokens_out":567,"pool_id":"pool-eu-1","worker_id":"worker-gpu-0","gpu_device":0,"duration_ms":842,"result":"success"}}`)
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseRequest(line); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestAppendOutcomeMatchesReplyFor: the hand-written durable reply is byte
+// for byte what replyFor and appendReply write for the same outcome, and
+// the other outcomes go through them unchanged.
+func TestAppendOutcomeMatchesReplyFor(t *testing.T) {
+	emit := &request{kind: reqEmit}
+	flush := &request{kind: reqFlush}
+	for _, c := range []struct {
+		id  string
+		r   *request
+		rep reply
+	}{
+		{"7", emit, reply{seq: 1234, auditID: "3f9a1c0d5e6b7a81-1234", hasSeq: true}},
+		{"", emit, reply{seq: 0, auditID: "3f9a1c0d5e6b7a81-0", hasSeq: true}},
+		{"needs \"escaping\"", emit, reply{seq: 5, auditID: "3f9a1c0d5e6b7a81-5", hasSeq: true}},
+		{"s", emit, reply{seq: 9, auditID: "3f9a1c0d5e6b7a81-9", hasSeq: true, sealed: true, checkpointSize: 10}},
+		{"n", emit, reply{seq: 9, auditID: "3f9a1c0d5e6b7a81-9", hasSeq: true, err: ErrNotSealed}},
+		{"u", emit, reply{err: ErrUnavailable}},
+		{"f", flush, reply{checkpointSize: 44, sealed: true}},
+	} {
+		want := appendReply(nil, replyFor(c.id, c.r, c.rep))
+		if got := appendOutcome(nil, c.id, c.r, c.rep); string(got) != string(want) {
+			t.Errorf("appendOutcome = %s, replyFor+appendReply = %s", got, want)
+		}
+	}
+}

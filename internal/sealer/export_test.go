@@ -1,5 +1,7 @@
 package sealer
 
+import "bytes"
+
 // SetWriterHook makes the writer call f at the start of every round, before
 // it takes anything off the queue; f may block to hold the writer. Call it
 // before Run.
@@ -42,3 +44,21 @@ func MetricValue(s *Sealer, name string, labels ...string) (float64, bool) {
 // (delta +1) or ends the wait (-1), so tests can observe the gate that
 // sheds non-critical events meanwhile without racing the writer.
 func AddCriticalWaiter(s *Sealer, delta int32) { s.criticalWaiting.Add(delta) }
+
+// CriticalWaiting returns how many critical events wait for queue room.
+func CriticalWaiting(s *Sealer) int32 { return s.criticalWaiting.Load() }
+
+// QueueCost returns what an event whose stored bytes are body costs against
+// the queue's byte bound; waits says whether its reply waits for the writer
+// (durable or critical).
+func QueueCost(body []byte, waits bool) int64 {
+	r := &request{body: bytes.Clone(body)}
+	if waits {
+		r.done = make(chan reply, 1)
+	}
+	return queueCost(r)
+}
+
+// SetCriticalRoomHook makes submit call f once a critical event has its
+// queue room, before the event is queued. Call it before Run.
+func SetCriticalRoomHook(s *Sealer, f func()) { s.testHookCriticalRoom = f }

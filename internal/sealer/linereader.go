@@ -23,6 +23,7 @@ type lineReader struct {
 	lineTimeout time.Duration
 	idleTimeout time.Duration
 	lineStarted time.Time // when the first byte of the current partial line arrived
+	readAt      time.Time // when the last read that returned bytes returned
 	skipping    bool      // discarding the rest of an over-long line
 	stopping    func() bool
 }
@@ -38,6 +39,10 @@ func newLineReader(c net.Conn, max int, lineTimeout, idleTimeout time.Duration, 
 	return &lineReader{c: c, buf: make([]byte, 4<<10), max: max, lineTimeout: lineTimeout, idleTimeout: idleTimeout, stopping: stopping}
 }
 
+// lastRead returns when the last read that returned bytes returned: the
+// arrival time of the line next returned last, give or take the reads.
+func (lr *lineReader) lastRead() time.Time { return lr.readAt }
+
 // next returns the next line without its newline; it is valid until the
 // next call.
 func (lr *lineReader) next() ([]byte, error) {
@@ -49,7 +54,11 @@ func (lr *lineReader) next() ([]byte, error) {
 				lr.start, lr.end = 0, 0
 				lr.lineStarted = time.Time{}
 			} else {
-				lr.lineStarted = time.Now()
+				// What follows the newline came with the last read (every
+				// complete line is returned before the next read), so the
+				// read's time is when the next line started, without a
+				// clock reading per line.
+				lr.lineStarted = lr.readAt
 			}
 			if lr.skipping {
 				lr.skipping = false
@@ -88,8 +97,11 @@ func (lr *lineReader) next() ([]byte, error) {
 			return nil, errStopping
 		}
 		n, err := lr.c.Read(lr.buf[lr.end:])
-		if n > 0 && lr.end == lr.start && !lr.skipping {
-			lr.lineStarted = time.Now()
+		if n > 0 {
+			lr.readAt = time.Now()
+			if lr.end == lr.start && !lr.skipping {
+				lr.lineStarted = lr.readAt
+			}
 		}
 		lr.end += n
 		if err != nil && n == 0 {

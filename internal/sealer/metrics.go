@@ -6,26 +6,29 @@ import (
 
 // metrics are the sealer's Prometheus metrics, on a registry of its own.
 type metrics struct {
-	reg          *prometheus.Registry
-	accepted     *prometheus.CounterVec
-	rejected     *prometheus.CounterVec
-	shed         prometheus.Counter
-	records      prometheus.Counter
-	checkpoints  prometheus.Counter
-	sealErrors   prometheus.Counter
-	queueDepth   prometheus.GaugeFunc
-	queueBytes   prometheus.GaugeFunc
-	unsealed     prometheus.Gauge
-	connections  prometheus.Gauge
-	lastSeal     prometheus.Gauge
-	fsync        prometheus.Histogram
-	sign         prometheus.Histogram
-	batch        prometheus.Histogram
-	anchors      prometheus.Counter
-	anchorErrors prometheus.Counter
-	lastAnchor   prometheus.Gauge
-	anchorValue  prometheus.Gauge
-	nvWrites     prometheus.Gauge
+	reg      *prometheus.Registry
+	accepted *prometheus.CounterVec
+	// acceptedWaits and acceptedNow are accepted's two children, looked up
+	// once: WithLabelValues hashes and locks on every call, once per event.
+	acceptedWaits, acceptedNow prometheus.Counter
+	rejected                   *prometheus.CounterVec
+	shed                       prometheus.Counter
+	records                    prometheus.Counter
+	checkpoints                prometheus.Counter
+	sealErrors                 prometheus.Counter
+	queueDepth                 prometheus.GaugeFunc
+	queueBytes                 prometheus.GaugeFunc
+	unsealed                   prometheus.Gauge
+	connections                prometheus.Gauge
+	lastSeal                   prometheus.Gauge
+	fsync                      prometheus.Histogram
+	sign                       prometheus.Histogram
+	batch                      prometheus.Histogram
+	anchors                    prometheus.Counter
+	anchorErrors               prometheus.Counter
+	lastAnchor                 prometheus.Gauge
+	anchorValue                prometheus.Gauge
+	nvWrites                   prometheus.Gauge
 }
 
 // newMetrics creates the metrics; queueDepth and queueBytes read the queue's
@@ -49,7 +52,7 @@ func newMetrics(queueDepth, queueBytes func() float64) *metrics {
 		queueDepth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "queue_depth",
 			Help: "Events accepted but not yet written."}, queueDepth),
 		queueBytes: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "queue_bytes",
-			Help: "Bytes of events accepted but not yet written."}, queueBytes),
+			Help: "What the events accepted but not yet written cost against the queue's byte bound: their bytes plus a per-event overhead."}, queueBytes),
 		unsealed: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "unsealed_records",
 			Help: "Records not yet covered by a signed checkpoint."}),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "connections",
@@ -73,6 +76,7 @@ func newMetrics(queueDepth, queueBytes func() float64) *metrics {
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_records",
 			Help: "Records per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 16)}),
 	}
+	m.acceptedWaits, m.acceptedNow = m.accepted.WithLabelValues("true"), m.accepted.WithLabelValues("false")
 	m.reg.MustRegister(m.accepted, m.rejected, m.shed, m.records, m.checkpoints, m.sealErrors, m.queueDepth,
 		m.queueBytes, m.unsealed, m.connections, m.lastSeal, m.fsync, m.sign, m.batch, m.anchors, m.anchorErrors, m.lastAnchor, m.anchorValue, m.nvWrites,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

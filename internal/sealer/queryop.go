@@ -82,7 +82,7 @@ func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
 		return s.reject(id, "internal", fmt.Sprintf("sealer: query: %v", err), nil)
 	}
 	filters, _ := json.Marshal(wf)
-	r := &request{kind: reqLogRead, done: make(chan reply, 1), logRead: &event.LogRead{Timestamp: time.Now().UTC(),
+	r := &request{kind: reqLogRead, done: make(chan reply, 1), sealerEvent: &event.LogRead{Timestamp: time.Now().UTC(),
 		UID: peer.UID, GID: peer.GID, Operation: event.OpQuery, Filters: filters, Results: uint64(len(matches))}}
 	if err := s.submit(r); err != nil {
 		return s.rejectErr(id, err)

@@ -72,6 +72,9 @@ type Sealer struct {
 	// It is nil outside tests (export_test.go sets it before Run) and lets a
 	// test hold the writer so that a full queue is deterministic.
 	testHookRound func()
+	// testHookCriticalRoom, if set, is called by submit once a critical
+	// event has its queue room, before it is queued (nil outside tests).
+	testHookCriticalRoom func()
 }
 
 // Option adds an optional part to a Sealer.
