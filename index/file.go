@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"sort"
 	"strings"
 
@@ -349,4 +350,37 @@ func (r *reader) u64() uint64 {
 		return binary.BigEndian.Uint64(b)
 	}
 	return 0
+}
+
+// New returns the index with the header fields of hdr and the given
+// postings per key (each in sequence order), checked as Parse checks a
+// file. Build is the way to index a segment; New lets a caller (a test, a
+// tool) write any index, for example one that omits a record.
+func New(hdr Index, postings map[string][]Posting) (*Index, error) {
+	x := hdr
+	x.keys = nil
+	names := make([]string, 0, len(postings))
+	for k := range postings {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		ps := postings[k]
+		for i, p := range ps {
+			if p.Seq < x.FirstSeq || p.Offset < 0 || i > 0 && (p.Seq <= ps[i-1].Seq || p.Offset <= ps[i-1].Offset) {
+				return nil, fmt.Errorf("%w: key %q: postings out of order or range", ErrMalformed, k)
+			}
+		}
+		x.keys = append(x.keys, entry{name: []byte(k), n: uint32(len(ps)), postings: encodePostings(x.FirstSeq, ps)})
+	}
+	return Parse(x.Encode())
+}
+
+// Keys returns every key of the index, in order.
+func (x *Index) Keys() []string {
+	out := make([]string, len(x.keys))
+	for i, e := range x.keys {
+		out[i] = string(e.name)
+	}
+	return out
 }
