@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(root)
+	removeLarge()
 	os.Exit(code)
 }
 
