@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/audit-sealer/audit-sealer/storage"
 )
@@ -70,13 +72,19 @@ func status(err error) string {
 
 // Update writes the index of every closed segment of the log in dir that
 // has none, or whose index is malformed or stale; with all, it rebuilds
-// every index. It needs write access to dir and must not run while
+// every index (an index that is bound to its segment but differs from its
+// content, as check reports, is rebuilt only with all). It also removes
+// index files whose segment is gone (retention removes the index first, so
+// they are left only by a crash or by hand). It needs write access to dir and must not run while
 // another Update writes the same directory (the sealer's own, in the
 // background, only writes the segment it just closed; a race between the
 // two writes the same content twice, each atomically).
 func Update(ctx context.Context, dir string, all bool) ([]Result, error) {
 	segs, err := Closed(dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := removeOrphans(dir); err != nil {
 		return nil, err
 	}
 	var out []Result
@@ -124,4 +132,29 @@ func CheckAll(ctx context.Context, dir string) (results []Result, ok bool, err e
 		results = append(results, r)
 	}
 	return results, ok, nil
+}
+
+// removeOrphans removes the index files of dir whose segment is gone.
+func removeOrphans(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	removed := false
+	for _, e := range ents {
+		stem, ok := strings.CutSuffix(e.Name(), suffix)
+		if !ok || len(stem) != 16 || strings.Trim(stem, "0123456789abcdef") != "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, stem+".seg")); errors.Is(err, fs.ErrNotExist) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("index: %w", err)
+			}
+			removed = true
+		}
+	}
+	if removed {
+		return syncDir(dir)
+	}
+	return nil
 }

@@ -212,6 +212,19 @@ func TestStaleAndMalformed(t *testing.T) {
 	if fi, _ := os.Stat(index.Path(dir, seg.Name)); fi.Mode().Perm() != 0o400 {
 		t.Fatalf("index file mode %v, want 0400", fi.Mode().Perm())
 	}
+	// An index whose segment is gone is removed; other files are not.
+	orphan, other := filepath.Join(dir, "00000000deadbeef.idx"), filepath.Join(dir, "notes.idx")
+	os.WriteFile(orphan, good, 0o400)
+	os.WriteFile(other, good, 0o400)
+	if _, err := index.Update(context.Background(), dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(orphan); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("orphan index: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("a file that is not an index was removed: %v", err)
+	}
 }
 
 // FuzzParse: Parse never panics, and whatever it accepts encodes back to
