@@ -306,7 +306,7 @@ func checkPostings(e *entry, firstSeq, lastSeq uint64, lastOffset int64) error {
 // uvarint decodes a uvarint in its shortest form; n <= 0 otherwise.
 func uvarint(b []byte) (uint64, int) {
 	v, n := binary.Uvarint(b)
-	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
+	if n <= 0 || n > 1 && b[n-1] == 0 { // a last byte of 0 adds nothing: not the shortest form
 		return 0, -1
 	}
 	return v, n

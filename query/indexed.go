@@ -117,7 +117,8 @@ func intersect(a, b []index.Posting) []index.Posting {
 // that is not the query's end (done false) means the index could not be
 // used: missing (fs.ErrNotExist), malformed, stale, or errIndexBroken part
 // way, in which case next is the first sequence number not yet considered,
-// from which the caller reads the segment end to end.
+// from which the caller reads the segment end to end. It counts the
+// segment in info.IndexedSegments when it used the index.
 func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, sealed, from uint64, f *Filter, info *Info, fn func(*Match) error) (done bool, next uint64, err error) {
 	x, err := index.Load(dir, s.Name)
 	if err != nil {
@@ -131,6 +132,7 @@ func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, seal
 	if err := x.Bind(r, s); err != nil {
 		return false, 0, err
 	}
+	info.IndexedSegments++
 	next = from
 	for n, p := range candidates(f, x) {
 		if n%4096 == 0 && ctx.Err() != nil {
@@ -144,10 +146,12 @@ func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, seal
 		}
 		payload, _, err := r.FrameAt(p.Offset)
 		if err != nil {
+			info.IndexedSegments--
 			return false, next, fmt.Errorf("%w: record %d at offset %d of %s: %v", errIndexBroken, p.Seq, p.Offset, s.Name, err)
 		}
 		rec, err := chain.Decode(payload)
 		if err != nil || rec.Seq != p.Seq || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) {
+			info.IndexedSegments--
 			return false, next, fmt.Errorf("%w: record %d at offset %d of %s", errIndexBroken, p.Seq, p.Offset, s.Name)
 		}
 		if done, err := consider(&rec, f, info, fn); done || err != nil {

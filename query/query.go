@@ -170,9 +170,6 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 		if i+1 < len(segs) && indexable(&f) {
 			done, next, err := indexedSegment(ctx, dir, s, sealed, from, &f, info, fn)
 			if err == nil || done {
-				if err == nil && !done {
-					info.IndexedSegments++
-				}
 				if done {
 					return info, err
 				}
