@@ -72,13 +72,14 @@ func status(err error) string {
 
 // Update writes the index of every closed segment of the log in dir that
 // has none, or whose index is malformed or stale; with all, it rebuilds
-// every index (an index that is bound to its segment but differs from its
-// content, as check reports, is rebuilt only with all). It also removes
-// index files whose segment is gone (retention removes the index first, so
-// they are left only by a crash or by hand). It needs write access to dir and must not run while
-// another Update writes the same directory (the sealer's own, in the
-// background, only writes the segment it just closed; a race between the
-// two writes the same content twice, each atomically).
+// every index, including one that is bound to its segment but differs
+// from its content (as Check reports). It goes on past a segment it cannot
+// index and returns the errors joined. It also removes index files whose
+// segment is gone (retention removes the index before its segment, so
+// these are left only by a crash or by hand). It needs write access to
+// dir. Two Updates (audit-sealer index build while the sealer indexes) may
+// run at once: each file is written atomically from the same segment, so
+// the last rename wins with the same content.
 func Update(ctx context.Context, dir string, all bool) ([]Result, error) {
 	segs, err := Closed(dir)
 	if err != nil {
@@ -88,6 +89,7 @@ func Update(ctx context.Context, dir string, all bool) ([]Result, error) {
 		return nil, err
 	}
 	var out []Result
+	var errs []error
 	for _, s := range segs {
 		if !all {
 			if _, err := Usable(dir, s); err == nil {
@@ -103,11 +105,15 @@ func Update(ctx context.Context, dir string, all bool) ([]Result, error) {
 			if ctx.Err() != nil {
 				return out, ctx.Err()
 			}
-			return append(out, Result{Segment: s.Name, Status: "error", Err: err.Error()}), err
+			// One segment's failure (say, retention removed it meanwhile)
+			// does not keep the others unindexed.
+			errs = append(errs, err)
+			out = append(out, Result{Segment: s.Name, Status: "error", Err: err.Error()})
+			continue
 		}
 		out = append(out, Result{Segment: s.Name, Status: "built"})
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // CheckAll checks the index of every closed segment of the log in dir
@@ -147,7 +153,7 @@ func removeOrphans(dir string) error {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(dir, stem+".seg")); errors.Is(err, fs.ErrNotExist) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("index: %w", err)
 			}
 			removed = true
