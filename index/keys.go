@@ -1,9 +1,7 @@
 package index
 
 import (
-	"encoding/json"
 	"slices"
-	"strings"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 )
@@ -17,35 +15,11 @@ import (
 // Users are the strings actor.user_id, attempted_user, subject and
 // requester. Entities are the strings of every top-level member whose name
 // ends in "_id", and resource.resource_id and resource.parent_id. ok is
-// false when eventJSON is not a JSON object.
+// false when eventJSON is not a JSON object. The result is what decoding
+// the event into a map[string]any and reading those members gives (the
+// last of duplicate members wins), found without building the maps.
 func Identifiers(eventJSON []byte) (users, entities []string, ok bool) {
-	var fields map[string]any
-	if json.Unmarshal(eventJSON, &fields) != nil || fields == nil {
-		return nil, nil, false
-	}
-	if a, ok := fields["actor"].(map[string]any); ok {
-		if s, ok := a["user_id"].(string); ok {
-			users = append(users, s)
-		}
-	}
-	for _, k := range []string{"attempted_user", "subject", "requester"} {
-		if s, ok := fields[k].(string); ok {
-			users = append(users, s)
-		}
-	}
-	for k, v := range fields {
-		if s, ok := v.(string); ok && strings.HasSuffix(k, "_id") {
-			entities = append(entities, s)
-		}
-	}
-	if r, ok := fields["resource"].(map[string]any); ok {
-		for _, k := range []string{"resource_id", "parent_id"} {
-			if s, ok := r[k].(string); ok {
-				entities = append(entities, s)
-			}
-		}
-	}
-	return users, entities, true
+	return identifiers(eventJSON)
 }
 
 // Keys returns the index keys of a record, sorted and without duplicates:
