@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -144,6 +145,9 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 	}
 	from := uint64(0) // the first sequence number that may be returned
 	if f.After != 0 {
+		if f.After == math.MaxUint64 {
+			return info, nil // nothing comes after it
+		}
 		from = f.After + 1
 	}
 	for i, s := range segs {
