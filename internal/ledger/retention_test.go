@@ -130,4 +130,15 @@ func TestRetentionRemovesIndexes(t *testing.T) {
 			t.Fatalf("the index of kept segment %s: %v", s.Name, err)
 		}
 	}
+	// The verifier neither refuses nor reads the index files beside the
+	// segments, and the ledger reopens the directory with them.
+	l.Close()
+	if rep := verifyDir(t, dir); rep.Verdict != verify.Intact {
+		t.Fatalf("a pruned log with index files: %s %v", rep.Verdict, rep.FirstFailure)
+	}
+	l2, _, err := ledger.Open(config(t, dir, clock))
+	if err != nil {
+		t.Fatalf("reopening a directory with index files: %v", err)
+	}
+	l2.Close()
 }
