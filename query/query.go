@@ -4,10 +4,18 @@
 // the log's size) and returns only records a signed checkpoint covers, so
 // that every result can be proved (verify.Prove) against that checkpoint.
 //
-// It reads the segments; a time range skips whole segments by the time of
-// their first records (read from the log itself, so nothing outside the log
-// is trusted). An index of users and entities beside the segments, which
-// would make other filters fast on large logs, is future work.
+// A time range skips whole segments by the time of their first records
+// (read from the log itself). For a filter by user, entity, service, type
+// or criticality, a closed segment with a usable index (package index,
+// FORMAT.md §8) is read only at the records its index lists for the
+// filter; the active segment, and a closed segment whose index is missing,
+// malformed or stale, are read end to end, and Info says how many were.
+// The index is never trusted over the log: each listed record is read from
+// the segment, checked (frame checksum, sequence number) and matched
+// against the filter exactly as a full scan matches it, so an index cannot
+// add a result; an index that hides records is found by index.Check
+// (audit-sealer index check). With indexes that check accepts, a query
+// returns exactly what a full scan returns.
 package query
 
 import (
@@ -16,12 +24,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/index"
 	"github.com/audit-sealer/audit-sealer/storage"
 )
 
@@ -63,11 +75,29 @@ type Match struct {
 
 // Info says what a scan covered.
 type Info struct {
-	Scanned    uint64 `json:"scanned"`
+	Scanned    uint64 `json:"scanned"` // event records read from the log and matched against the filter
 	Matched    int    `json:"matched"`
 	SealedSize uint64 `json:"sealed_size"` // records 0..SealedSize-1 are covered by the last checkpoint
 	More       bool   `json:"more"`        // Limit stopped the scan before the end
 	Next       uint64 `json:"next"`        // the last match's seq: with More, the After value for the next page
+
+	// IndexedSegments counts the segments read only at the records their
+	// index lists for the filter.
+	IndexedSegments int `json:"indexed_segments"`
+	// ScannedSegments counts the segments read end to end: the active
+	// segment, every segment when the filter has nothing an index can
+	// narrow (only a time range, or nothing), and closed segments without
+	// a usable index.
+	ScannedSegments int `json:"scanned_segments"`
+	// UnindexedSegments counts, among ScannedSegments, the closed segments
+	// that were read end to end because their index was missing,
+	// malformed, stale or failed while it was read, although the filter
+	// could have used one (audit-sealer index build writes them).
+	UnindexedSegments int `json:"unindexed_segments"`
+	// IndexProblem is the first reason an index present beside its
+	// segment was not used (malformed, stale, or pointing at a record it
+	// does not hold); empty when there was none.
+	IndexProblem string `json:"index_problem,omitempty"`
 }
 
 // ErrBadFilter is wrapped by errors about the filter itself.
@@ -97,7 +127,9 @@ func (f *Filter) Check() error {
 
 // Scan streams the sealed records of the log in dir that match f, in
 // sequence order, to fn. It reads the log's last checkpoint first and
-// stops there: records after it are not sealed yet.
+// stops there: records after it are not sealed yet. It uses the segments'
+// indexes where they are usable (see the package documentation) and never
+// writes to dir.
 func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*Info, error) {
 	if err := f.Check(); err != nil {
 		return nil, err
@@ -110,6 +142,13 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 	segs, err := storage.ListSegments(dir)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
+	}
+	from := uint64(0) // the first sequence number that may be returned
+	if f.After != 0 {
+		if f.After == math.MaxUint64 {
+			return info, nil // nothing comes after it
+		}
+		from = f.After + 1
 	}
 	for i, s := range segs {
 		if i+1 < len(segs) && segs[i+1].FirstSeq <= f.After {
@@ -131,7 +170,25 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 				break // this segment and all later ones are after To
 			}
 		}
-		done, err := scanSegment(ctx, filepath.Join(dir, s.Name), i == len(segs)-1, sealed, &f, info, fn)
+		segFrom := from
+		if i+1 < len(segs) && indexable(&f) {
+			done, next, err := indexedSegment(ctx, dir, s, sealed, from, &f, info, fn)
+			if err == nil || done {
+				if done {
+					return info, err
+				}
+				continue
+			}
+			// No usable index, or it failed part way: read the rest of
+			// the segment end to end, after what was already returned.
+			info.UnindexedSegments++
+			if !errors.Is(err, fs.ErrNotExist) && info.IndexProblem == "" {
+				info.IndexProblem = err.Error()
+			}
+			segFrom = max(from, next)
+		}
+		info.ScannedSegments++
+		done, err := scanSegment(ctx, filepath.Join(dir, s.Name), i == len(segs)-1, sealed, segFrom, &f, info, fn)
 		if err != nil || done {
 			return info, err
 		}
@@ -139,7 +196,7 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 	return info, nil
 }
 
-func scanSegment(ctx context.Context, path string, last bool, sealed uint64, f *Filter, info *Info, fn func(*Match) error) (bool, error) {
+func scanSegment(ctx context.Context, path string, last bool, sealed, from uint64, f *Filter, info *Info, fn func(*Match) error) (bool, error) {
 	r, err := storage.OpenSegment(path, last)
 	if err != nil {
 		return false, fmt.Errorf("query: %w", err)
@@ -163,24 +220,34 @@ func scanSegment(ctx context.Context, path string, last bool, sealed uint64, f *
 		if rec.Seq >= sealed {
 			return true, nil
 		}
-		if rec.Seq <= f.After && f.After != 0 || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) {
+		if rec.Seq < from || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) {
 			continue
 		}
-		info.Scanned++
-		m, ok := match(&rec, f)
-		if !ok {
-			continue
-		}
-		if f.Limit > 0 && info.Matched == f.Limit {
-			info.More = true
-			return true, nil
-		}
-		info.Matched++
-		info.Next = m.Seq
-		if err := fn(m); err != nil {
+		if done, err := consider(&rec, f, info, fn); done || err != nil {
 			return true, err
 		}
 	}
+}
+
+// consider matches one event record read from the log against f and
+// passes a match to fn. It reports whether the scan is over (Limit
+// reached, or fn failed).
+func consider(rec *chain.Record, f *Filter, info *Info, fn func(*Match) error) (bool, error) {
+	info.Scanned++
+	m, ok := match(rec, f)
+	if !ok {
+		return false, nil
+	}
+	if f.Limit > 0 && info.Matched == f.Limit {
+		info.More = true
+		return true, nil
+	}
+	info.Matched++
+	info.Next = m.Seq
+	if err := fn(m); err != nil {
+		return true, err
+	}
+	return false, nil
 }
 
 func match(rec *chain.Record, f *Filter) (*Match, bool) {
@@ -203,14 +270,15 @@ func match(rec *chain.Record, f *Filter) (*Match, bool) {
 		return nil, false
 	}
 	if f.UserID != "" || f.Entity != "" {
-		var fields map[string]any
-		if json.Unmarshal(rec.Event, &fields) != nil {
+		// The same identifiers an index lists the record under.
+		users, entities, ok := index.Identifiers(rec.Event)
+		if !ok {
 			return nil, false
 		}
-		if f.UserID != "" && !userMatches(fields, f.UserID) {
+		if f.UserID != "" && !slices.Contains(users, f.UserID) {
 			return nil, false
 		}
-		if f.Entity != "" && !entityMatches(fields, f.Entity) {
+		if f.Entity != "" && !slices.Contains(entities, f.Entity) {
 			return nil, false
 		}
 	}
@@ -227,27 +295,6 @@ func typeMatches(typ string, patterns []string) bool {
 		} else if p == typ {
 			return true
 		}
-	}
-	return false
-}
-
-func userMatches(fields map[string]any, user string) bool {
-	if a, ok := fields["actor"].(map[string]any); ok && a["user_id"] == user {
-		return true
-	}
-	return fields["attempted_user"] == user || fields["subject"] == user || fields["requester"] == user
-}
-
-// entityMatches reports whether any identifier field (a key ending in
-// "_id", at the top level or inside resource) holds id.
-func entityMatches(fields map[string]any, id string) bool {
-	for k, v := range fields {
-		if strings.HasSuffix(k, "_id") && v == id {
-			return true
-		}
-	}
-	if r, ok := fields["resource"].(map[string]any); ok {
-		return r["resource_id"] == id || r["parent_id"] == id
 	}
 	return false
 }

@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(root)
+	removeLarge()
 	os.Exit(code)
 }
 
@@ -108,6 +110,9 @@ func TestPagination(t *testing.T) {
 			t.Fatal("pagination does not end")
 		}
 		f.After = info.Next
+	}
+	if got, _ := all(t, dir, query.Filter{After: math.MaxUint64}); len(got) != 0 {
+		t.Fatalf("%d matches after the largest cursor", len(got))
 	}
 	if len(paged) != len(everything) {
 		t.Fatalf("pages hold %d matches, one scan %d", len(paged), len(everything))

@@ -54,4 +54,6 @@
 // (write, chmod 0400, fsync, close) and creates the next one with O_EXCL.
 // ListSegments and Reader take no lock and write nothing, so the offline
 // verifier can read a copy of the directory on any operating system.
+// FrameReader reads single frames at offsets known in advance (from a
+// query index, package index), with the same checks.
 package storage

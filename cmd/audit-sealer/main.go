@@ -38,7 +38,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), benchCommand(), tpmCommand(), queryCommand(), exportCommand(), reportCommand())
+	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), benchCommand(), tpmCommand(), queryCommand(), indexCommand(), exportCommand(), reportCommand())
 	if err := root.Execute(); err != nil {
 		code := 1
 		var ee *exitError

@@ -69,7 +69,13 @@ resource id), --from/--to (the sealer's receive time, RFC 3339, inclusive),
 --critical. --limit and --after page through results: the last line says
 the --after value for the next page. Every result can be proved with
 audit-sealer prove --seq N. It reads the files; it does not go through the
-sealer, and needs read access to the data directory.`,
+sealer, and needs read access to the data directory (never write access).
+
+Closed segments are read through their index files (audit-sealer index)
+when the filter selects by user, entity, service, type or criticality:
+only the records an index lists are read, and each is matched against the
+filter itself. A segment without a usable index is read in full, and the
+summary says how many were.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := ff.filter()
@@ -95,11 +101,18 @@ sealer, and needs read access to the data directory.`,
 			if asJSON {
 				return enc.Encode(map[string]any{"summary": info})
 			}
-			fmt.Fprintf(w, "# %d matches of %d sealed records scanned (sealed size %d)", info.Matched, info.Scanned, info.SealedSize)
+			fmt.Fprintf(w, "# %d matches of %d sealed records read (sealed size %d); segments: %d through their index, %d read in full",
+				info.Matched, info.Scanned, info.SealedSize, info.IndexedSegments, info.ScannedSegments)
+			if info.UnindexedSegments > 0 {
+				fmt.Fprintf(w, " (%d without a usable index: audit-sealer index build)", info.UnindexedSegments)
+			}
 			if info.More {
 				fmt.Fprintf(w, "; more: --after %d", info.Next)
 			}
 			fmt.Fprintln(w)
+			if info.IndexProblem != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "audit-sealer: warning: an index was ignored: %s\n", info.IndexProblem)
+			}
 			return nil
 		},
 	}

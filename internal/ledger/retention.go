@@ -11,6 +11,7 @@ import (
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/index"
 	"github.com/audit-sealer/audit-sealer/storage"
 )
 
@@ -33,7 +34,8 @@ var ErrNothingToPrune = errors.New("ledger: no sealed segment is past the retent
 // sealed segments go, and only a prefix of the log: the deletion is first
 // recorded in the chain (audit.retention_pruned, naming the segments and the
 // sequence range) and sealed, then each segment is optionally copied,
-// gzip-compressed, into archiveDir (fsynced), and only then removed. A
+// gzip-compressed, into archiveDir (fsynced), and only then removed, with
+// its index file (package index). A
 // verifier accepts a log that starts after such a record's range and
 // refuses any other missing prefix.
 func (l *Ledger) Prune(before time.Time, retentionDays uint32, archiveDir string) (*PruneResult, error) {
@@ -83,6 +85,12 @@ func (l *Ledger) Prune(before time.Time, retentionDays uint32, archiveDir string
 				return res, err
 			}
 			res.Archived = append(res.Archived, name)
+		}
+		// The segment's index goes first: a crash in between leaves a
+		// segment without an index (read end to end), never an index
+		// without its segment.
+		if err := index.Remove(l.cfg.Dir, s.Name); err != nil {
+			return res, fmt.Errorf("ledger: %w", err)
 		}
 		if err := os.Remove(path); err != nil {
 			return res, fmt.Errorf("ledger: remove %s: %w", s.Name, err)

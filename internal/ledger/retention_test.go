@@ -3,13 +3,16 @@ package ledger_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/audit-sealer/audit-sealer/index"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/storage"
@@ -82,4 +85,60 @@ func TestRetention(t *testing.T) {
 	if rep.FirstFailure == nil || rep.FirstFailure.Reason != verify.ReasonSegmentMissing {
 		t.Fatalf("a segment deleted by hand: %+v", rep.FirstFailure)
 	}
+}
+
+// TestRetentionRemovesIndexes: a pruned segment's index file goes with it;
+// the indexes of the segments kept stay and are still usable.
+func TestRetentionRemovesIndexes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	clock := testkit.NewClock()
+	l, _, err := ledger.Open(config(t, dir, clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for day := 0; day < 6; day++ {
+		appendN(t, l, clock, day*5, 5)
+		clock.T = clock.T.Add(24 * time.Hour)
+		if _, err := l.RotateIfDue(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := index.Update(context.Background(), dir, false); err != nil {
+		t.Fatal(err)
+	}
+	closed, _ := index.Closed(dir)
+	for _, s := range closed {
+		if _, err := os.Stat(index.Path(dir, s.Name)); err != nil {
+			t.Fatalf("no index for %s before pruning: %v", s.Name, err)
+		}
+	}
+	res, err := l.Prune(clock.T.Add(-3*24*time.Hour-time.Hour), 3, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Segments) == 0 || len(res.Segments) >= len(closed) {
+		t.Fatalf("pruned %d of %d closed segments, want some but not all", len(res.Segments), len(closed))
+	}
+	for _, name := range res.Segments {
+		if _, err := os.Stat(index.Path(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("the index of pruned segment %s is still there (%v)", name, err)
+		}
+	}
+	for _, s := range closed[len(res.Segments):] {
+		if _, err := index.Usable(dir, s); err != nil {
+			t.Fatalf("the index of kept segment %s: %v", s.Name, err)
+		}
+	}
+	// The verifier neither refuses nor reads the index files beside the
+	// segments, and the ledger reopens the directory with them.
+	l.Close()
+	if rep := verifyDir(t, dir); rep.Verdict != verify.Intact {
+		t.Fatalf("a pruned log with index files: %s %v", rep.Verdict, rep.FirstFailure)
+	}
+	l2, _, err := ledger.Open(config(t, dir, clock))
+	if err != nil {
+		t.Fatalf("reopening a directory with index files: %v", err)
+	}
+	l2.Close()
 }

@@ -29,6 +29,8 @@ type metrics struct {
 	lastAnchor                 prometheus.Gauge
 	anchorValue                prometheus.Gauge
 	nvWrites                   prometheus.Gauge
+	indexes                    prometheus.Counter
+	indexErrors                prometheus.Counter
 }
 
 // newMetrics creates the metrics; queueDepth and queueBytes read the queue's
@@ -77,7 +79,11 @@ func newMetrics(queueDepth, queueBytes func() float64) *metrics {
 			Help: "Records per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 16)}),
 	}
 	m.acceptedWaits, m.acceptedNow = m.accepted.WithLabelValues("true"), m.accepted.WithLabelValues("false")
-	m.reg.MustRegister(m.accepted, m.rejected, m.shed, m.records, m.checkpoints, m.sealErrors, m.queueDepth,
+	m.indexes = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "indexes_written_total",
+		Help: "Segment index files written by the sealer (after rotation, and at start for segments without one)."})
+	m.indexErrors = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "index_errors_total",
+		Help: "Segment indexes the sealer could not write (queries read those segments in full; audit-sealer index build writes them)."})
+	m.reg.MustRegister(m.indexes, m.indexErrors, m.accepted, m.rejected, m.shed, m.records, m.checkpoints, m.sealErrors, m.queueDepth,
 		m.queueBytes, m.unsealed, m.connections, m.lastSeal, m.fsync, m.sign, m.batch, m.anchors, m.anchorErrors, m.lastAnchor, m.anchorValue, m.nvWrites,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m

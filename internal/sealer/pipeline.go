@@ -403,12 +403,17 @@ func (s *Sealer) writer() error {
 			}
 		}
 		if s.ledger.Err() == nil {
-			if _, err := s.ledger.RotateIfDue(); err != nil {
+			closing, _ := s.ledger.Durable()
+			rotated, err := s.ledger.RotateIfDue()
+			if err != nil {
 				if s.ledger.Err() != nil {
 					storageErr = s.noteStorageError(err)
 				} else {
 					s.noteSealError(err)
 				}
+			}
+			if rotated {
+				s.queueIndex(closing)
 			}
 		}
 		if storageErr == nil && !stop && s.cfg.Retention.Days > 0 && time.Since(lastRetention) >= s.cfg.Retention.CheckInterval.Duration {

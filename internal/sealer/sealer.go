@@ -67,6 +67,10 @@ type Sealer struct {
 	anchoring bool
 	ledgerCfg ledger.Config // to open the log again after a storage failure
 
+	// indexQueue carries the names of segments the writer closed to the
+	// indexer goroutine (indexer.go).
+	indexQueue chan string
+
 	// testHookRound, if set, is called by the writer at the start of every
 	// round, after it woke up and before it takes anything off the queue.
 	// It is nil outside tests (export_test.go sets it before Run) and lets a
@@ -117,7 +121,8 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	}
 	sl := &Sealer{cfg: cfg, log: log, signer: s, ledger: l, policy: pol,
 		intake: make(chan *request, cfg.Queue.Events+criticalReserve), space: make(chan struct{}, 1),
-		started: time.Now(), openInfo: info, anchoring: o.counter != nil, ledgerCfg: lc}
+		started: time.Now(), openInfo: info, anchoring: o.counter != nil, ledgerCfg: lc,
+		indexQueue: make(chan string, indexQueueLen)}
 	// The queue gauges were registered but never set (always 0): they now
 	// read the queue's counters at each scrape.
 	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) })
@@ -160,6 +165,9 @@ func (s *Sealer) Run(ctx context.Context) error {
 	nextSeq := s.ledger.NextSeq()
 	writerDone := make(chan error, 1)
 	go func() { writerDone <- s.writer() }()
+	indexCtx, stopIndexer := context.WithCancel(context.Background())
+	indexerDone := make(chan struct{})
+	go func() { s.indexer(indexCtx, s.indexQueue); close(indexerDone) }()
 	acceptDone := make(chan struct{})
 	go func() { s.accept(ln); close(acceptDone) }()
 	s.log.Info("sealer ready", "socket", s.cfg.Socket, "data_dir", s.cfg.DataDir, "next_seq", nextSeq,
@@ -181,6 +189,8 @@ func (s *Sealer) Run(ctx context.Context) error {
 	s.conns.Wait() // every connection has submitted its last request and written its last reply
 	s.intake <- &request{kind: reqStop}
 	werr := <-writerDone
+	stopIndexer()
+	<-indexerDone
 	if metricsSrv != nil {
 		metricsSrv.Close()
 	}

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -10,13 +11,15 @@ import (
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/index"
 	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 // FormatExamples builds a small log with the fixed test key and clock in a
 // temporary directory and returns the worked examples of FORMAT.md, by name:
-// "event-record" (an annotated event record) and "checkpoint" (a signed
-// checkpoint with the verifier key that opens it).
+// "event-record" (an annotated event record), "checkpoint" (a signed
+// checkpoint with the verifier key that opens it) and "index-file" (the
+// annotated index file of the example's segment).
 func FormatExamples() (map[string]string, error) {
 	root, err := os.MkdirTemp("", "audit-sealer-format-")
 	if err != nil {
@@ -59,7 +62,50 @@ func FormatExamples() (map[string]string, error) {
 			out["checkpoint"] = fmt.Sprintf("%s\nverifier key: %s\n", rec.Checkpoint, Key("main").Public().VerifierKey())
 		}
 	}
+	x, err := index.Build(context.Background(), filepath.Join(dir, segs[0].Name))
+	if err != nil {
+		return nil, err
+	}
+	out["index-file"] = annotateIndex(x)
 	return out, nil
+}
+
+// annotateIndex lays out an index file field by field, as FORMAT.md §8
+// shows it.
+func annotateIndex(x *index.Index) string {
+	b := x.Encode()
+	var sb strings.Builder
+	line := func(label string, n int) {
+		fmt.Fprintf(&sb, "%-30s %s\n", label, hex.EncodeToString(b[:n]))
+		b = b[n:]
+	}
+	line(`magic "ASEALIDX"`, 8)
+	line("version 1", 4)
+	line("segment name length", 2)
+	line("segment name "+x.Segment, len(x.Segment))
+	line(fmt.Sprintf("first_seq %d", x.FirstSeq), 8)
+	line(fmt.Sprintf("records %d", x.Records), 8)
+	line(fmt.Sprintf("segment size %d", x.Size), 8)
+	line(fmt.Sprintf("last frame offset %d", x.LastOffset), 8)
+	line("last record hash", 32)
+	line("first record time", 8)
+	line("last record time", 8)
+	line(fmt.Sprintf("key count %d", x.Len()), 4)
+	for _, k := range x.Keys() {
+		ps := x.Lookup(k)
+		line("key length", 2)
+		line("key "+k, len(k))
+		line(fmt.Sprintf("postings %d", len(ps)), 4)
+		n := binary.BigEndian.Uint32(b)
+		line(fmt.Sprintf("postings bytes %d", n), 4)
+		var desc []string
+		for _, p := range ps {
+			desc = append(desc, fmt.Sprintf("(%d, %d)", p.Seq, p.Offset))
+		}
+		line("  (seq, offset) "+strings.Join(desc, " "), int(n))
+	}
+	line("CRC-32C", 4)
+	return sb.String()
 }
 
 func annotateEvent(enc []byte, rec *chain.Record) string {

@@ -58,3 +58,47 @@ func BuildLargeLog(dir string, n int, segmentSize int64) (keyFile string, err er
 	keyFile = filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".pem")
 	return keyFile, writePEM(keyFile, Key("main"))
 }
+
+// BuildQueryLog writes a log of n events of the template mix into dir, with
+// segments of segmentSize bytes, sealed every 100 events, one record per
+// millisecond, and returns the path of its public key (written next to
+// dir). Unlike the vectors' logs its identifiers repeat, as on a real host
+// (customer-0 to customer-96, shard-…, pool-…, sessions), so that user and
+// entity queries select a few records of many, for query and index tests.
+func BuildQueryLog(dir string, n int, segmentSize int64) (keyFile string, err error) {
+	clock := NewClock()
+	l, _, err := ledger.Open(ledger.Config{Dir: dir, Signer: Key("main"), Dev: true, SegmentSize: segmentSize, Now: clock.Now,
+		Rand: &seededReader{buf: []byte("query")}})
+	if err != nil {
+		return "", err
+	}
+	for i := 0; i < n; i++ {
+		t := templates[i%len(templates)]
+		now := clock.Now()
+		raw := fmt.Sprintf(t.json, now.Add(-time.Millisecond).Format(time.RFC3339Nano), (i/len(templates))%97)
+		ev, err := event.Decode([]byte(raw), event.DecodeOptions{Now: now})
+		if err != nil {
+			return "", err
+		}
+		body, err := event.Encode(ev)
+		if err != nil {
+			return "", err
+		}
+		if _, _, err := l.Append(chain.KindEvent, t.service, ev.EventType(), body, now); err != nil {
+			return "", err
+		}
+		if (i+1)%100 == 0 {
+			if _, err := l.Seal(); err != nil {
+				return "", err
+			}
+			if _, err := l.RotateIfDue(); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := l.Close(); err != nil {
+		return "", err
+	}
+	keyFile = filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".pem")
+	return keyFile, writePEM(keyFile, Key("main"))
+}

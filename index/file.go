@@ -1,0 +1,386 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+)
+
+const (
+	// magic opens every index file.
+	magic = "ASEALIDX"
+	// Version is the index file format version.
+	Version = 1
+	// suffix ends every index file name.
+	suffix = ".idx"
+	// segHeaderSize is the size of a segment file header: the first frame
+	// starts there (FORMAT.md §2.1).
+	segHeaderSize = 16
+	// maxKeyLen bounds a key: "entity:" and an identifier of at most 256
+	// bytes in events.md, with room to spare.
+	maxKeyLen = 4096
+)
+
+// Errors of the index, for errors.Is.
+var (
+	// ErrMalformed: the file is not a well-formed index file (short,
+	// wrong magic or version, bad checksum, a field out of range, a
+	// non-canonical encoding).
+	ErrMalformed = errors.New("index: malformed index file")
+	// ErrStale: the file is well formed but does not describe the segment
+	// as it is (another name, first sequence number, size or last record).
+	ErrStale = errors.New("index: index does not match its segment")
+	// ErrMismatch: the file differs from the index rebuilt from its
+	// segment (Check), for example it omits a record.
+	ErrMismatch = errors.New("index: index differs from its segment's content")
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// kinds are the key prefixes, in the order a key's kind is checked.
+var kinds = []string{"entity:", "service:", "type:", "user:"}
+
+// FileName returns the name of the index file of a segment file:
+// "00000000000003e8.seg" has "00000000000003e8.idx".
+func FileName(segment string) string {
+	return strings.TrimSuffix(segment, ".seg") + suffix
+}
+
+// Posting is one record a key occurs in: its sequence number and the
+// offset of its frame in the segment file.
+type Posting struct {
+	Seq    uint64
+	Offset int64
+}
+
+// Index is the index of one segment.
+type Index struct {
+	Segment    string     // the segment's file name
+	FirstSeq   uint64     // sequence number of its first record
+	Records    uint64     // number of records (frames) in the segment
+	Size       int64      // the segment file's size in bytes
+	LastOffset int64      // offset of the last frame
+	LastHash   chain.Hash // hash of the last record
+	FirstTime  int64      // time of the first record, Unix nanoseconds
+	LastTime   int64      // time of the last record, Unix nanoseconds
+
+	keys []entry // sorted by name
+}
+
+// entry is one key and its encoded postings.
+type entry struct {
+	name     []byte
+	n        uint32 // number of postings
+	postings []byte // encoded, n pairs of uvarints
+}
+
+// Len returns the number of keys.
+func (x *Index) Len() int { return len(x.keys) }
+
+// Lookup returns the postings of key in sequence order, or nil.
+func (x *Index) Lookup(key string) []Posting {
+	i := sort.Search(len(x.keys), func(i int) bool { return string(x.keys[i].name) >= key })
+	if i == len(x.keys) || string(x.keys[i].name) != key {
+		return nil
+	}
+	return x.keys[i].decode(x.FirstSeq)
+}
+
+// KeysWithPrefix returns the keys that start with prefix, in order.
+func (x *Index) KeysWithPrefix(prefix string) []string {
+	i := sort.Search(len(x.keys), func(i int) bool { return string(x.keys[i].name) >= prefix })
+	var out []string
+	for ; i < len(x.keys) && bytes.HasPrefix(x.keys[i].name, []byte(prefix)); i++ {
+		out = append(out, string(x.keys[i].name))
+	}
+	return out
+}
+
+// decode returns the postings of an entry that Parse or encodePostings
+// checked.
+func (e *entry) decode(firstSeq uint64) []Posting {
+	out := make([]Posting, 0, e.n)
+	seq, off := firstSeq, int64(0)
+	for b := e.postings; len(b) > 0; {
+		ds, n := binary.Uvarint(b)
+		do, m := binary.Uvarint(b[n:])
+		b = b[n+m:]
+		seq += ds
+		off += int64(do)
+		out = append(out, Posting{Seq: seq, Offset: off})
+	}
+	return out
+}
+
+// encodePostings encodes postings in sequence order as deltas: the first
+// from (first_seq, 0), every later one from the posting before it.
+func encodePostings(firstSeq uint64, ps []Posting) []byte {
+	var b []byte
+	seq, off := firstSeq, int64(0)
+	for _, p := range ps {
+		b = binary.AppendUvarint(b, p.Seq-seq)
+		b = binary.AppendUvarint(b, uint64(p.Offset-off))
+		seq, off = p.Seq, p.Offset
+	}
+	return b
+}
+
+// Encode returns the index file:
+//
+//	41 53 45 41 4c 49 44 58  "ASEALIDX"
+//	00 00 00 01              version 1
+//	00 14 "0000000000000000.seg"
+//	first_seq, records, size, last offset (u64 each), last hash (32 bytes),
+//	first and last record time (i64 each), key count (u32)
+//	per key: u16 length, key, u32 postings, u32 bytes, postings
+//	CRC-32C of all of the above (u32)
+func (x *Index) Encode() []byte {
+	b := make([]byte, 0, 128+x.encodedKeysLen())
+	b = append(b, magic...)
+	b = binary.BigEndian.AppendUint32(b, Version)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(x.Segment)))
+	b = append(b, x.Segment...)
+	b = binary.BigEndian.AppendUint64(b, x.FirstSeq)
+	b = binary.BigEndian.AppendUint64(b, x.Records)
+	b = binary.BigEndian.AppendUint64(b, uint64(x.Size))
+	b = binary.BigEndian.AppendUint64(b, uint64(x.LastOffset))
+	b = append(b, x.LastHash[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(x.FirstTime))
+	b = binary.BigEndian.AppendUint64(b, uint64(x.LastTime))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(x.keys)))
+	for _, e := range x.keys {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(e.name)))
+		b = append(b, e.name...)
+		b = binary.BigEndian.AppendUint32(b, e.n)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e.postings)))
+		b = append(b, e.postings...)
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func (x *Index) encodedKeysLen() int {
+	n := 0
+	for _, e := range x.keys {
+		n += 10 + len(e.name) + len(e.postings)
+	}
+	return n
+}
+
+// Parse parses an index file. It is strict: it checks the checksum, every
+// length, that keys are known kinds, sorted and unique, that every posting
+// lies inside the segment in increasing order, and that every number has
+// its one canonical encoding, so that Encode gives back exactly b. It
+// allocates little beyond the key table; the keys alias b.
+func Parse(b []byte) (*Index, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+	}
+	if len(b) < len(magic)+4+4 {
+		return nil, bad("%d bytes is too short", len(b))
+	}
+	if string(b[:len(magic)]) != magic {
+		return nil, bad("magic %q, want %q", b[:len(magic)], magic)
+	}
+	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
+	if got := crc32.Checksum(body, castagnoli); got != sum {
+		return nil, bad("checksum %08x, stored %08x", got, sum)
+	}
+	d := reader{b: body[len(magic):]}
+	if v := d.u32(); d.ok() && v != Version {
+		return nil, bad("version %d, want %d", v, Version)
+	}
+	x := &Index{}
+	x.Segment = string(d.bytes(int(d.u16())))
+	x.FirstSeq = d.u64()
+	x.Records = d.u64()
+	x.Size = int64(d.u64())
+	x.LastOffset = int64(d.u64())
+	copy(x.LastHash[:], d.bytes(chain.HashSize))
+	x.FirstTime = int64(d.u64())
+	x.LastTime = int64(d.u64())
+	nkeys := d.u32()
+	if !d.ok() {
+		return nil, bad("header is truncated")
+	}
+	if !strings.HasSuffix(x.Segment, ".seg") || strings.ContainsAny(x.Segment, "/\\\x00") {
+		return nil, bad("segment name %q", x.Segment)
+	}
+	if x.Records == 0 || x.FirstSeq+x.Records < x.FirstSeq || x.Size < 0 || x.LastOffset < segHeaderSize || x.LastOffset >= x.Size {
+		return nil, bad("segment of %d records from seq %d, %d bytes, last frame at %d", x.Records, x.FirstSeq, x.Size, x.LastOffset)
+	}
+	if x.LastTime < x.FirstTime {
+		return nil, bad("last record time before the first")
+	}
+	// Every key takes at least 13 bytes, which bounds the table before it
+	// is allocated.
+	if uint64(nkeys)*13 > uint64(len(d.b)) {
+		return nil, bad("%d keys in %d bytes", nkeys, len(d.b))
+	}
+	x.keys = make([]entry, 0, nkeys)
+	lastSeq := x.FirstSeq + x.Records - 1
+	for i := uint32(0); i < nkeys; i++ {
+		var e entry
+		e.name = d.bytes(int(d.u16()))
+		e.n = d.u32()
+		e.postings = d.bytes(int(d.u32()))
+		if !d.ok() {
+			return nil, bad("key %d is truncated", i)
+		}
+		if !validKey(e.name) {
+			return nil, bad("key %q", e.name)
+		}
+		if i > 0 && bytes.Compare(x.keys[i-1].name, e.name) >= 0 {
+			return nil, bad("key %q is out of order", e.name)
+		}
+		if err := checkPostings(&e, x.FirstSeq, lastSeq, x.LastOffset); err != nil {
+			return nil, bad("key %q: %v", e.name, err)
+		}
+		x.keys = append(x.keys, e)
+	}
+	if len(d.b) != 0 {
+		return nil, bad("%d trailing bytes", len(d.b))
+	}
+	return x, nil
+}
+
+// validKey reports whether k is a known kind of key with a non-empty value.
+func validKey(k []byte) bool {
+	if len(k) > maxKeyLen {
+		return false
+	}
+	for _, kind := range kinds {
+		if v, ok := bytes.CutPrefix(k, []byte(kind)); ok {
+			return len(v) > 0
+		}
+	}
+	return false
+}
+
+// checkPostings checks that e holds e.n postings in shortest-form uvarints,
+// with sequence numbers in [firstSeq, lastSeq] and offsets in
+// [segHeaderSize, lastOffset], both strictly increasing.
+func checkPostings(e *entry, firstSeq, lastSeq uint64, lastOffset int64) error {
+	if e.n == 0 {
+		return errors.New("no postings")
+	}
+	if uint64(e.n)*2 > uint64(len(e.postings)) {
+		return fmt.Errorf("%d postings in %d bytes", e.n, len(e.postings))
+	}
+	seq, off := firstSeq, uint64(0)
+	b := e.postings
+	for i := uint32(0); i < e.n; i++ {
+		ds, n := uvarint(b)
+		if n <= 0 {
+			return fmt.Errorf("posting %d: bad uvarint", i)
+		}
+		do, m := uvarint(b[n:])
+		if m <= 0 {
+			return fmt.Errorf("posting %d: bad uvarint", i)
+		}
+		b = b[n+m:]
+		if i > 0 && (ds == 0 || do == 0) {
+			return fmt.Errorf("posting %d does not increase", i)
+		}
+		if ds > lastSeq-seq || do > uint64(lastOffset)-off {
+			return fmt.Errorf("posting %d lies outside the segment", i)
+		}
+		seq += ds
+		off += do
+		if off < segHeaderSize {
+			return fmt.Errorf("posting %d: offset %d is inside the segment header", i, off)
+		}
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("%d bytes after the last posting", len(b))
+	}
+	return nil
+}
+
+// uvarint decodes a uvarint in its shortest form; n <= 0 otherwise.
+func uvarint(b []byte) (uint64, int) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 || n > 1 && b[n-1] == 0 { // a last byte of 0 adds nothing: not the shortest form
+		return 0, -1
+	}
+	return v, n
+}
+
+// reader reads big-endian fields; after the first short read every field
+// is zero and ok reports false.
+type reader struct {
+	b     []byte
+	short bool
+}
+
+func (r *reader) ok() bool { return !r.short }
+
+func (r *reader) bytes(n int) []byte {
+	if r.short || n > len(r.b) {
+		r.short = true
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) u16() uint16 {
+	if b := r.bytes(2); b != nil {
+		return binary.BigEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if b := r.bytes(4); b != nil {
+		return binary.BigEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *reader) u64() uint64 {
+	if b := r.bytes(8); b != nil {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
+}
+
+// New returns the index with the header fields of hdr and the given
+// postings per key (each in sequence order), checked as Parse checks a
+// file. Build is the way to index a segment; New lets a caller (a test, a
+// tool) write any index, for example one that omits a record.
+func New(hdr Index, postings map[string][]Posting) (*Index, error) {
+	x := hdr
+	x.keys = nil
+	names := make([]string, 0, len(postings))
+	for k := range postings {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		ps := postings[k]
+		for i, p := range ps {
+			if p.Seq < x.FirstSeq || p.Offset < 0 || i > 0 && (p.Seq <= ps[i-1].Seq || p.Offset <= ps[i-1].Offset) {
+				return nil, fmt.Errorf("%w: key %q: postings out of order or range", ErrMalformed, k)
+			}
+		}
+		x.keys = append(x.keys, entry{name: []byte(k), n: uint32(len(ps)), postings: encodePostings(x.FirstSeq, ps)})
+	}
+	return Parse(x.Encode())
+}
+
+// Keys returns every key of the index, in order.
+func (x *Index) Keys() []string {
+	out := make([]string, len(x.keys))
+	for i, e := range x.keys {
+		out[i] = string(e.name)
+	}
+	return out
+}

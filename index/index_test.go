@@ -1,0 +1,278 @@
+package index_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/index"
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/storage"
+)
+
+// smallLog builds a log of a few segments with every closed one indexed.
+func smallLog(t testing.TB) (string, []storage.SegmentInfo) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := testkit.BuildQueryLog(dir, 3000, 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	res, err := index.Update(context.Background(), dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, _ := index.Closed(dir)
+	if len(closed) < 3 || len(res) != len(closed) {
+		t.Fatalf("%d closed segments, %d results: want at least 3 segments, each indexed", len(closed), len(res))
+	}
+	return dir, closed
+}
+
+// TestIndexListsEveryRecord: every event record of a segment is listed
+// under each of its keys, at its frame's offset, and under no other key.
+func TestIndexListsEveryRecord(t *testing.T) {
+	dir, closed := smallLog(t)
+	for _, s := range closed {
+		x, err := index.Usable(dir, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][]index.Posting{}
+		r, err := storage.OpenSegment(filepath.Join(dir, s.Name), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			p, off, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			rec, _ := chain.Decode(p)
+			for _, k := range index.Keys(&rec) {
+				want[k] = append(want[k], index.Posting{Seq: rec.Seq, Offset: off})
+			}
+		}
+		r.Close()
+		if got := x.Keys(); !slices.Equal(got, sortedKeys(want)) {
+			t.Fatalf("%s: keys %v, want %v", s.Name, got, sortedKeys(want))
+		}
+		for k, ps := range want {
+			if got := x.Lookup(k); !slices.Equal(got, ps) {
+				t.Fatalf("%s: key %s lists %v, want %v", s.Name, k, got, ps)
+			}
+		}
+		if len(want["user:admin@example.com"]) == 0 || len(want["entity:pool-7"]) == 0 {
+			t.Fatalf("%s: the mix has no admin or pool-7 records", s.Name)
+		}
+		if err := index.Check(context.Background(), dir, s); err != nil {
+			t.Fatalf("%s: check of a fresh index: %v", s.Name, err)
+		}
+	}
+}
+
+func sortedKeys(m map[string][]index.Posting) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// withPostings rewrites the index of seg with edit applied to its postings.
+func withPostings(t *testing.T, dir string, seg storage.SegmentInfo, edit func(hdr *index.Index, ps map[string][]index.Posting)) {
+	t.Helper()
+	x, err := index.Load(dir, seg.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := map[string][]index.Posting{}
+	for _, k := range x.Keys() {
+		ps[k] = x.Lookup(k)
+	}
+	hdr := *x
+	edit(&hdr, ps)
+	y, err := index.New(hdr, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written in place of seg's index, whatever segment it names.
+	os.Remove(index.Path(dir, seg.Name))
+	if err := os.WriteFile(index.Path(dir, seg.Name), y.Encode(), 0o400); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCheckFindsOmission: an index that hides one record is still bound to
+// its segment (a query would use it), and Check names the record.
+func TestCheckFindsOmission(t *testing.T) {
+	dir, closed := smallLog(t)
+	seg := closed[1]
+	var hidden uint64
+	withPostings(t, dir, seg, func(_ *index.Index, ps map[string][]index.Posting) {
+		l := ps["user:admin@example.com"]
+		hidden = l[len(l)/2].Seq
+		ps["user:admin@example.com"] = slices.Delete(l, len(l)/2, len(l)/2+1)
+	})
+	if _, err := index.Usable(dir, seg); err != nil {
+		t.Fatalf("the tampered index should still be bound to its segment: %v", err)
+	}
+	err := index.Check(context.Background(), dir, seg)
+	if !errors.Is(err, index.ErrMismatch) || !strings.Contains(err.Error(), "user:admin@example.com") {
+		t.Fatalf("check: %v, want a mismatch naming the key", err)
+	}
+	res, ok, err := index.CheckAll(context.Background(), dir)
+	if err != nil || ok {
+		t.Fatalf("CheckAll: ok %v, %v", ok, err)
+	}
+	for _, r := range res {
+		if want := map[bool]string{true: "mismatch", false: "ok"}[r.Segment == seg.Name]; r.Status != want {
+			t.Fatalf("CheckAll: %s is %s, want %s", r.Segment, r.Status, want)
+		}
+	}
+	t.Logf("hid record %d: %v", hidden, err)
+	// An index listing a record under a key it does not hold is found too.
+	withPostings(t, dir, seg, func(_ *index.Index, ps map[string][]index.Posting) {
+		ps["user:nobody"] = ps["type:auth.success"][:1]
+	})
+	if err := index.Check(context.Background(), dir, seg); !errors.Is(err, index.ErrMismatch) {
+		t.Fatalf("check of an index with an extra key: %v", err)
+	}
+}
+
+// TestStaleAndMalformed: an index that does not describe its segment as it
+// is, or that is damaged, is refused with the error that says which.
+func TestStaleAndMalformed(t *testing.T) {
+	dir, closed := smallLog(t)
+	seg := closed[0]
+	good, _ := os.ReadFile(index.Path(dir, seg.Name))
+	restore := func() {
+		os.Remove(index.Path(dir, seg.Name))
+		if err := os.WriteFile(index.Path(dir, seg.Name), good, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale := map[string]func(hdr *index.Index, ps map[string][]index.Posting){
+		"size":      func(h *index.Index, _ map[string][]index.Posting) { h.Size++ },
+		"last hash": func(h *index.Index, _ map[string][]index.Posting) { h.LastHash[0] ^= 1 },
+		"records":   func(h *index.Index, _ map[string][]index.Posting) { h.Records++ },
+		"name":      func(h *index.Index, _ map[string][]index.Posting) { h.Segment = closed[1].Name },
+		"last offset": func(h *index.Index, ps map[string][]index.Posting) {
+			h.LastOffset = 0 // a good frame (an event's), but not the last one
+			for _, l := range ps {
+				h.LastOffset = max(h.LastOffset, l[len(l)-1].Offset)
+			}
+		},
+	}
+	for name, edit := range stale {
+		restore()
+		withPostings(t, dir, seg, edit)
+		if _, err := index.Usable(dir, seg); !errors.Is(err, index.ErrStale) {
+			t.Errorf("%s: %v, want ErrStale", name, err)
+		}
+	}
+	damaged := map[string][]byte{
+		"truncated":    good[:len(good)/2],
+		"flipped byte": append(append([]byte(nil), good[:40]...), append([]byte{good[40] ^ 0x10}, good[41:]...)...),
+		"empty":        {},
+		"other magic":  append([]byte("ASEALSEG"), good[8:]...),
+	}
+	for name, b := range damaged {
+		os.Remove(index.Path(dir, seg.Name))
+		os.WriteFile(index.Path(dir, seg.Name), b, 0o600)
+		if _, err := index.Usable(dir, seg); !errors.Is(err, index.ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+	os.Remove(index.Path(dir, seg.Name))
+	if _, err := index.Usable(dir, seg); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing: %v, want fs.ErrNotExist", err)
+	}
+	// Update writes what is missing and leaves good indexes alone.
+	res, err := index.Update(context.Background(), dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != "built" || res[1].Status != "ok" {
+		t.Fatalf("update: %+v", res)
+	}
+	if b, _ := os.ReadFile(index.Path(dir, seg.Name)); !bytes.Equal(b, good) {
+		t.Fatal("the rebuilt index differs from the first one: building is not deterministic")
+	}
+	if fi, _ := os.Stat(index.Path(dir, seg.Name)); fi.Mode().Perm() != 0o400 {
+		t.Fatalf("index file mode %v, want 0400", fi.Mode().Perm())
+	}
+	// An index whose segment is gone is removed; other files are not.
+	orphan, other := filepath.Join(dir, "00000000deadbeef.idx"), filepath.Join(dir, "notes.idx")
+	os.WriteFile(orphan, good, 0o400)
+	os.WriteFile(other, good, 0o400)
+	if _, err := index.Update(context.Background(), dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(orphan); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("orphan index: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("a file that is not an index was removed: %v", err)
+	}
+}
+
+// FuzzParse: Parse never panics, and whatever it accepts encodes back to
+// the same bytes (one encoding per index) and answers lookups.
+func FuzzParse(f *testing.F) {
+	dir := filepath.Join(f.TempDir(), "data")
+	if _, err := testkit.BuildQueryLog(dir, 200, 8<<10); err != nil {
+		f.Fatal(err)
+	}
+	closed, _ := index.Closed(dir)
+	x, err := index.Build(context.Background(), filepath.Join(dir, closed[0].Name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := x.Encode()
+	f.Add(good)
+	small, _ := index.New(index.Index{Segment: "0000000000000000.seg", Records: 3, Size: 400, LastOffset: 300},
+		map[string][]index.Posting{"type:auth.success": {{Seq: 1, Offset: 100}, {Seq: 2, Offset: 200}}, "user:a": {{Seq: 2, Offset: 200}}})
+	f.Add(small.Encode())
+	f.Add(good[:len(good)-1])
+	f.Add([]byte("ASEALIDX"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		parse(t, b)
+		// Most mutations break the checksum; the same bytes with a good
+		// checksum reach the rest of the parser.
+		if len(b) >= 4 {
+			fixed := append([]byte(nil), b[:len(b)-4]...)
+			parse(t, binary.BigEndian.AppendUint32(fixed, crc32.Checksum(fixed, crc32.MakeTable(crc32.Castagnoli))))
+		}
+	})
+}
+
+// parse checks one input of FuzzParse.
+func parse(t *testing.T, b []byte) {
+	x, err := index.Parse(b)
+	if err != nil {
+		if !errors.Is(err, index.ErrMalformed) {
+			t.Fatalf("error %v does not match ErrMalformed", err)
+		}
+		return
+	}
+	if !bytes.Equal(x.Encode(), b) {
+		t.Fatal("an accepted file does not encode back to the same bytes")
+	}
+	for _, k := range x.Keys() {
+		ps := x.Lookup(k)
+		if len(ps) == 0 || ps[0].Seq < x.FirstSeq || ps[len(ps)-1].Offset > x.LastOffset {
+			t.Fatalf("key %s: postings %v outside the segment", k, ps)
+		}
+	}
+}

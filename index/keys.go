@@ -1,0 +1,50 @@
+package index
+
+import (
+	"slices"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+)
+
+// Identifiers returns the user identifiers and the entity identifiers an
+// event's JSON holds. Package query matches its user and entity filters
+// against exactly these lists, and Keys indexes exactly these, so an index
+// built from a record lists it under every user and entity a query can
+// select it by.
+//
+// Users are the strings actor.user_id, attempted_user, subject and
+// requester. Entities are the strings of every top-level member whose name
+// ends in "_id", and resource.resource_id and resource.parent_id. ok is
+// false when eventJSON is not a JSON object. The result is what decoding
+// the event into a map[string]any and reading those members gives (the
+// last of duplicate members wins), found without building the maps.
+func Identifiers(eventJSON []byte) (users, entities []string, ok bool) {
+	return identifiers(eventJSON)
+}
+
+// Keys returns the index keys of a record, sorted and without duplicates:
+// "type:<type>" and "service:<service>" for every event and sealer event,
+// with "user:<id>" and "entity:<id>" for its Identifiers (empty values are
+// not keys). Other kinds of records have no keys.
+func Keys(rec *chain.Record) []string {
+	if rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent {
+		return nil
+	}
+	keys := []string{"type:" + string(rec.Type), "service:" + string(rec.Service)}
+	users, entities, _ := Identifiers(rec.Event)
+	for _, u := range users {
+		keys = append(keys, "user:"+u)
+	}
+	for _, e := range entities {
+		keys = append(keys, "entity:"+e)
+	}
+	keys = slices.DeleteFunc(keys, func(k string) bool { return !validKey([]byte(k)) })
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// Indexable reports whether key can be in an index: a known kind of key
+// with a non-empty value of bounded length. A query may use the index for
+// a filter only if the filter's key is indexable; Keys leaves out the
+// others, so their absence from an index says nothing.
+func Indexable(key string) bool { return validKey([]byte(key)) }

@@ -1,0 +1,163 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/index"
+	"github.com/audit-sealer/audit-sealer/storage"
+)
+
+// errIndexBroken is returned by indexedSegment when a record the index
+// lists is not where it says; the caller reads the rest of the segment.
+var errIndexBroken = errors.New("query: the index lists a record that is not where it says")
+
+// indexable reports whether an index can narrow f: it selects by user,
+// entity, service, type or criticality with keys an index can hold. A time
+// range or a cursor alone is not narrowed (segments are skipped by time
+// without an index).
+func indexable(f *Filter) bool {
+	switch {
+	case f.UserID != "" && index.Indexable("user:"+f.UserID),
+		f.Entity != "" && index.Indexable("entity:"+f.Entity),
+		f.Service != "" && index.Indexable("service:"+f.Service),
+		len(f.Types) > 0, f.CriticalOnly:
+		return true
+	}
+	return false
+}
+
+// candidates returns the postings of x that f can select, in sequence
+// order: the intersection, over each indexable part of f, of the records
+// listed under that part's keys. Every record f matches is among them (if
+// x is complete); many that are returned may not match (f is applied to
+// each record again).
+func candidates(f *Filter, x *index.Index) []index.Posting {
+	var sets [][]index.Posting
+	if k := "user:" + f.UserID; f.UserID != "" && index.Indexable(k) {
+		sets = append(sets, x.Lookup(k))
+	}
+	if k := "entity:" + f.Entity; f.Entity != "" && index.Indexable(k) {
+		sets = append(sets, x.Lookup(k))
+	}
+	if k := "service:" + f.Service; f.Service != "" && index.Indexable(k) {
+		sets = append(sets, x.Lookup(k))
+	}
+	if len(f.Types) > 0 {
+		var keys []string
+		for _, t := range f.Types {
+			if prefix, ok := strings.CutSuffix(t, ".*"); ok {
+				keys = append(keys, x.KeysWithPrefix("type:"+prefix+".")...)
+			} else {
+				keys = append(keys, "type:"+t)
+			}
+		}
+		sets = append(sets, union(x, keys))
+	}
+	if f.CriticalOnly {
+		keys := slices.DeleteFunc(x.KeysWithPrefix("type:"), func(k string) bool {
+			return !event.IsCritical(strings.TrimPrefix(k, "type:"))
+		})
+		sets = append(sets, union(x, keys))
+	}
+	slices.SortFunc(sets, func(a, b []index.Posting) int { return len(a) - len(b) })
+	out := sets[0]
+	for _, s := range sets[1:] {
+		out = intersect(out, s)
+	}
+	return out
+}
+
+// union returns the postings of any of keys, in sequence order, once each.
+func union(x *index.Index, keys []string) []index.Posting {
+	var out []index.Posting
+	for _, k := range keys {
+		out = append(out, x.Lookup(k)...)
+	}
+	slices.SortFunc(out, func(a, b index.Posting) int {
+		switch {
+		case a.Seq < b.Seq:
+			return -1
+		case a.Seq > b.Seq:
+			return 1
+		}
+		return 0
+	})
+	return slices.CompactFunc(out, func(a, b index.Posting) bool { return a.Seq == b.Seq })
+}
+
+// intersect returns the postings in both a and b (each in sequence order).
+func intersect(a, b []index.Posting) []index.Posting {
+	var out []index.Posting
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i].Seq < b[j].Seq:
+			i++
+		case a[i].Seq > b[j].Seq:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// indexedSegment reads the closed segment s at the records its index lists
+// for f, from sequence number from on. Each is read from the segment (its
+// frame checked), must be the record the index names, and is matched
+// against f like any other. It reports whether the query is over. An error
+// that is not the query's end (done false) means the index could not be
+// used: missing (fs.ErrNotExist), malformed, stale, or errIndexBroken part
+// way, in which case next is the first sequence number not yet considered,
+// from which the caller reads the segment end to end. It counts the
+// segment in info.IndexedSegments when it used the index.
+func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, sealed, from uint64, f *Filter, info *Info, fn func(*Match) error) (done bool, next uint64, err error) {
+	x, err := index.Load(dir, s.Name)
+	if err != nil {
+		return false, 0, err
+	}
+	r, err := storage.OpenFrames(filepath.Join(dir, s.Name))
+	if err != nil {
+		return false, 0, fmt.Errorf("query: %w", err)
+	}
+	defer r.Close()
+	if err := x.Bind(r, s); err != nil {
+		return false, 0, err
+	}
+	info.IndexedSegments++
+	next = from
+	for n, p := range candidates(f, x) {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return true, next, ctx.Err()
+		}
+		if p.Seq < from {
+			continue
+		}
+		if p.Seq >= sealed {
+			return true, next, nil
+		}
+		payload, _, err := r.FrameAt(p.Offset)
+		if err != nil {
+			info.IndexedSegments--
+			return false, next, fmt.Errorf("%w: record %d at offset %d of %s: %v", errIndexBroken, p.Seq, p.Offset, s.Name, err)
+		}
+		rec, err := chain.Decode(payload)
+		if err != nil || rec.Seq != p.Seq || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) {
+			info.IndexedSegments--
+			return false, next, fmt.Errorf("%w: record %d at offset %d of %s", errIndexBroken, p.Seq, p.Offset, s.Name)
+		}
+		if done, err := consider(&rec, f, info, fn); done || err != nil {
+			return true, next, err
+		}
+		next = p.Seq + 1
+	}
+	return false, next, nil
+}
