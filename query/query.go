@@ -71,6 +71,10 @@ type Match struct {
 	Received time.Time       `json:"received"`
 	Critical bool            `json:"critical"`
 	Event    json.RawMessage `json:"event"`
+	// Proof, when asked for (audit-sealer query --proofs), is the record's
+	// inclusion bundle under the log's last checkpoint: audit-verify proof
+	// checks it, and that the fields above are the proven record's.
+	Proof *chain.InclusionBundle `json:"proof,omitempty"`
 }
 
 // Info says what a scan covered.

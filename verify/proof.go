@@ -86,36 +86,11 @@ func lastCheckpoint(dir string) (note []byte, size uint64, err error) {
 // log once and holds O(log n) hashes. Prove does not verify the log; the
 // bundle is checked on its own terms.
 func Prove(dir string, seq uint64) (*chain.InclusionBundle, error) {
-	note, size, err := lastCheckpoint(dir)
+	bundles, err := ProveRecords(dir, []uint64{seq})
 	if err != nil {
 		return nil, err
 	}
-	if seq >= size {
-		return nil, fmt.Errorf("%w: record %d (the last checkpoint covers records 0 to %d)", ErrNoSuchRecord, seq, size-1)
-	}
-	b, err := chain.NewInclusionBuilder(seq, size)
-	if err != nil {
-		return nil, err
-	}
-	var record []byte
-	err = forEachRecord(dir, func(rec *chain.Record, enc []byte) bool {
-		if rec.Seq == seq {
-			record = bytes.Clone(enc)
-		}
-		b.Add(rec.Hash)
-		return !b.Done()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("verify: prove: %w", err)
-	}
-	p, err := b.Proof()
-	if err != nil {
-		return nil, err
-	}
-	if record == nil {
-		return nil, fmt.Errorf("%w: record %d", ErrNoSuchRecord, seq)
-	}
-	return &chain.InclusionBundle{Format: chain.InclusionBundleFormat, Record: record, TreeSize: size, Proof: p, Checkpoint: note}, nil
+	return bundles[0], nil
 }
 
 // ConsistencyProof returns the proof that the log's tree of size2 extends its

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/signal"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/export"
 	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/query"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 // filterFlags are the record filters shared by query and export.
@@ -59,8 +61,9 @@ func queryCommand() *cobra.Command {
 	var ff filterFlags
 	var asJSON bool
 	var socket string
+	var proofs bool
 	cmd := &cobra.Command{
-		Use:   "query --data-dir DIR [filters] [--json]",
+		Use:   "query --data-dir DIR [filters] [--json [--proofs --limit N]]",
 		Short: "List sealed records that match filters (reads the data directory directly)",
 		Long: `query streams the sealed records of a log (those a signed checkpoint covers)
 that match every filter given: --user (actor.user_id), --service, --type
@@ -68,7 +71,10 @@ that match every filter given: --user (actor.user_id), --service, --type
 resource id), --from/--to (the sealer's receive time, RFC 3339, inclusive),
 --critical. --limit and --after page through results: the last line says
 the --after value for the next page. Every result can be proved with
-audit-sealer prove --seq N. It reads the files; it does not go through the
+audit-sealer prove --seq N; with --json --proofs --limit N each result line
+carries its inclusion proof under the log's last checkpoint, computed for
+the whole page in one read of the log, and audit-verify proof checks such a
+line with nothing but the public key. It reads the files; it does not go through the
 sealer, and needs read access to the data directory (never write access).
 
 Closed segments are read through their index files (audit-sealer index)
@@ -83,7 +89,19 @@ summary says how many were.`,
 				return err
 			}
 			if socket != "" {
+				if proofs {
+					return &exitError{code: 2, err: errors.New("--proofs reads the data directory; it does not go with --socket")}
+				}
 				return queryThroughSealer(cmd, socket, f, asJSON)
+			}
+			if proofs {
+				if !asJSON {
+					return &exitError{code: 2, err: errors.New("--proofs needs --json")}
+				}
+				if f.Limit <= 0 || f.Limit > maxProvedPage {
+					return &exitError{code: 2, err: fmt.Errorf("--proofs needs --limit between 1 and %d: proofs are built for one page at a time", maxProvedPage)}
+				}
+				return queryWithProofs(cmd, ff.dataDir, f)
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			defer w.Flush()
@@ -120,8 +138,45 @@ summary says how many were.`,
 	cmd.Flags().IntVar(&ff.f.Limit, "limit", 0, "at most this many results (0 = all)")
 	cmd.Flags().Uint64Var(&ff.f.After, "after", 0, "start after this sequence number (from a previous page)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per match, then a summary object")
+	cmd.Flags().BoolVar(&proofs, "proofs", false, "with --json and --limit: each result carries its inclusion proof under the last checkpoint (audit-verify proof checks a result line)")
 	cmd.Flags().StringVar(&socket, "socket", "", "query through the sealer at this socket (recorded in the chain; needs [query] access) instead of reading the files")
 	return cmd
+}
+
+// maxProvedPage bounds a page of results with proofs: the page is held in
+// memory while one read of the log builds its proofs.
+const maxProvedPage = 10000
+
+// queryWithProofs runs the query for one page, then reads the log once to
+// attach each result's inclusion bundle (verify.ProveRecords), and prints
+// the results as JSON lines followed by the summary.
+func queryWithProofs(cmd *cobra.Command, dir string, f query.Filter) error {
+	var page []*query.Match
+	info, err := query.Scan(context.Background(), dir, f, func(m *query.Match) error {
+		page = append(page, m)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	seqs := make([]uint64, len(page))
+	for i, m := range page {
+		seqs[i] = m.Seq
+	}
+	bundles, err := verify.ProveRecords(dir, seqs)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(cmd.OutOrStdout())
+	defer w.Flush()
+	enc := json.NewEncoder(w)
+	for i, m := range page {
+		m.Proof = bundles[i]
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+	}
+	return enc.Encode(map[string]any{"summary": info})
 }
 
 // queryThroughSealer asks the sealer (op query), which records the read in

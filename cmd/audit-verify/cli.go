@@ -148,7 +148,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "proof --key FILE [--json] BUNDLE",
-		Short: "Check a single-record disclosure bundle (from audit-sealer prove)",
+		Short: "Check a single-record disclosure bundle (from audit-sealer prove), or one result line of audit-sealer query --proofs",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			keys, err := c.keys()
@@ -159,11 +159,14 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bundle, err := chain.ParseInclusionBundle(data)
+			bundle, result, err := parseProofInput(data)
 			if err != nil {
 				return err
 			}
 			d, err := verify.CheckInclusion(bundle, verify.Options{Keys: keys})
+			if err == nil && result != nil {
+				err = checkResult(result, &d.Record)
+			}
 			if err != nil {
 				if c.json {
 					json.NewEncoder(stdout).Encode(map[string]any{"verdict": "invalid", "error": err.Error()})
@@ -181,6 +184,9 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 				out["service"], out["audit_id"], out["type"] = string(r.Service), string(r.AuditID), string(r.Type)
 				out["event"] = json.RawMessage(r.Event)
 			}
+			if result != nil {
+				out["query_result"] = "every field of the result line is the proven record's"
+			}
 			if c.json {
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
@@ -190,6 +196,9 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 				r.Seq, r.Kind, d.Checkpoint.Size, d.Checkpoint.Time.Format(time.RFC3339), d.Checkpoint.Key.ID())
 			if r.Kind == chain.KindEvent || r.Kind == chain.KindSealerEvent {
 				fmt.Fprintf(stdout, "service %s, audit_id %s, received %s\n%s\n", r.Service, r.AuditID, r.Time().Format(time.RFC3339Nano), r.Event)
+			}
+			if result != nil {
+				fmt.Fprintln(stdout, "every field of the query result line is the proven record's")
 			}
 			return nil
 		},
