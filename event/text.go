@@ -323,19 +323,21 @@ func quickTextOK[T ~string | ~[]byte](s T, pathFree bool) bool {
 	if pathFree {
 		mask |= qSep
 	}
-	// For the pair (s[i-1], s[i]): ctx holds the classes that may open at
-	// s[i-1], given s[i-2] (all of them at the start of s).
-	ctx := uint32(0xff)
+	// For the pair (s[i-1], s[i]): open holds, in bits 16-23 (where
+	// quickTable keeps the classes a byte closes), the classes that open at
+	// s[i-1] and may open there given s[i-2] (all of them at the start of
+	// s). Other bits of open and hit are noise, masked at the end.
 	prev := quickTable[s[0]]
+	open := prev << 8
 	acc, hit := prev, uint32(0)
 	for i := 1; i < len(s); i++ {
 		v := quickTable[s[i]]
 		acc |= v
-		hit |= prev >> 8 & (v >> 16) & ctx
-		ctx = prev >> 24
+		hit |= open & v
+		open = v << 8 & (prev >> 8)
 		prev = v
 	}
-	return acc&mask == 0 && hit == 0
+	return acc&mask == 0 && hit&0xff0000 == 0
 }
 
 // decodeRune decodes one UTF-8 sequence at the start of s (which starts with
