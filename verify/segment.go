@@ -79,11 +79,25 @@ type frameSource struct {
 	r        *storage.Reader
 	carry    []byte // a payload read but not yet put into a batch (valid until the next r.Next)
 	carryOff int64
+	// alias makes every batch one frame whose payload is the reader's own
+	// buffer, valid until the next fill: for one goroutine that prepares
+	// and follows each batch before it reads the next, without a copy.
+	alias bool
 }
 
 // fill reads frames into b until it is full or reading stops.
 func (s *frameSource) fill(b *batch) {
 	b.buf, b.recs, b.err = b.buf[:0], b.recs[:0], nil
+	if s.alias {
+		payload, off, err := s.r.Next()
+		if err != nil {
+			b.end, b.err = off, err
+			return
+		}
+		b.recs = append(b.recs, prepared{payload: payload, off: off})
+		b.end = off
+		return
+	}
 	for len(b.recs) < batchRecords {
 		payload, off := s.carry, s.carryOff
 		if payload != nil {
@@ -168,9 +182,11 @@ func (v *run) checkSegment(ctx context.Context, i int) *segResult {
 	src := &frameSource{r: r}
 	f := &follower{v: v, info: info, res: res, lastOff: storageHeaderSize}
 	if v.work == nil {
-		// One worker: read, prepare and follow on this goroutine.
+		// One worker: read, prepare and follow each frame on this
+		// goroutine, in the reader's buffer.
 		defer r.Close()
-		b, h := newBatch(), chain.NewHasher()
+		src.alias = true
+		b, h := &batch{recs: make([]prepared, 0, 1)}, chain.NewHasher()
 		for ctx.Err() == nil {
 			src.fill(b)
 			v.prepare(b, h)
