@@ -14,8 +14,16 @@ import (
 // benchLog is a log built once per test binary for the benchmarks.
 type benchLog struct {
 	once     sync.Once
+	root     string // removed by TestMain
 	dir, key string
 	err      error
+}
+
+// remove deletes the log, if it was built.
+func (l *benchLog) remove() {
+	if l.root != "" {
+		os.RemoveAll(l.root)
+	}
 }
 
 const largeEvents = 50_000
@@ -34,6 +42,7 @@ func largeLog(b *testing.B, l *benchLog, segmentSize int64) (string, string) {
 			l.err = err
 			return
 		}
+		l.root = root
 		l.dir = filepath.Join(root, "data")
 		l.key, l.err = testkit.BuildLargeLog(l.dir, largeEvents, segmentSize)
 	})
