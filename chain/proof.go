@@ -11,6 +11,9 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 )
 
+// rangeFactory builds the compact ranges of proofs (Tree keeps its own).
+var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+
 // ProofBuilder computes an RFC 6962 inclusion or consistency proof while the
 // records of the log stream past it, so that proving needs O(log n) memory
 // and no stored tree. Feed it the record hashes of records 0, 1, 2, … with

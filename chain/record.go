@@ -311,24 +311,30 @@ func (d *decoder) field(n, max int) []byte {
 	return d.fixed(n)
 }
 
-// Hasher computes record hashes. It keeps its SHA-256 state between calls, so
-// one Hasher per goroutine avoids an allocation per record.
-type Hasher struct{ h hash.Hash }
+// Hasher computes record hashes. It keeps its SHA-256 state and output
+// buffer between calls, so one Hasher per goroutine hashes without
+// allocating. A Hasher is not safe for concurrent use.
+type Hasher struct {
+	h   hash.Hash
+	sum [HashSize]byte
+}
+
+// domain is recordHashDomain as bytes, converted once.
+var domain = []byte(recordHashDomain)
 
 // NewHasher returns a Hasher.
 func NewHasher() *Hasher { return &Hasher{h: sha256.New()} }
 
 // Hash returns the hash of an encoded record (all of it but the stored hash).
 func (x *Hasher) Hash(encoded []byte) Hash {
-	var out Hash
 	if len(encoded) < HashSize {
-		return out
+		return Hash{}
 	}
 	x.h.Reset()
-	x.h.Write([]byte(recordHashDomain))
+	x.h.Write(domain)
 	x.h.Write(encoded[:len(encoded)-HashSize])
-	x.h.Sum(out[:0])
-	return out
+	x.h.Sum(x.sum[:0])
+	return x.sum
 }
 
 // Check reports whether the hash stored at the end of an encoded record is

@@ -130,3 +130,17 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestHasherAllocs(t *testing.T) {
+	r := chain.Record{Kind: chain.KindEvent, Seq: 6, TimeNano: 3, Service: []byte("queen-rbee"), AuditID: []byte("0102030405060708-6"),
+		Type: []byte("data.inference_executed"), Event: make([]byte, 450)}
+	enc, _ := r.Encode(nil)
+	hasher := chain.NewHasher()
+	if n := testing.AllocsPerRun(100, func() {
+		if !hasher.Check(enc) {
+			t.Fatal("hash mismatch")
+		}
+	}); n != 0 {
+		t.Fatalf("Check allocates %v times", n)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/audit-sealer/audit-sealer/chain"
@@ -125,6 +127,7 @@ func toTlog(p []chain.Hash) []tlog.Hash {
 func BenchmarkTreeAppend(b *testing.B) {
 	tree := chain.NewTree()
 	h := recordHash(1)
+	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		tree.Append(h)
 	}
@@ -136,7 +139,75 @@ func BenchmarkRecordHash(b *testing.B) {
 	enc, _ := r.Encode(nil)
 	hasher := chain.NewHasher()
 	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		hasher.Check(enc)
+	}
+}
+
+// TestTreeMatchesCompactRange: Tree's roots and states equal those of
+// transparency-dev/merkle's compact range (which Tree used before) at every
+// size, also when rebuilt from a state at odd sizes.
+func TestTreeMatchesCompactRange(t *testing.T) {
+	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	cr := rf.NewEmptyRange(0)
+	tree := chain.NewTree()
+	for i := 0; i < 1100; i++ {
+		rh := recordHash(i)
+		leaf := rfc6962.DefaultHasher.HashLeaf(rh[:])
+		if chain.LeafHash(rh) != chain.Hash(leaf) {
+			t.Fatalf("leaf %d: LeafHash differs", i)
+		}
+		if err := cr.Append(leaf, nil); err != nil {
+			t.Fatal(err)
+		}
+		tree.Append(rh)
+		root, err := cr.GetRootHash(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tree.Root() != chain.Hash(root) || tree.Size() != cr.End() {
+			t.Fatalf("size %d: root differs from the compact range", i+1)
+		}
+		hs := cr.Hashes()
+		state := tree.State()
+		if len(hs) != len(state) || !tree.EqualState(state) {
+			t.Fatalf("size %d: %d state hashes, compact range has %d", i+1, len(state), len(hs))
+		}
+		for k := range hs {
+			if chain.Hash(hs[k]) != state[k] {
+				t.Fatalf("size %d: state hash %d differs", i+1, k)
+			}
+		}
+		if i%97 == 0 {
+			again, err := chain.TreeFromState(tree.Size(), state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := tree.Clone()
+			next := recordHash(i + 1)
+			again.Append(next)
+			c.Append(next)
+			if again.Root() != c.Root() {
+				t.Fatalf("size %d: rebuilt tree diverges", i+1)
+			}
+		}
+	}
+	if _, err := chain.TreeFromState(3, []chain.Hash{{}}); err == nil {
+		t.Fatal("TreeFromState accepts 1 hash for size 3")
+	}
+	if _, err := chain.TreeFromState(0, []chain.Hash{{}}); err == nil {
+		t.Fatal("TreeFromState accepts a hash for size 0")
+	}
+	if chain.NewTree().Root() != chain.Hash(rfc6962.DefaultHasher.EmptyRoot()) {
+		t.Fatal("empty root differs")
+	}
+}
+
+func TestTreeAppendAllocs(t *testing.T) {
+	tree := chain.NewTree()
+	h := recordHash(1)
+	if n := testing.AllocsPerRun(1000, func() { tree.Append(h) }); n != 0 {
+		t.Fatalf("Append allocates %v times", n)
 	}
 }

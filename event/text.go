@@ -268,8 +268,8 @@ func scanText[T ~string | ~[]byte](s T, r *textRule, rawJSON, ident, pathFree bo
 // quickTable packs, per byte: bits 0-7 the flags that always need the
 // exact scan (qCtl, qHigh) or only for identifiers (qSep); bits 8-15 the
 // pair classes the byte opens; bits 16-23 the pair classes it closes; bits
-// 24-31 the classes that may open after it (all after a word break, only
-// dot and dash elsewhere).
+// 24-31 the classes that may open after it (after a word break all but
+// pBx, after b or B only pBx, dot and dash, elsewhere only dot and dash).
 var quickTable [256]uint32
 
 const (
@@ -277,9 +277,11 @@ const (
 	qHigh = 1 << 1
 	qSep  = 1 << 2
 
-	// Pair classes: the first two bytes of every credential shape, and the
-	// ".." and "--" pairs.
-	pB    = 1 << 0 // "be", "ba" in any case (Bearer, Basic)
+	// Pair classes: two bytes of every credential shape, and the ".." and
+	// "--" pairs. A class may open at more places than the shape can start
+	// (pBx after any b, for one): the filter may send more strings to
+	// scanText, never fewer.
+	pBx   = 1 << 0 // "ea", "es", "aa", "as" in any case after a b or B (Bearer, Basic)
 	pE    = 1 << 1 // "ey" (JWT)
 	pS    = 1 << 2 // "sk"
 	pG    = 1 << 3 // "gh", "gi", "gl"
@@ -287,12 +289,16 @@ const (
 	pA    = 1 << 5 // "AK", "AS"
 	pDot  = 1 << 6 // ".."
 	pDash = 1 << 7 // "--" ("-----BEGIN")
+
+	// ctxBreak is the classes that may open after a word break, or at the
+	// start of a string.
+	ctxBreak = 0xff &^ pBx
 )
 
 func init() {
-	opens := map[byte]uint32{'B': pB, 'b': pB, 'e': pE, 's': pS, 'g': pG, 'x': pX, 'A': pA, '.': pDot, '-': pDash}
-	closes := map[byte]uint32{'e': pB, 'E': pB, 'a': pB, 'A': pB, 'y': pE, 'k': pS, 'h': pG, 'i': pG, 'l': pG,
-		'o': pX, 'K': pA, 'S': pA, '.': pDot, '-': pDash}
+	opens := map[byte]uint32{'e': pE | pBx, 'E': pBx, 'a': pBx, 'A': pA | pBx, 's': pS, 'g': pG, 'x': pX, '.': pDot, '-': pDash}
+	closes := map[byte]uint32{'a': pBx, 'A': pBx, 's': pBx, 'S': pBx | pA, 'y': pE, 'k': pS, 'h': pG, 'i': pG, 'l': pG,
+		'o': pX, 'K': pA, '.': pDot, '-': pDash}
 	for c := 0; c < 256; c++ {
 		var v uint32
 		switch {
@@ -305,9 +311,12 @@ func init() {
 		}
 		v |= opens[byte(c)] << 8
 		v |= closes[byte(c)] << 16
-		if wordBreak[c] {
-			v |= 0xff << 24
-		} else {
+		switch {
+		case wordBreak[c]:
+			v |= ctxBreak << 24
+		case c == 'b' || c == 'B':
+			v |= (pBx | pDot | pDash) << 24
+		default:
 			v |= (pDot | pDash) << 24
 		}
 		quickTable[c] = v
@@ -323,19 +332,22 @@ func quickTextOK[T ~string | ~[]byte](s T, pathFree bool) bool {
 	if pathFree {
 		mask |= qSep
 	}
-	// For the pair (s[i-1], s[i]): ctx holds the classes that may open at
-	// s[i-1], given s[i-2] (all of them at the start of s).
-	ctx := uint32(0xff)
+	// For the pair (s[i-1], s[i]): open holds, in bits 16-23 (where
+	// quickTable keeps the classes a byte closes), the classes that open at
+	// s[i-1] and may open there given s[i-2] (those after a word break at
+	// the start of s). Other bits of open and hit are noise, masked at the
+	// end.
 	prev := quickTable[s[0]]
+	open := prev << 8 & (ctxBreak << 16)
 	acc, hit := prev, uint32(0)
 	for i := 1; i < len(s); i++ {
 		v := quickTable[s[i]]
 		acc |= v
-		hit |= prev >> 8 & (v >> 16) & ctx
-		ctx = prev >> 24
+		hit |= open & v
+		open = v << 8 & (prev >> 8)
 		prev = v
 	}
-	return acc&mask == 0 && hit == 0
+	return acc&mask == 0 && hit&0xff0000 == 0
 }
 
 // decodeRune decodes one UTF-8 sequence at the start of s (which starts with

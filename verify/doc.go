@@ -1,13 +1,15 @@
 // Package verify checks an audit-sealer log offline, with nothing but the
 // trusted public keys: the library behind the audit-verify command.
 //
-// Dir streams every segment of a data directory (in parallel, one segment per
-// worker, memory flat in the log's size) and checks framing, record
-// structure and hashes, the hash chain, sequence continuity within and
-// across segments, event schemas, the Merkle root and signature of every
-// checkpoint, that the tail is sealed, and consistency with a checkpoint the
-// auditor kept. It reports the first failure with a stable Reason, the
-// segment, the offset and the sequence number.
+// Dir streams every segment of a data directory (several segments at once,
+// the records of each segment on all workers, followed in log order by one
+// goroutine per segment; memory flat in the log's size) and checks framing,
+// record structure and hashes, the hash chain, sequence continuity within
+// and across segments, event schemas, the Merkle root and signature of
+// every checkpoint, that the tail is sealed, and consistency with a
+// checkpoint the auditor kept. It reports the first failure with a stable
+// Reason, the segment, the offset and the sequence number, the same
+// whatever the number of workers.
 //
 // Prove and CheckInclusion disclose a single record with its inclusion proof
 // and a signed checkpoint, for an auditor who must see that one record only.

@@ -29,6 +29,8 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(root)
+	largeLogs.remove()
+	singleLogs.remove()
 	os.Exit(code)
 }
 

@@ -1,13 +1,11 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -32,7 +30,9 @@ type Options struct {
 	// Trusted is a signed checkpoint the auditor kept from earlier; the log
 	// must contain it (same size and root) and must not be shorter.
 	Trusted []byte
-	// Workers is how many segments are checked at once; 0 = all cores.
+	// Workers is how many goroutines check records, and how many segments
+	// are checked at once; 0 = all cores. With more than one, the records
+	// of each segment are checked in parallel too.
 	Workers int
 	// Progress, if set, receives the number of segment bytes checked so far
 	// and the total, from any goroutine.
@@ -174,6 +174,9 @@ type run struct {
 	total int64
 	done  atomic.Int64
 	ioErr error
+	// work feeds the workers that prepare batches of records for all
+	// segments; nil with one worker, where each segment prepares its own.
+	work chan *batch
 
 	// Sequential state, carried from one segment to the next.
 	logID       chain.LogID
@@ -219,6 +222,13 @@ func (v *run) walk(ctx context.Context, rep *Report) *Failure {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	var workersDone sync.WaitGroup
+	if workers > 1 {
+		v.work = make(chan *batch, workers)
+		for range workers {
+			workersDone.Go(v.worker)
+		}
+	}
 	results := make([]chan *segResult, len(v.segs))
 	for i := range results {
 		results[i] = make(chan *segResult, 1)
@@ -256,6 +266,10 @@ func (v *run) walk(ctx context.Context, rep *Report) *Failure {
 		cancel()
 		<-dispatched
 		wg.Wait()
+		if v.work != nil {
+			close(v.work)
+			workersDone.Wait()
+		}
 	}()
 	v.probeRoots = make(map[uint64]chain.Hash)
 	for i := range v.segs {
@@ -644,209 +658,4 @@ type segResult struct {
 
 	failure *Failure
 	ioErr   error
-}
-
-// checkSegment checks segment i on its own: everything but its links to the
-// segments around it, which join checks.
-func (v *run) checkSegment(ctx context.Context, i int) *segResult {
-	info := v.segs[i]
-	isLast := i == len(v.segs)-1
-	res := &segResult{probeRoots: map[uint64]chain.Hash{}}
-	r, err := storage.OpenSegment(filepath.Join(v.dir, info.Name), isLast)
-	if err != nil {
-		var ce *storage.CorruptError
-		if errors.As(err, &ce) {
-			res.failure = &Failure{Reason: ReasonModified, Segment: info.Name, Offset: ce.Offset, Detail: err.Error()}
-		} else if errors.Is(err, storage.ErrTornTail) {
-			res.failure = &Failure{Reason: ReasonTornTail, Segment: info.Name, Offset: 0, Detail: err.Error()}
-		} else {
-			res.ioErr = err
-		}
-		return res
-	}
-	defer r.Close()
-	hasher := chain.NewHasher()
-	var segKeys signer.Verifiers // keys introduced in this segment so far
-	var (
-		tree     *chain.Tree
-		logID    chain.LogID
-		origin   string
-		head     chain.Hash
-		nextSeq  uint64
-		lastTime int64
-		lastOff  int64 = storageHeaderSize
-	)
-	checkProbes := func() {
-		for _, p := range v.probes {
-			if p.size == tree.Size() {
-				res.probeRoots[p.size] = tree.Root()
-			}
-		}
-	}
-	for n := 0; ; n++ {
-		if n%1024 == 0 && ctx.Err() != nil {
-			return res
-		}
-		payload, off, err := r.Next()
-		if v.opts.Progress != nil {
-			v.opts.Progress(v.done.Add(off-lastOff), v.total)
-		}
-		lastOff = off
-		if err == io.EOF {
-			if v.opts.Progress != nil {
-				v.opts.Progress(v.done.Add(info.Size-lastOff), v.total)
-			}
-			break
-		}
-		if err != nil {
-			var ce *storage.CorruptError
-			var te *storage.TornTailError
-			switch {
-			case errors.As(err, &te):
-				res.failure = &Failure{Reason: ReasonTornTail, Segment: info.Name, Offset: te.Offset, Detail: err.Error()}
-			case errors.As(err, &ce):
-				res.failure = &Failure{Reason: ReasonModified, Segment: info.Name, Offset: ce.Offset, Detail: err.Error()}
-			default:
-				res.ioErr = err
-			}
-			return res
-		}
-		fail := func(reason Reason, seq uint64, format string, args ...any) *segResult {
-			res.failure = &Failure{Reason: reason, Segment: info.Name, Offset: off, Seq: &seq, Detail: fmt.Sprintf(format, args...)}
-			return res
-		}
-		rec, err := chain.Decode(payload)
-		if err != nil {
-			return fail(ReasonMalformed, rec.Seq, "%v", err)
-		}
-		if !hasher.Check(payload) {
-			return fail(ReasonModified, rec.Seq, "record %d does not match its hash", rec.Seq)
-		}
-		if n == 0 {
-			if rec.Kind != chain.KindSegmentStart {
-				return fail(ReasonMalformed, rec.Seq, "segment starts with a %v record, not segment_start", rec.Kind)
-			}
-			switch {
-			case rec.Seq > info.FirstSeq:
-				return fail(ReasonSegmentReordered, rec.Seq, "segment named for record %d starts with record %d", info.FirstSeq, rec.Seq)
-			case rec.Seq < info.FirstSeq:
-				return fail(ReasonSegmentDuplicated, rec.Seq, "segment named for record %d holds records from %d, which an earlier segment holds", info.FirstSeq, rec.Seq)
-			}
-			tree, err = chain.TreeFromState(rec.Seq, rec.TreeState)
-			if err != nil {
-				return fail(ReasonMalformed, rec.Seq, "%v", err)
-			}
-			res.hasStart = true
-			res.start = rec
-			res.start.TreeState = append([]chain.Hash(nil), rec.TreeState...)
-			logID, origin = rec.LogID, chain.Origin(rec.LogID)
-			head, nextSeq, lastTime = rec.PrevHash, rec.Seq, rec.TimeNano
-			checkProbes()
-		}
-		switch {
-		case rec.Seq != nextSeq:
-			return fail(ReasonSequenceGap, rec.Seq, "record %d follows record %d", rec.Seq, nextSeq-1)
-		case rec.PrevHash != head:
-			return fail(ReasonChainBroken, rec.Seq, "record %d does not link to record %d", rec.Seq, rec.Seq-1)
-		case rec.TimeNano < lastTime:
-			return fail(ReasonTimeBackwards, rec.Seq, "record %d is older than record %d", rec.Seq, rec.Seq-1)
-		}
-		switch rec.Kind {
-		case chain.KindSegmentStart:
-			if n != 0 {
-				return fail(ReasonMalformed, rec.Seq, "segment_start record inside a segment")
-			}
-		case chain.KindEvent, chain.KindSealerEvent:
-			if !rec.CheckAuditID(logID) {
-				return fail(ReasonModified, rec.Seq, "record %d has a wrong audit_id", rec.Seq)
-			}
-			sealer := rec.Kind == chain.KindSealerEvent
-			if sealer != (string(rec.Service) == chain.SealerService) {
-				return fail(ReasonMalformed, rec.Seq, "record %d: service %q does not fit a %v record", rec.Seq, rec.Service, rec.Kind)
-			}
-			typ, err := event.CheckCanonical(rec.Event, event.DecodeOptions{Now: rec.Time(), AllowSealerEvents: sealer})
-			if err != nil {
-				return fail(ReasonSchemaInvalid, rec.Seq, "record %d: %v", rec.Seq, err)
-			}
-			if typ != string(rec.Type) {
-				return fail(ReasonSchemaInvalid, rec.Seq, "record %d: type field says %q, event is %q", rec.Seq, rec.Type, typ)
-			}
-			if typ == event.TypeRetentionPruned {
-				if ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()}); err == nil {
-					rp := ev.(*event.RetentionPruned)
-					res.keyEvents = append(res.keyEvents, keyEvent{kind: retentionPruned, seq: rec.Seq, offset: off, segment: info.Name, prunedLast: rp.LastSeq})
-				}
-			}
-			if typ == event.TypeAnchorState {
-				st, err := anchorStateOf(rec.Event)
-				if err != nil {
-					return fail(ReasonSchemaInvalid, rec.Seq, "record %d: %v", rec.Seq, err)
-				}
-				res.keyEvents = append(res.keyEvents, keyEvent{kind: anchorState, seq: rec.Seq, offset: off, segment: info.Name, state: st})
-			}
-			if typ == event.TypeKeyIntroduced {
-				key, err := introducedKey(rec.Event)
-				if err != nil {
-					return fail(ReasonSchemaInvalid, rec.Seq, "record %d: %v", rec.Seq, err)
-				}
-				segKeys = append(segKeys, key)
-				res.keyEvents = append(res.keyEvents, keyEvent{kind: keyIntroduce, seq: rec.Seq, offset: off, segment: info.Name, key: key})
-			}
-		case chain.KindCheckpoint:
-			// Signature: with the auditor's keys and the keys this segment
-			// introduced so far. A checkpoint signed by a key introduced in
-			// an earlier segment is checked by join, which knows the key
-			// history; everything else about it is checked here.
-			var cp *chain.SignedCheckpoint
-			var text chain.Checkpoint
-			keys := append(v.opts.Keys[:len(v.opts.Keys):len(v.opts.Keys)], segKeys...)
-			signed, err := chain.OpenCheckpoint(rec.Checkpoint, keys)
-			switch {
-			case err == nil:
-				cp, text = signed, signed.Checkpoint
-			case errors.Is(err, chain.ErrUnknownKey):
-				if text, _, _, err = chain.PeekCheckpoint(rec.Checkpoint); err != nil {
-					return fail(ReasonMalformed, rec.Seq, "checkpoint record %d: %v", rec.Seq, err)
-				}
-			default:
-				return fail(checkpointReason(err), rec.Seq, "checkpoint record %d: %v", rec.Seq, err)
-			}
-			switch {
-			case text.Origin != origin:
-				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d is for log %q", rec.Seq, text.Origin)
-			case text.Size != rec.Seq:
-				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d claims tree size %d", rec.Seq, text.Size)
-			case text.Head != head:
-				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: head is not record %d", rec.Seq, rec.Seq-1)
-			case text.Root != tree.Root():
-				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: Merkle root does not match records 0..%d", rec.Seq, rec.Seq-1)
-			case text.Time.UnixNano() != rec.TimeNano:
-				return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: time differs from the record's", rec.Seq)
-			case v.opts.RequireHardware && (text.SignerKind != signer.PKCS11 || text.Dev):
-				return fail(ReasonSoftwareKey, rec.Seq, "checkpoint record %d was signed by a %s key%s, and a hardware key is required",
-					rec.Seq, text.SignerKind, map[bool]string{true: " in dev mode", false: ""}[text.Dev])
-			}
-			ke := keyEvent{seq: rec.Seq, offset: off, segment: info.Name, anchor: text.Anchor, anchorIndex: text.AnchorIndex}
-			if cp != nil {
-				ke.kind, ke.cp = keySigned, cp
-				res.checkpoints++
-			} else {
-				ke.kind, ke.note = keyDeferred, bytes.Clone(rec.Checkpoint)
-			}
-			res.keyEvents = append(res.keyEvents, ke)
-			res.lastCPSeq = rec.Seq
-		}
-		head, nextSeq, lastTime = rec.Hash, rec.Seq+1, rec.TimeNano
-		tree.Append(rec.Hash)
-		res.records++
-		res.nextSeq, res.head, res.lastTime = nextSeq, head, lastTime
-		checkProbes()
-	}
-	if tree != nil {
-		res.tree = tree.State()
-	}
-	if !res.hasStart {
-		res.failure = &Failure{Reason: ReasonMalformed, Segment: info.Name, Offset: storageHeaderSize, Detail: "segment holds no record"}
-	}
-	return res
 }

@@ -136,7 +136,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 	root.PersistentFlags().StringArrayVar(&c.keyFiles, "key", nil, "trusted public key file (PEM or note verifier key); repeatable")
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON document")
 	root.Flags().StringVar(&checkpointFile, "checkpoint", "", "a checkpoint kept earlier; the log must be consistent with it")
-	root.Flags().IntVar(&workers, "workers", 0, "segments checked at once (0 = all cores)")
+	root.Flags().IntVar(&workers, "workers", 0, "goroutines checking records, and segments checked at once (0 = all cores)")
 	root.Flags().StringVar(&evidenceFile, "tpm-evidence", "", "TPM evidence (audit-sealer tpm certify): the log's last anchor must reach the certified counter")
 	root.Flags().StringVar(&nonceHex, "nonce", "", "with --tpm-evidence: the hex nonce you gave to tpm certify (proves the evidence is fresh)")
 	root.Flags().Int64Var(&minCounter, "min-counter", -1, "a TPM counter value the log is known to have reached; a lower last anchor fails (rolled_back)")
