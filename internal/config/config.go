@@ -87,6 +87,11 @@ type Seal struct {
 type Query struct {
 	UIDs []uint32 `toml:"uids"`
 	GIDs []uint32 `toml:"gids"`
+	// Index: write an index file beside each closed segment, in the
+	// background, so that filtered queries read only the records it lists
+	// (default true). Indexing costs CPU beside ingest; a host that never
+	// queries locally (it ships segments elsewhere) may turn it off.
+	Index bool `toml:"index"`
 }
 
 // Retention says how long records are kept. Only whole, sealed segments
@@ -201,7 +206,7 @@ func Defaults() Config {
 		Seal:        Seal{Interval: Duration{time.Second}, Records: 100, Heartbeat: Duration{time.Minute}, AnchorInterval: Duration{time.Minute}},
 		TPM:         TPM{Index: 0x01500100},
 		Retention:   Retention{Days: 2555, CheckInterval: Duration{time.Hour}},
-		Query:       Query{UIDs: []uint32{0}},
+		Query:       Query{UIDs: []uint32{0}, Index: true},
 		MemoryLimit: 96 << 20,
 		Queue:       Queue{Events: 65536, Bytes: 24 << 20, CriticalWait: Duration{5 * time.Second}},
 		Limits:      Limits{MaxConnections: 1024, LineTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, MaxBadLines: 64},

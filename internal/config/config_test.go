@@ -26,6 +26,9 @@ func TestShippedExampleLoads(t *testing.T) {
 	if d := Defaults(); c.Queue != d.Queue || c.MemoryLimit != d.MemoryLimit {
 		t.Errorf("example [queue] %+v memory_limit %d; defaults %+v, %d", c.Queue, c.MemoryLimit, d.Queue, d.MemoryLimit)
 	}
+	if d := Defaults(); c.Query.Index != d.Query.Index || !c.Query.Index || c.TPM.Index != d.TPM.Index || c.TPM.Transport == "" {
+		t.Errorf("example [query] %+v [tpm] %+v; defaults %+v %+v", c.Query, c.TPM, d.Query, d.TPM)
+	}
 }
 
 func TestDefaultsValidate(t *testing.T) {

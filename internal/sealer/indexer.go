@@ -74,6 +74,9 @@ func (s *Sealer) indexSegment(ctx context.Context, name string) {
 // queueIndex asks the indexer for the index of a segment the writer just
 // closed, without ever blocking the writer.
 func (s *Sealer) queueIndex(name string) {
+	if !s.cfg.Query.Index {
+		return
+	}
 	select {
 	case s.indexQueue <- name:
 	default:

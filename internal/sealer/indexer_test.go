@@ -55,3 +55,35 @@ func TestIndexAfterRotation(t *testing.T) {
 		t.Fatalf("query: %v %+v (closed %d)", err, info, closed)
 	}
 }
+
+// TestIndexOff: with [query] index = false the sealer writes no index, at
+// rotation or at start, and queries still find every record.
+func TestIndexOff(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SegmentSize = 4096
+	cfg.Query.Index = false
+	for round := 0; round < 2; round++ { // the second start would catch up on missing indexes
+		h := startSealer(t, cfg)
+		c := dial(t, cfg.Socket)
+		for i := 0; i < 60; i++ {
+			c.emitDurable(sealVerified(round*60 + i))
+		}
+		c.close()
+		if err := h.stop(ioTimeout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	segs, err := index.Closed(cfg.DataDir)
+	if err != nil || len(segs) < 3 {
+		t.Fatalf("closed segments: %d, %v", len(segs), err)
+	}
+	for _, s := range segs {
+		if _, err := os.Stat(index.Path(cfg.DataDir, s.Name)); !os.IsNotExist(err) {
+			t.Fatalf("segment %s has an index file with indexing off: %v", s.Name, err)
+		}
+	}
+	info, err := query.Scan(context.Background(), cfg.DataDir, query.Filter{Entity: "shard-7"}, func(*query.Match) error { return nil })
+	if err != nil || info.Matched != 1 || info.IndexedSegments != 0 {
+		t.Fatalf("query: %v %+v", err, info)
+	}
+}

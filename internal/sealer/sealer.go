@@ -167,7 +167,12 @@ func (s *Sealer) Run(ctx context.Context) error {
 	go func() { writerDone <- s.writer() }()
 	indexCtx, stopIndexer := context.WithCancel(context.Background())
 	indexerDone := make(chan struct{})
-	go func() { s.indexer(indexCtx, s.indexQueue); close(indexerDone) }()
+	if s.cfg.Query.Index {
+		go func() { s.indexer(indexCtx, s.indexQueue); close(indexerDone) }()
+	} else {
+		close(indexerDone)
+		s.log.Info("index: segment indexes are off ([query] index = false); queries read every segment")
+	}
 	acceptDone := make(chan struct{})
 	go func() { s.accept(ln); close(acceptDone) }()
 	s.log.Info("sealer ready", "socket", s.cfg.Socket, "data_dir", s.cfg.DataDir, "next_seq", nextSeq,
