@@ -119,7 +119,7 @@ func intersect(a, b []index.Posting) []index.Posting {
 // way, in which case next is the first sequence number not yet considered,
 // from which the caller reads the segment end to end. It counts the
 // segment in info.IndexedSegments when it used the index.
-func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, sealed, from uint64, f *Filter, info *Info, fn func(*Match) error) (done bool, next uint64, err error) {
+func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, from uint64, f *Filter, info *Info, fn func(*Match) error) (done bool, next uint64, err error) {
 	x, err := index.Load(dir, s.Name)
 	if err != nil {
 		return false, 0, err
@@ -140,9 +140,6 @@ func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, seal
 		}
 		if p.Seq < from {
 			continue
-		}
-		if p.Seq >= sealed {
-			return true, next, nil
 		}
 		payload, _, err := r.FrameAt(p.Offset)
 		if err != nil {

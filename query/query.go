@@ -81,7 +81,7 @@ type Match struct {
 type Info struct {
 	Scanned    uint64 `json:"scanned"` // event records read from the log and matched against the filter
 	Matched    int    `json:"matched"`
-	SealedSize uint64 `json:"sealed_size"` // records 0..SealedSize-1 are covered by the last checkpoint
+	SealedSize uint64 `json:"sealed_size"` // records 0..SealedSize-1 are covered by the last checkpoint the scan read (it stops reading where the query ends)
 	More       bool   `json:"more"`        // Limit stopped the scan before the end
 	Next       uint64 `json:"next"`        // the last match's seq: with More, the After value for the next page
 
@@ -130,22 +130,26 @@ func (f *Filter) Check() error {
 }
 
 // Scan streams the sealed records of the log in dir that match f, in
-// sequence order, to fn. It reads the log's last checkpoint first and
-// stops there: records after it are not sealed yet. It uses the segments'
-// indexes where they are usable (see the package documentation) and never
+// sequence order, to fn. Every closed segment ends in a checkpoint, so
+// its records are sealed; in the active segment a match is handed to fn
+// once a checkpoint after it is read, and the records after the last
+// checkpoint (not sealed yet) are left out. Each segment is read at most
+// once. It uses the segments' indexes where they are usable (see the package documentation) and never
 // writes to dir.
 func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*Info, error) {
 	if err := f.Check(); err != nil {
 		return nil, err
 	}
-	sealed, err := sealedSize(dir)
-	if err != nil {
-		return nil, err
-	}
-	info := &Info{SealedSize: sealed}
 	segs, err := storage.ListSegments(dir)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
+	}
+	info := &Info{}
+	if len(segs) > 1 {
+		// Every closed segment ends in a checkpoint, the one just before
+		// the last segment's start record: it covers every record before
+		// it. Checkpoints read in the active segment raise this.
+		info.SealedSize = segs[len(segs)-1].FirstSeq - 1
 	}
 	from := uint64(0) // the first sequence number that may be returned
 	if f.After != 0 {
@@ -157,9 +161,6 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 	for i, s := range segs {
 		if i+1 < len(segs) && segs[i+1].FirstSeq <= f.After {
 			continue // the whole segment is before the cursor
-		}
-		if s.FirstSeq >= sealed {
-			break
 		}
 		// A time range skips whole segments by their first records' times,
 		// read from the log itself (record times never decrease), so large
@@ -176,7 +177,7 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 		}
 		segFrom := from
 		if i+1 < len(segs) && indexable(&f) {
-			done, next, err := indexedSegment(ctx, dir, s, sealed, from, &f, info, fn)
+			done, next, err := indexedSegment(ctx, dir, s, from, &f, info, fn)
 			if err == nil || done {
 				if done {
 					return info, err
@@ -192,7 +193,7 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 			segFrom = max(from, next)
 		}
 		info.ScannedSegments++
-		done, err := scanSegment(ctx, filepath.Join(dir, s.Name), i == len(segs)-1, sealed, segFrom, &f, info, fn)
+		done, err := scanSegment(ctx, filepath.Join(dir, s.Name), i == len(segs)-1, segFrom, &f, info, fn)
 		if err != nil || done {
 			return info, err
 		}
@@ -200,12 +201,19 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 	return info, nil
 }
 
-func scanSegment(ctx context.Context, path string, last bool, sealed, from uint64, f *Filter, info *Info, fn func(*Match) error) (bool, error) {
-	r, err := storage.OpenSegment(path, last)
+func scanSegment(ctx context.Context, path string, active bool, from uint64, f *Filter, info *Info, fn func(*Match) error) (bool, error) {
+	r, err := storage.OpenSegment(path, active)
 	if err != nil {
 		return false, fmt.Errorf("query: %w", err)
 	}
 	defer r.Close()
+	// In the active segment, the records after its last checkpoint are not
+	// sealed yet. Its matches wait here until a checkpoint covers them, and
+	// those none covers are dropped at the end: one read of the segment,
+	// where finding its last checkpoint first would read it twice. The wait
+	// holds at most the matches between two checkpoints (the sealer seals
+	// every 100 records or every second by default).
+	var pending []*Match
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return true, ctx.Err()
@@ -221,13 +229,28 @@ func scanSegment(ctx context.Context, path string, last bool, sealed, from uint6
 		if err != nil {
 			return false, fmt.Errorf("query: %w", err)
 		}
-		if rec.Seq >= sealed {
-			return true, nil
+		if rec.Kind == chain.KindCheckpoint {
+			info.SealedSize = max(info.SealedSize, rec.Seq)
+			for i, m := range pending {
+				if done, err := emit(m, f, info, fn); done || err != nil {
+					return true, err
+				}
+				pending[i] = nil
+			}
+			pending = pending[:0]
+			continue
 		}
 		if rec.Seq < from || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) {
 			continue
 		}
-		if done, err := consider(&rec, f, info, fn); done || err != nil {
+		info.Scanned++
+		m, ok := match(&rec, f)
+		if !ok {
+			continue
+		}
+		if active {
+			pending = append(pending, m)
+		} else if done, err := emit(m, f, info, fn); done || err != nil {
 			return true, err
 		}
 	}
@@ -242,6 +265,12 @@ func consider(rec *chain.Record, f *Filter, info *Info, fn func(*Match) error) (
 	if !ok {
 		return false, nil
 	}
+	return emit(m, f, info, fn)
+}
+
+// emit hands a sealed match to fn, unless the limit is reached: then it
+// notes that there is more and reports the query over.
+func emit(m *Match, f *Filter, info *Info, fn func(*Match) error) (bool, error) {
 	if f.Limit > 0 && info.Matched == f.Limit {
 		info.More = true
 		return true, nil
@@ -321,32 +350,3 @@ func firstRecordTime(path string) (time.Time, error) {
 	return rec.Time(), nil
 }
 
-// sealedSize returns the tree size of the log's last checkpoint record.
-func sealedSize(dir string) (uint64, error) {
-	segs, err := storage.ListSegments(dir)
-	if err != nil {
-		return 0, fmt.Errorf("query: %w", err)
-	}
-	for i := len(segs) - 1; i >= 0; i-- {
-		r, err := storage.OpenSegment(filepath.Join(dir, segs[i].Name), i == len(segs)-1)
-		if err != nil {
-			return 0, fmt.Errorf("query: %w", err)
-		}
-		var size uint64
-		found := false
-		for {
-			p, _, err := r.Next()
-			if err != nil {
-				break
-			}
-			if rec, err := chain.Decode(p); err == nil && rec.Kind == chain.KindCheckpoint {
-				size, found = rec.Seq, true
-			}
-		}
-		r.Close()
-		if found {
-			return size, nil
-		}
-	}
-	return 0, errors.New("query: the log holds no checkpoint")
-}

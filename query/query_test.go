@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/query"
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
@@ -129,9 +132,52 @@ func TestPagination(t *testing.T) {
 func TestOnlySealedAndProvable(t *testing.T) {
 	v := vectors["unsealed_tail"]
 	got, info := all(t, v.Dir, query.Filter{})
+	// Read the log here, independently of package query: the last
+	// checkpoint's size, and the client events before and after it.
+	var lastCheckpoint uint64
+	var events []uint64
+	segs, err := storage.ListSegments(v.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range segs {
+		r, err := storage.OpenSegment(filepath.Join(v.Dir, s.Name), i == len(segs)-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			p, _, err := r.Next()
+			if err != nil {
+				break
+			}
+			rec, err := chain.Decode(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch rec.Kind {
+			case chain.KindCheckpoint:
+				lastCheckpoint = rec.Seq
+			case chain.KindEvent:
+				events = append(events, rec.Seq)
+			}
+		}
+		r.Close()
+	}
+	var sealed, unsealed int
+	for _, seq := range events {
+		if seq < lastCheckpoint {
+			sealed++
+		} else {
+			unsealed++
+		}
+	}
+	if unsealed == 0 || len(got) != sealed || info.SealedSize != lastCheckpoint {
+		t.Fatalf("%d results, sealed size %d; the log has %d sealed and %d unsealed events, last checkpoint %d",
+			len(got), info.SealedSize, sealed, unsealed, lastCheckpoint)
+	}
 	for _, m := range got {
-		if m.Seq >= info.SealedSize {
-			t.Fatalf("record %d returned, beyond the sealed size %d", m.Seq, info.SealedSize)
+		if m.Seq >= lastCheckpoint {
+			t.Fatalf("record %d returned, beyond the last checkpoint %d", m.Seq, lastCheckpoint)
 		}
 	}
 	key, _ := os.ReadFile(v.KeyFile)
