@@ -349,4 +349,3 @@ func firstRecordTime(path string) (time.Time, error) {
 	}
 	return rec.Time(), nil
 }
-
