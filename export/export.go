@@ -5,11 +5,15 @@
 //     the record's place in the log (seq, audit_id), the sealer's receive
 //     time, the service identity, the type, and the event itself;
 //   - cef: ArcSight Common Event Format 0 (CEF:0|vendor|product|version|
-//     class|name|severity|extension), with CEF's escaping rules;
-//   - ocsf: an Open Cybersecurity Schema Framework 1.1 event object per
+//     class|name|severity|extension), with CEF's escaping rules, dictionary
+//     keys only (an IPv6 source in c6a2, as src is IPv4);
+//   - ocsf: an Open Cybersecurity Schema Framework 1.1.0 event object per
 //     line, classed by the event's category (Authentication 3002, Authorize
-//     Session 3003, Detection Finding 2004, API Activity 6003), with the
-//     original event kept under unmapped.
+//     Session 3003, Detection Finding 2004, API Activity 6003) with each
+//     class's required attributes, and the original event kept under
+//     unmapped.
+//
+// conformance_test.go checks both against the rules of the specifications.
 //
 // Writers keep no state between records, so an export streams in flat
 // memory whatever the log's size.
@@ -19,6 +23,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -146,8 +151,14 @@ func (x *Writer) cef(m *query.Match) ([]byte, error) {
 	if u := str(f, "actor", "user_id"); u != "" {
 		ext = append(ext, struct{ k, v string }{"suser", u})
 	}
-	if ip := firstNonEmpty(str(f, "actor", "ip"), str(f, "ip")); ip != "" {
-		ext = append(ext, struct{ k, v string }{"src", ip})
+	if ip, err := netip.ParseAddr(firstNonEmpty(str(f, "actor", "ip"), str(f, "ip"))); err == nil {
+		// CEF's src is an IPv4 address; an IPv6 source goes in the
+		// custom IPv6 field the spec names for it.
+		if ip.Unmap().Is4() {
+			ext = append(ext, struct{ k, v string }{"src", ip.Unmap().String()})
+		} else {
+			ext = append(ext, struct{ k, v string }{"c6a2Label", "Source IPv6 Address"}, struct{ k, v string }{"c6a2", ip.String()})
+		}
 	}
 	if r := firstNonEmpty(str(f, "reason"), str(f, "result", "reason")); r != "" {
 		ext = append(ext, struct{ k, v string }{"reason", r})
@@ -207,11 +218,36 @@ func (x *Writer) ocsf(m *query.Match) ([]byte, error) {
 		},
 		"unmapped": map[string]any{"event": m.Event, "service": m.Service, "type": m.Type},
 	}
+	// The subject: the actor, or the user an authentication failure named
+	// (auth.failure may name none).
+	user := map[string]any{"name": "unknown"}
+	if u := firstNonEmpty(str(f, "actor", "user_id"), str(f, "attempted_user")); u != "" {
+		user = map[string]any{"uid": u}
+	}
 	if u := str(f, "actor", "user_id"); u != "" {
 		o["actor"] = map[string]any{"user": map[string]any{"uid": u}}
 	}
 	if ip := firstNonEmpty(str(f, "actor", "ip"), str(f, "ip")); ip != "" {
 		o["src_endpoint"] = map[string]any{"ip": ip}
+	}
+	// Each class's required attributes (OCSF 1.1.0), with the constraints
+	// that go with them.
+	service := firstNonEmpty(str(f, "service_id"), m.Service)
+	switch class {
+	case 3002: // Authentication: user; at least one of service, dst_endpoint
+		o["user"] = user
+		o["service"] = map[string]any{"name": service}
+	case 3003: // Authorize Session: user; at least one of privileges, group
+		o["user"] = user
+		o["privileges"] = []string{firstNonEmpty(str(f, "action"), m.Type)}
+	case 6003: // API Activity: actor, api, src_endpoint
+		if _, ok := o["actor"]; !ok {
+			o["actor"] = map[string]any{"app_name": m.Service}
+		}
+		o["api"] = map[string]any{"operation": m.Type, "service": map[string]any{"name": m.Service}}
+		if _, ok := o["src_endpoint"]; !ok {
+			o["src_endpoint"] = map[string]any{"name": m.Service}
+		}
 	}
 	switch {
 	case m.Type == "auth.failure" || m.Type == "authz.denied" || str(f, "result", "status") == "failure":
