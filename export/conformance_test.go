@@ -218,13 +218,14 @@ var ocsfClasses = map[int]struct {
 	6003: {6, []int{0, 1, 2, 3, 4, 99}, []string{"actor", "api", "src_endpoint"}, nil},
 }
 
-// checkOCSF checks one OCSF event object against the rules above.
-func checkOCSF(line []byte) error {
+// checkOCSF checks one OCSF event object against the rules above and
+// returns it decoded (numbers as json.Number).
+func checkOCSF(line []byte) (map[string]any, error) {
 	var o map[string]any
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	if err := dec.Decode(&o); err != nil {
-		return err
+		return nil, err
 	}
 	num := func(k string) (int64, error) {
 		n, ok := o[k].(json.Number)
@@ -237,50 +238,50 @@ func checkOCSF(line []byte) error {
 	for _, k := range []string{"activity_id", "category_uid", "class_uid", "severity_id", "time", "type_uid"} {
 		v, err := num(k)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ints[k] = v
 	}
 	cls, ok := ocsfClasses[int(ints["class_uid"])]
 	if !ok {
-		return fmt.Errorf("class_uid %d: not a class the export documents", ints["class_uid"])
+		return nil, fmt.Errorf("class_uid %d: not a class the export documents", ints["class_uid"])
 	}
 	if ints["category_uid"] != int64(cls.category) {
-		return fmt.Errorf("class %d in category %d, want %d", ints["class_uid"], ints["category_uid"], cls.category)
+		return nil, fmt.Errorf("class %d in category %d, want %d", ints["class_uid"], ints["category_uid"], cls.category)
 	}
 	okAct := false
 	for _, a := range cls.activities {
 		okAct = okAct || ints["activity_id"] == int64(a)
 	}
 	if !okAct {
-		return fmt.Errorf("class %d: activity_id %d is not in the enumeration", ints["class_uid"], ints["activity_id"])
+		return nil, fmt.Errorf("class %d: activity_id %d is not in the enumeration", ints["class_uid"], ints["activity_id"])
 	}
 	if ints["type_uid"] != ints["class_uid"]*100+ints["activity_id"] {
-		return fmt.Errorf("type_uid %d, want class_uid*100+activity_id", ints["type_uid"])
+		return nil, fmt.Errorf("type_uid %d, want class_uid*100+activity_id", ints["type_uid"])
 	}
 	if s := ints["severity_id"]; (s < 0 || s > 6) && s != 99 {
-		return fmt.Errorf("severity_id %d", s)
+		return nil, fmt.Errorf("severity_id %d", s)
 	}
 	if _, present := o["status_id"]; present {
 		s, err := num("status_id")
 		if err != nil || ((s < 0 || s > 2) && s != 99) {
-			return fmt.Errorf("status_id %v", o["status_id"])
+			return nil, fmt.Errorf("status_id %v", o["status_id"])
 		}
 	}
 	if ints["time"] < 1e12 {
-		return fmt.Errorf("time %d: want milliseconds since the epoch", ints["time"])
+		return nil, fmt.Errorf("time %d: want milliseconds since the epoch", ints["time"])
 	}
 	md, _ := o["metadata"].(map[string]any)
 	if md == nil || md["version"] != "1.1.0" {
-		return fmt.Errorf("metadata.version: %v", md)
+		return nil, fmt.Errorf("metadata.version: %v", md)
 	}
 	if p, _ := md["product"].(map[string]any); p == nil || p["vendor_name"] == "" || p["vendor_name"] == nil {
-		return fmt.Errorf("metadata.product.vendor_name missing: %v", md["product"])
+		return nil, fmt.Errorf("metadata.product.vendor_name missing: %v", md["product"])
 	}
 	for _, k := range cls.required {
 		v, _ := o[k].(map[string]any)
 		if len(v) == 0 {
-			return fmt.Errorf("class %d: required %s missing or empty", ints["class_uid"], k)
+			return nil, fmt.Errorf("class %d: required %s missing or empty", ints["class_uid"], k)
 		}
 	}
 	if len(cls.atLeastOne) > 0 {
@@ -290,25 +291,25 @@ func checkOCSF(line []byte) error {
 			found = found || has
 		}
 		if !found {
-			return fmt.Errorf("class %d: none of %v", ints["class_uid"], cls.atLeastOne)
+			return nil, fmt.Errorf("class %d: none of %v", ints["class_uid"], cls.atLeastOne)
 		}
 	}
 	switch ints["class_uid"] {
 	case 2004:
 		fi := o["finding_info"].(map[string]any)
 		if fi["uid"] == "" || fi["uid"] == nil || fi["title"] == "" || fi["title"] == nil {
-			return fmt.Errorf("finding_info needs uid and title: %v", fi)
+			return nil, fmt.Errorf("finding_info needs uid and title: %v", fi)
 		}
 	case 6003:
 		if api := o["api"].(map[string]any); api["operation"] == "" || api["operation"] == nil {
-			return fmt.Errorf("api.operation missing: %v", api)
+			return nil, fmt.Errorf("api.operation missing: %v", api)
 		}
 	case 3002, 3003:
 		if u := o["user"].(map[string]any); u["uid"] == nil && u["name"] == nil {
-			return fmt.Errorf("user has neither uid nor name: %v", u)
+			return nil, fmt.Errorf("user has neither uid nor name: %v", u)
 		}
 	}
-	return nil
+	return o, nil
 }
 
 // conformanceCases are events of each class the export maps to, with the
@@ -398,7 +399,7 @@ func TestOCSFConformance(t *testing.T) {
 		if err := export.NewWriter(&b, export.OCSF, "1.0").Write(m); err != nil {
 			t.Fatal(err)
 		}
-		if err := checkOCSF(b.Bytes()); err != nil {
+		if _, err := checkOCSF(b.Bytes()); err != nil {
 			t.Fatalf("%s: %v\n%s", m.Type, err, b.Bytes())
 		}
 		var o map[string]any
@@ -437,7 +438,7 @@ func TestOCSFConformance(t *testing.T) {
 		"severity_id 7":   `{"class_uid":2004,"category_uid":2,"activity_id":1,"type_uid":200401,"severity_id":7,"time":1795773600000,"metadata":{"version":"1.1.0","product":{"vendor_name":"x"}},"finding_info":{"uid":"u","title":"t"}}`,
 		"seconds as time": `{"class_uid":2004,"category_uid":2,"activity_id":1,"type_uid":200401,"severity_id":1,"time":1795773600,"metadata":{"version":"1.1.0","product":{"vendor_name":"x"}},"finding_info":{"uid":"u","title":"t"}}`,
 	} {
-		if checkOCSF([]byte(bad)) == nil {
+		if _, err := checkOCSF([]byte(bad)); err == nil {
 			t.Errorf("the checker accepted an object with %s", name)
 		}
 	}
