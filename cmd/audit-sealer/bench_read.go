@@ -35,9 +35,12 @@ type exportFigures struct {
 	Seconds      float64 `json:"seconds"`
 	MiBPerSec    float64 `json:"mib_per_sec"`
 	EventsPerSec float64 `json:"events_per_sec"`
-	// HeapPeakMiB is the largest heap in use (runtime.MemStats.HeapInuse,
-	// sampled every 20 ms) during the export, minus the heap in use after a
-	// GC just before it: what the export itself held.
+	// HeapBaseMiB is this process's heap in use (runtime.MemStats.HeapInuse)
+	// after a GC just before the export; HeapPeakMiB the largest sampled
+	// (every 20 ms) during it. The difference is what the export held,
+	// garbage not yet collected included (the GC lets the heap grow to
+	// about twice the live heap).
+	HeapBaseMiB float64 `json:"heap_base_mib"`
 	HeapPeakMiB float64 `json:"heap_peak_mib"`
 	// RSSPeakMiB is this process's largest VmRSS sampled during the export
 	// (the load generator's memory included).
@@ -170,10 +173,7 @@ func runExportPhase(ctx context.Context, dir string) (map[string]*exportFigures,
 		}
 		fig := &exportFigures{Lines: lines, OutputMiB: round1(float64(cw.n) / (1 << 20)), Seconds: round3(d.Seconds()),
 			MiBPerSec: round1(float64(cw.n) / (1 << 20) / d.Seconds()), EventsPerSec: round1(float64(lines) / d.Seconds()),
-			RSSPeakMiB: mib(rssPeak)}
-		if heapPeak > base {
-			fig.HeapPeakMiB = mib(int64(heapPeak - base))
-		}
+			RSSPeakMiB: mib(rssPeak), HeapBaseMiB: mib(int64(base)), HeapPeakMiB: mib(int64(heapPeak))}
 		out[string(fm)] = fig
 	}
 	return out, nil
@@ -198,8 +198,8 @@ func printReadSummary(w io.Writer, r *benchResult) {
 	if r.Export != nil {
 		for _, k := range []string{"jsonl", "cef", "ocsf"} {
 			e := r.Export[k]
-			fmt.Fprintf(w, "export:  %-5s %6.1f MiB/s, %8.0f events/s (%d lines, %.1f MiB in %.3f s); heap peak +%.1f MiB, RSS peak %.1f MiB\n",
-				k, e.MiBPerSec, e.EventsPerSec, e.Lines, e.OutputMiB, e.Seconds, e.HeapPeakMiB, e.RSSPeakMiB)
+			fmt.Fprintf(w, "export:  %-5s %6.1f MiB/s, %8.0f events/s (%d lines, %.1f MiB in %.3f s); heap %.1f MiB before, peak %.1f MiB; RSS peak %.1f MiB\n",
+				k, e.MiBPerSec, e.EventsPerSec, e.Lines, e.OutputMiB, e.Seconds, e.HeapBaseMiB, e.HeapPeakMiB, e.RSSPeakMiB)
 		}
 	}
 }
