@@ -105,7 +105,7 @@ func runQueryPhase(ctx context.Context, dir string, qs []benchQuery, runs int) (
 				}
 			}
 		}
-		fig.QueriesPerSec = round1(float64(n) / total.Seconds())
+		fig.QueriesPerSec = round3(float64(n) / total.Seconds()) // a full scan of a large log takes seconds
 		fig.MeanMs = round3(float64(total.Microseconds()) / 1000 / float64(n))
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		fig.P99Ms = round3(ms(lat[int(math.Ceil(0.99*float64(len(lat))))-1])) // nearest rank
@@ -191,7 +191,7 @@ func printReadSummary(w io.Writer, r *benchResult) {
 			r.Query[names[0]].Runs, r.Query["paged"].Runs)
 		for _, k := range names {
 			q := r.Query[k]
-			fmt.Fprintf(w, "         %-10s %8.2f queries/s, mean %9.3f ms, p99 %9.3f ms; %d records scanned, %d matched  (%s)\n",
+			fmt.Fprintf(w, "         %-10s %8.3f queries/s, mean %9.3f ms, p99 %9.3f ms; %d records scanned, %d matched  (%s)\n",
 				k, q.QueriesPerSec, q.MeanMs, q.P99Ms, q.Scanned, q.Matched, q.Filter)
 		}
 	}
