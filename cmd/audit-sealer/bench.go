@@ -102,6 +102,14 @@ type benchResult struct {
 	VerifySeconds1Core float64 `json:"verify_seconds_1core"`
 	VerifySecondsAll   float64 `json:"verify_seconds_allcores"`
 
+	// Reading the log after the sealer stopped (one query or export at a
+	// time, in this process): by filter name and by format. Absent with
+	// --skip-query or --skip-export.
+	QueryPerSec     map[string]float64        `json:"query_per_sec,omitempty"`
+	ExportMiBPerSec map[string]float64        `json:"export_mib_per_sec,omitempty"`
+	Query           map[string]*queryFigures  `json:"query,omitempty"`
+	Export          map[string]*exportFigures `json:"export,omitempty"`
+
 	Machine machineInfo `json:"machine"`
 	Notes   []string    `json:"notes,omitempty"`
 }
@@ -132,6 +140,8 @@ type benchFlags struct {
 	clients, events, rate, window  int
 	sealRecords, criticalPermille  int
 	durable, asJSON, keep          bool
+	skipQuery, skipExport          bool
+	queryRuns                      int
 	segmentSize                    int64
 	sealInterval, anchorInterval   time.Duration
 	cpuProfile, sealerProfile, dir string
@@ -156,7 +166,12 @@ of 13 types (about 500 bytes each; 1% critical by default) over the socket, each
 up to --window requests in flight, optionally paced to --rate events/s in
 all. Then the sealer is stopped with SIGTERM (it must exit 0), the log is
 verified with one worker and with all cores (it must be intact and hold
-every accepted event), and the seal lag is read from the log.
+every accepted event), and the seal lag is read from the log. Last, the
+log is read as audit-sealer query and export read it: each of seven
+representative filters (user, entity, type, category, time range, critical
+only, a paged query) --query-runs times, and a whole-log export in jsonl,
+cef and ocsf, measuring its output rate and memory (skip with --skip-query,
+--skip-export).
 
 It prints a summary, or with --json one JSON document. It asserts no figure.`,
 		Args: cobra.NoArgs,
@@ -182,6 +197,9 @@ It prints a summary, or with --json one JSON document. It asserts no figure.`,
 	fl.StringVar(&f.sealerProfile, "sealer-cpuprofile", "", "write a CPU profile of the sealer process to this file")
 	fl.StringVar(&f.dir, "dir", "", "make the temporary data directory under this directory (default $TMPDIR)")
 	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory (its path is printed)")
+	fl.BoolVar(&f.skipQuery, "skip-query", false, "skip the query phase")
+	fl.BoolVar(&f.skipExport, "skip-export", false, "skip the export phase")
+	fl.IntVar(&f.queryRuns, "query-runs", 5, "runs of each filter in the query phase (the paged query: 10 times as many pages)")
 	cmd.AddCommand(serveProfiledCommand())
 	return cmd
 }
@@ -197,6 +215,8 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 		return &exitError{code: 2, err: errors.New("want --clients >= 1, --events >= --clients, --window >= 1, --rate >= 0")}
 	case f.criticalPermille < 0 || f.criticalPermille > mixSlots:
 		return &exitError{code: 2, err: errors.New("--critical-permille must be 0..1000")}
+	case f.queryRuns < 1:
+		return &exitError{code: 2, err: errors.New("--query-runs must be at least 1")}
 	}
 	if _, err := signer.ParseAlgorithm(f.algorithm); err != nil {
 		return &exitError{code: 2, err: err}
@@ -295,6 +315,7 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 
 	// The load.
 	var lr *loadResult
+	loadStart := time.Now()
 	pprof.Do(ctx, pprof.Labels("phase", "load"), func(context.Context) {
 		lr, err = driveLoad(loadParams{socket: filepath.Join(root, "audit.sock"), clients: f.clients, events: f.events,
 			durable: f.durable, rate: f.rate, window: f.window, mix: newBenchMix(f.criticalPermille)})
@@ -302,6 +323,7 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 	if err != nil {
 		return fmt.Errorf("%w\nsealer log:\n%s", err, sp.logTail())
 	}
+	loadEnd := time.Now()
 	cpu1, err := cpuSeconds(sp.pid)
 	if err != nil {
 		return err
@@ -411,6 +433,35 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 	res.SealLagP50ms, res.SealLagP99ms, res.SealLagMaxms = pct(lags.lag, 0.5), pct(lags.lag, 0.99), pct(lags.lag, 1)
 	res.SendToSealP99ms = pct(lags.sendLag, 0.99)
 	res.LogEvents, res.CriticalEvents = lags.events, lags.critical
+
+	// Reading the log back: queries, then exports. The per-event latencies
+	// are summarised above; dropping them keeps this process's live heap
+	// small, so that the export's heap figures are the export's.
+	lr.lat, lr.critLat, lags.lag, lags.sendLag = nil, nil, nil, nil
+	if !f.skipQuery {
+		pprof.Do(ctx, pprof.Labels("phase", "query"), func(ctx context.Context) {
+			res.Query, err = runQueryPhase(ctx, dataDir, benchQueries(loadStart, loadEnd), f.queryRuns)
+		})
+		if err != nil {
+			return err
+		}
+		res.QueryPerSec = map[string]float64{}
+		for k, q := range res.Query {
+			res.QueryPerSec[k] = q.QueriesPerSec
+		}
+	}
+	if !f.skipExport {
+		pprof.Do(ctx, pprof.Labels("phase", "export"), func(ctx context.Context) {
+			res.Export, err = runExportPhase(ctx, dataDir)
+		})
+		if err != nil {
+			return err
+		}
+		res.ExportMiBPerSec = map[string]float64{}
+		for k, e := range res.Export {
+			res.ExportMiBPerSec[k] = e.MiBPerSec
+		}
+	}
 	res.Machine.LoadAvgEnd = loadAvg()
 
 	// The run counts only if the log is whole: intact, sealed, and holding
@@ -433,6 +484,14 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 		// anything else means the benchmark sent something wrong.
 		if code != "shed" && code != "timeout" {
 			fails = append(fails, fmt.Sprintf("%d events refused with %s (first: %s)", n, code, lr.firstRefuse))
+		}
+	}
+	if q := res.Query["critical"]; q != nil && q.Matched != lags.critical {
+		fails = append(fails, fmt.Sprintf("the critical-only query matched %d records, the log holds %d critical events", q.Matched, lags.critical))
+	}
+	for k, e := range res.Export {
+		if e.Lines != lags.events {
+			fails = append(fails, fmt.Sprintf("the %s export wrote %d lines, the log holds %d client events", k, e.Lines, lags.events))
 		}
 	}
 	if f.mode == modeSoftHSMTPM && repAll.LastAnchor == nil {
@@ -514,6 +573,7 @@ func printSummary(r *benchResult) {
 	fmt.Printf("machine: %d CPUs (%s), GOMAXPROCS %d, Linux %s, %s, revision %s, load average %v -> %v; under load: CPU pressure %.1f%%, I/O pressure %.1f%% (full %.1f%%)\n",
 		r.Machine.NProc, r.Machine.CPUModel, r.Machine.GOMAXPROCS, r.Machine.Kernel, r.Machine.GoVersion, r.Machine.Revision, r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd,
 		r.Machine.PSICPUSomePct, r.Machine.PSIIOSomePct, r.Machine.PSIIOFullPct)
+	printReadSummary(os.Stdout, r)
 }
 
 func machine() machineInfo {

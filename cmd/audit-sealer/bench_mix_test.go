@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,24 @@ func TestBenchMix(t *testing.T) {
 	}
 	if len(benchTemplates) < 8 || critical == 0 {
 		t.Fatalf("%d types, %d critical: want at least 8 and one critical", len(benchTemplates), critical)
+	}
+	// The query phase's user and entity filters hit every benchUsers-th
+	// event of the types that name a user or customer, on every client.
+	for _, typ := range []string{"auth.success", "authz.denied", "auth.failure", "data.inference_executed"} {
+		for _, tmpl := range benchTemplates {
+			if tmpl.typ != typ {
+				continue
+			}
+			c := compileTemplate(tmpl)
+			for _, n := range []int{42, 42 + benchUsers, 3*10_000_000 + 5*benchUsers + 42} {
+				if b := c.appendEvent(nil, ts, n); !strings.Contains(string(b), `"customer-00000042`) {
+					t.Errorf("%s (n=%d) does not name customer-00000042: %s", typ, n, b)
+				}
+			}
+			if b := c.appendEvent(nil, ts, 43); strings.Contains(string(b), `"customer-00000042`) {
+				t.Errorf("%s (n=43) names customer-00000042: %s", typ, b)
+			}
+		}
 	}
 	for _, permille := range []int{0, 10, 37, 1000} {
 		m := newBenchMix(permille)

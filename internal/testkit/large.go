@@ -102,3 +102,105 @@ func BuildQueryLog(dir string, n int, segmentSize int64) (keyFile string, err er
 	keyFile = filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".pem")
 	return keyFile, writePEM(keyFile, Key("main"))
 }
+
+// realisticTemplates are the events of BuildRealisticLog: the types the
+// reports, query filters and SIEM formats care about, in the proportions of
+// a busy platform. %[1]s is the timestamp, %[2]s a customer (one of
+// RealisticOptions.Customers), %[3]d a counter.
+var realisticTemplates = []struct {
+	service string
+	weight  int
+	json    string
+}{
+	{"queen-rbee", 26, `{"type":"data.inference_executed","timestamp":"%[1]s","customer_id":"%[2]s","job_id":"job-%[3]d","model_ref":"hf:meta-llama/Meta-Llama-3.1-70B-Instruct@8c22764a-q4_k_m","tokens_processed":%[3]d,"provider_id":"provider-eu-west-0017","result":{"status":"success"}}`},
+	{"queen-rbee", 12, `{"type":"auth.success","timestamp":"%[1]s","actor":{"user_id":"%[2]s@tenants.example.com","ip":"198.51.100.23","auth_method":"bearer_token","session_id":"sess-%[3]d"},"method":"bearer_token","path":"/v2/tasks","service_id":"queen-rbee"}`},
+	{"pool-managerd", 4, `{"type":"auth.success","timestamp":"%[1]s","actor":{"user_id":"operator@platform.example.com","ip":"10.20.30.40","auth_method":"mtls"},"method":"mtls","path":"/v1/pools","service_id":"pool-managerd"}`},
+	{"queen-rbee", 14, `{"type":"task.submitted","timestamp":"%[1]s","actor":{"user_id":"%[2]s@tenants.example.com","auth_method":"api_key"},"task_id":"task-%[3]d","model_ref":"llama-3-8b","prompt_length":512,"prompt_hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","max_tokens":256}`},
+	{"queen-rbee", 10, `{"type":"authz.granted","timestamp":"%[1]s","actor":{"user_id":"%[2]s@tenants.example.com","auth_method":"api_key"},"resource":{"resource_type":"pool","resource_id":"pool-7"},"action":"write:tasks"}`},
+	{"queen-rbee", 4, `{"type":"authz.denied","timestamp":"%[1]s","actor":{"user_id":"%[2]s@tenants.example.com","ip":"2001:db8::7334","auth_method":"api_key"},"resource":{"resource_type":"pool","resource_id":"pool-7"},"action":"delete","reason":"insufficient_permissions: needs admin|pools=delete \\ scope"}`},
+	{"worker-gpu-0", 8, `{"type":"vram.sealed","timestamp":"%[1]s","shard_id":"shard-%[3]d","gpu_device":0,"vram_bytes":17179869184,"digest":"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae","worker_id":"worker-gpu-0"}`},
+	{"worker-gpu-0", 8, `{"type":"seal.verified","timestamp":"%[1]s","shard_id":"shard-%[3]d","worker_id":"worker-gpu-0"}`},
+	{"queen-rbee", 4, `{"type":"data.model_accessed","timestamp":"%[1]s","customer_id":"%[2]s","model_ref":"llama-3-8b","access_type":"download","provider_id":"provider-eu-west-0017"}`},
+	{"queen-rbee", 3, `{"type":"security.rate_limit_exceeded","timestamp":"%[1]s","ip":"203.0.113.9","endpoint":"/v2/tasks","limit":100,"actual":%[3]d,"window_seconds":60}`},
+	{"queen-rbee", 1, `{"type":"auth.failure","timestamp":"%[1]s","attempted_user":"%[2]s@tenants.example.com","reason":"invalid_token","ip":"203.0.113.9","path":"/v2/tasks","service_id":"queen-rbee"}`},
+	{"worker-gpu-0", 1, `{"type":"seal.verification_failed","timestamp":"%[1]s","shard_id":"shard-%[3]d","reason":"digest_mismatch","expected_digest":"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae","actual_digest":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","worker_id":"worker-gpu-0","severity":"critical"}`},
+	{"worker-gpu-0", 1, `{"type":"security.integrity_violation","timestamp":"%[1]s","resource_type":"model","resource_id":"llama-3-8b","expected_hash":"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae","actual_hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","severity":"high","action_taken":"load_refused","worker_id":"worker-gpu-0"}`},
+	{"queen-rbee", 1, `{"type":"compliance.gdpr_data_export","timestamp":"%[1]s","customer_id":"%[2]s","data_types":["inference_logs"],"export_format":"csv","file_hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}`},
+	{"queen-rbee", 1, `{"type":"data.deleted","timestamp":"%[1]s","customer_id":"%[2]s","data_types":["inference_logs","model_cache"],"reason":"gdpr_erasure"}`},
+	{"queen-rbee", 1, `{"type":"compliance.gdpr_right_to_erasure","timestamp":"%[1]s","customer_id":"%[2]s","completed_at":"%[1]s","data_types_deleted":["inference_logs","model_cache"]}`},
+	{"queen-rbee", 1, `{"type":"compliance.gdpr_data_access_request","timestamp":"%[1]s","customer_id":"%[2]s","requester":"dpo@example.com","scope":["inference_logs","audit_logs"]}`},
+}
+
+// RealisticOptions describe a log of BuildRealisticLog.
+type RealisticOptions struct {
+	Events      int   // client events
+	SegmentSize int64 // bytes; segments also close at UTC midnight
+	// Step is the clock's step per reading (0 = 1 ms); the ledger reads it
+	// too, about twice per event. The clock starts on 2026-11-02 and the
+	// ledger checks its own events against the real time, so the log must
+	// end before now: Events * 2 * Step at most about 3 weeks.
+	Step      time.Duration
+	Customers int // distinct customers (and users); 0 = 100
+}
+
+// RealisticCustomer returns the name of customer c of a realistic log.
+func RealisticCustomer(c int) string { return fmt.Sprintf("customer-%04d", c) }
+
+// BuildRealisticLog writes a log of o.Events events of 16 types (about 300
+// bytes each; every report's types, critical events among them) into dir,
+// sealed every 100 records, and returns the path of its public key
+// (written next to dir). Events come in runs of 100 that hold every type
+// in its proportion, each run naming one customer: run r, customer
+// r % o.Customers. The same options always give the same log.
+func BuildRealisticLog(dir string, o RealisticOptions) (keyFile string, err error) {
+	if o.Step == 0 {
+		o.Step = time.Millisecond
+	}
+	if o.Customers == 0 {
+		o.Customers = 100
+	}
+	var schedule []int
+	for k, t := range realisticTemplates {
+		for range t.weight {
+			schedule = append(schedule, k)
+		}
+	}
+	clock := NewClock()
+	clock.Step = o.Step
+	l, _, err := ledger.Open(ledger.Config{Dir: dir, Signer: Key("main"), Dev: true, SegmentSize: o.SegmentSize, Now: clock.Now,
+		Rand: &seededReader{buf: []byte("realistic")}})
+	if err != nil {
+		return "", err
+	}
+	for i := 0; i < o.Events; i++ {
+		// 7 is prime to len(schedule) (100), so the types interleave.
+		t := realisticTemplates[schedule[(i*7)%len(schedule)]]
+		now := clock.Now()
+		// Each run of len(schedule) events (every type) is one customer's.
+		raw := fmt.Sprintf(t.json, now.Format(time.RFC3339Nano), RealisticCustomer(i/len(schedule)%o.Customers), i)
+		ev, err := event.Decode([]byte(raw), event.DecodeOptions{Now: now})
+		if err != nil {
+			return "", fmt.Errorf("testkit: realistic event %d: %w", i, err)
+		}
+		body, err := event.Encode(ev)
+		if err != nil {
+			return "", err
+		}
+		if _, _, err := l.Append(chain.KindEvent, t.service, ev.EventType(), body, now); err != nil {
+			return "", err
+		}
+		if (i+1)%100 == 0 {
+			if _, err := l.Seal(); err != nil {
+				return "", err
+			}
+		}
+		if _, err := l.RotateIfDue(); err != nil {
+			return "", err
+		}
+	}
+	if err := l.Close(); err != nil {
+		return "", err
+	}
+	keyFile = filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".pem")
+	return keyFile, writePEM(keyFile, Key("main"))
+}
