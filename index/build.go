@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/storage"
@@ -25,7 +27,7 @@ func Build(ctx context.Context, path string) (*Index, error) {
 	}
 	defer r.Close()
 	x := &Index{Segment: filepath.Base(path)}
-	postings := map[string][]Posting{}
+	var bd builder
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -44,29 +46,76 @@ func Build(ctx context.Context, path string) (*Index, error) {
 		}
 		if n == 0 {
 			x.FirstSeq, x.FirstTime = rec.Seq, rec.TimeNano
+			bd.init(rec.Seq)
 		} else if rec.Seq != x.FirstSeq+uint64(n) {
 			return nil, fmt.Errorf("index: %s at offset %d: record %d, want %d", x.Segment, off, rec.Seq, x.FirstSeq+uint64(n))
 		}
 		x.Records++
 		x.LastOffset, x.LastHash, x.LastTime = off, rec.Hash, rec.TimeNano
-		for _, k := range Keys(&rec) {
-			postings[k] = append(postings[k], Posting{Seq: rec.Seq, Offset: off})
-		}
+		bd.seq, bd.off = rec.Seq, off
+		eachKey(&rec, &bd.scan, bd.post)
 	}
 	if x.Records == 0 {
 		return nil, fmt.Errorf("index: %s holds no records", x.Segment)
 	}
-	names := make([]string, 0, len(postings))
-	for k := range postings {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	x.keys = make([]entry, len(names))
-	for i, k := range names {
-		ps := postings[k]
-		x.keys[i] = entry{name: []byte(k), n: uint32(len(ps)), postings: encodePostings(x.FirstSeq, ps)}
+	slices.SortFunc(bd.keys, func(a, b building) int { return strings.Compare(a.name, b.name) })
+	x.keys = make([]entry, len(bd.keys))
+	for i, k := range bd.keys {
+		x.keys[i] = entry{name: []byte(k.name), n: k.n, postings: k.postings}
 	}
 	return x, nil
+}
+
+// builder gathers the postings of a segment's keys as Build reads its
+// records, in increasing sequence order. It keeps each key's postings
+// encoded as the file holds them, looks a key up by its bytes without
+// building a string, and reuses its buffers from record to record, so
+// that a record whose keys are all known allocates nothing.
+type builder struct {
+	ids  map[string]int // key -> index in keys
+	keys []building
+	key  []byte // the key being looked up
+	scan idScan
+	post func(prefix string, v []byte) // add, bound once
+
+	seq uint64 // the record being read
+	off int64  // its frame's offset
+}
+
+// building is a key and its postings so far.
+type building struct {
+	name     string
+	n        uint32 // postings
+	seq      uint64 // the last posting, or (first_seq, 0) before the first
+	off      int64
+	postings []byte // encoded as encodePostings does
+}
+
+// init prepares bd for a segment that starts at firstSeq.
+func (bd *builder) init(firstSeq uint64) {
+	bd.ids = map[string]int{}
+	bd.post = func(prefix string, v []byte) { bd.add(firstSeq, prefix, v) }
+}
+
+// add lists the current record under the key prefix+v, once however many
+// times the record holds the key.
+func (bd *builder) add(firstSeq uint64, prefix string, v []byte) {
+	bd.key = append(append(bd.key[:0], prefix...), v...)
+	i, ok := bd.ids[string(bd.key)] // does not allocate
+	if !ok {
+		name := string(bd.key)
+		i = len(bd.keys)
+		bd.ids[name] = i
+		bd.keys = append(bd.keys, building{name: name, seq: firstSeq})
+	}
+	k := &bd.keys[i]
+	if k.n > 0 && k.seq == bd.seq {
+		return // a duplicate key of this record
+	}
+	k.postings = binary.AppendUvarint(k.postings, bd.seq-k.seq)
+	k.postings = binary.AppendUvarint(k.postings, uint64(bd.off-k.off))
+	k.n++
+	k.seq, k.off = bd.seq, bd.off
 }
 
 // Path returns the path of the index file of segment in dir.
