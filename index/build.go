@@ -46,76 +46,121 @@ func Build(ctx context.Context, path string) (*Index, error) {
 		}
 		if n == 0 {
 			x.FirstSeq, x.FirstTime = rec.Seq, rec.TimeNano
-			bd.init(rec.Seq)
 		} else if rec.Seq != x.FirstSeq+uint64(n) {
 			return nil, fmt.Errorf("index: %s at offset %d: record %d, want %d", x.Segment, off, rec.Seq, x.FirstSeq+uint64(n))
 		}
 		x.Records++
 		x.LastOffset, x.LastHash, x.LastTime = off, rec.Hash, rec.TimeNano
-		bd.seq, bd.off = rec.Seq, off
+		bd.record(off)
 		eachKey(&rec, &bd.scan, bd.post)
 	}
 	if x.Records == 0 {
 		return nil, fmt.Errorf("index: %s holds no records", x.Segment)
 	}
-	slices.SortFunc(bd.keys, func(a, b building) int { return strings.Compare(a.name, b.name) })
-	x.keys = make([]entry, len(bd.keys))
-	for i, k := range bd.keys {
-		x.keys[i] = entry{name: []byte(k.name), n: k.n, postings: k.postings}
-	}
+	x.keys = bd.entries()
 	return x, nil
 }
 
 // builder gathers the postings of a segment's keys as Build reads its
-// records, in increasing sequence order. It keeps each key's postings
-// encoded as the file holds them, looks a key up by its bytes without
-// building a string, and reuses its buffers from record to record, so
-// that a record whose keys are all known allocates nothing.
+// records, in increasing sequence order. A key is looked up by its bytes
+// without building a string; the postings are one log of (key, record)
+// pairs, sorted by key with a counting sort and encoded into one buffer
+// at the end. So a record whose keys are all known allocates nothing, a
+// new key costs one string, and the garbage collector has few pointers
+// to follow.
 type builder struct {
-	ids  map[string]int // key -> index in keys
-	keys []building
-	key  []byte // the key being looked up
-	scan idScan
-	post func(prefix string, v []byte) // add, bound once
-
-	seq uint64 // the record being read
-	off int64  // its frame's offset
+	ids   map[string]uint32 // key -> index in keys
+	keys  []building
+	offs  []int64   // frame offset of each record, by seq - first_seq
+	posts []posting // in record order
+	key   []byte    // the key being looked up
+	scan  idScan
+	post  func(prefix string, v []byte) // bd.add, bound once
 }
 
-// building is a key and its postings so far.
+// building is a key and the number of its postings so far.
 type building struct {
-	name     string
-	n        uint32 // postings
-	seq      uint64 // the last posting, or (first_seq, 0) before the first
-	off      int64
-	postings []byte // encoded as encodePostings does
+	name string
+	n    uint32 // postings
+	last uint32 // 1 + the record of the last posting, 0 before the first
 }
 
-// init prepares bd for a segment that starts at firstSeq.
-func (bd *builder) init(firstSeq uint64) {
-	bd.ids = map[string]int{}
-	bd.post = func(prefix string, v []byte) { bd.add(firstSeq, prefix, v) }
+// posting lists record rec (its seq less first_seq) under key.
+type posting struct{ key, rec uint32 }
+
+// record starts the next record, whose frame is at off.
+func (bd *builder) record(off int64) {
+	if bd.post == nil {
+		bd.ids = map[string]uint32{}
+		bd.post = bd.add
+	}
+	bd.offs = append(bd.offs, off)
 }
 
 // add lists the current record under the key prefix+v, once however many
 // times the record holds the key.
-func (bd *builder) add(firstSeq uint64, prefix string, v []byte) {
+func (bd *builder) add(prefix string, v []byte) {
 	bd.key = append(append(bd.key[:0], prefix...), v...)
 	i, ok := bd.ids[string(bd.key)] // does not allocate
 	if !ok {
 		name := string(bd.key)
-		i = len(bd.keys)
+		i = uint32(len(bd.keys))
 		bd.ids[name] = i
-		bd.keys = append(bd.keys, building{name: name, seq: firstSeq})
+		bd.keys = append(bd.keys, building{name: name})
 	}
+	rec := uint32(len(bd.offs) - 1)
 	k := &bd.keys[i]
-	if k.n > 0 && k.seq == bd.seq {
+	if k.last == rec+1 {
 		return // a duplicate key of this record
 	}
-	k.postings = binary.AppendUvarint(k.postings, bd.seq-k.seq)
-	k.postings = binary.AppendUvarint(k.postings, uint64(bd.off-k.off))
+	k.last = rec + 1
 	k.n++
-	k.seq, k.off = bd.seq, bd.off
+	bd.posts = append(bd.posts, posting{key: i, rec: rec})
+}
+
+// entries returns the keys in order with their postings encoded as
+// encodePostings encodes them, all in one buffer.
+func (bd *builder) entries() []entry {
+	// Where each key's records go in recs, in the order of bd.keys.
+	start := make([]uint32, len(bd.keys))
+	var total uint32
+	for i, k := range bd.keys {
+		start[i] = total
+		total += k.n
+	}
+	recs := make([]uint32, total)
+	next := slices.Clone(start)
+	for _, p := range bd.posts { // in record order, so each key's records are in order
+		recs[next[p.key]] = p.rec
+		next[p.key]++
+	}
+	order := make([]uint32, len(bd.keys))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(bd.keys[a].name, bd.keys[b].name) })
+	// The first posting is relative to (first_seq, 0), each later one to
+	// the posting before it; a record is its seq less first_seq.
+	buf := make([]byte, 0, 4*int(total))
+	ends := make([]int, len(order))
+	for j, id := range order {
+		k := bd.keys[id]
+		prevRec, prevOff := uint32(0), int64(0)
+		for _, rec := range recs[start[id] : start[id]+k.n] {
+			buf = binary.AppendUvarint(buf, uint64(rec-prevRec))
+			buf = binary.AppendUvarint(buf, uint64(bd.offs[rec]-prevOff))
+			prevRec, prevOff = rec, bd.offs[rec]
+		}
+		ends[j] = len(buf)
+	}
+	out := make([]entry, len(order))
+	from := 0
+	for j, id := range order {
+		k := bd.keys[id]
+		out[j] = entry{name: []byte(k.name), n: k.n, postings: buf[from:ends[j]:ends[j]]}
+		from = ends[j]
+	}
+	return out
 }
 
 // Path returns the path of the index file of segment in dir.
