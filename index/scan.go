@@ -1,6 +1,7 @@
 package index
 
 import (
+	"encoding/binary"
 	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -419,6 +420,9 @@ func (s *idScan) str(decode bool) (span, bool) {
 	i := start
 	plain := true // no escapes and valid UTF-8 so far
 	for {
+		for i+8 <= len(b) && !mayStop(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && !strClass[b[i]] {
 			i++
 		}
@@ -458,6 +462,16 @@ func (s *idScan) str(decode bool) (span, bool) {
 			i += n
 		}
 	}
+}
+
+// mayStop reports whether one of the 8 bytes of x may be one that str
+// stops at (strClass), 8 bytes at a time: the high bit of a byte of
+// x-0x20… is set when the byte is below 0x20 (or a lower byte borrowed,
+// which only a byte below 0x20 does), of (x^0x22…)-0x01… when it is '"',
+// of (x^0x5c…)-0x01… when it is '\\', and of x when it is not ASCII.
+func mayStop(x uint64) bool {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	return ((x-0x20*ones)|((x^'"'*ones)-ones)|((x^'\\'*ones)-ones)|x)&high != 0
 }
 
 func isHex(c byte) bool {
