@@ -6,12 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/storage"
@@ -62,15 +62,17 @@ func Build(ctx context.Context, path string) (*Index, error) {
 }
 
 // builder gathers the postings of a segment's keys as Build reads its
-// records, in increasing sequence order. A key is looked up by its bytes
-// without building a string; the postings are one log of (key, record)
-// pairs, sorted by key with a counting sort and encoded into one buffer
-// at the end. So a record whose keys are all known allocates nothing, a
-// new key costs one string, and the garbage collector has few pointers
-// to follow.
+// records, in increasing sequence order. Its keys are in a hash table of
+// its own: their bytes one after another in one buffer, found by their
+// bytes with one hash, so that a new key costs no allocation of its own
+// and the garbage collector has no pointers to follow. The postings are
+// one log of (key, record) pairs, sorted by key with a counting sort and
+// encoded into one buffer at the end.
 type builder struct {
-	ids   map[string]uint32 // key -> index in keys
-	keys  []building
+	names []byte     // the bytes of every key, one after another
+	keys  []building // by id
+	slots []uint32   // open addressing, linear probing: 1 + a key's id, 0 when free
+	seed  maphash.Seed
 	offs  []int64   // frame offset of each record, by seq - first_seq
 	posts []posting // in record order
 	key   []byte    // the key being looked up
@@ -80,9 +82,10 @@ type builder struct {
 
 // building is a key and the number of its postings so far.
 type building struct {
-	name string
-	n    uint32 // postings
-	last uint32 // 1 + the record of the last posting, 0 before the first
+	start, end uint32 // its bytes in names
+	hash       uint64
+	n          uint32 // postings
+	last       uint32 // 1 + the record of the last posting, 0 before the first
 }
 
 // posting lists record rec (its seq less first_seq) under key.
@@ -91,7 +94,8 @@ type posting struct{ key, rec uint32 }
 // record starts the next record, whose frame is at off.
 func (bd *builder) record(off int64) {
 	if bd.post == nil {
-		bd.ids = map[string]uint32{}
+		bd.seed = maphash.MakeSeed()
+		bd.slots = make([]uint32, 1024)
 		bd.post = bd.add
 	}
 	bd.offs = append(bd.offs, off)
@@ -101,25 +105,62 @@ func (bd *builder) record(off int64) {
 // times the record holds the key.
 func (bd *builder) add(prefix string, v []byte) {
 	bd.key = append(append(bd.key[:0], prefix...), v...)
-	i, ok := bd.ids[string(bd.key)] // does not allocate
-	if !ok {
-		name := string(bd.key)
-		i = uint32(len(bd.keys))
-		bd.ids[name] = i
-		bd.keys = append(bd.keys, building{name: name})
-	}
+	id := bd.lookup(bd.key)
 	rec := uint32(len(bd.offs) - 1)
-	k := &bd.keys[i]
+	k := &bd.keys[id]
 	if k.last == rec+1 {
 		return // a duplicate key of this record
 	}
 	k.last = rec + 1
 	k.n++
-	bd.posts = append(bd.posts, posting{key: i, rec: rec})
+	bd.posts = append(bd.posts, posting{key: id, rec: rec})
+}
+
+// lookup returns the id of key, adding it if it is new.
+func (bd *builder) lookup(key []byte) uint32 {
+	h := maphash.Bytes(bd.seed, key)
+	mask := uint64(len(bd.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := bd.slots[i]
+		if s == 0 {
+			id := uint32(len(bd.keys))
+			start := uint32(len(bd.names))
+			bd.names = append(bd.names, key...)
+			bd.keys = append(bd.keys, building{start: start, end: uint32(len(bd.names)), hash: h})
+			bd.slots[i] = id + 1
+			if 2*len(bd.keys) > len(bd.slots) {
+				bd.grow()
+			}
+			return id
+		}
+		if k := &bd.keys[s-1]; k.hash == h && string(bd.names[k.start:k.end]) == string(key) {
+			return s - 1
+		}
+	}
+}
+
+// grow doubles the hash table.
+func (bd *builder) grow() {
+	bd.slots = make([]uint32, 2*len(bd.slots))
+	mask := uint64(len(bd.slots) - 1)
+	for id, k := range bd.keys {
+		i := k.hash & mask
+		for bd.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		bd.slots[i] = uint32(id) + 1
+	}
+}
+
+// name returns the bytes of key id.
+func (bd *builder) name(id uint32) []byte {
+	k := &bd.keys[id]
+	return bd.names[k.start:k.end:k.end]
 }
 
 // entries returns the keys in order with their postings encoded as
-// encodePostings encodes them, all in one buffer.
+// encodePostings encodes them, all in one buffer; the entries' names are
+// slices of bd.names.
 func (bd *builder) entries() []entry {
 	// Where each key's records go in recs, in the order of bd.keys.
 	start := make([]uint32, len(bd.keys))
@@ -138,7 +179,7 @@ func (bd *builder) entries() []entry {
 	for i := range order {
 		order[i] = uint32(i)
 	}
-	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(bd.keys[a].name, bd.keys[b].name) })
+	slices.SortFunc(order, func(a, b uint32) int { return bytes.Compare(bd.name(a), bd.name(b)) })
 	// The first posting is relative to (first_seq, 0), each later one to
 	// the posting before it; a record is its seq less first_seq.
 	buf := make([]byte, 0, 4*int(total))
@@ -156,8 +197,7 @@ func (bd *builder) entries() []entry {
 	out := make([]entry, len(order))
 	from := 0
 	for j, id := range order {
-		k := bd.keys[id]
-		out[j] = entry{name: []byte(k.name), n: k.n, postings: buf[from:ends[j]:ends[j]]}
+		out[j] = entry{name: bd.name(id), n: bd.keys[id].n, postings: buf[from:ends[j]:ends[j]]}
 		from = ends[j]
 	}
 	return out
