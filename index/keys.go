@@ -16,8 +16,11 @@ import (
 // requester. Entities are the strings of every top-level member whose name
 // ends in "_id", and resource.resource_id and resource.parent_id. ok is
 // false when eventJSON is not a JSON object. The result is what decoding
-// the event into a map[string]any and reading those members gives (the
-// last of duplicate members wins), found without building the maps.
+// the event into a map[string]any, numbers as json.Number, and reading
+// those members gives (the last of duplicate members wins), found without
+// building the maps. A number's value never matters, only its syntax: an
+// event holding a number no float64 holds (1e400, in a free-form member)
+// keeps its identifiers, so that it cannot hide from entity queries.
 func Identifiers(eventJSON []byte) (users, entities []string, ok bool) {
 	return identifiers(eventJSON)
 }

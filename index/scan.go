@@ -29,7 +29,8 @@ func identifiers(b []byte) (users, entities []string, ok bool) {
 // idScan finds the identifiers of an event in one pass over its JSON,
 // without json.Valid and without decoding the event into maps: the pass
 // checks the JSON grammar itself, so that it refuses exactly what
-// json.Unmarshal into a map[string]any refuses, and decodes only the
+// decoding into a map[string]any with json.Number numbers refuses (a
+// number's value is never checked, only its syntax), and decodes only the
 // strings that can be identifiers or their members' names, as
 // json.Unmarshal decodes them (the last of duplicate members wins).
 // FuzzIdentifiers checks that it agrees with that map-based reading on any

@@ -1,8 +1,10 @@
 package index
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -10,10 +12,18 @@ import (
 
 // reference is the map-based reading of the identifiers that the fast
 // path must equal: decode into a map[string]any and read the members.
+// Numbers are read as json.Number, by their syntax alone: an event is
+// indexed whatever its numbers' values (a free-form member holding 1e400,
+// which a float64 cannot, must not hide the event from entity queries).
 func reference(eventJSON []byte) (users, entities []string, ok bool) {
 	var fields map[string]any
-	if json.Unmarshal(eventJSON, &fields) != nil || fields == nil {
+	dec := json.NewDecoder(bytes.NewReader(eventJSON))
+	dec.UseNumber()
+	if dec.Decode(&fields) != nil || fields == nil {
 		return nil, nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, false // trailing data: not one JSON value
 	}
 	if a, ok := fields["actor"].(map[string]any); ok {
 		if s, ok := a["user_id"].(string); ok {
