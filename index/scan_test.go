@@ -126,3 +126,14 @@ func FuzzIdentifiers(f *testing.F) {
 		}
 	})
 }
+
+// TestHugeNumbersKeepIdentifiers: a number no float64 holds does not hide
+// the event's identifiers (json.Unmarshal into float64s would fail on it).
+func TestHugeNumbersKeepIdentifiers(t *testing.T) {
+	for _, n := range []string{"1e400", "-1E+309", strings.Repeat("9", 400)} {
+		_, entities, ok := Identifiers([]byte(`{"type":"pool.modified","pool_id":"pool-7","changes":{"x":` + n + `}}`))
+		if !ok || len(entities) != 1 || entities[0] != "pool-7" {
+			t.Fatalf("number %.10s: entities %v, ok %v", n, entities, ok)
+		}
+	}
+}
