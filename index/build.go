@@ -3,8 +3,10 @@ package index
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
@@ -25,7 +27,7 @@ func Build(ctx context.Context, path string) (*Index, error) {
 	}
 	defer r.Close()
 	x := &Index{Segment: filepath.Base(path)}
-	postings := map[string][]Posting{}
+	var bd builder
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -49,24 +51,156 @@ func Build(ctx context.Context, path string) (*Index, error) {
 		}
 		x.Records++
 		x.LastOffset, x.LastHash, x.LastTime = off, rec.Hash, rec.TimeNano
-		for _, k := range Keys(&rec) {
-			postings[k] = append(postings[k], Posting{Seq: rec.Seq, Offset: off})
-		}
+		bd.record(off)
+		eachKey(&rec, &bd.scan, bd.post)
 	}
 	if x.Records == 0 {
 		return nil, fmt.Errorf("index: %s holds no records", x.Segment)
 	}
-	names := make([]string, 0, len(postings))
-	for k := range postings {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	x.keys = make([]entry, len(names))
-	for i, k := range names {
-		ps := postings[k]
-		x.keys[i] = entry{name: []byte(k), n: uint32(len(ps)), postings: encodePostings(x.FirstSeq, ps)}
-	}
+	x.keys = bd.entries()
 	return x, nil
+}
+
+// builder gathers the postings of a segment's keys as Build reads its
+// records, in increasing sequence order. Its keys are in a hash table of
+// its own: their bytes one after another in one buffer, found by their
+// bytes with one hash, so that a new key costs no allocation of its own
+// and the garbage collector has no pointers to follow. The postings are
+// one log of (key, record) pairs, sorted by key with a counting sort and
+// encoded into one buffer at the end.
+type builder struct {
+	names []byte     // the bytes of every key, one after another
+	keys  []building // by id
+	slots []uint32   // open addressing, linear probing: 1 + a key's id, 0 when free
+	seed  maphash.Seed
+	offs  []int64   // frame offset of each record, by seq - first_seq
+	posts []posting // in record order
+	key   []byte    // the key being looked up
+	scan  idScan
+	post  func(prefix string, v []byte) // bd.add, bound once
+}
+
+// building is a key and the number of its postings so far.
+type building struct {
+	start, end uint32 // its bytes in names
+	hash       uint64
+	n          uint32 // postings
+	last       uint32 // 1 + the record of the last posting, 0 before the first
+}
+
+// posting lists record rec (its seq less first_seq) under key.
+type posting struct{ key, rec uint32 }
+
+// record starts the next record, whose frame is at off.
+func (bd *builder) record(off int64) {
+	if bd.post == nil {
+		bd.seed = maphash.MakeSeed()
+		bd.slots = make([]uint32, 1024)
+		bd.post = bd.add
+	}
+	bd.offs = append(bd.offs, off)
+}
+
+// add lists the current record under the key prefix+v, once however many
+// times the record holds the key.
+func (bd *builder) add(prefix string, v []byte) {
+	bd.key = append(append(bd.key[:0], prefix...), v...)
+	id := bd.lookup(bd.key)
+	rec := uint32(len(bd.offs) - 1)
+	k := &bd.keys[id]
+	if k.last == rec+1 {
+		return // a duplicate key of this record
+	}
+	k.last = rec + 1
+	k.n++
+	bd.posts = append(bd.posts, posting{key: id, rec: rec})
+}
+
+// lookup returns the id of key, adding it if it is new.
+func (bd *builder) lookup(key []byte) uint32 {
+	h := maphash.Bytes(bd.seed, key)
+	mask := uint64(len(bd.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := bd.slots[i]
+		if s == 0 {
+			id := uint32(len(bd.keys))
+			start := uint32(len(bd.names))
+			bd.names = append(bd.names, key...)
+			bd.keys = append(bd.keys, building{start: start, end: uint32(len(bd.names)), hash: h})
+			bd.slots[i] = id + 1
+			if 2*len(bd.keys) > len(bd.slots) {
+				bd.grow()
+			}
+			return id
+		}
+		if k := &bd.keys[s-1]; k.hash == h && string(bd.names[k.start:k.end]) == string(key) {
+			return s - 1
+		}
+	}
+}
+
+// grow doubles the hash table.
+func (bd *builder) grow() {
+	bd.slots = make([]uint32, 2*len(bd.slots))
+	mask := uint64(len(bd.slots) - 1)
+	for id, k := range bd.keys {
+		i := k.hash & mask
+		for bd.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		bd.slots[i] = uint32(id) + 1
+	}
+}
+
+// name returns the bytes of key id.
+func (bd *builder) name(id uint32) []byte {
+	k := &bd.keys[id]
+	return bd.names[k.start:k.end:k.end]
+}
+
+// entries returns the keys in order with their postings encoded as
+// encodePostings encodes them, all in one buffer; the entries' names are
+// slices of bd.names.
+func (bd *builder) entries() []entry {
+	// Where each key's records go in recs, in the order of bd.keys.
+	start := make([]uint32, len(bd.keys))
+	var total uint32
+	for i, k := range bd.keys {
+		start[i] = total
+		total += k.n
+	}
+	recs := make([]uint32, total)
+	next := slices.Clone(start)
+	for _, p := range bd.posts { // in record order, so each key's records are in order
+		recs[next[p.key]] = p.rec
+		next[p.key]++
+	}
+	order := make([]uint32, len(bd.keys))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return bytes.Compare(bd.name(a), bd.name(b)) })
+	// The first posting is relative to (first_seq, 0), each later one to
+	// the posting before it; a record is its seq less first_seq.
+	buf := make([]byte, 0, 4*int(total))
+	ends := make([]int, len(order))
+	for j, id := range order {
+		k := bd.keys[id]
+		prevRec, prevOff := uint32(0), int64(0)
+		for _, rec := range recs[start[id] : start[id]+k.n] {
+			buf = binary.AppendUvarint(buf, uint64(rec-prevRec))
+			buf = binary.AppendUvarint(buf, uint64(bd.offs[rec]-prevOff))
+			prevRec, prevOff = rec, bd.offs[rec]
+		}
+		ends[j] = len(buf)
+	}
+	out := make([]entry, len(order))
+	from := 0
+	for j, id := range order {
+		out[j] = entry{name: bd.name(id), n: bd.keys[id].n, postings: buf[from:ends[j]:ends[j]]}
+		from = ends[j]
+	}
+	return out
 }
 
 // Path returns the path of the index file of segment in dir.

@@ -276,3 +276,52 @@ func parse(t *testing.T, b []byte) {
 		}
 	}
 }
+
+// TestBuildManyKeys: on a segment of thousands of keys (two new ones a
+// record, so that Build's key table grows many times), Build lists every
+// record under exactly its Keys.
+func TestBuildManyKeys(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := testkit.BuildLargeLog(dir, 3000, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := storage.ListSegments(dir)
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("segments %v, %v: want one", segs, err)
+	}
+	path := filepath.Join(dir, segs[0].Name)
+	x, err := index.Build(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]index.Posting{}
+	r, err := storage.OpenSegment(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		p, off, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		rec, _ := chain.Decode(p)
+		for _, k := range index.Keys(&rec) {
+			want[k] = append(want[k], index.Posting{Seq: rec.Seq, Offset: off})
+		}
+	}
+	if len(want) < 6000 {
+		t.Fatalf("%d keys, want at least 6000", len(want))
+	}
+	if got := x.Keys(); !slices.Equal(got, sortedKeys(want)) {
+		t.Fatalf("%d keys, want %d", len(got), len(want))
+	}
+	for k, ps := range want {
+		if got := x.Lookup(k); !slices.Equal(got, ps) {
+			t.Fatalf("key %s lists %v, want %v", k, got, ps)
+		}
+	}
+	if _, err := index.Parse(x.Encode()); err != nil {
+		t.Fatal(err)
+	}
+}
