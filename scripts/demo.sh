@@ -121,6 +121,12 @@ say "disclosing one record with its inclusion proof"
 "$bin/audit-sealer" prove --data-dir "$data" --seq 5 --out "$work/proof-5.json"
 "$bin/audit-verify" proof --key "$work/key.pem" "$work/proof-5.json" | head -2
 
+say "a query for one user, each result with its proof; audit-verify checks a result line"
+"$bin/audit-sealer" query --data-dir "$data" --user customer-7 --json --proofs --limit 5 > "$work/customer-7.jsonl"
+grep -c '"proof"' "$work/customer-7.jsonl" | sed 's/^/results with a proof: /'
+head -1 "$work/customer-7.jsonl" > "$work/result-1.json"
+"$bin/audit-verify" proof --key "$work/key.pem" "$work/result-1.json" | sed -n '1p;4p'
+
 say "tampering with a copy: one byte of one event changed"
 cp -r "$data" "$work/tampered"
 seg=$(ls "$work/tampered"/*.seg | head -1)
