@@ -332,6 +332,9 @@ func diff(file, built *Index) string {
 		case i == len(file.keys) || string(built.keys[j].name) < string(file.keys[i].name):
 			return fmt.Sprintf("key %q of the segment is missing (%d records)", built.keys[j].name, built.keys[j].n)
 		case !bytes.Equal(file.keys[i].postings, built.keys[j].postings):
+			if err := checkPostings(&file.keys[i], file.FirstSeq, file.FirstSeq+file.Records-1, file.LastOffset); err != nil {
+				return fmt.Sprintf("key %q: malformed postings: %v", file.keys[i].name, err)
+			}
 			fp, bp := file.keys[i].decode(file.FirstSeq), built.keys[j].decode(built.FirstSeq)
 			for k := range bp {
 				if k == len(fp) || fp[k] != bp[k] {

@@ -269,11 +269,42 @@ func parse(t *testing.T, b []byte) {
 	if !bytes.Equal(x.Encode(), b) {
 		t.Fatal("an accepted file does not encode back to the same bytes")
 	}
+	// Parse checks the key table; Lookup checks each list of postings: a
+	// list it returns lies inside the segment, in order, and one it
+	// refuses marks the index damaged.
 	for _, k := range x.Keys() {
 		ps := x.Lookup(k)
-		if len(ps) == 0 || ps[0].Seq < x.FirstSeq || ps[len(ps)-1].Offset > x.LastOffset {
+		if ps == nil {
+			if x.Err() == nil || !errors.Is(x.Err(), index.ErrMalformed) {
+				t.Fatalf("key %s: no postings, and the index does not say it is damaged (%v)", k, x.Err())
+			}
+			continue
+		}
+		if ps[0].Seq < x.FirstSeq || ps[len(ps)-1].Offset > x.LastOffset || ps[len(ps)-1].Seq >= x.FirstSeq+x.Records {
 			t.Fatalf("key %s: postings %v outside the segment", k, ps)
 		}
+		for i := 1; i < len(ps); i++ {
+			if ps[i].Seq <= ps[i-1].Seq || ps[i].Offset <= ps[i-1].Offset {
+				t.Fatalf("key %s: postings %v out of order", k, ps)
+			}
+		}
+	}
+}
+
+// TestMalformedPostingsFoundOnLookup: a list of postings that leaves the
+// segment is accepted by Parse (which checks the key table only), and
+// refused by Lookup, which marks the index damaged; other keys still read.
+func TestMalformedPostingsFoundOnLookup(t *testing.T) {
+	x, err := index.New(index.Index{Segment: "0000000000000000.seg", Records: 3, Size: 400, LastOffset: 300},
+		map[string][]index.Posting{"type:auth.success": {{Seq: 1, Offset: 100}, {Seq: 2, Offset: 350}}, "user:a": {{Seq: 2, Offset: 200}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := x.Lookup("user:a"); len(ps) != 1 || x.Err() != nil {
+		t.Fatalf("a good list: %v, %v", ps, x.Err())
+	}
+	if ps := x.Lookup("type:auth.success"); ps != nil || !errors.Is(x.Err(), index.ErrMalformed) {
+		t.Fatalf("a posting past the last frame: %v, damaged %v", ps, x.Err())
 	}
 }
 

@@ -266,6 +266,14 @@ func TestBrokenIndexIgnored(t *testing.T) {
 			}
 			return rewrite(*x, ps)
 		}(),
+		"posting past the segment": func() []byte {
+			// Parse accepts it (it checks the key table); the lookup of
+			// the user's postings refuses it.
+			ps := postings()
+			l := ps["user:customer-5"]
+			l[len(l)-1].Offset = x.LastOffset + 1
+			return rewrite(*x, ps)
+		}(),
 		"not a frame": func() []byte {
 			ps := postings()
 			l := ps["user:customer-5"]

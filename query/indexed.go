@@ -132,9 +132,13 @@ func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, from
 	if err := x.Bind(r, s); err != nil {
 		return false, 0, err
 	}
+	cands := candidates(f, x)
+	if err := x.Err(); err != nil {
+		return false, from, fmt.Errorf("%w: %v", errIndexBroken, err) // nothing returned yet: read the whole segment
+	}
 	info.IndexedSegments++
 	next = from
-	for n, p := range candidates(f, x) {
+	for n, p := range cands {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return true, next, ctx.Err()
 		}
