@@ -145,6 +145,7 @@ func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, from
 		if p.Seq < from {
 			continue
 		}
+		info.RecordsRead++
 		payload, _, err := r.FrameAt(p.Offset)
 		if err != nil {
 			info.IndexedSegments--

@@ -60,6 +60,24 @@ type Filter struct {
 	After uint64
 	// Limit stops after this many matches; 0 = no limit.
 	Limit int
+	// Resume, from the End of an earlier scan of the same log, starts
+	// reading there: the segments before its segment, and the frames
+	// before its offset, are neither read nor returned (the earlier scan
+	// read them), so that a follower (export --follow) reads only what was
+	// sealed since. Set After too: it alone says which records were
+	// returned already. If the offset no longer fits (past the file, or
+	// not the start of the record it names), its segment is read from the
+	// start; if its segment is gone, the whole log is read.
+	Resume *Position
+}
+
+// Position is where a scan of the log can resume: the frame at byte Offset
+// of segment Segment, which holds record NextSeq. It follows the last
+// checkpoint the scan read, so every record before it was sealed.
+type Position struct {
+	Segment string `json:"segment"`
+	Offset  int64  `json:"offset"`
+	NextSeq uint64 `json:"next_seq"`
 }
 
 // Match is one record that passed the filter.
@@ -79,11 +97,14 @@ type Match struct {
 
 // Info says what a scan covered.
 type Info struct {
-	Scanned    uint64 `json:"scanned"` // event records read from the log and matched against the filter
-	Matched    int    `json:"matched"`
-	SealedSize uint64 `json:"sealed_size"` // records 0..SealedSize-1 are covered by the last checkpoint the scan read (it stops reading where the query ends)
-	More       bool   `json:"more"`        // Limit stopped the scan before the end
-	Next       uint64 `json:"next"`        // the last match's seq: with More, the After value for the next page
+	Scanned uint64 `json:"scanned"` // event records read from the log and matched against the filter
+	// RecordsRead counts every record read from the segment files, of any
+	// kind, including those before the After cursor: what the scan cost.
+	RecordsRead uint64 `json:"records_read"`
+	Matched     int    `json:"matched"`
+	SealedSize  uint64 `json:"sealed_size"` // records 0..SealedSize-1 are covered by the last checkpoint the scan read (it stops reading where the query ends)
+	More        bool   `json:"more"`        // Limit stopped the scan before the end
+	Next        uint64 `json:"next"`        // the last match's seq: with More, the After value for the next page
 
 	// IndexedSegments counts the segments read only at the records their
 	// index lists for the filter.
@@ -98,6 +119,9 @@ type Info struct {
 	// malformed, stale or failed while it was read, although the filter
 	// could have used one (audit-sealer index build writes them).
 	UnindexedSegments int `json:"unindexed_segments"`
+	// End, when the scan read the active segment to its end, is where a
+	// later scan can resume (Filter.Resume); nil otherwise.
+	End *Position `json:"end,omitempty"`
 	// IndexProblem is the first reason an index present beside its
 	// segment was not used (malformed, stale, or pointing at a record it
 	// does not hold); empty when there was none.
@@ -158,7 +182,18 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 		}
 		from = f.After + 1
 	}
+	resumeAt := -1
+	if f.Resume != nil {
+		// The segments before it were read by the scan that gave f.Resume;
+		// within it, openAt starts at its offset only if the record there
+		// is the one it names. Records are never skipped by f.Resume's
+		// sequence number: After alone decides which are returned.
+		resumeAt = slices.IndexFunc(segs, func(s storage.SegmentInfo) bool { return s.Name == f.Resume.Segment })
+	}
 	for i, s := range segs {
+		if i < resumeAt {
+			continue // read by the scan that gave f.Resume
+		}
 		if i+1 < len(segs) && segs[i+1].FirstSeq <= f.After {
 			continue // the whole segment is before the cursor
 		}
@@ -193,7 +228,11 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 			segFrom = max(from, next)
 		}
 		info.ScannedSegments++
-		done, err := scanSegment(ctx, filepath.Join(dir, s.Name), i == len(segs)-1, segFrom, &f, info, fn)
+		start := Position{Segment: s.Name, NextSeq: s.FirstSeq}
+		if i == resumeAt {
+			start = *f.Resume
+		}
+		done, err := scanSegment(ctx, dir, start, i == len(segs)-1, segFrom, &f, info, fn)
 		if err != nil || done {
 			return info, err
 		}
@@ -201,12 +240,13 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 	return info, nil
 }
 
-func scanSegment(ctx context.Context, path string, active bool, from uint64, f *Filter, info *Info, fn func(*Match) error) (bool, error) {
-	r, err := storage.OpenSegment(path, active)
+func scanSegment(ctx context.Context, dir string, start Position, active bool, from uint64, f *Filter, info *Info, fn func(*Match) error) (bool, error) {
+	path := filepath.Join(dir, start.Segment)
+	r, err := openAt(path, active, start)
 	if err != nil {
 		return false, fmt.Errorf("query: %w", err)
 	}
-	defer r.Close()
+	defer func() { r.Close() }()
 	// In the active segment, the records after its last checkpoint are not
 	// sealed yet. Its matches wait here until a checkpoint covers them, and
 	// those none covers are dropped at the end: one read of the segment,
@@ -214,23 +254,29 @@ func scanSegment(ctx context.Context, path string, active bool, from uint64, f *
 	// holds at most the matches between two checkpoints (the sealer seals
 	// every 100 records or every second by default).
 	var pending []*Match
+	end := Position{Segment: start.Segment, Offset: r.Offset(), NextSeq: start.NextSeq}
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return true, ctx.Err()
 		}
 		p, _, err := r.Next()
 		if err == io.EOF {
+			if active {
+				info.End = &end
+			}
 			return false, nil
 		}
 		if err != nil {
 			return false, fmt.Errorf("query: %w", err)
 		}
+		info.RecordsRead++
 		rec, err := chain.Decode(p)
 		if err != nil {
 			return false, fmt.Errorf("query: %w", err)
 		}
 		if rec.Kind == chain.KindCheckpoint {
 			info.SealedSize = max(info.SealedSize, rec.Seq)
+			end = Position{Segment: start.Segment, Offset: r.Offset(), NextSeq: rec.Seq + 1}
 			for i, m := range pending {
 				if done, err := emit(m, f, info, fn); done || err != nil {
 					return true, err
@@ -254,6 +300,27 @@ func scanSegment(ctx context.Context, path string, active bool, from uint64, f *
 			return true, err
 		}
 	}
+}
+
+// openAt opens the segment at path positioned at start, when start is a
+// resume position that still fits (its frame holds record start.NextSeq);
+// otherwise, at the segment's first frame.
+func openAt(path string, active bool, start Position) (*storage.Reader, error) {
+	if start.Offset > 0 {
+		if r, err := storage.OpenSegmentAt(path, active, start.Offset); err == nil {
+			if r.Offset() == r.Size() {
+				return r, nil // nothing appended since
+			}
+			if p, _, err := r.Next(); err == nil {
+				if rec, err := chain.Decode(p); err == nil && rec.Seq == start.NextSeq {
+					r.Close()
+					return storage.OpenSegmentAt(path, active, start.Offset)
+				}
+			}
+			r.Close()
+		}
+	}
+	return storage.OpenSegment(path, active)
 }
 
 // consider matches one event record read from the log against f and

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -61,5 +62,75 @@ func TestFrameAt(t *testing.T) {
 	os.WriteFile(path, bad, 0o600)
 	if _, err := OpenFrames(path); !errors.Is(err, ErrBadHeader) {
 		t.Fatalf("bad header: %v", err)
+	}
+}
+
+// TestOpenSegmentAt: a Reader opened at the offset Next reported after a
+// frame returns the frames after it, with their offsets; one opened at an
+// offset inside a frame reports a bad frame, never a payload; offsets
+// outside the frames are refused.
+func TestOpenSegmentAt(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Create(dir, Options{}, 0, []byte("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"second", "third", "fourth"} {
+		if err := l.Append([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := ListSegments(dir)
+	path := filepath.Join(dir, segs[0].Name)
+	r, err := OpenSegment(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offsets []int64
+	var payloads []string
+	for {
+		p, off, err := r.Next()
+		if err != nil {
+			break
+		}
+		offsets, payloads = append(offsets, off), append(payloads, string(p))
+	}
+	r.Close()
+	if len(payloads) != 4 {
+		t.Fatalf("payloads %q", payloads)
+	}
+	at, err := OpenSegmentAt(path, true, offsets[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i < 4; i++ {
+		p, off, err := at.Next()
+		if err != nil || string(p) != payloads[i] || off != offsets[i] {
+			t.Fatalf("frame %d: %q at %d, %v; want %q at %d", i, p, off, err, payloads[i], offsets[i])
+		}
+	}
+	if _, _, err := at.Next(); err != io.EOF {
+		t.Fatalf("after the last frame: %v", err)
+	}
+	at.Close()
+	mid, err := OpenSegmentAt(path, false, offsets[1]+3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _, err := mid.Next(); err == nil {
+		t.Fatalf("a reader opened inside a frame returned %q", p)
+	}
+	mid.Close()
+	for _, off := range []int64{0, headerSize - 1, 1 << 40} {
+		if r, err := OpenSegmentAt(path, true, off); err == nil {
+			r.Close()
+			t.Fatalf("offset %d accepted", off)
+		}
 	}
 }

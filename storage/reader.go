@@ -98,6 +98,30 @@ func OpenSegment(path string, isLast bool) (*Reader, error) {
 	return r, nil
 }
 
+// OpenSegmentAt is OpenSegment positioned at byte offset off, which must
+// be where a frame starts (an offset Next reported, or the end of the
+// file): the file header is checked, the frames before off are not read.
+// It lets a reader that already read a segment up to off (export
+// --follow) read only what was appended since. An off that is not a frame
+// boundary makes Next report a corrupt or torn frame there, never a wrong
+// payload, since every frame carries its length and checksum.
+func OpenSegmentAt(path string, isLast bool, off int64) (*Reader, error) {
+	r, err := OpenSegment(path, isLast)
+	if err != nil {
+		return nil, err
+	}
+	if off < headerSize || off > r.size {
+		r.Close()
+		return nil, fmt.Errorf("storage: segment %s: offset %d is outside its frames (%d to %d)", r.name, off, headerSize, r.size)
+	}
+	if off > r.off {
+		f := r.closer.(*os.File)
+		r.br.Reset(io.NewSectionReader(f, off, r.size-off))
+		r.off = off
+	}
+	return r, nil
+}
+
 // newReader returns a Reader of the first size bytes of ra, positioned
 // after the checked file header.
 func newReader(name string, ra io.ReaderAt, size int64, isLast bool) (*Reader, error) {
@@ -142,6 +166,13 @@ func newReader(name string, ra io.ReaderAt, size int64, isLast bool) (*Reader, e
 	r.off = headerSize
 	return r, nil
 }
+
+// Offset returns the offset of the next frame: after a successful Next,
+// where the frame it returned ends.
+func (r *Reader) Offset() int64 { return r.off }
+
+// Size returns the size of the segment file when it was opened.
+func (r *Reader) Size() int64 { return r.size }
 
 // Next returns the next frame's payload and the offset of the frame in the
 // file. The payload is valid until the next call to Next or Close. At the

@@ -245,7 +245,8 @@ func exportCommand() *cobra.Command {
 		Long: `export writes the sealed records that match the filters (as for query), one
 line each, in flat memory: jsonl (for Elastic and Splunk), cef (ArcSight
 CEF:0) or ocsf (OCSF 1.1 event objects). With --follow it keeps running and
-writes each new record once a signed checkpoint covers it.`,
+writes each new record once a signed checkpoint covers it; each poll reads
+only what was appended after the last checkpoint the previous poll read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := ff.filter()
@@ -263,7 +264,7 @@ writes each new record once a signed checkpoint covers it.`,
 			defer stop()
 			for {
 				last := f.After
-				_, err := query.Scan(ctx, ff.dataDir, f, func(m *query.Match) error {
+				info, err := query.Scan(ctx, ff.dataDir, f, func(m *query.Match) error {
 					last = m.Seq
 					return x.Write(m)
 				})
@@ -273,7 +274,9 @@ writes each new record once a signed checkpoint covers it.`,
 				if err := out.Flush(); err != nil || !follow || ctx.Err() != nil {
 					return err
 				}
-				f.After = last
+				// The next poll reads only what was appended after the last
+				// checkpoint this one read.
+				f.After, f.Resume = last, info.End
 				select {
 				case <-ctx.Done():
 					return nil
