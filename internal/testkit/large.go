@@ -25,28 +25,46 @@ func LargeEvent(i int, ts time.Time) []byte {
 func BuildLargeLog(dir string, n int, segmentSize int64) (keyFile string, err error) {
 	clock := NewClock()
 	clock.Step = time.Microsecond
-	l, _, err := ledger.Open(ledger.Config{Dir: dir, Signer: Key("main"), Dev: true, SegmentSize: segmentSize, Now: clock.Now,
-		Rand: &seededReader{buf: []byte("large")}})
+	return writeLog(dir, n, ledger.Config{SegmentSize: segmentSize, Now: clock.Now, Rand: &seededReader{buf: []byte("large")}}, false,
+		func(i int, now time.Time) (string, []byte) { return "queen-rbee", LargeEvent(i, now) })
+}
+
+// eventSource gives the i-th event of a generated log: the service that
+// sends it and its JSON as a client would send it, stamped from now.
+type eventSource func(i int, now time.Time) (service string, raw []byte)
+
+// writeLog writes n events from next into a new log in dir (ledger
+// settings cfg, whose Now is also the events' clock), seals every 100
+// events, closes segments when due (after each seal, or after every event
+// with rotateEach), and returns the path of its public key, written next
+// to dir.
+func writeLog(dir string, n int, cfg ledger.Config, rotateEach bool, next eventSource) (keyFile string, err error) {
+	cfg.Dir, cfg.Signer, cfg.Dev = dir, Key("main"), true
+	l, _, err := ledger.Open(cfg)
 	if err != nil {
 		return "", err
 	}
 	for i := 0; i < n; i++ {
-		now := clock.Now()
-		ev, err := event.Decode(LargeEvent(i, now), event.DecodeOptions{Now: now})
+		now := cfg.Now()
+		service, raw := next(i, now)
+		ev, err := event.Decode(raw, event.DecodeOptions{Now: now})
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("testkit: event %d: %w", i, err)
 		}
 		body, err := event.Encode(ev)
 		if err != nil {
 			return "", err
 		}
-		if _, _, err := l.Append(chain.KindEvent, "queen-rbee", ev.EventType(), body, now); err != nil {
+		if _, _, err := l.Append(chain.KindEvent, service, ev.EventType(), body, now); err != nil {
 			return "", err
 		}
-		if (i+1)%100 == 0 {
+		sealed := (i+1)%100 == 0
+		if sealed {
 			if _, err := l.Seal(); err != nil {
 				return "", err
 			}
+		}
+		if sealed || rotateEach {
 			if _, err := l.RotateIfDue(); err != nil {
 				return "", err
 			}
@@ -67,40 +85,11 @@ func BuildLargeLog(dir string, n int, segmentSize int64) (keyFile string, err er
 // entity queries select a few records of many, for query and index tests.
 func BuildQueryLog(dir string, n int, segmentSize int64) (keyFile string, err error) {
 	clock := NewClock()
-	l, _, err := ledger.Open(ledger.Config{Dir: dir, Signer: Key("main"), Dev: true, SegmentSize: segmentSize, Now: clock.Now,
-		Rand: &seededReader{buf: []byte("query")}})
-	if err != nil {
-		return "", err
-	}
-	for i := 0; i < n; i++ {
-		t := templates[i%len(templates)]
-		now := clock.Now()
-		raw := fmt.Sprintf(t.json, now.Add(-time.Millisecond).Format(time.RFC3339Nano), (i/len(templates))%97)
-		ev, err := event.Decode([]byte(raw), event.DecodeOptions{Now: now})
-		if err != nil {
-			return "", err
-		}
-		body, err := event.Encode(ev)
-		if err != nil {
-			return "", err
-		}
-		if _, _, err := l.Append(chain.KindEvent, t.service, ev.EventType(), body, now); err != nil {
-			return "", err
-		}
-		if (i+1)%100 == 0 {
-			if _, err := l.Seal(); err != nil {
-				return "", err
-			}
-			if _, err := l.RotateIfDue(); err != nil {
-				return "", err
-			}
-		}
-	}
-	if err := l.Close(); err != nil {
-		return "", err
-	}
-	keyFile = filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".pem")
-	return keyFile, writePEM(keyFile, Key("main"))
+	return writeLog(dir, n, ledger.Config{SegmentSize: segmentSize, Now: clock.Now, Rand: &seededReader{buf: []byte("query")}}, false,
+		func(i int, now time.Time) (string, []byte) {
+			t := templates[i%len(templates)]
+			return t.service, []byte(fmt.Sprintf(t.json, now.Add(-time.Millisecond).Format(time.RFC3339Nano), (i/len(templates))%97))
+		})
 }
 
 // realisticTemplates are the events of BuildRealisticLog: the types the
@@ -167,40 +156,11 @@ func BuildRealisticLog(dir string, o RealisticOptions) (keyFile string, err erro
 	}
 	clock := NewClock()
 	clock.Step = o.Step
-	l, _, err := ledger.Open(ledger.Config{Dir: dir, Signer: Key("main"), Dev: true, SegmentSize: o.SegmentSize, Now: clock.Now,
-		Rand: &seededReader{buf: []byte("realistic")}})
-	if err != nil {
-		return "", err
-	}
-	for i := 0; i < o.Events; i++ {
-		// 7 is prime to len(schedule) (100), so the types interleave.
-		t := realisticTemplates[schedule[(i*7)%len(schedule)]]
-		now := clock.Now()
-		// Each run of len(schedule) events (every type) is one customer's.
-		raw := fmt.Sprintf(t.json, now.Format(time.RFC3339Nano), RealisticCustomer(i/len(schedule)%o.Customers), i)
-		ev, err := event.Decode([]byte(raw), event.DecodeOptions{Now: now})
-		if err != nil {
-			return "", fmt.Errorf("testkit: realistic event %d: %w", i, err)
-		}
-		body, err := event.Encode(ev)
-		if err != nil {
-			return "", err
-		}
-		if _, _, err := l.Append(chain.KindEvent, t.service, ev.EventType(), body, now); err != nil {
-			return "", err
-		}
-		if (i+1)%100 == 0 {
-			if _, err := l.Seal(); err != nil {
-				return "", err
-			}
-		}
-		if _, err := l.RotateIfDue(); err != nil {
-			return "", err
-		}
-	}
-	if err := l.Close(); err != nil {
-		return "", err
-	}
-	keyFile = filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".pem")
-	return keyFile, writePEM(keyFile, Key("main"))
+	return writeLog(dir, o.Events, ledger.Config{SegmentSize: o.SegmentSize, Now: clock.Now, Rand: &seededReader{buf: []byte("realistic")}}, true,
+		func(i int, now time.Time) (string, []byte) {
+			// 7 is prime to len(schedule) (100), so the types interleave.
+			t := realisticTemplates[schedule[(i*7)%len(schedule)]]
+			// Each run of len(schedule) events (every type) is one customer's.
+			return t.service, []byte(fmt.Sprintf(t.json, now.Format(time.RFC3339Nano), RealisticCustomer(i/len(schedule)%o.Customers), i))
+		})
 }
