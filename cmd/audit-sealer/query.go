@@ -119,8 +119,14 @@ summary says how many were.`,
 			if asJSON {
 				return enc.Encode(map[string]any{"summary": info})
 			}
-			fmt.Fprintf(w, "# %d matches of %d sealed records read (sealed size %d); segments: %d through their index, %d read in full",
-				info.Matched, info.Scanned, info.SealedSize, info.IndexedSegments, info.ScannedSegments)
+			// A scan that stopped early (--limit) did not read the last
+			// checkpoint: the sealed size it saw is a lower bound.
+			sealed := fmt.Sprint(info.SealedSize)
+			if info.End == nil {
+				sealed = "at least " + sealed
+			}
+			fmt.Fprintf(w, "# %d matches of %d sealed records read (sealed size %s); segments: %d through their index, %d read in full",
+				info.Matched, info.Scanned, sealed, info.IndexedSegments, info.ScannedSegments)
 			if info.UnindexedSegments > 0 {
 				fmt.Fprintf(w, " (%d without a usable index: audit-sealer index build)", info.UnindexedSegments)
 			}
