@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/audit-sealer/audit-sealer/storage"
 )
@@ -140,7 +141,15 @@ func CheckAll(ctx context.Context, dir string) (results []Result, ok bool, err e
 	return results, ok, nil
 }
 
-// removeOrphans removes the index files of dir whose segment is gone.
+// staleTempAge is how old a temporary index file (Write's ".<name>.*.tmp")
+// must be before removeOrphans takes it for one a crash left behind: a
+// Write in progress takes seconds, and `audit-sealer index build` may run
+// beside the sealer.
+const staleTempAge = time.Hour
+
+// removeOrphans removes the index files of dir whose segment is gone, and
+// temporary index files older than staleTempAge (left by a crash during
+// Write).
 func removeOrphans(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -148,6 +157,15 @@ func removeOrphans(dir string) error {
 	}
 	removed := false
 	for _, e := range ents {
+		if isTempIndex(e.Name()) {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTempAge {
+				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("index: %w", err)
+				}
+				removed = true
+			}
+			continue
+		}
 		stem, ok := strings.CutSuffix(e.Name(), suffix)
 		if !ok || len(stem) != 16 || strings.Trim(stem, "0123456789abcdef") != "" {
 			continue
@@ -163,4 +181,15 @@ func removeOrphans(dir string) error {
 		return syncDir(dir)
 	}
 	return nil
+}
+
+// isTempIndex reports whether name is a temporary file of Write:
+// ".<16 hex digits>.idx.<random>.tmp".
+func isTempIndex(name string) bool {
+	rest, ok := strings.CutPrefix(name, ".")
+	if !ok || !strings.HasSuffix(rest, ".tmp") || len(rest) < 16+len(suffix)+1 {
+		return false
+	}
+	stem, after := rest[:16], rest[16:]
+	return strings.Trim(stem, "0123456789abcdef") == "" && strings.HasPrefix(after, suffix+".")
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/index"
@@ -354,5 +355,45 @@ func TestBuildManyKeys(t *testing.T) {
 	}
 	if _, err := index.Parse(x.Encode()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUpdateRemovesStaleTempFiles: a temporary index file older than an
+// hour (a crash during Write) is removed by Update; a recent one (a Write
+// in progress) and files of other names are left alone.
+func TestUpdateRemovesStaleTempFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := testkit.BuildQueryLog(dir, 300, 8<<10); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := index.Closed(dir)
+	if err != nil || len(closed) == 0 {
+		t.Fatalf("closed segments: %v, %v", closed, err)
+	}
+	name := index.FileName(closed[0].Name)
+	old := filepath.Join(dir, "."+name+".123456.tmp")
+	fresh := filepath.Join(dir, "."+name+".654321.tmp")
+	other := filepath.Join(dir, ".notes.tmp")
+	for _, p := range []string{old, fresh, other} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := time.Now().Add(-2 * time.Hour)
+	for _, p := range []string{old, other} {
+		if err := os.Chtimes(p, long, long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := index.Update(context.Background(), dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a stale temporary index file survived: %v", err)
+	}
+	for _, p := range []string{fresh, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s was removed: %v", filepath.Base(p), err)
+		}
 	}
 }
