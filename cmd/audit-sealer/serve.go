@@ -182,16 +182,27 @@ func hsmConfig(cfg config.Config) (hsm.Config, error) {
 	hc := hsm.Config{Module: cfg.Signer.Module, TokenLabel: cfg.Signer.TokenLabel, TokenSerial: cfg.Signer.TokenSerial,
 		KeyLabel: cfg.Signer.KeyLabel, KeyName: cfg.Signer.KeyName}
 	var err error
-	switch {
-	case os.Getenv(pinEnv) != "":
-		hc.PIN, err = hsm.PINFromEnv(pinEnv)
-		os.Unsetenv(pinEnv)
-	case cfg.Signer.PINFile != "":
-		hc.PIN, err = hsm.PINFromFile(cfg.Signer.PINFile)
-	default:
-		err = fmt.Errorf("no PKCS#11 PIN: set pin_file (AUDIT_SEALER_PKCS11_PIN_FILE) or %s", pinEnv)
-	}
+	hc.PIN, err = secretFrom(pinEnv, cfg.Signer.PINFile, hsm.PINFromEnv, hsm.PINFromFile,
+		"no PKCS#11 PIN: set pin_file (AUDIT_SEALER_PKCS11_PIN_FILE) or "+pinEnv)
 	return hc, err
+}
+
+// secretFrom reads a secret (the PKCS#11 PIN, the TPM index auth) from the
+// environment variable env, which it then unsets so that child processes
+// and later reads of the environment do not see it, or else from file.
+// Neither set is an error saying missing. Secrets never come from argv.
+func secretFrom[T any](env, file string, fromEnv, fromFile func(string) (T, error), missing string) (T, error) {
+	switch {
+	case os.Getenv(env) != "":
+		v, err := fromEnv(env)
+		os.Unsetenv(env)
+		return v, err
+	case file != "":
+		return fromFile(file)
+	default:
+		var zero T
+		return zero, errors.New(missing)
+	}
 }
 
 // pinEnv holds the PKCS#11 user PIN when no PIN file is configured.

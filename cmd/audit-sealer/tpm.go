@@ -23,15 +23,8 @@ const tpmAuthEnv = "AUDIT_SEALER_TPM_AUTH"
 func tpmConfig(cfg config.Config) (tpm.Config, error) {
 	tc := tpm.Config{Transport: cfg.TPM.Transport, Index: cfg.TPM.Index}
 	var err error
-	switch {
-	case os.Getenv(tpmAuthEnv) != "":
-		tc.Auth, err = tpm.AuthFromEnv(tpmAuthEnv)
-		os.Unsetenv(tpmAuthEnv)
-	case cfg.TPM.AuthFile != "":
-		tc.Auth, err = tpm.AuthFromFile(cfg.TPM.AuthFile)
-	default:
-		err = fmt.Errorf("no TPM index auth: set [tpm] auth_file (AUDIT_SEALER_TPM_AUTH_FILE) or %s", tpmAuthEnv)
-	}
+	tc.Auth, err = secretFrom(tpmAuthEnv, cfg.TPM.AuthFile, tpm.AuthFromEnv, tpm.AuthFromFile,
+		"no TPM index auth: set [tpm] auth_file (AUDIT_SEALER_TPM_AUTH_FILE) or "+tpmAuthEnv)
 	return tc, err
 }
 
