@@ -106,19 +106,6 @@ type filterCase struct {
 	selective bool
 }
 
-func collect(t testing.TB, dir string, f query.Filter) ([]*query.Match, *query.Info) {
-	t.Helper()
-	var out []*query.Match
-	info, err := query.Scan(context.Background(), dir, f, func(m *query.Match) error {
-		out = append(out, m)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out, info
-}
-
 // TestIndexedEqualsScanByIdentifier: on a log of 100,000 events in about
 // 18 segments, user and entity filters return exactly the same matches
 // through the indexes as by reading every segment, reading far fewer
@@ -139,7 +126,7 @@ func TestIndexedEqualsScanByIdentifier(t *testing.T) {
 // criticality, time ranges and cursors, and filters no index narrows.
 func TestIndexedEqualsScanByTypeAndTime(t *testing.T) {
 	plain, _ := largeLog(t, false)
-	all, _ := collect(t, plain, query.Filter{Types: []string{"seal.verified"}})
+	all, _ := all(t, plain, query.Filter{Types: []string{"seal.verified"}})
 	from, to := all[len(all)/3].Received, all[len(all)/2].Received
 	compareFilters(t, []filterCase{
 		{"service", query.Filter{Service: "worker-gpu-0"}, false},
@@ -157,8 +144,8 @@ func compareFilters(t *testing.T, cases []filterCase) {
 	withIndex, _ := largeLog(t, true)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			want, scan := collect(t, plain, tc.f)
-			got, info := collect(t, withIndex, tc.f)
+			want, scan := all(t, plain, tc.f)
+			got, info := all(t, withIndex, tc.f)
 			if !bytes.Equal(encoded(got), encoded(want)) {
 				t.Fatalf("indexed: %d matches, full read: %d; they differ", len(got), len(want))
 			}
@@ -193,11 +180,11 @@ func compareFilters(t *testing.T, cases []filterCase) {
 func TestIndexedPagination(t *testing.T) {
 	plain, _ := largeLog(t, false)
 	dir, _ := largeLog(t, true)
-	want, _ := collect(t, plain, query.Filter{UserID: "customer-5"})
+	want, _ := all(t, plain, query.Filter{UserID: "customer-5"})
 	var paged []*query.Match
 	f := query.Filter{UserID: "customer-5", Limit: 50}
 	for pages := 0; ; pages++ {
-		got, info := collect(t, dir, f)
+		got, info := all(t, dir, f)
 		paged = append(paged, got...)
 		if info.IndexedSegments == 0 && info.More {
 			t.Fatal("a page did not use the indexes")
@@ -223,7 +210,7 @@ func TestBrokenIndexIgnored(t *testing.T) {
 	plain, _ := largeLog(t, false)
 	base, closed := largeLog(t, true)
 	f := query.Filter{UserID: "customer-5", Types: []string{"authz.denied", "task.submitted"}}
-	want, _ := collect(t, plain, f)
+	want, _ := all(t, plain, f)
 	seg, other := closed[3], closed[4]
 	good, _ := os.ReadFile(index.Path(base, seg.Name))
 	x, err := index.Parse(good)
@@ -291,7 +278,7 @@ func TestBrokenIndexIgnored(t *testing.T) {
 			if err := os.WriteFile(index.Path(dir, seg.Name), b, 0o400); err != nil {
 				t.Fatal(err)
 			}
-			got, info := collect(t, dir, f)
+			got, info := all(t, dir, f)
 			if !bytes.Equal(encoded(got), encoded(want)) {
 				t.Fatalf("%d matches, the full read has %d", len(got), len(want))
 			}
@@ -305,7 +292,7 @@ func TestBrokenIndexIgnored(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "data")
 		testkit.CopyDir(base, dir)
 		os.Remove(index.Path(dir, seg.Name))
-		got, info := collect(t, dir, f)
+		got, info := all(t, dir, f)
 		if !bytes.Equal(encoded(got), encoded(want)) || info.UnindexedSegments != 1 || info.IndexProblem != "" {
 			t.Fatalf("%d matches of %d, info %+v", len(got), len(want), info)
 		}
@@ -319,7 +306,7 @@ func TestHiddenRecordFoundByCheck(t *testing.T) {
 	plain, closed := largeLog(t, false)
 	dir := largeCopy(t)
 	f := query.Filter{Entity: "pool-7", Types: []string{"authz.denied"}}
-	want, _ := collect(t, plain, f)
+	want, _ := all(t, plain, f)
 	seg := closed[2]
 	x, _ := index.Load(dir, seg.Name)
 	ps := map[string][]index.Posting{}
@@ -334,7 +321,7 @@ func TestHiddenRecordFoundByCheck(t *testing.T) {
 	}
 	os.Remove(index.Path(dir, seg.Name))
 	os.WriteFile(index.Path(dir, seg.Name), y.Encode(), 0o400)
-	got, _ := collect(t, dir, f)
+	got, _ := all(t, dir, f)
 	if len(got) != len(want)-1 || slices.ContainsFunc(got, func(m *query.Match) bool { return m.Seq == hidden }) {
 		t.Fatalf("%d matches of %d: the test does not hide record %d", len(got), len(want), hidden)
 	}

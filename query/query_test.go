@@ -35,7 +35,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func all(t *testing.T, dir string, f query.Filter) ([]*query.Match, *query.Info) {
+// all runs the query and returns every match with the scan's Info.
+func all(t testing.TB, dir string, f query.Filter) ([]*query.Match, *query.Info) {
 	t.Helper()
 	var out []*query.Match
 	info, err := query.Scan(context.Background(), dir, f, func(m *query.Match) error {
