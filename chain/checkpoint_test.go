@@ -119,6 +119,14 @@ func TestCheckpointOpensWithSumdbNote(t *testing.T) {
 	if _, err := chain.OpenCheckpoint(tampered, signer.Verifiers{s.Public()}); !errors.Is(err, chain.ErrBadSignature) {
 		t.Fatalf("tampered: %v, want ErrBadSignature", err)
 	}
+	// OpenCheckpointUnchecked finds the key but does not check the
+	// signature: it opens the tampered note, and still refuses an unknown key.
+	if got, err := chain.OpenCheckpointUnchecked(tampered, signer.Verifiers{s.Public()}); err != nil || got.Size != 13 || got.Key.ID() != s.Public().ID() {
+		t.Fatalf("unchecked, tampered: %v", err)
+	}
+	if _, err := chain.OpenCheckpointUnchecked(signed, signer.Verifiers{other.Public()}); !errors.Is(err, chain.ErrUnknownKey) {
+		t.Fatalf("unchecked, another key: %v, want ErrUnknownKey", err)
+	}
 	// The checkpoint must name the signer's real kind and algorithm.
 	cp.SignerKind = signer.PKCS11
 	if _, err := chain.SignCheckpoint(&cp, s, "k"); err == nil {

@@ -95,14 +95,19 @@ type CheckpointSummary struct {
 
 // Report is the result of verifying a data directory.
 type Report struct {
-	Verdict     Verdict `json:"verdict"`
-	LogID       string  `json:"log_id,omitempty"`
-	Records     uint64  `json:"records"`     // records checked
-	Checkpoints int     `json:"checkpoints"` // checkpoints whose signature verified
-	Segments    int     `json:"segments"`
-	Bytes       int64   `json:"bytes"`
-	LastSeq     *uint64 `json:"last_seq,omitempty"`
-	Unsealed    uint64  `json:"unsealed"` // records after the last checkpoint
+	Verdict Verdict `json:"verdict"`
+	LogID   string  `json:"log_id,omitempty"`
+	Records uint64  `json:"records"` // records checked
+	// Checkpoints counts the checkpoints signed by a trusted key whose
+	// signature covers them: their own, or (without
+	// Options.AllSignatures) that of a later checkpoint whose tree holds
+	// them. SignaturesChecked counts the signatures actually checked.
+	Checkpoints       int     `json:"checkpoints"`
+	SignaturesChecked int     `json:"signatures_checked"`
+	Segments          int     `json:"segments"`
+	Bytes             int64   `json:"bytes"`
+	LastSeq           *uint64 `json:"last_seq,omitempty"`
+	Unsealed          uint64  `json:"unsealed"` // records after the last checkpoint
 	// PrunedBefore is set when retention deleted records 0..PrunedBefore-1
 	// and the log records it.
 	PrunedBefore   uint64             `json:"pruned_before,omitempty"`

@@ -143,7 +143,11 @@ func (v *run) prepare(b *batch, h *chain.Hasher) {
 			p.typ, p.schemaErr = event.CheckCanonical(p.rec.Event,
 				event.DecodeOptions{Now: p.rec.Time(), AllowSealerEvents: p.rec.Kind == chain.KindSealerEvent})
 		case chain.KindCheckpoint:
-			p.cp, p.cpErr = chain.OpenCheckpoint(p.rec.Checkpoint, v.opts.Keys)
+			if v.opts.AllSignatures {
+				p.cp, p.cpErr = chain.OpenCheckpoint(p.rec.Checkpoint, v.opts.Keys)
+			} else {
+				p.cp, p.cpErr = chain.OpenCheckpointUnchecked(p.rec.Checkpoint, v.opts.Keys)
+			}
 		}
 	}
 }
@@ -263,6 +267,17 @@ type follower struct {
 	lastTime int64
 	lastOff  int64
 	complete bool // the segment was read to its end
+	// unchecked is the segment's latest checkpoint so far whose signature
+	// was not checked (Options.AllSignatures unset), or nil. Its signature
+	// covers every earlier checkpoint; finish checks it.
+	unchecked *uncheckedCP
+}
+
+// uncheckedCP is a checkpoint opened without checking its signature.
+type uncheckedCP struct {
+	cp     *chain.SignedCheckpoint
+	seq    uint64
+	offset int64
 }
 
 // progress reports the segment checked up to offset off.
@@ -306,8 +321,21 @@ func (f *follower) follow(b *batch) bool {
 	return false
 }
 
-// finish completes the result of a segment whose checking stopped.
+// finish completes the result of a segment whose checking stopped: at its
+// end or at a failure. Either way it first checks the signature of the
+// segment's last unchecked checkpoint, which vouches for every checkpoint
+// before it; a failure there comes first.
 func (f *follower) finish() *segResult {
+	if u := f.unchecked; u != nil {
+		f.unchecked = nil
+		if _, err := chain.OpenCheckpoint(u.cp.Note, signer.Verifiers{u.cp.Key}); err != nil {
+			seq := u.seq
+			f.res.failure = &Failure{Reason: checkpointReason(err), Segment: f.info.Name, Offset: u.offset, Seq: &seq,
+				Detail: fmt.Sprintf("checkpoint record %d: %v", seq, err)}
+			return f.res
+		}
+		f.res.signatures++
+	}
 	if !f.complete {
 		return f.res
 	}
@@ -420,9 +448,11 @@ func (f *follower) record(p *prepared) bool {
 		// opened the note with the auditor's keys alone, which gives the
 		// same result as long as the segment introduced no key.
 		signed, err := p.cp, p.cpErr
+		checked := v.opts.AllSignatures
 		if len(f.segKeys) > 0 {
 			keys := append(v.opts.Keys[:len(v.opts.Keys):len(v.opts.Keys)], f.segKeys...)
 			signed, err = chain.OpenCheckpoint(rec.Checkpoint, keys)
+			checked = true
 		}
 		var cp *chain.SignedCheckpoint
 		var text chain.Checkpoint
@@ -453,8 +483,14 @@ func (f *follower) record(p *prepared) bool {
 		}
 		ke := keyEvent{seq: rec.Seq, offset: off, segment: info.Name, anchor: text.Anchor, anchorIndex: text.AnchorIndex}
 		if cp != nil {
-			ke.kind, ke.cp = keySigned, cp
+			ke.kind, ke.cp, ke.unchecked = keySigned, cp, !checked
 			res.checkpoints++
+			if checked {
+				res.signatures++
+				f.unchecked = nil // this signature covers the earlier checkpoints
+			} else {
+				f.unchecked = &uncheckedCP{cp: cp, seq: rec.Seq, offset: off}
+			}
 		} else {
 			ke.kind, ke.note = keyDeferred, bytes.Clone(rec.Checkpoint)
 		}

@@ -68,7 +68,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var c common
 	var checkpointFile string
 	var workers int
-	var requireHardware bool
+	var requireHardware, allSignatures bool
 	var minCounter int64
 	var evidenceFile, nonceHex string
 	root := &cobra.Command{
@@ -90,7 +90,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 			if err != nil {
 				return err
 			}
-			opts := verify.Options{Keys: keys, Workers: workers, RequireHardware: requireHardware}
+			opts := verify.Options{Keys: keys, Workers: workers, RequireHardware: requireHardware, AllSignatures: allSignatures}
 			if evidenceFile != "" {
 				res, err := checkEvidence(evidenceFile, nonceHex)
 				if err != nil {
@@ -141,6 +141,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 	root.Flags().StringVar(&nonceHex, "nonce", "", "with --tpm-evidence: the hex nonce you gave to tpm certify (proves the evidence is fresh)")
 	root.Flags().Int64Var(&minCounter, "min-counter", -1, "a TPM counter value the log is known to have reached; a lower last anchor fails (rolled_back)")
 	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
+	root.Flags().BoolVar(&allSignatures, "all-signatures", false, "check every checkpoint's signature; by default each segment's last checkpoint, key endorsements and checkpoints by introduced keys are checked, and their signatures cover every earlier checkpoint (FORMAT.md §7)")
 	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout))
 	return root
 }
@@ -259,8 +260,8 @@ func summaryOf(cp *chain.SignedCheckpoint) map[string]any {
 func printReport(w io.Writer, rep *verify.Report) {
 	switch rep.Verdict {
 	case verify.Intact:
-		fmt.Fprintf(w, "audit-verify: intact: %d records in %d segments, %d checkpoints verified (%.2fs)\n",
-			rep.Records, rep.Segments, rep.Checkpoints, rep.Seconds)
+		fmt.Fprintf(w, "audit-verify: intact: %d records in %d segments, %d checkpoints verified, %d signatures checked (%.2fs)\n",
+			rep.Records, rep.Segments, rep.Checkpoints, rep.SignaturesChecked, rep.Seconds)
 	default:
 		fmt.Fprintf(w, "audit-verify: %s: %s\n", strings.ToUpper(string(rep.Verdict)), rep.FirstFailure)
 		fmt.Fprintf(w, "checked %d records in %d segments, %d checkpoints verified before the failure\n",
