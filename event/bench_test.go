@@ -49,18 +49,25 @@ func BenchmarkAppendEncode(b *testing.B) {
 	}
 }
 
+// BenchmarkCheckCanonical checks one event over and over: benchEvent
+// (Typical) and internal/testkit's ~500-byte event (Large), the one the
+// verifier's benchmark log holds.
 func BenchmarkCheckCanonical(b *testing.B) {
-	data := []byte(benchEvent)
-	opts := DecodeOptions{Now: testNow}
-	if _, err := CheckCanonical(data, opts); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := CheckCanonical(data, opts); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct{ name, event string }{{"Typical", benchEvent}, {"Large", largeEvent}} {
+		b.Run(bc.name, func(b *testing.B) {
+			data := []byte(bc.event)
+			opts := DecodeOptions{Now: testNow}
+			if _, err := CheckCanonical(data, opts); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := CheckCanonical(data, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -86,18 +93,3 @@ func BenchmarkCheckCanonicalAll(b *testing.B) {
 // largeEvent is internal/testkit's ~500-byte event, the one the verifier's
 // benchmark log holds (free text with ordinary words, long identifiers).
 const largeEvent = `{"type":"data.inference_executed","timestamp":"2026-11-27T10:00:05.123456Z","customer_id":"customer-00004711","job_id":"job-000000004711","model_ref":"hf:meta-llama/Meta-Llama-3.1-70B-Instruct@8c22764a7e3675c50d4c7c9a4edb474456022b16-q4_k_m-gguf-sharded-00001-of-00008","tokens_processed":5711,"provider_id":"provider-eu-west-gpu-pool-00017-node-0042-worker-0003","result":{"status":"partial_success","details":"completed with truncated output after max_tokens was reached; streaming client disconnected before the final chunk"}}`
-
-func BenchmarkCheckCanonicalLarge(b *testing.B) {
-	data := []byte(largeEvent)
-	opts := DecodeOptions{Now: testNow}
-	if _, err := CheckCanonical(data, opts); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := CheckCanonical(data, opts); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

@@ -6,57 +6,6 @@ import (
 	"testing"
 )
 
-// quickTableOld and quickTextOKOld are the text filter as first written
-// (pair class "be"/"ba" after a word break, 17 instructions per byte), kept
-// to compare: the filter now passes most words that start with "be" or
-// "ba" and refuses a few that hold "bea", "bes", "baa" or "bas" in the
-// middle of a word.
-var quickTableOld [256]uint32
-
-func init() {
-	const pB = 1 << 0
-	opens := map[byte]uint32{'B': pB, 'b': pB, 'e': pE, 's': pS, 'g': pG, 'x': pX, 'A': pA, '.': pDot, '-': pDash}
-	closes := map[byte]uint32{'e': pB, 'E': pB, 'a': pB, 'A': pB, 'y': pE, 'k': pS, 'h': pG, 'i': pG, 'l': pG,
-		'o': pX, 'K': pA, 'S': pA, '.': pDot, '-': pDash}
-	for c := 0; c < 256; c++ {
-		var v uint32
-		switch {
-		case c < 0x20 || c == 0x7f:
-			v |= qCtl
-		case c >= 0x80:
-			v |= qHigh
-		case c == '/' || c == '\\':
-			v |= qSep
-		}
-		v |= opens[byte(c)] << 8
-		v |= closes[byte(c)] << 16
-		if wordBreak[c] {
-			v |= 0xff << 24
-		} else {
-			v |= (pDot | pDash) << 24
-		}
-		quickTableOld[c] = v
-	}
-}
-
-func quickTextOKOld(s []byte, pathFree bool) bool {
-	mask := uint32(qCtl | qHigh)
-	if pathFree {
-		mask |= qSep
-	}
-	ctx := uint32(0xff)
-	prev := quickTableOld[s[0]]
-	acc, hit := prev, uint32(0)
-	for i := 1; i < len(s); i++ {
-		v := quickTableOld[s[i]]
-		acc |= v
-		hit |= prev >> 8 & (v >> 16) & ctx
-		ctx = prev >> 24
-		prev = v
-	}
-	return acc&mask == 0 && hit == 0
-}
-
 // checkQuick asserts, for one string, that quickTextOK is sound: when it
 // passes s, scanText finds nothing under any rule of the same pathFree.
 func checkQuick(t *testing.T, s []byte) (flagged bool) {
@@ -154,14 +103,6 @@ func BenchmarkQuickTextOK(b *testing.B) {
 	b.SetBytes(int64(len(s)))
 	for b.Loop() {
 		quickTextOK(s, false)
-	}
-}
-
-func BenchmarkQuickTextOKOld(b *testing.B) {
-	s := []byte(benchText)
-	b.SetBytes(int64(len(s)))
-	for b.Loop() {
-		quickTextOKOld(s, false)
 	}
 }
 
