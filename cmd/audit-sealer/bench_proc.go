@@ -492,17 +492,10 @@ func setupSoftHSM(dir, algorithm string, m *modeSetup) error {
 	}
 	const label = "checkpoint"
 	if script := repoScript("softhsm/setup.sh"); script != "" {
-		cmd := exec.Command("bash", script, dir, "--algorithm", algorithm, "--label", label)
-		cmd.Env = append(cleanEnv(), "AUDIT_SEALER_BIN="+exe, "AUDIT_SEALER_PKCS11_MODULE="+module)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
+		env, err := runExportScript(append(cleanEnv(), "AUDIT_SEALER_BIN="+exe, "AUDIT_SEALER_PKCS11_MODULE="+module),
+			script, dir, "--algorithm", algorithm, "--label", label)
 		if err != nil {
-			return fmt.Errorf("%s: %v\n%s", script, err, stderr.String())
-		}
-		env, err := parseExports(out)
-		if err != nil {
-			return fmt.Errorf("%s: %w", script, err)
+			return err
 		}
 		m.env = append(m.env, env...)
 		m.pubPEM = filepath.Join(dir, label+".pem")
@@ -549,6 +542,24 @@ func setupSoftHSM(dir, algorithm string, m *modeSetup) error {
 	return nil
 }
 
+// runExportScript runs a setup script with bash in environment env and
+// returns the NAME=value settings of the export lines it prints.
+func runExportScript(env []string, script string, args ...string) ([]string, error) {
+	cmd := exec.Command("bash", append([]string{script}, args...)...)
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v\n%s", script, err, stderr.String())
+	}
+	exports, err := parseExports(out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", script, err)
+	}
+	return exports, nil
+}
+
 // setupSwtpm starts a software TPM with scripts/swtpm/start.sh DIR, which
 // prints the AUDIT_SEALER_TPM* export lines, and provisions the anchor
 // counter on it. The TPM is stopped with scripts/swtpm/stop.sh DIR when that
@@ -561,18 +572,10 @@ func setupSwtpm(dir string, m *modeSetup) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	cmd := exec.Command("bash", script, dir)
-	cmd.Env = cleanEnv()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	env, err := runExportScript(cleanEnv(), script, dir)
 	m.cleanup = append(m.cleanup, func() { stopSwtpm(dir) })
 	if err != nil {
-		return fmt.Errorf("%s: %v\n%s", script, err, stderr.String())
-	}
-	env, err := parseExports(out)
-	if err != nil {
-		return fmt.Errorf("%s: %w", script, err)
+		return err
 	}
 	m.env = append(m.env, env...)
 	// start.sh leaves the counter index undefined: define it, as an

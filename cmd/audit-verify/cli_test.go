@@ -18,6 +18,23 @@ func runCLI(args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// generatedVector generates the test vectors under root and returns the
+// one named name.
+func generatedVector(t *testing.T, root, name string) testkit.Vector {
+	t.Helper()
+	vs, err := testkit.Generate(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if v.Name == name {
+			return v
+		}
+	}
+	t.Fatalf("no vector %s", name)
+	return testkit.Vector{}
+}
+
 func TestExitCodesAndJSON(t *testing.T) {
 	root := t.TempDir()
 	vs, err := testkit.Generate(root)
@@ -87,16 +104,7 @@ func TestCannotCheckExits2(t *testing.T) {
 
 func TestProofCommand(t *testing.T) {
 	root := t.TempDir()
-	vs, err := testkit.Generate(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v testkit.Vector
-	for _, x := range vs {
-		if x.Name == "intact_multi" {
-			v = x
-		}
-	}
+	v := generatedVector(t, root, "intact_multi")
 	b, err := verify.Prove(v.Dir, 12)
 	if err != nil {
 		t.Fatal(err)
@@ -118,16 +126,7 @@ func TestProofCommand(t *testing.T) {
 
 func TestConsistencyCommand(t *testing.T) {
 	root := t.TempDir()
-	vs, err := testkit.Generate(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v testkit.Vector
-	for _, x := range vs {
-		if x.Name == "intact_with_trusted" {
-			v = x
-		}
-	}
+	v := generatedVector(t, root, "intact_with_trusted")
 	old, _ := os.ReadFile(v.TrustedFile)
 	cp, _, _, err := chain.PeekCheckpoint(old)
 	if err != nil {
