@@ -337,3 +337,37 @@ func TestHiddenRecordFoundByCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBefore: a scan bounded by Before returns exactly the unbounded
+// scan's matches before it, with and without indexes, for bounds inside a
+// closed segment, at a segment's first record, inside the active segment
+// and past the log; it stops reading there.
+func TestBefore(t *testing.T) {
+	plain, closed := largeLog(t, false)
+	withIndex, _ := largeLog(t, true)
+	f := query.Filter{Types: []string{"auth.*"}, Sealer: true}
+	want, full := all(t, plain, f)
+	if len(want) < 100 {
+		t.Fatalf("%d matches; the comparison would prove little", len(want))
+	}
+	bounds := []uint64{1, closed[2].FirstSeq + 17, closed[4].FirstSeq, want[len(want)-3].Seq, full.SealedSize, full.SealedSize + 1, 1 << 40}
+	for _, before := range bounds {
+		var expect []*query.Match
+		for _, m := range want {
+			if m.Seq < before {
+				expect = append(expect, m)
+			}
+		}
+		for _, dir := range []string{plain, withIndex} {
+			g := f
+			g.Before = before
+			got, info := all(t, dir, g)
+			if !bytes.Equal(encoded(got), encoded(expect)) {
+				t.Fatalf("before %d (%s): %d matches, want %d", before, filepath.Base(dir), len(got), len(expect))
+			}
+			if before <= closed[4].FirstSeq && info.RecordsRead >= full.RecordsRead/2 {
+				t.Fatalf("before %d (%s): read %d records of %d; the scan did not stop", before, filepath.Base(dir), info.RecordsRead, full.RecordsRead)
+			}
+		}
+	}
+}

@@ -145,6 +145,9 @@ func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, from
 		if p.Seq < from {
 			continue
 		}
+		if f.Before != 0 && p.Seq >= f.Before {
+			return true, next, nil // the rest of the log is past Before
+		}
 		info.RecordsRead++
 		payload, _, err := r.FrameAt(p.Offset)
 		if err != nil {

@@ -58,6 +58,10 @@ type Filter struct {
 	// After skips records up to and including this sequence number (a
 	// pagination cursor); 0 starts at the beginning.
 	After uint64
+	// Before, when not 0, returns only records before this sequence
+	// number, and the scan ends there: for a caller that covers the log up
+	// to a checkpoint it verified (of size Before), and no further.
+	Before uint64
 	// Limit stops after this many matches; 0 = no limit.
 	Limit int
 	// Resume, from the End of an earlier scan of the same log, starts
@@ -194,6 +198,9 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 		if i < resumeAt {
 			continue // read by the scan that gave f.Resume
 		}
+		if f.Before != 0 && s.FirstSeq >= f.Before {
+			break // this segment and all later ones are past Before
+		}
 		if i+1 < len(segs) && segs[i+1].FirstSeq <= f.After {
 			continue // the whole segment is before the cursor
 		}
@@ -274,6 +281,9 @@ func scanSegment(ctx context.Context, dir string, start Position, active bool, f
 		if err != nil {
 			return false, fmt.Errorf("query: %w", err)
 		}
+		if f.Before != 0 && rec.Seq >= f.Before && len(pending) == 0 {
+			return true, nil // past Before, and no match waits for a checkpoint
+		}
 		if rec.Kind == chain.KindCheckpoint {
 			info.SealedSize = max(info.SealedSize, rec.Seq)
 			end = Position{Segment: start.Segment, Offset: r.Offset(), NextSeq: rec.Seq + 1}
@@ -286,7 +296,7 @@ func scanSegment(ctx context.Context, dir string, start Position, active bool, f
 			pending = pending[:0]
 			continue
 		}
-		if rec.Seq < from || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) {
+		if rec.Seq < from || (f.Before != 0 && rec.Seq >= f.Before) || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) {
 			continue
 		}
 		info.Scanned++

@@ -11,7 +11,6 @@ package report
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -106,27 +105,21 @@ type SOC2Report struct {
 	SealerEvents    map[string]int `json:"sealer_events"`
 }
 
-// errCovered stops a scan at the end of the verified checkpoint.
-var errCovered = errors.New("report: past the verified checkpoint")
-
-// scanCovered runs query.Scan but stops at the checkpoint the verification
-// ended on: records sealed after it (the log may grow while the report is
-// built) are not covered by the checkpoint the report names, so they are
-// left out rather than reported as verified.
+// scanCovered runs query.Scan up to the checkpoint the verification ended
+// on: records sealed after it (the log may grow while the report is built)
+// are not covered by the checkpoint the report names, so they are left out
+// rather than reported as verified.
 func scanCovered(ctx context.Context, o Options, cov *Coverage, f query.Filter, fn func(*query.Match) error) error {
 	var size uint64
 	if cov.Checkpoint != nil {
 		size = cov.Checkpoint.Size
 	}
-	_, err := query.Scan(ctx, o.Dir, f, func(m *query.Match) error {
-		if m.Seq >= size {
-			return errCovered
-		}
-		return fn(m)
-	})
-	if errors.Is(err, errCovered) {
-		err = nil
+	if size == 0 {
+		cov.SealedSize = 0
+		return nil // no verified checkpoint: nothing is covered
 	}
+	f.Before = size
+	_, err := query.Scan(ctx, o.Dir, f, fn)
 	cov.SealedSize = size
 	return err
 }
