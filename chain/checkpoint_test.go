@@ -175,11 +175,28 @@ func FuzzOpenCheckpoint(f *testing.F) {
 	cp := sampleCheckpoint()
 	signed, _ := chain.SignCheckpoint(&cp, s, "k")
 	f.Add(signed)
+	f.Add([]byte(strings.Replace(string(signed), "\n12\n", "\n13\n", 1))) // the signature no longer fits
+	f.Add([]byte(strings.Replace(string(signed), "\n12\n", "\n012\n", 1))) // nor is the text canonical
 	keys := signer.Verifiers{s.Public()}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		c, err := chain.OpenCheckpoint(msg, keys)
 		if err == nil && c.Text() == "" {
 			t.Fatal("opened an empty checkpoint")
+		}
+		// OpenCheckpointUnchecked differs only in not checking the
+		// signature: it opens everything OpenCheckpoint opens, to the same
+		// result; what it refuses OpenCheckpoint refuses (an unknown key
+		// as an unknown key); what only it opens has a bad signature.
+		u, uerr := chain.OpenCheckpointUnchecked(msg, keys)
+		switch {
+		case err == nil && (uerr != nil || u.Text() != c.Text() || u.Key.ID() != c.Key.ID() || u.KeyName != c.KeyName):
+			t.Fatalf("OpenCheckpoint opens it, OpenCheckpointUnchecked gives %v", uerr)
+		case uerr != nil && err == nil:
+			t.Fatalf("OpenCheckpointUnchecked: %v, but OpenCheckpoint opens it", uerr)
+		case errors.Is(uerr, chain.ErrUnknownKey) != errors.Is(err, chain.ErrUnknownKey):
+			t.Fatalf("OpenCheckpointUnchecked: %v, OpenCheckpoint: %v", uerr, err)
+		case err != nil && uerr == nil && !errors.Is(err, chain.ErrBadSignature):
+			t.Fatalf("only the unchecked open succeeds, and OpenCheckpoint failed for another reason: %v", err)
 		}
 	})
 }
