@@ -49,7 +49,8 @@ type Options struct {
 	Evidence *evidence.Result
 	// AllSignatures checks the signature of every checkpoint. Without it,
 	// Dir checks the signature of each segment's last checkpoint, of every
-	// checkpoint that endorses a key, and of every checkpoint signed by a
+	// checkpoint that endorses a key, of every checkpoint after a key
+	// introduction in the same segment, and of every checkpoint signed by a
 	// key the log introduced; each other checkpoint is a leaf of the tree
 	// of a later checkpoint whose signature Dir checks, which covers its
 	// bytes (FORMAT.md §7). The verdict is the same either way for a log
