@@ -175,7 +175,7 @@ func FuzzOpenCheckpoint(f *testing.F) {
 	cp := sampleCheckpoint()
 	signed, _ := chain.SignCheckpoint(&cp, s, "k")
 	f.Add(signed)
-	f.Add([]byte(strings.Replace(string(signed), "\n12\n", "\n13\n", 1))) // the signature no longer fits
+	f.Add([]byte(strings.Replace(string(signed), "\n12\n", "\n13\n", 1)))  // the signature no longer fits
 	f.Add([]byte(strings.Replace(string(signed), "\n12\n", "\n012\n", 1))) // nor is the text canonical
 	keys := signer.Verifiers{s.Public()}
 	f.Fuzz(func(t *testing.T, msg []byte) {
