@@ -4,7 +4,8 @@
 #   scripts/test.sh          install what the tests need, then test
 #
 # It installs the Debian packages the tests use when they are missing (as
-# root, with apt-get), checks that the offline verifier builds without cgo
+# root, with apt-get), checks that every Go file is gofmt-formatted and
+# passes go vet, checks that the offline verifier builds without cgo
 # and links no hardware code, runs the whole suite with the race detector,
 # and runs every fuzz target briefly (AUDIT_SEALER_FUZZTIME, default 5s;
 # set it to 5m for a long run).
@@ -24,6 +25,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     echo "warning: ${missing[*]} not installed and cannot install (need root and apt-get); tests that need them skip (or fail under CI=true)" >&2
   fi
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change these files (run gofmt -w):" >&2
+  echo "$unformatted" >&2
+  exit 1
 fi
 
 echo "== go vet"
