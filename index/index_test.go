@@ -39,6 +39,36 @@ func smallLog(t testing.TB) (string, []storage.SegmentInfo) {
 	return dir, closed
 }
 
+// postingsOf reads the segment at path end to end and lists each record
+// under each of its keys, as an index must: the reference the tests compare
+// built indexes with.
+func postingsOf(t *testing.T, path string) map[string][]index.Posting {
+	t.Helper()
+	want := map[string][]index.Posting{}
+	r, err := storage.OpenSegment(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		p, off, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := chain.Decode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range index.Keys(&rec) {
+			want[k] = append(want[k], index.Posting{Seq: rec.Seq, Offset: off})
+		}
+	}
+	return want
+}
+
 // TestIndexListsEveryRecord: every event record of a segment is listed
 // under each of its keys, at its frame's offset, and under no other key.
 func TestIndexListsEveryRecord(t *testing.T) {
@@ -48,22 +78,7 @@ func TestIndexListsEveryRecord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string][]index.Posting{}
-		r, err := storage.OpenSegment(filepath.Join(dir, s.Name), false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			p, off, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			rec, _ := chain.Decode(p)
-			for _, k := range index.Keys(&rec) {
-				want[k] = append(want[k], index.Posting{Seq: rec.Seq, Offset: off})
-			}
-		}
-		r.Close()
+		want := postingsOf(t, filepath.Join(dir, s.Name))
 		if got := x.Keys(); !slices.Equal(got, sortedKeys(want)) {
 			t.Fatalf("%s: keys %v, want %v", s.Name, got, sortedKeys(want))
 		}
@@ -326,22 +341,7 @@ func TestBuildManyKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string][]index.Posting{}
-	r, err := storage.OpenSegment(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for {
-		p, off, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		rec, _ := chain.Decode(p)
-		for _, k := range index.Keys(&rec) {
-			want[k] = append(want[k], index.Posting{Seq: rec.Seq, Offset: off})
-		}
-	}
+	want := postingsOf(t, path)
 	if len(want) < 6000 {
 		t.Fatalf("%d keys, want at least 6000", len(want))
 	}
