@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -45,26 +44,14 @@ func smallLog(t testing.TB) (string, []storage.SegmentInfo) {
 func postingsOf(t *testing.T, path string) map[string][]index.Posting {
 	t.Helper()
 	want := map[string][]index.Posting{}
-	r, err := storage.OpenSegment(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for {
-		p, off, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := chain.Decode(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+	err := testkit.SegmentRecords(path, false, func(rec chain.Record, off int64) bool {
 		for _, k := range index.Keys(&rec) {
 			want[k] = append(want[k], index.Posting{Seq: rec.Seq, Offset: off})
 		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return want
 }

@@ -2,11 +2,11 @@ package verify_test
 
 import (
 	"context"
-	"io"
 	"path/filepath"
 	"testing"
 
 	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
@@ -14,23 +14,23 @@ import (
 // firstEvent returns the offset and sequence number of the first event record
 // of a segment, read with the storage reader.
 func firstEvent(t *testing.T, path string) (int64, uint64) {
-	r, err := storage.OpenSegment(path, false)
+	t.Helper()
+	var off int64 = -1
+	var seq uint64
+	err := testkit.SegmentRecords(path, false, func(rec chain.Record, at int64) bool {
+		if rec.Kind != chain.KindEvent {
+			return true
+		}
+		off, seq = at, rec.Seq
+		return false
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	for {
-		p, off, err := r.Next()
-		if err == io.EOF {
-			t.Fatal("no event in segment")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec, err := chain.Decode(p); err == nil && rec.Kind == chain.KindEvent {
-			return off, rec.Seq
-		}
+	if off < 0 {
+		t.Fatal("no event in segment")
 	}
+	return off, seq
 }
 
 // TestFailurePosition: the report names the exact segment, offset and

@@ -22,7 +22,6 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/signer"
-	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
@@ -171,33 +170,9 @@ func verifyIntact(t *testing.T, dir string) *verify.Report {
 // order (byte fields copied).
 func readRecords(t *testing.T, dir string) []chain.Record {
 	t.Helper()
-	segs, err := storage.ListSegments(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []chain.Record
-	for i, sg := range segs {
-		r, err := storage.OpenSegment(filepath.Join(dir, sg.Name), i == len(segs)-1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			p, _, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				r.Close()
-				t.Fatalf("segment %s: %v", sg.Name, err)
-			}
-			rec, err := chain.Decode(append([]byte(nil), p...))
-			if err != nil {
-				r.Close()
-				t.Fatalf("segment %s: %v", sg.Name, err)
-			}
-			out = append(out, rec)
-		}
-		r.Close()
+	if err := testkit.Records(dir, func(rec chain.Record) bool { out = append(out, rec); return true }); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
