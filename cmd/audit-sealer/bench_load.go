@@ -24,7 +24,8 @@ type loadParams struct {
 // loadResult is what the clients saw.
 type loadResult struct {
 	lat         []time.Duration // ack latency of every accepted event, sorted
-	critLat     []time.Duration // the same, critical events only
+	critLat     []time.Duration // the same, critical events only (sealed before their ack)
+	plainLat    []time.Duration // the same, the other events (durable or accepted)
 	refused     int
 	refusedBy   map[string]int // error code -> count
 	bytes       int64          // event JSON bytes sent
@@ -71,6 +72,7 @@ func driveLoad(p loadParams) (*loadResult, error) {
 			}
 			res.lat = append(res.lat, cr.lat...)
 			res.critLat = append(res.critLat, cr.critLat...)
+			res.plainLat = append(res.plainLat, cr.plainLat...)
 			res.refused += cr.refused
 			for k, v := range cr.refusedBy {
 				res.refusedBy[k] += v
@@ -89,6 +91,7 @@ func driveLoad(p loadParams) (*loadResult, error) {
 	}
 	slices.Sort(res.lat)
 	slices.Sort(res.critLat)
+	slices.Sort(res.plainLat)
 	return res, nil
 }
 
@@ -197,6 +200,8 @@ func driveClient(p loadParams, client, n int, start time.Time) (*loadResult, err
 		res.lat = append(res.lat, d)
 		if it.critical {
 			res.critLat = append(res.critLat, d)
+		} else {
+			res.plainLat = append(res.plainLat, d)
 		}
 	}
 	res.bytes = sent
