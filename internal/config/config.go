@@ -131,7 +131,10 @@ type Queue struct {
 	// Bytes bounds what the queued events cost in memory: each counts its
 	// bytes plus a fixed overhead for the request that carries it and the
 	// reply owed for it (default 24 MiB). An event larger than the bound
-	// is accepted only into an empty queue.
+	// is accepted only into an empty queue. Peers (uids) share both
+	// bounds: those with events queued may each hold 7/8 of a bound
+	// divided by their number, and the last eighth stays free for uids
+	// with none queued.
 	Bytes int64 `toml:"bytes"`
 	// CriticalWait is how long a critical event waits for queue space
 	// before it is refused with "timeout" (non-critical events are shed at once).

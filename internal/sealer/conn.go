@@ -87,7 +87,10 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 		s.log.Error("cannot read peer credentials; closing", "error", err)
 		return
 	}
-	peer := &Peer{UID: uid, GID: gid, PID: pid, Services: s.policy.services(uid, gid)}
+	if s.testHookPeerUID != nil {
+		uid = s.testHookPeerUID(uid)
+	}
+	peer := &Peer{UID: uid, GID: gid, PID: pid, Services: s.policy.services(uid, gid), queue: s.peers.of(uid)}
 	st := s.trackConn(c, true)
 	defer s.trackConn(c, false)
 
@@ -465,7 +468,7 @@ func (s *Sealer) handleEmit(peer *Peer, id string, w *wireRequest) pending {
 		typ = ev.EventType()
 	}
 	r := &request{kind: reqEmit, service: service, typ: typ, body: body, durable: w.Durable,
-		critical: event.IsCritical(typ), received: now.UnixNano()}
+		critical: event.IsCritical(typ), received: now.UnixNano(), queue: peer.queue}
 	if r.durable || r.critical {
 		r.done = make(chan reply, 1)
 	}
@@ -535,7 +538,7 @@ func errorFor(err error) *wireError {
 		return &wireError{Code: "invalid_event", Message: err.Error(), Field: ve.Field, Rule: ve.Rule}
 	case errors.Is(err, ErrNotAuthorized):
 		return &wireError{Code: "not_authorized", Message: err.Error()}
-	case errors.Is(err, ErrShed):
+	case errors.Is(err, ErrShed), errors.Is(err, ErrPeerShare):
 		return &wireError{Code: "shed", Message: err.Error()}
 	case errors.Is(err, ErrQueueWait):
 		return &wireError{Code: "timeout", Message: err.Error()}

@@ -7,6 +7,10 @@ import "bytes"
 // before Run.
 func SetWriterHook(s *Sealer, f func()) { s.testHookRound = f }
 
+// SetPeerUIDHook makes each new connection's peer uid f(the real uid).
+// Call it before Run.
+func SetPeerUIDHook(s *Sealer, f func(uid uint32) uint32) { s.testHookPeerUID = f }
+
 // MetricValue returns the value of the counter or gauge name whose labels
 // include the given name/value pairs, and whether there is one.
 func MetricValue(s *Sealer, name string, labels ...string) (float64, bool) {

@@ -78,7 +78,7 @@ func newMetrics(queueDepth, queueBytes func() float64) *metrics {
 	m.accepted = mk.counterVec("events_accepted_total", "Events accepted, by whether the emitter asked for a durable ack.", "durable")
 	m.acceptedWaits, m.acceptedNow = m.accepted.WithLabelValues("true"), m.accepted.WithLabelValues("false")
 	m.rejected = mk.counterVec("requests_rejected_total", "Requests refused, by error code.", "code")
-	m.shed = mk.counter("events_shed_total", "Non-critical events dropped because the queue was full (each drop is recorded in the chain).")
+	m.shed = mk.counter("events_shed_total", "Non-critical events dropped because the queue was full or their uid held its share of it (each drop is recorded in the chain).")
 	m.records = mk.counter("records_written_total", "Records appended to the log by this process.")
 	m.checkpoints = mk.counter("checkpoints_total", "Signed checkpoints written.")
 	m.sealErrors = mk.counter("seal_errors_total", "Checkpoints that could not be signed.")

@@ -15,6 +15,7 @@ import (
 // Errors that reach emitters through the protocol's error codes.
 var (
 	ErrShed        = errors.New("sealer: queue full, event shed (the drop is recorded in the chain)")
+	ErrPeerShare   = errors.New("sealer: this peer's uid holds its share of the queue, event shed (the drop is recorded in the chain)")
 	ErrQueueWait   = errors.New("sealer: critical event waited too long for queue space")
 	ErrUnavailable = errors.New("sealer: not accepting events")
 	ErrNotSealed   = errors.New("sealer: record is durable but could not be sealed now")
@@ -47,6 +48,8 @@ type request struct {
 	// sealerEvent is the sealer's own event that reqDropped and reqLogRead
 	// record (audit.client_dropped, audit.log_read).
 	sealerEvent event.Event
+	// queue is the emitting peer's share of the queue (reqEmit only).
+	queue *peerQueue
 	// done receives the outcome; nil for emits acknowledged on acceptance.
 	done chan reply
 	// Set by the writer once appended.
@@ -101,8 +104,9 @@ type shedState struct {
 }
 
 // submit queues r for the writer. Non-critical events beyond the queue's
-// bounds are shed at once; critical events wait for space up to the
-// configured deadline. Control requests are never shed.
+// bounds, or beyond their peer's share of it, are shed at once; critical
+// events wait for room up to the configured deadline. Control requests are
+// never shed.
 func (s *Sealer) submit(r *request) error {
 	if s.stopping.Load() {
 		return ErrUnavailable
@@ -110,7 +114,7 @@ func (s *Sealer) submit(r *request) error {
 	if r.kind == reqEmit {
 		size := queueCost(r)
 		r.cost = int32(size)
-		if r.critical && !s.reserve(size) {
+		if r.critical && s.reserve(size, r.queue) != nil {
 			// Only a critical event that finds no room counts as waiting:
 			// counting every critical event shed the non-critical events
 			// submitted at the same moment with the queue far from full
@@ -119,21 +123,27 @@ func (s *Sealer) submit(r *request) error {
 			defer deadline.Stop()
 			s.criticalWaiting.Add(1)
 			defer s.criticalWaiting.Add(-1)
-			for !s.reserve(size) {
+			for s.reserve(size, r.queue) != nil {
 				select {
 				case <-s.space:
 					s.signalSpace() // pass the wake-up on to other waiters
 				case <-deadline.C:
-					s.noteShed(true)
+					s.noteShed(true, r.queue)
 					return ErrQueueWait
 				}
 				if s.stopping.Load() {
 					return ErrUnavailable
 				}
 			}
-		} else if !r.critical && (s.criticalWaiting.Load() > 0 || !s.reserve(size)) {
-			s.noteShed(false)
-			return ErrShed
+		} else if !r.critical {
+			err := ErrShed
+			if s.criticalWaiting.Load() == 0 {
+				err = s.reserve(size, r.queue)
+			}
+			if err != nil {
+				s.noteShed(false, r.queue)
+				return err
+			}
 		}
 		if r.critical && s.testHookCriticalRoom != nil {
 			s.testHookCriticalRoom()
@@ -143,23 +153,44 @@ func (s *Sealer) submit(r *request) error {
 	return nil
 }
 
-// reserve takes queue room for one event that costs size bytes, if there
-// is any. An event costlier than the whole byte bound is let into an empty
-// queue, so that a small bound never refuses an event forever.
-func (s *Sealer) reserve(size int64) bool {
-	if s.queued.Add(1) > int64(s.cfg.Queue.Events) {
-		s.queued.Add(-1)
-		return false
+// reserve takes queue room for one event that costs size bytes, if the
+// peer q stays within its share (peerQueues.take: ErrPeerShare otherwise,
+// checked first so that a peer that crowds the queue is told so) and there
+// is room (ErrShed otherwise). An event costlier than the whole byte bound
+// is let into an empty queue, so that a small bound never refuses an event
+// forever.
+func (s *Sealer) reserve(size int64, q *peerQueue) error {
+	if q != nil && !s.peers.take(q, size, s.cfg.Queue.Events, s.cfg.Queue.Bytes) {
+		return ErrPeerShare
 	}
-	// Only undo the bytes that were added: with || the byte count was
-	// skipped for a full queue and then subtracted anyway, driving
-	// queue_bytes below zero and loosening the byte bound with every shed.
-	if b := s.queuedB.Add(size); b > s.cfg.Queue.Bytes && b != size {
-		s.queuedB.Add(-size)
-		s.queued.Add(-1)
-		return false
+	full := s.queued.Add(1) > int64(s.cfg.Queue.Events)
+	if !full {
+		// Only undo the bytes that were added: with || the byte count was
+		// skipped for a full queue and then subtracted anyway, driving
+		// queue_bytes below zero and loosening the byte bound with every
+		// shed.
+		if b := s.queuedB.Add(size); b > s.cfg.Queue.Bytes && b != size {
+			s.queuedB.Add(-size)
+			full = true
+		}
 	}
-	return true
+	if full {
+		s.queued.Add(-1)
+		if q != nil {
+			s.peers.give(q, size)
+		}
+		return ErrShed
+	}
+	return nil
+}
+
+// release gives back the room reserve took for r, once the writer has it.
+func (s *Sealer) release(r *request) {
+	s.queued.Add(-1)
+	s.queuedB.Add(-int64(r.cost))
+	if r.queue != nil {
+		s.peers.give(r.queue, int64(r.cost))
+	}
 }
 
 func (s *Sealer) signalSpace() {
@@ -169,7 +200,7 @@ func (s *Sealer) signalSpace() {
 	}
 }
 
-func (s *Sealer) noteShed(critical bool) {
+func (s *Sealer) noteShed(critical bool, q *peerQueue) {
 	now := time.Now().UTC()
 	s.shedMu.Lock()
 	defer s.shedMu.Unlock()
@@ -180,7 +211,11 @@ func (s *Sealer) noteShed(critical bool) {
 	}
 	if s.shed.pending == 1 {
 		s.shed.first = now
-		s.log.Warn("queue full: shedding events; the count is recorded in the chain", "queue_events", s.cfg.Queue.Events, "queue_bytes", s.cfg.Queue.Bytes)
+		args := []any{"queue_events", s.cfg.Queue.Events, "queue_bytes", s.cfg.Queue.Bytes}
+		if q != nil {
+			args = append(args, "uid", q.uid, "uid_queued_events", q.events.Load(), "uids_with_events_queued", s.peers.active.Load())
+		}
+		s.log.Warn("queue full: shedding events; the count is recorded in the chain", args...)
 	}
 	s.shed.last = now
 	s.m.shed.Inc()
@@ -277,8 +312,7 @@ func (s *Sealer) writer() error {
 		for _, r := range batch {
 			switch r.kind {
 			case reqEmit:
-				s.queued.Add(-1)
-				s.queuedB.Add(-int64(r.cost))
+				s.release(r)
 				seq, id, err := s.ledger.Append(chain.KindEvent, r.service, r.typ, r.body, time.Unix(0, r.received))
 				if err != nil {
 					err = s.appendError(err, &storageErr)

@@ -18,6 +18,7 @@ type Peer struct {
 	UID, GID uint32
 	PID      int32
 	Services []string
+	queue    *peerQueue // the uid's share of the queue
 }
 
 // ErrNotAuthorized is returned when a peer asks for a service identity the

@@ -2,10 +2,13 @@ package sealer_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/sealer"
@@ -140,4 +143,92 @@ func TestCriticalWithRoomShedsNothing(t *testing.T) {
 		t.Fatalf("shed_total %d with a queue that never filled", st.ShedTotal)
 	}
 	h.stopAndVerify()
+}
+
+// TestQueueSharedByPeers: one peer uid that keeps the queue full cannot get
+// another peer's events shed. With the writer held and a 16-event queue, a
+// lone peer fills 7/8 of it (14 events) and is then shed with a message
+// that names its share; a second peer still finds the last eighth free (2
+// events) and is shed only by the queue's own bound; the first peer stays
+// shed while both hold events. Every accepted event is then written, and
+// every drop recorded.
+func TestQueueSharedByPeers(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Queue.Events = 16
+	h := newSealer(t, cfg)
+	var nextUID atomic.Uint32
+	sealer.SetPeerUIDHook(h.sl, func(uint32) uint32 { return nextUID.Load() })
+	g := gateWriter(h)
+	h.run()
+	t.Cleanup(g.open)
+	connect := func(uid uint32) *client {
+		nextUID.Store(uid)
+		c := dial(t, h.cfg.Socket)
+		mustOK(t, c.do(`{"op":"ping","id":"p"}`)) // served: its uid is taken
+		return c
+	}
+	busy, quiet := connect(1001), connect(1002)
+
+	g.hold(t)
+	accepted := map[string]int{}
+	emit := func(c *client, name string, i int) wireReply {
+		r := c.do(emitLine(fmt.Sprint(name, i), false, sealVerified(i)))
+		if r.OK {
+			accepted[name]++
+		}
+		return r
+	}
+	for i := range 14 {
+		if r := emit(busy, "busy", i); !r.OK {
+			t.Fatalf("busy peer's event %d with the queue at %d of 16: %s", i+1, i, r.raw)
+		}
+	}
+	r := emit(busy, "busy", 14)
+	if r.OK || r.code() != "shed" || !strings.Contains(r.Error.Message, "share") {
+		t.Fatalf("busy peer's 15th event, beyond 7/8 of the queue: want shed for its share, got %s", r.raw)
+	}
+	for i := range 2 {
+		if r := emit(quiet, "quiet", i); !r.OK {
+			t.Fatalf("quiet peer's event %d while the busy one holds 14 of 16: %s", i+1, r.raw)
+		}
+	}
+	if r := emit(quiet, "quiet", 2); r.OK || r.code() != "shed" || strings.Contains(r.Error.Message, "share") {
+		t.Fatalf("quiet peer's 3rd event into a full queue: want shed because the queue is full, got %s", r.raw)
+	}
+	if r := emit(busy, "busy", 15); r.OK || !strings.Contains(r.Error.Message, "share") {
+		t.Fatalf("busy peer's event while two peers hold events: want shed for its share, got %s", r.raw)
+	}
+	if st := busy.status(); st.QueueDepth != 16 || st.ShedTotal != 3 {
+		t.Fatalf("queue_depth %d shed_total %d; want 16, 3", st.QueueDepth, st.ShedTotal)
+	}
+
+	g.open()
+	mustOK(t, busy.do(`{"op":"flush","id":"f"}`))
+	// Drained, the busy peer is alone again and may fill its 7/8.
+	g.hold(t)
+	for i := range 14 {
+		if r := emit(busy, "busy", 100+i); !r.OK {
+			t.Fatalf("after the queue drained, busy peer's event %d: %s", i+1, r.raw)
+		}
+	}
+	g.open()
+	h.stopAndVerify()
+
+	recs := readRecords(t, h.cfg.DataDir)
+	got := map[string]int{}
+	for _, rec := range recs {
+		if rec.Kind == chain.KindEvent {
+			got[string(rec.Service)]++
+		}
+	}
+	if got["uid-1001"] != 28 || got["uid-1002"] != 2 || accepted["busy"] != 28 || accepted["quiet"] != 2 {
+		t.Errorf("events in the log by service %v, accepted busy %d quiet %d; want uid-1001: 28, uid-1002: 2", got, accepted["busy"], accepted["quiet"])
+	}
+	var shed uint64
+	for _, ev := range sealerEvents(t, recs, event.TypeEventsShed) {
+		shed += ev.(*event.EventsShed).Count
+	}
+	if shed != 3 {
+		t.Errorf("audit.events_shed records %d drops, want 3", shed)
+	}
 }

@@ -49,6 +49,7 @@ type Sealer struct {
 	// the writer frees, so critical events are not starved under overload.
 	criticalWaiting atomic.Int32
 	space           chan struct{} // signalled when the writer frees queue space
+	peers           peerQueues    // each peer uid's share of the queue
 	stopping        atomic.Bool
 	writerErr       atomic.Pointer[error]
 
@@ -79,6 +80,9 @@ type Sealer struct {
 	// testHookCriticalRoom, if set, is called by submit once a critical
 	// event has its queue room, before it is queued (nil outside tests).
 	testHookCriticalRoom func()
+	// testHookPeerUID, if set, replaces the uid a connection's credentials
+	// gave (nil outside tests): one test process stands for several peers.
+	testHookPeerUID func(uid uint32) uint32
 }
 
 // Option adds an optional part to a Sealer.
