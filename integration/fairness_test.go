@@ -26,23 +26,9 @@ const nobody = 65534
 // peer cannot get another peer's events shed. It needs root to run a
 // process as another uid; on CI it fails instead of skipping.
 func TestQueueFairAcrossUIDs(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test runs a flooding peer as another uid and needs root; CI runs as root")
-		}
-		t.Skip("needs root to run a flooding peer as another uid")
-	}
-	dataDir := filepath.Join(t.TempDir(), "data")
-	sockDir := shortSocketDir(t)
-	socket := filepath.Join(sockDir, "s.sock")
-	// nobody must reach the socket and run the binary.
-	for _, dir := range []string{sockDir, bin} {
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	d := startDaemonEnv(t, []string{"AUDIT_SEALER_DATA_DIR=" + dataDir, "AUDIT_SEALER_SOCKET=" + socket,
-		"AUDIT_SEALER_DEV=true", "AUDIT_SEALER_SOCKET_MODE=0666", "AUDIT_SEALER_QUEUE_BYTES=262144"})
+	needRoot(t)
+	d, socket := startDaemonForAllUIDs(t, "AUDIT_SEALER_QUEUE_BYTES=262144")
+	dataDir := d.dataDir
 
 	var events bytes.Buffer
 	for i := range 40000 {
@@ -122,5 +108,137 @@ func TestQueueFairAcrossUIDs(t *testing.T) {
 	}
 	if code, rep := auditVerify(t, exportKey(t, dataDir), dataDir); code != 0 {
 		t.Fatalf("audit-verify: %v", rep)
+	}
+}
+
+// floodSocketEnv names the socket a re-executed test binary floods with
+// invalid events (floodInvalid) instead of running tests.
+const floodSocketEnv = "AUDIT_SEALER_TEST_FLOOD_SOCKET"
+
+// floodInvalid is a hostile peer running flat out: 4 connections, each
+// pipelining invalid events without pause, with a ping after every 64 so
+// that the per-connection limit of consecutive bad lines never closes it,
+// and reconnecting if the sealer does. It runs until killed.
+func floodInvalid(socket string) int {
+	var batch strings.Builder
+	for range 64 {
+		batch.WriteString(`{"op":"emit","event":{"type":"seal.verified","timestamp":"not a time","shard_id":"s","worker_id":"w"}}` + "\n")
+	}
+	batch.WriteString(`{"op":"ping","id":"reset"}` + "\n")
+	lines := []byte(batch.String())
+	for range 4 {
+		go func() {
+			for {
+				c, err := net.Dial("unix", socket)
+				if err != nil {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				go func() { // replies are read and dropped, so the sealer's writes never block
+					buf := make([]byte, 64<<10)
+					for {
+						if _, err := c.Read(buf); err != nil {
+							return
+						}
+					}
+				}()
+				for {
+					if _, err := c.Write(lines); err != nil {
+						break
+					}
+				}
+				c.Close()
+			}
+		}()
+	}
+	select {}
+}
+
+// startFlooder runs floodInvalid as uid nobody, from a copy of the test
+// binary that nobody may execute, until the test ends or stop is called.
+func startFlooder(t *testing.T, socket string) (stop func()) {
+	t.Helper()
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(bin, "flooder")
+	if err := os.WriteFile(exe, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), floodSocketEnv+"="+socket)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// startDaemonForAllUIDs starts the sealer (--dev, with env added) on a
+// socket that every uid may use, and lets every uid run the binaries in
+// bin: the tests here run peers as nobody.
+func startDaemonForAllUIDs(t *testing.T, env ...string) (*daemon, string) {
+	t.Helper()
+	sockDir := shortSocketDir(t)
+	for _, dir := range []string{sockDir, bin} {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	socket := filepath.Join(sockDir, "s.sock")
+	env = append([]string{"AUDIT_SEALER_DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "AUDIT_SEALER_SOCKET=" + socket,
+		"AUDIT_SEALER_DEV=true", "AUDIT_SEALER_SOCKET_MODE=0666"}, env...)
+	return startDaemonEnv(t, env), socket
+}
+
+// needRoot skips a test that runs a peer as another uid when not root, and
+// fails it on CI (which runs as root).
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test runs a hostile peer as another uid and needs root; CI runs as root")
+		}
+		t.Skip("needs root to run a hostile peer as another uid")
+	}
+}
+
+// TestInvalidFloodFromAnotherUID: a peer flooding invalid events flat out
+// from another uid, on the same two cores, leaves a good client at least
+// half of its rate alone and a p99 under 20 ms.
+func TestInvalidFloodFromAnotherUID(t *testing.T) {
+	needRoot(t)
+	d, socket := startDaemonForAllUIDs(t)
+	dataDir := d.dataDir
+	alone := goodClient(t, socket, time.Second, "alone")
+	stop := startFlooder(t, socket)
+	time.Sleep(300 * time.Millisecond) // the flood is running
+	during := goodClient(t, socket, 2*time.Second, "during")
+	stop()
+	rateAlone, rateDuring := float64(len(alone)), float64(len(during))/2
+	t.Logf("good client alone: %.0f emits/s, p99 %v; during the flood: %.0f emits/s, p99 %v", rateAlone, p99(alone), rateDuring, p99(during))
+	if err := d.stop(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, d.stderr)
+	}
+	if code, rep := auditVerify(t, exportKey(t, dataDir), dataDir); code != 0 {
+		t.Fatalf("audit-verify: %v", rep)
+	}
+	if log := d.stderr.String(); !strings.Contains(log, "faster than bad_lines_per_second") || !strings.Contains(log, fmt.Sprint(nobody)) {
+		t.Errorf("the sealer did not log that uid %d was held back:\n%s", nobody, log)
+	}
+	if rateDuring < rateAlone/2 {
+		t.Errorf("the good client's rate fell from %.0f to %.0f emits/s under another uid's flood, below half", rateAlone, rateDuring)
+	}
+	if p := p99(during); p > 20*time.Millisecond {
+		t.Errorf("the good client's p99 under another uid's flood is %v, above 20 ms", p)
 	}
 }

@@ -16,6 +16,9 @@ import (
 var bin string // directory holding the built binaries
 
 func TestMain(m *testing.M) {
+	if socket := os.Getenv(floodSocketEnv); socket != "" {
+		os.Exit(floodInvalid(socket)) // this process is a hostile peer (fairness_test.go)
+	}
 	dir, err := os.MkdirTemp("", "audit-sealer-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -26,6 +26,9 @@ func TestShippedExampleLoads(t *testing.T) {
 	if d := Defaults(); c.Queue != d.Queue || c.MemoryLimit != d.MemoryLimit {
 		t.Errorf("example [queue] %+v memory_limit %d; defaults %+v, %d", c.Queue, c.MemoryLimit, d.Queue, d.MemoryLimit)
 	}
+	if d := Defaults(); c.Limits != d.Limits || d.Limits.BadLinesPerSecond != 1000 {
+		t.Errorf("example [limits] %+v; defaults %+v (bad_lines_per_second 1000)", c.Limits, d.Limits)
+	}
 	if d := Defaults(); c.Query.Index != d.Query.Index || !c.Query.Index || c.TPM.Index != d.TPM.Index || c.TPM.Transport == "" {
 		t.Errorf("example [query] %+v [tpm] %+v; defaults %+v %+v", c.Query, c.TPM, d.Query, d.TPM)
 	}
@@ -41,6 +44,21 @@ func TestDefaultsValidate(t *testing.T) {
 	c.Dev = false
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "token_label") {
 		t.Fatalf("production defaults without a token: %v", err)
+	}
+}
+
+// TestNegativeBadLineRateRefused: a negative bad_lines_per_second is an
+// error that names the setting; 0 (no bound) is valid.
+func TestNegativeBadLineRateRefused(t *testing.T) {
+	c := Defaults()
+	c.Dev = true
+	c.Limits.BadLinesPerSecond = -1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "bad_lines_per_second") {
+		t.Fatalf("bad_lines_per_second -1: %v", err)
+	}
+	c.Limits.BadLinesPerSecond = 0
+	if err := c.Validate(); err != nil {
+		t.Fatalf("bad_lines_per_second 0: %v", err)
 	}
 }
 

@@ -114,6 +114,7 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 				s.log.Warn("closing a connection that sends too many bad lines", "uid", uid, "pid", pid)
 				break
 			}
+			s.holdBackBadLine(uid, pid)
 			continue
 		}
 		if err != nil {
@@ -138,9 +139,35 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 			s.log.Warn("closing a connection that sends too many bad lines", "uid", uid, "pid", pid)
 			break
 		}
+		if bad > 0 {
+			s.holdBackBadLine(uid, pid)
+		}
 	}
 	close(replies)
 	<-writerDone
+}
+
+// holdBackBadLine charges a refused line to uid's budget (badLineBudget)
+// and, past it, waits before the connection's next read: the sealer spends
+// no more CPU on the uid's garbage than limits.bad_lines_per_second allows.
+// The wait ends early when the sealer stops.
+func (s *Sealer) holdBackBadLine(uid uint32, pid int32) {
+	wait, first := s.badLines.charge(uid, time.Now())
+	if wait <= 0 {
+		return
+	}
+	s.m.badLineWaits.Inc()
+	if first {
+		s.log.Warn("a peer sends refused lines faster than bad_lines_per_second: its connections wait before each further read",
+			"uid", uid, "pid", pid, "bad_lines_per_second", s.cfg.Limits.BadLinesPerSecond)
+	}
+	for end := time.Now().Add(wait); !s.stopping.Load(); {
+		left := time.Until(end)
+		if left <= 0 {
+			return
+		}
+		time.Sleep(min(left, 100*time.Millisecond))
+	}
 }
 
 func isClientFault(code string) bool {

@@ -13,6 +13,7 @@ type metrics struct {
 	acceptedWaits, acceptedNow prometheus.Counter
 	rejected                   *prometheus.CounterVec
 	shed                       prometheus.Counter
+	badLineWaits               prometheus.Counter
 	records                    prometheus.Counter
 	checkpoints                prometheus.Counter
 	sealErrors                 prometheus.Counter
@@ -79,6 +80,7 @@ func newMetrics(queueDepth, queueBytes func() float64) *metrics {
 	m.acceptedWaits, m.acceptedNow = m.accepted.WithLabelValues("true"), m.accepted.WithLabelValues("false")
 	m.rejected = mk.counterVec("requests_rejected_total", "Requests refused, by error code.", "code")
 	m.shed = mk.counter("events_shed_total", "Non-critical events dropped because the queue was full or their uid held its share of it (each drop is recorded in the chain).")
+	m.badLineWaits = mk.counter("bad_line_waits_total", "Times a connection was made to wait before its next line because its uid sent refused lines faster than limits.bad_lines_per_second.")
 	m.records = mk.counter("records_written_total", "Records appended to the log by this process.")
 	m.checkpoints = mk.counter("checkpoints_total", "Signed checkpoints written.")
 	m.sealErrors = mk.counter("seal_errors_total", "Checkpoints that could not be signed.")

@@ -50,6 +50,7 @@ type Sealer struct {
 	criticalWaiting atomic.Int32
 	space           chan struct{} // signalled when the writer frees queue space
 	peers           peerQueues    // each peer uid's share of the queue
+	badLines        *badLineBudget
 	stopping        atomic.Bool
 	writerErr       atomic.Pointer[error]
 
@@ -126,7 +127,7 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	sl := &Sealer{cfg: cfg, log: log, signer: s, ledger: l, policy: pol,
 		intake: make(chan *request, cfg.Queue.Events+criticalReserve), space: make(chan struct{}, 1),
 		started: time.Now(), openInfo: info, anchoring: o.counter != nil, ledgerCfg: lc,
-		indexQueue: make(chan string, indexQueueLen)}
+		indexQueue: make(chan string, indexQueueLen), badLines: newBadLineBudget(cfg.Limits.BadLinesPerSecond)}
 	// The queue gauges were registered but never set (always 0): they now
 	// read the queue's counters at each scrape.
 	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) })
