@@ -114,28 +114,13 @@ func (s *Sealer) submit(r *request) error {
 	if r.kind == reqEmit {
 		size := queueCost(r)
 		r.cost = int32(size)
-		if r.critical && s.reserve(size, r.queue) != nil {
-			// Only a critical event that finds no room counts as waiting:
-			// counting every critical event shed the non-critical events
-			// submitted at the same moment with the queue far from full
-			// (~60 per million events under the benchmark's load).
-			deadline := time.NewTimer(s.cfg.Queue.CriticalWait.Duration)
-			defer deadline.Stop()
-			s.criticalWaiting.Add(1)
-			defer s.criticalWaiting.Add(-1)
-			for s.reserve(size, r.queue) != nil {
-				select {
-				case <-s.space:
-					s.signalSpace() // pass the wake-up on to other waiters
-				case <-deadline.C:
-					s.noteShed(true, r.queue)
-					return ErrQueueWait
-				}
-				if s.stopping.Load() {
-					return ErrUnavailable
+		if r.critical {
+			if err := s.reserve(size, r.queue); err != nil {
+				if err := s.waitForRoom(size, r.queue, err); err != nil {
+					return err
 				}
 			}
-		} else if !r.critical {
+		} else {
 			err := ErrShed
 			if s.criticalWaiting.Load() == 0 {
 				err = s.reserve(size, r.queue)
@@ -153,33 +138,70 @@ func (s *Sealer) submit(r *request) error {
 	return nil
 }
 
-// reserve takes queue room for one event that costs size bytes, if the
-// peer q stays within its share (peerQueues.take: ErrPeerShare otherwise,
-// checked first so that a peer that crowds the queue is told so) and there
-// is room (ErrShed otherwise). An event costlier than the whole byte bound
-// is let into an empty queue, so that a small bound never refuses an event
-// forever.
+// waitForRoom waits, up to the configured deadline, until reserve finds
+// room for a critical event that it first refused with err. Only while the
+// queue itself is full does the event count as waiting, which sheds the
+// non-critical events meanwhile: counting every critical event shed the
+// non-critical events submitted at the same moment with the queue far from
+// full (~60 per million events under the benchmark's load), and one that
+// waits for its own uid's share to drain must not get every other peer's
+// events shed.
+func (s *Sealer) waitForRoom(size int64, q *peerQueue, err error) error {
+	deadline := time.NewTimer(s.cfg.Queue.CriticalWait.Duration)
+	defer deadline.Stop()
+	counted := false
+	defer func() {
+		if counted {
+			s.criticalWaiting.Add(-1)
+		}
+	}()
+	for ; err != nil; err = s.reserve(size, q) {
+		if full := errors.Is(err, ErrShed); full != counted {
+			counted = full
+			if full {
+				s.criticalWaiting.Add(1)
+			} else {
+				s.criticalWaiting.Add(-1)
+			}
+		}
+		select {
+		case <-s.space:
+			s.signalSpace() // pass the wake-up on to other waiters
+		case <-deadline.C:
+			s.noteShed(true, q)
+			return ErrQueueWait
+		}
+		if s.stopping.Load() {
+			return ErrUnavailable
+		}
+	}
+	return nil
+}
+
+// reserve takes queue room for one event that costs size bytes, if there
+// is room (ErrShed otherwise) and the peer q stays within its share
+// (peerQueues.take; ErrPeerShare otherwise). The queue's own bounds come
+// first, so that ErrShed always means the queue is full: only a critical
+// event that meets a full queue sheds the others while it waits. An event
+// costlier than the whole byte bound is let into an empty queue, so that a
+// small bound never refuses an event forever.
 func (s *Sealer) reserve(size int64, q *peerQueue) error {
-	if q != nil && !s.peers.take(q, size, s.cfg.Queue.Events, s.cfg.Queue.Bytes) {
-		return ErrPeerShare
-	}
-	full := s.queued.Add(1) > int64(s.cfg.Queue.Events)
-	if !full {
-		// Only undo the bytes that were added: with || the byte count was
-		// skipped for a full queue and then subtracted anyway, driving
-		// queue_bytes below zero and loosening the byte bound with every
-		// shed.
-		if b := s.queuedB.Add(size); b > s.cfg.Queue.Bytes && b != size {
-			s.queuedB.Add(-size)
-			full = true
-		}
-	}
-	if full {
+	if s.queued.Add(1) > int64(s.cfg.Queue.Events) {
 		s.queued.Add(-1)
-		if q != nil {
-			s.peers.give(q, size)
-		}
 		return ErrShed
+	}
+	// Only undo the bytes that were added: with || the byte count was
+	// skipped for a full queue and then subtracted anyway, driving
+	// queue_bytes below zero and loosening the byte bound with every shed.
+	if b := s.queuedB.Add(size); b > s.cfg.Queue.Bytes && b != size {
+		s.queuedB.Add(-size)
+		s.queued.Add(-1)
+		return ErrShed
+	}
+	if q != nil && !s.peers.take(q, size, s.cfg.Queue.Events, s.cfg.Queue.Bytes) {
+		s.queuedB.Add(-size)
+		s.queued.Add(-1)
+		return ErrPeerShare
 	}
 	return nil
 }

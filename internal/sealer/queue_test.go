@@ -148,10 +148,11 @@ func TestCriticalWithRoomShedsNothing(t *testing.T) {
 // TestQueueSharedByPeers: one peer uid that keeps the queue full cannot get
 // another peer's events shed. With the writer held and a 16-event queue, a
 // lone peer fills 7/8 of it (14 events) and is then shed with a message
-// that names its share; a second peer still finds the last eighth free (2
-// events) and is shed only by the queue's own bound; the first peer stays
-// shed while both hold events. Every accepted event is then written, and
-// every drop recorded.
+// that names its share. Its critical event waits for its share to drain,
+// and that wait, unlike a wait for a full queue, sheds nobody else: a
+// second peer still finds the last eighth free (2 events) and is shed only
+// by the queue's own bound. Every accepted event is then written, the
+// critical one sealed, and every drop recorded.
 func TestQueueSharedByPeers(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Queue.Events = 16
@@ -167,7 +168,7 @@ func TestQueueSharedByPeers(t *testing.T) {
 		mustOK(t, c.do(`{"op":"ping","id":"p"}`)) // served: its uid is taken
 		return c
 	}
-	busy, quiet := connect(1001), connect(1002)
+	busy, crit, quiet := connect(1001), connect(1001), connect(1002)
 
 	g.hold(t)
 	accepted := map[string]int{}
@@ -187,31 +188,31 @@ func TestQueueSharedByPeers(t *testing.T) {
 	if r.OK || r.code() != "shed" || !strings.Contains(r.Error.Message, "share") {
 		t.Fatalf("busy peer's 15th event, beyond 7/8 of the queue: want shed for its share, got %s", r.raw)
 	}
+	crit.send(emitLine("crit", false, authFailure(50)))
+	time.Sleep(200 * time.Millisecond) // it reaches its wait
 	for i := range 2 {
 		if r := emit(quiet, "quiet", i); !r.OK {
-			t.Fatalf("quiet peer's event %d while the busy one holds 14 of 16: %s", i+1, r.raw)
+			t.Fatalf("quiet peer's event %d while the busy one holds 14 of 16 and its critical event waits for its share: %s", i+1, r.raw)
 		}
 	}
 	if r := emit(quiet, "quiet", 2); r.OK || r.code() != "shed" || strings.Contains(r.Error.Message, "share") {
 		t.Fatalf("quiet peer's 3rd event into a full queue: want shed because the queue is full, got %s", r.raw)
 	}
-	if r := emit(busy, "busy", 15); r.OK || !strings.Contains(r.Error.Message, "share") {
-		t.Fatalf("busy peer's event while two peers hold events: want shed for its share, got %s", r.raw)
+	if r := emit(busy, "busy", 15); r.OK || r.code() != "shed" {
+		t.Fatalf("busy peer's event into the full queue: want shed, got %s", r.raw)
 	}
 	if st := busy.status(); st.QueueDepth != 16 || st.ShedTotal != 3 {
 		t.Fatalf("queue_depth %d shed_total %d; want 16, 3", st.QueueDepth, st.ShedTotal)
 	}
+	crit.c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if line, err := crit.r.ReadString('\n'); err == nil {
+		t.Fatalf("the busy peer's critical event was answered over its share, with the writer held: %s", line)
+	}
 
 	g.open()
-	mustOK(t, busy.do(`{"op":"flush","id":"f"}`))
-	// Drained, the busy peer is alone again and may fill its 7/8.
-	g.hold(t)
-	for i := range 14 {
-		if r := emit(busy, "busy", 100+i); !r.OK {
-			t.Fatalf("after the queue drained, busy peer's event %d: %s", i+1, r.raw)
-		}
+	if r := mustOK(t, crit.recv()); r.ID != "crit" || !r.Durable || !r.Sealed {
+		t.Fatalf("the critical event, once its share drained: want durable and sealed, got %s", r.raw)
 	}
-	g.open()
 	h.stopAndVerify()
 
 	recs := readRecords(t, h.cfg.DataDir)
@@ -221,8 +222,8 @@ func TestQueueSharedByPeers(t *testing.T) {
 			got[string(rec.Service)]++
 		}
 	}
-	if got["uid-1001"] != 28 || got["uid-1002"] != 2 || accepted["busy"] != 28 || accepted["quiet"] != 2 {
-		t.Errorf("events in the log by service %v, accepted busy %d quiet %d; want uid-1001: 28, uid-1002: 2", got, accepted["busy"], accepted["quiet"])
+	if got["uid-1001"] != 15 || got["uid-1002"] != 2 || accepted["busy"] != 14 || accepted["quiet"] != 2 {
+		t.Errorf("events in the log by service %v, accepted busy %d quiet %d; want uid-1001: 15 (one critical), uid-1002: 2", got, accepted["busy"], accepted["quiet"])
 	}
 	var shed uint64
 	for _, ev := range sealerEvents(t, recs, event.TypeEventsShed) {
