@@ -131,6 +131,7 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	// The queue gauges were registered but never set (always 0): they now
 	// read the queue's counters at each scrape.
 	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) })
+	sl.setIdentity()
 	sl.updateStatus()
 	return sl, nil
 }

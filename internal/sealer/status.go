@@ -31,22 +31,32 @@ type Status struct {
 	UptimeSeconds        float64  `json:"uptime_seconds"`
 }
 
-// updateStatus refreshes the snapshot from the ledger; only the writer (or
-// New and recordStart, before the writer runs) calls it.
-func (s *Sealer) updateStatus() {
-	l := s.ledger
+// setIdentity fills in the parts of the status that do not change while
+// the sealer runs: the log and the signing key. updateStatus runs on every
+// writer round, and the key ID alone (a DER encoding and a hash) cost more
+// than the rest of it.
+func (s *Sealer) setIdentity() {
 	pub := s.signer.Public()
 	s.statusMu.Lock()
 	defer s.statusMu.Unlock()
 	st := &s.status
-	st.LogID = l.LogID().String()
+	st.LogID = s.ledger.LogID().String()
+	st.KeyID, st.KeyKind, st.Algorithm, st.Dev = pub.ID(), string(s.signer.Kind()), string(pub.Algorithm), s.cfg.Dev
+}
+
+// updateStatus refreshes the snapshot from the ledger; only the writer (or
+// New and recordStart, before the writer runs) calls it.
+func (s *Sealer) updateStatus() {
+	l := s.ledger
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	st := &s.status
 	st.Records = l.NextSeq()
 	st.LastSeq = l.NextSeq() - 1
 	st.Unsealed = l.Unsealed()
 	if cp := l.LastCheckpoint(); cp != nil {
 		st.LastCheckpointSize, st.LastCheckpointTime = cp.Size, cp.Time
 	}
-	st.KeyID, st.KeyKind, st.Algorithm, st.Dev = pub.ID(), string(s.signer.Kind()), string(pub.Algorithm), s.cfg.Dev
 	if err := l.Err(); err != nil {
 		st.StorageError = err.Error()
 	}
