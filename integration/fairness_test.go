@@ -112,17 +112,27 @@ func TestQueueFairAcrossUIDs(t *testing.T) {
 }
 
 // floodSocketEnv names the socket a re-executed test binary floods with
-// invalid events (floodInvalid) instead of running tests.
-const floodSocketEnv = "AUDIT_SEALER_TEST_FLOOD_SOCKET"
+// invalid events (floodInvalid) instead of running tests; with
+// floodHugeEnv set, with 1 MiB lines instead.
+const (
+	floodSocketEnv = "AUDIT_SEALER_TEST_FLOOD_SOCKET"
+	floodHugeEnv   = "AUDIT_SEALER_TEST_FLOOD_HUGE"
+)
 
 // floodInvalid is a hostile peer running flat out: 4 connections, each
-// pipelining invalid events without pause, with a ping after every 64 so
-// that the per-connection limit of consecutive bad lines never closes it,
-// and reconnecting if the sealer does. It runs until killed.
+// pipelining invalid events without pause (or 1 MiB lines), with a ping
+// after every 64 (after every line) so that the per-connection limit of
+// consecutive bad lines never closes it, and reconnecting if the sealer
+// does. It runs until killed.
 func floodInvalid(socket string) int {
 	var batch strings.Builder
-	for range 64 {
-		batch.WriteString(`{"op":"emit","event":{"type":"seal.verified","timestamp":"not a time","shard_id":"s","worker_id":"w"}}` + "\n")
+	if os.Getenv(floodHugeEnv) != "" {
+		// 1 MiB lines (frame_too_large), each read to its end by the sealer.
+		batch.WriteString(`{"op":"emit","event":"` + strings.Repeat("x", 1<<20) + "\"}\n")
+	} else {
+		for range 64 {
+			batch.WriteString(`{"op":"emit","event":{"type":"seal.verified","timestamp":"not a time","shard_id":"s","worker_id":"w"}}` + "\n")
+		}
 	}
 	batch.WriteString(`{"op":"ping","id":"reset"}` + "\n")
 	lines := []byte(batch.String())
@@ -154,9 +164,10 @@ func floodInvalid(socket string) int {
 	select {}
 }
 
-// startFlooder runs floodInvalid as uid nobody, from a copy of the test
-// binary that nobody may execute, until the test ends or stop is called.
-func startFlooder(t *testing.T, socket string) (stop func()) {
+// startFlooder runs floodInvalid as uid nobody (with huge, the 1 MiB line
+// flood), from a copy of the test binary that nobody may execute, until the
+// test ends or stop is called.
+func startFlooder(t *testing.T, socket string, huge bool) (stop func()) {
 	t.Helper()
 	self, err := os.ReadFile("/proc/self/exe")
 	if err != nil {
@@ -168,6 +179,9 @@ func startFlooder(t *testing.T, socket string) (stop func()) {
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), floodSocketEnv+"="+socket)
+	if huge {
+		cmd.Env = append(cmd.Env, floodHugeEnv+"=1")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -212,33 +226,41 @@ func needRoot(t *testing.T) {
 	}
 }
 
-// TestInvalidFloodFromAnotherUID: a peer flooding invalid events flat out
-// from another uid, on the same two cores, leaves a good client at least
-// half of its rate alone and a p99 under 20 ms.
+// TestInvalidFloodFromAnotherUID: a peer flooding invalid events, or 1 MiB
+// lines, flat out from another uid on the same two cores, leaves a good
+// client at least half of its rate alone and a p99 under 20 ms, and the
+// sealer logs the uid it holds back.
 func TestInvalidFloodFromAnotherUID(t *testing.T) {
 	needRoot(t)
-	d, socket := startDaemonForAllUIDs(t)
-	dataDir := d.dataDir
-	alone := goodClient(t, socket, time.Second, "alone")
-	stop := startFlooder(t, socket)
-	time.Sleep(300 * time.Millisecond) // the flood is running
-	during := goodClient(t, socket, 2*time.Second, "during")
-	stop()
-	rateAlone, rateDuring := float64(len(alone)), float64(len(during))/2
-	t.Logf("good client alone: %.0f emits/s, p99 %v; during the flood: %.0f emits/s, p99 %v", rateAlone, p99(alone), rateDuring, p99(during))
-	if err := d.stop(); err != nil {
-		t.Fatalf("stop: %v\n%s", err, d.stderr)
-	}
-	if code, rep := auditVerify(t, exportKey(t, dataDir), dataDir); code != 0 {
-		t.Fatalf("audit-verify: %v", rep)
-	}
-	if log := d.stderr.String(); !strings.Contains(log, "faster than bad_lines_per_second") || !strings.Contains(log, fmt.Sprint(nobody)) {
-		t.Errorf("the sealer did not log that uid %d was held back:\n%s", nobody, log)
-	}
-	if rateDuring < rateAlone/2 {
-		t.Errorf("the good client's rate fell from %.0f to %.0f emits/s under another uid's flood, below half", rateAlone, rateDuring)
-	}
-	if p := p99(during); p > 20*time.Millisecond {
-		t.Errorf("the good client's p99 under another uid's flood is %v, above 20 ms", p)
+	for _, flood := range []struct {
+		name string
+		huge bool
+	}{{"invalid events", false}, {"1 MiB lines", true}} {
+		t.Run(flood.name, func(t *testing.T) {
+			d, socket := startDaemonForAllUIDs(t)
+			dataDir := d.dataDir
+			alone := goodClient(t, socket, time.Second, "alone")
+			stop := startFlooder(t, socket, flood.huge)
+			time.Sleep(300 * time.Millisecond) // the flood is running
+			during := goodClient(t, socket, 2*time.Second, "during")
+			stop()
+			rateAlone, rateDuring := float64(len(alone)), float64(len(during))/2
+			t.Logf("good client alone: %.0f emits/s, p99 %v; during the flood: %.0f emits/s, p99 %v", rateAlone, p99(alone), rateDuring, p99(during))
+			if err := d.stop(); err != nil {
+				t.Fatalf("stop: %v\n%s", err, d.stderr)
+			}
+			if code, rep := auditVerify(t, exportKey(t, dataDir), dataDir); code != 0 {
+				t.Fatalf("audit-verify: %v", rep)
+			}
+			if log := d.stderr.String(); !strings.Contains(log, "faster than bad_lines_per_second") || !strings.Contains(log, fmt.Sprint(nobody)) {
+				t.Errorf("the sealer did not log that uid %d was held back:\n%s", nobody, log)
+			}
+			if rateDuring < rateAlone/2 {
+				t.Errorf("the good client's rate fell from %.0f to %.0f emits/s under another uid's flood, below half", rateAlone, rateDuring)
+			}
+			if p := p99(during); p > 20*time.Millisecond {
+				t.Errorf("the good client's p99 under another uid's flood is %v, above 20 ms", p)
+			}
+		})
 	}
 }

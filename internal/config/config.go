@@ -151,7 +151,7 @@ type Limits struct {
 	// one peer uid that it refuses as the client's fault (bad JSON, bad
 	// requests, invalid events, oversized lines, unauthorised services),
 	// over all of the uid's connections, with a burst of one second's
-	// worth: past it, a connection that sent one waits before the sealer
+	// worth (an oversized line counts once per 128 KiB read): past it, a connection that sent one waits before the sealer
 	// reads on. A peer flooding garbage then costs the sealer little CPU
 	// and no other peer's throughput. 0 removes the bound. Default 1000.
 	BadLinesPerSecond int `toml:"bad_lines_per_second"`

@@ -101,6 +101,7 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 		s.writeReplies(c, replies)
 	}()
 	lr := newLineReader(c, MaxLine, s.cfg.Limits.LineTimeout.Duration, s.cfg.Limits.IdleTimeout.Duration, s.stopping.Load)
+	lr.onSkip = func() { s.holdBackBadLine(uid, pid) } // an over-long line costs a refused line per 128 KiB
 	bad := 0
 	for {
 		line, err := lr.next()

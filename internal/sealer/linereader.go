@@ -25,7 +25,12 @@ type lineReader struct {
 	lineStarted time.Time // when the first byte of the current partial line arrived
 	readAt      time.Time // when the last read that returned bytes returned
 	skipping    bool      // discarding the rest of an over-long line
-	stopping    func() bool
+	skipped     int       // bytes of over-long lines discarded since onSkip was last called
+	// onSkip, if set, is called for every max bytes of over-long lines
+	// discarded: reading them costs the sealer as much as that many bytes
+	// of lines it refuses, and the caller charges them as such.
+	onSkip   func()
+	stopping func() bool
 }
 
 // errStopping is returned once the sealer stops.
@@ -42,6 +47,17 @@ func newLineReader(c net.Conn, max int, lineTimeout, idleTimeout time.Duration, 
 // lastRead returns when the last read that returned bytes returned: the
 // arrival time of the line next returned last, give or take the reads.
 func (lr *lineReader) lastRead() time.Time { return lr.readAt }
+
+// skip counts n bytes of an over-long line discarded, calling onSkip for
+// every max bytes.
+func (lr *lineReader) skip(n int) {
+	if lr.onSkip == nil {
+		return
+	}
+	for lr.skipped += n; lr.skipped >= lr.max; lr.skipped -= lr.max {
+		lr.onSkip()
+	}
+}
 
 // next returns the next line without its newline; it is valid until the
 // next call.
@@ -62,6 +78,7 @@ func (lr *lineReader) next() ([]byte, error) {
 			}
 			if lr.skipping {
 				lr.skipping = false
+				lr.skip(i)
 				continue
 			}
 			if len(line)+1 > lr.max {
@@ -70,9 +87,11 @@ func (lr *lineReader) next() ([]byte, error) {
 			return line, nil
 		}
 		if lr.skipping {
+			lr.skip(lr.end - lr.start)
 			lr.start, lr.end = 0, 0 // drop what we have of the over-long line
 		} else if lr.end-lr.start >= lr.max {
 			lr.skipping = true
+			lr.skip(lr.end - lr.start - lr.max) // the first max bytes are the line reported
 			lr.start, lr.end = 0, 0
 			return nil, errLineTooLong
 		}
