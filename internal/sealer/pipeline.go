@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/chain"
@@ -100,7 +103,39 @@ type shedState struct {
 	total           uint64
 	pending         uint64
 	pendingCritical uint64
-	first, last     time.Time
+	// pendingShare counts the pending drops of events whose uid held its
+	// share of the queue (the rest met a full queue); shareUIDs names up
+	// to maxShedUIDs of those uids, for the record.
+	pendingShare uint64
+	shareUIDs    []uint32
+	first, last  time.Time
+}
+
+// maxShedUIDs bounds the uids one audit.events_shed record names.
+const maxShedUIDs = 8
+
+// reason is audit.events_shed's reason for the pending drops: queue_full,
+// peer_share with the uids that held their share, or both.
+func (st *shedState) reason() string {
+	if st.pendingShare == 0 {
+		return "queue_full"
+	}
+	var b strings.Builder
+	if st.pendingShare < st.pending {
+		b.WriteString("queue_full; ")
+	}
+	b.WriteString("peer_share: uid")
+	for i, uid := range st.shareUIDs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatUint(uint64(uid), 10))
+	}
+	if len(st.shareUIDs) == maxShedUIDs {
+		b.WriteString(" and maybe more")
+	}
+	return b.String()
 }
 
 // submit queues r for the writer. Non-critical events beyond the queue's
@@ -126,7 +161,7 @@ func (s *Sealer) submit(r *request) error {
 				err = s.reserve(size, r.queue)
 			}
 			if err != nil {
-				s.noteShed(false, r.queue)
+				s.noteShed(false, r.queue, errors.Is(err, ErrPeerShare))
 				return err
 			}
 		}
@@ -168,7 +203,7 @@ func (s *Sealer) waitForRoom(size int64, q *peerQueue, err error) error {
 		case <-s.space:
 			s.signalSpace() // pass the wake-up on to other waiters
 		case <-deadline.C:
-			s.noteShed(true, q)
+			s.noteShed(true, q, errors.Is(err, ErrPeerShare))
 			return ErrQueueWait
 		}
 		if s.stopping.Load() {
@@ -222,24 +257,37 @@ func (s *Sealer) signalSpace() {
 	}
 }
 
-func (s *Sealer) noteShed(critical bool, q *peerQueue) {
+// noteShed counts one dropped event of the peer q; share says its uid held
+// its share of the queue (otherwise the queue was full).
+func (s *Sealer) noteShed(critical bool, q *peerQueue, share bool) {
 	now := time.Now().UTC()
 	s.shedMu.Lock()
 	defer s.shedMu.Unlock()
-	s.shed.total++
-	s.shed.pending++
+	st := &s.shed
+	st.total++
+	st.pending++
 	if critical {
-		s.shed.pendingCritical++
+		st.pendingCritical++
 	}
-	if s.shed.pending == 1 {
-		s.shed.first = now
+	if share {
+		st.pendingShare++
+		if len(st.shareUIDs) < maxShedUIDs && !slices.Contains(st.shareUIDs, q.uid) {
+			st.shareUIDs = append(st.shareUIDs, q.uid)
+		}
+	}
+	if st.pending == 1 {
+		st.first = now
 		args := []any{"queue_events", s.cfg.Queue.Events, "queue_bytes", s.cfg.Queue.Bytes}
 		if q != nil {
 			args = append(args, "uid", q.uid, "uid_queued_events", q.events.Load(), "uids_with_events_queued", s.peers.active.Load())
 		}
-		s.log.Warn("queue full: shedding events; the count is recorded in the chain", args...)
+		msg := "queue full: shedding events; the count is recorded in the chain"
+		if share {
+			msg = "a peer holds its share of the queue: shedding its events; the count is recorded in the chain"
+		}
+		s.log.Warn(msg, args...)
 	}
-	s.shed.last = now
+	st.last = now
 	s.m.shed.Inc()
 }
 
@@ -578,17 +626,17 @@ func (s *Sealer) appendError(err error, storageErr *error) error {
 func (s *Sealer) recordShed() (int, error) {
 	s.shedMu.Lock()
 	st := s.shed
-	s.shed.pending, s.shed.pendingCritical = 0, 0
+	s.shed.pending, s.shed.pendingCritical, s.shed.pendingShare, s.shed.shareUIDs = 0, 0, 0, nil
 	s.shedMu.Unlock()
 	if st.pending == 0 {
 		return 0, nil
 	}
-	_, err := s.ledger.AppendSealerEvent(&event.EventsShed{Timestamp: time.Now().UTC(), Count: st.pending, Reason: "queue_full",
+	_, err := s.ledger.AppendSealerEvent(&event.EventsShed{Timestamp: time.Now().UTC(), Count: st.pending, Reason: st.reason(),
 		CriticalCount: st.pendingCritical, FirstAt: st.first, LastAt: st.last})
 	if err != nil {
 		return 0, err
 	}
-	s.log.Warn("recorded shed events in the chain", "count", st.pending, "critical_timeouts", st.pendingCritical)
+	s.log.Warn("recorded shed events in the chain", "count", st.pending, "critical_timeouts", st.pendingCritical, "reason", st.reason())
 	return 1, nil
 }
 

@@ -80,3 +80,28 @@ func TestPeerShares(t *testing.T) {
 		t.Fatalf("a lone peer took %d events of 100 bytes under a byte bound of 8000 (%d active), want 70", got, p.active.Load())
 	}
 }
+
+// TestShedReason: audit.events_shed says why its drops happened: a full
+// queue, uids over their share (named, up to maxShedUIDs), or both.
+func TestShedReason(t *testing.T) {
+	uids := func(n int) []uint32 {
+		var out []uint32
+		for i := range n {
+			out = append(out, uint32(1000+i))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		st   shedState
+		want string
+	}{
+		{shedState{pending: 5}, "queue_full"},
+		{shedState{pending: 2, pendingShare: 2, shareUIDs: uids(1)}, "peer_share: uid 1000"},
+		{shedState{pending: 5, pendingShare: 2, shareUIDs: uids(2)}, "queue_full; peer_share: uid 1000, 1001"},
+		{shedState{pending: 9, pendingShare: 9, shareUIDs: uids(maxShedUIDs)}, "peer_share: uid 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007 and maybe more"},
+	} {
+		if got := c.st.reason(); got != c.want {
+			t.Errorf("%+v: reason %q, want %q", c.st, got, c.want)
+		}
+	}
+}
