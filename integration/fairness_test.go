@@ -21,7 +21,7 @@ const nobody = 65534
 // TestQueueFairAcrossUIDs runs the real sealer with a small queue (256 KiB)
 // and floods it from another uid (8 `audit-sealer emit` processes run as
 // nobody, 1024 events in flight each) while a good client, root, emits one
-// event at a time. The flood is shed (it holds its uid's share of the
+// durable event at a time. The flood is shed (it holds its uid's share of the
 // queue), and the good client's events are all accepted: a busy or hostile
 // peer cannot get another peer's events shed. It needs root to run a
 // process as another uid; on CI it fails instead of skipping.
@@ -56,8 +56,11 @@ func TestQueueFairAcrossUIDs(t *testing.T) {
 		}()
 	}
 
-	// The good client: one event at a time, acknowledged on acceptance,
-	// until the flood is over (at least 2,000 events).
+	// The good client: one durable event at a time, until the flood is
+	// over (at least 2,000 events), so it never holds more than one event
+	// in the queue. (One acknowledged on acceptance could, while the
+	// writer is held up, queue more than its share, and be shed for it:
+	// fairly, but that is not what this test is about.)
 	c, err := net.Dial("unix", socket)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +76,7 @@ func TestQueueFairAcrossUIDs(t *testing.T) {
 			done = true
 		default:
 		}
-		fmt.Fprintf(c, `{"op":"emit","id":"g%d","event":{"type":"seal.verified","timestamp":"%s","shard_id":"good-%d","worker_id":"w"}}`+"\n",
+		fmt.Fprintf(c, `{"op":"emit","id":"g%d","durable":true,"event":{"type":"seal.verified","timestamp":"%s","shard_id":"good-%d","worker_id":"w"}}`+"\n",
 			sent, time.Now().UTC().Format(time.RFC3339Nano), sent)
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))
 		line, err := r.ReadString('\n')
@@ -167,7 +170,7 @@ func floodInvalid(socket string) int {
 // startFlooder runs floodInvalid as uid nobody (with huge, the 1 MiB line
 // flood), from a copy of the test binary that nobody may execute, until the
 // test ends or stop is called.
-func startFlooder(t *testing.T, socket string, huge bool) (stop func()) {
+func startFlooder(t *testing.T, socket string, huge, sameUID bool) (stop func()) {
 	t.Helper()
 	self, err := os.ReadFile("/proc/self/exe")
 	if err != nil {
@@ -182,7 +185,9 @@ func startFlooder(t *testing.T, socket string, huge bool) (stop func()) {
 	if huge {
 		cmd.Env = append(cmd.Env, floodHugeEnv+"=1")
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	if !sameUID {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -226,21 +231,22 @@ func needRoot(t *testing.T) {
 	}
 }
 
-// TestInvalidFloodFromAnotherUID: a peer flooding invalid events, or 1 MiB
-// lines, flat out from another uid on the same two cores, leaves a good
-// client at least half of its rate alone and a p99 under 20 ms, and the
-// sealer logs the uid it holds back.
-func TestInvalidFloodFromAnotherUID(t *testing.T) {
+// TestGarbageFloodsDoNotStarveGoodClients: a peer flooding invalid events,
+// or 1 MiB lines, flat out from another uid on the same two cores, leaves a
+// good client at least half of its rate alone and a p99 under 20 ms, and
+// the sealer logs the uid it holds back. So does a flood from the good
+// client's own uid: only the lines that are refused are held back.
+func TestGarbageFloodsDoNotStarveGoodClients(t *testing.T) {
 	needRoot(t)
 	for _, flood := range []struct {
-		name string
-		huge bool
-	}{{"invalid events", false}, {"1 MiB lines", true}} {
+		name          string
+		huge, sameUID bool
+	}{{"invalid events", false, false}, {"1 MiB lines", true, false}, {"invalid events from the good client's uid", false, true}} {
 		t.Run(flood.name, func(t *testing.T) {
 			d, socket := startDaemonForAllUIDs(t)
 			dataDir := d.dataDir
 			alone := goodClient(t, socket, time.Second, "alone")
-			stop := startFlooder(t, socket, flood.huge)
+			stop := startFlooder(t, socket, flood.huge, flood.sameUID)
 			time.Sleep(300 * time.Millisecond) // the flood is running
 			during := goodClient(t, socket, 2*time.Second, "during")
 			stop()
@@ -252,8 +258,12 @@ func TestInvalidFloodFromAnotherUID(t *testing.T) {
 			if code, rep := auditVerify(t, exportKey(t, dataDir), dataDir); code != 0 {
 				t.Fatalf("audit-verify: %v", rep)
 			}
-			if log := d.stderr.String(); !strings.Contains(log, "faster than bad_lines_per_second") || !strings.Contains(log, fmt.Sprint(nobody)) {
-				t.Errorf("the sealer did not log that uid %d was held back:\n%s", nobody, log)
+			uid := nobody
+			if flood.sameUID {
+				uid = os.Getuid()
+			}
+			if log := d.stderr.String(); !strings.Contains(log, "faster than bad_lines_per_second") || !strings.Contains(log, fmt.Sprintf("uid=%d ", uid)) {
+				t.Errorf("the sealer did not log that uid %d was held back:\n%s", uid, log)
 			}
 			if rateDuring < rateAlone/2 {
 				t.Errorf("the good client's rate fell from %.0f to %.0f emits/s under another uid's flood, below half", rateAlone, rateDuring)

@@ -84,7 +84,7 @@ func rssPeakMiB(t *testing.T, pid int) float64 {
 // their p99 latency stays under 250 ms and their rate at least a tenth of
 // what it was alone, and the sealer's peak memory stays under 128 MiB. The
 // attack rates are in the code. A flood of invalid events flat out, from
-// another uid, is TestInvalidFloodFromAnotherUID's.
+// another uid, is TestGarbageFloodsDoNotStarveGoodClients's.
 func TestHostileClientsDoNotStarveGoodOnes(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	socket := filepath.Join(shortSocketDir(t), "s.sock")
