@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/chain"
@@ -156,8 +157,13 @@ func (s *Sealer) submit(r *request) error {
 				}
 			}
 		} else {
-			err := ErrShed
-			if s.criticalWaiting.Load() == 0 {
+			var err error
+			switch {
+			case s.criticalWaiting.Load() > 0: // a critical event waits for room
+				err = ErrShed
+			case r.queue != nil && r.queue.criticalWaiting.Load() > 0: // one of this uid's waits for its share
+				err = ErrPeerShare
+			default:
 				err = s.reserve(size, r.queue)
 			}
 			if err != nil {
@@ -174,30 +180,34 @@ func (s *Sealer) submit(r *request) error {
 }
 
 // waitForRoom waits, up to the configured deadline, until reserve finds
-// room for a critical event that it first refused with err. Only while the
-// queue itself is full does the event count as waiting, which sheds the
-// non-critical events meanwhile: counting every critical event shed the
-// non-critical events submitted at the same moment with the queue far from
-// full (~60 per million events under the benchmark's load), and one that
-// waits for its own uid's share to drain must not get every other peer's
-// events shed.
+// room for a critical event that it first refused with err. Critical
+// events go first: while one waits for a full queue, every non-critical
+// event is shed, and while one waits for its own uid's share to drain, that
+// uid's non-critical events are (the counter it is counted in, s's or q's,
+// follows the reason it waits). Counting every critical event as waiting
+// shed non-critical events with the queue far from full (~60 per million
+// events under the benchmark's load); counting a wait for a uid's share
+// against everyone got every other peer's events shed.
 func (s *Sealer) waitForRoom(size int64, q *peerQueue, err error) error {
 	deadline := time.NewTimer(s.cfg.Queue.CriticalWait.Duration)
 	defer deadline.Stop()
-	counted := false
+	var counted *atomic.Int32
 	defer func() {
-		if counted {
-			s.criticalWaiting.Add(-1)
+		if counted != nil {
+			counted.Add(-1)
 		}
 	}()
 	for ; err != nil; err = s.reserve(size, q) {
-		if full := errors.Is(err, ErrShed); full != counted {
-			counted = full
-			if full {
-				s.criticalWaiting.Add(1)
-			} else {
-				s.criticalWaiting.Add(-1)
+		want := &s.criticalWaiting
+		if errors.Is(err, ErrPeerShare) {
+			want = &q.criticalWaiting
+		}
+		if want != counted {
+			if counted != nil {
+				counted.Add(-1)
 			}
+			counted = want
+			counted.Add(1)
 		}
 		select {
 		case <-s.space:

@@ -1,8 +1,14 @@
 package sealer
 
 import (
+	"errors"
 	"testing"
+	"time"
 	"unsafe"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/audit-sealer/audit-sealer/internal/config"
 )
 
 // TestQueueCostCoversRequest: the overheads queueCost charges cover the
@@ -103,5 +109,50 @@ func TestShedReason(t *testing.T) {
 		if got := c.st.reason(); got != c.want {
 			t.Errorf("%+v: reason %q, want %q", c.st, got, c.want)
 		}
+	}
+}
+
+// TestCriticalWaitForShareShedsItsUID: a critical event that waits for its
+// uid's share to drain goes before that uid's non-critical events (they are
+// shed meanwhile), so a busy uid's own critical events are not starved by
+// its flood, but other uids are not shed for it.
+func TestCriticalWaitForShareShedsItsUID(t *testing.T) {
+	s := &Sealer{log: hclog.NewNullLogger(), intake: make(chan *request, 64), space: make(chan struct{}, 1)}
+	s.cfg.Queue = config.Queue{Events: 8, Bytes: 1 << 30, CriticalWait: config.Duration{Duration: 10 * time.Second}}
+	s.m = newMetrics(func() float64 { return 0 }, func() float64 { return 0 })
+	busy, other := s.peers.of(1), s.peers.of(2)
+	event := func(q *peerQueue, critical bool) *request {
+		return &request{kind: reqEmit, critical: critical, body: make([]byte, 100), queue: q}
+	}
+	for i := range 7 { // a lone uid's share: 7/8 of 8 events
+		if err := s.submit(event(busy, false)); err != nil {
+			t.Fatalf("busy uid's event %d: %v", i+1, err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.submit(event(busy, true)) }()
+	for deadline := time.Now().Add(10 * time.Second); busy.criticalWaiting.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the busy uid's critical event never waited for its share")
+		}
+	}
+	if n := s.criticalWaiting.Load(); n != 0 {
+		t.Fatalf("a wait for a uid's share counts as a wait for the full queue (%d)", n)
+	}
+	// The writer takes one event of the busy uid: there is room in its
+	// share, and it is the critical event's, not the next non-critical one's.
+	s.release(<-s.intake)
+	if err := s.submit(event(busy, false)); !errors.Is(err, ErrPeerShare) {
+		t.Fatalf("busy uid's non-critical event while its critical event waits for its share: %v, want ErrPeerShare", err)
+	}
+	s.signalSpace()
+	if err := <-done; err != nil {
+		t.Fatalf("the critical event, once its uid had room: %v", err)
+	}
+	if busy.criticalWaiting.Load() != 0 {
+		t.Fatal("the critical event still counts as waiting")
+	}
+	if err := s.submit(event(other, false)); err != nil {
+		t.Fatalf("another uid's event: %v", err)
 	}
 }

@@ -18,6 +18,9 @@ type peerQueue struct {
 	uid    uint32
 	events atomic.Int64
 	bytes  atomic.Int64 // what its events cost (queueCost)
+	// criticalWaiting counts the uid's critical events waiting for its
+	// share to drain; meanwhile its non-critical events are shed.
+	criticalWaiting atomic.Int32
 }
 
 // peerQueues keeps one peerQueue per uid, for as long as the process runs
