@@ -152,13 +152,20 @@ func serveCommand() *cobra.Command {
 // backstop: the queue's byte bound keeps the live data well below it, and
 // near it the garbage collector runs more often rather than let the heap
 // grow to twice the live data.
+//
+// It also keeps a heap floor of a third of the limit (keepHeapFloor), so
+// that at light traffic the collector does not run every few megabytes,
+// unless the operator set GOGC.
 func applyMemoryLimit(cfg config.Config, log hclog.Logger) {
 	if env := os.Getenv("GOMEMLIMIT"); env != "" {
 		log.Info("memory limit from GOMEMLIMIT; memory_limit is ignored", "GOMEMLIMIT", env)
-		return
-	}
-	if cfg.MemoryLimit > 0 {
+	} else if cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
+	if env := os.Getenv("GOGC"); env != "" {
+		log.Info("garbage collector paced by GOGC; no heap floor", "GOGC", env)
+	} else if cfg.MemoryLimit > 0 {
+		keepHeapFloor(uint64(cfg.MemoryLimit / 3))
 	}
 }
 

@@ -54,6 +54,9 @@ type Config struct {
 	// garbage collector runs more often instead of letting the heap double,
 	// so that the process stays under its memory budget (product.md: under
 	// 128 MiB resident). A GOMEMLIMIT environment variable takes precedence.
+	// A third of it is also a heap floor: the collector does not run before
+	// the heap reaches it (unless GOGC is set), so that at light traffic
+	// it does not run every few megabytes.
 	MemoryLimit int64 `toml:"memory_limit"`
 
 	Seal      Seal      `toml:"seal"`
