@@ -90,6 +90,7 @@ type benchResult struct {
 	SealerCPUTotal     float64 `json:"sealer_cpu_seconds_total"`
 	SealerCPUCores     float64 `json:"sealer_cpu_cores"` // sealer_cpu_seconds / ingest_seconds
 	LoadgenCPUSeconds  float64 `json:"loadgen_cpu_seconds"`
+	SealerGCCycles     int     `json:"sealer_gc_cycles"` // garbage collections in the sealer during the run
 	SealerCPUProfile   string  `json:"sealer_cpuprofile,omitempty"`
 	BenchCPUProfile    string  `json:"cpuprofile,omitempty"`
 	VerifyVerdict      string  `json:"verify_verdict"`
@@ -396,6 +397,7 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 		res.BatchRecordsMean = round1(d("audit_sealer_batch_records_sum") / n)
 	}
 	res.Shed = int(d("audit_sealer_events_shed_total"))
+	res.SealerGCCycles = int(d("go_gc_duration_seconds_count"))
 
 	// Verification of the result, with one worker and with all cores.
 	keys, err := benchKeys(dataDir, ms)
@@ -568,8 +570,8 @@ func printSummary(r *benchResult) {
 		r.SealLagP50ms, r.SealLagP99ms, r.SealLagMaxms, r.SendToSealP99ms, r.Checkpoints, r.CheckpointsPerSec, r.Anchors)
 	fmt.Printf("disk:    %.0f fdatasyncs/s (%d), %.1f records per batch; group commit mean %.3f ms, p99 <= %.1f ms, max <= %.1f ms; seal mean %.3f ms, p99 <= %.1f ms, max <= %.1f ms\n",
 		r.FsyncsPerSec, r.Fsyncs, r.BatchRecordsMean, r.FsyncMeanms, r.FsyncP99ms, r.FsyncMaxms, r.SealMeanms, r.SealP99ms, r.SealMaxms)
-	fmt.Printf("sealer:  RSS peak %.1f MiB (VmHWM %.1f MiB; heap in use peak %.1f MiB; queue peak %d events, %.1f MiB), CPU %.2f s under load (%.2f cores), %.2f s in all; load generator CPU %.2f s\n",
-		r.SealerRSSPeakMiB, r.SealerVmHWMMiB, r.HeapInusePeakMiB, r.QueueDepthPeak, r.QueueBytesPeakMiB, r.SealerCPUSeconds, r.SealerCPUCores, r.SealerCPUTotal, r.LoadgenCPUSeconds)
+	fmt.Printf("sealer:  RSS peak %.1f MiB (VmHWM %.1f MiB; heap in use peak %.1f MiB; queue peak %d events, %.1f MiB), CPU %.2f s under load (%.2f cores), %.2f s in all; %d garbage collections; load generator CPU %.2f s\n",
+		r.SealerRSSPeakMiB, r.SealerVmHWMMiB, r.HeapInusePeakMiB, r.QueueDepthPeak, r.QueueBytesPeakMiB, r.SealerCPUSeconds, r.SealerCPUCores, r.SealerCPUTotal, r.SealerGCCycles, r.LoadgenCPUSeconds)
 	fmt.Printf("verify:  %s, %d records in %d segments (%.1f MiB): 1 core %.0f events/s (%.1f MiB/s), all cores %.0f events/s (%.1f MiB/s)\n",
 		r.VerifyVerdict, r.VerifyRecords, r.VerifySegments, r.VerifyMiB, r.Verify1Core, r.VerifyMiBPerSec1, r.VerifyAllCores, r.VerifyMiBPerSec)
 	fmt.Printf("machine: %d CPUs (%s), GOMAXPROCS %d, Linux %s, %s, revision %s, load average %v -> %v; under load: CPU pressure %.1f%%, I/O pressure %.1f%% (full %.1f%%)\n",

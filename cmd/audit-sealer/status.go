@@ -50,7 +50,7 @@ func statusCommand() *cobra.Command {
 				fmt.Fprintf(w, "                 %s ago\n", time.Since(t).Round(time.Millisecond))
 			}
 			fmt.Fprintf(w, "unsealed:        %v records\n", num(s["unsealed"]))
-			fmt.Fprintf(w, "queue:           %v events, %v bytes\n", num(s["queue_depth"]), num(s["queue_bytes"]))
+			fmt.Fprintf(w, "queue:           %v events, %v bytes, from %v uids\n", num(s["queue_depth"]), num(s["queue_bytes"]), num(s["queue_uids"]))
 			fmt.Fprintf(w, "shed:            %v events since start\n", num(s["shed_total"]))
 			fmt.Fprintf(w, "key:             %v (%v %v)\n", s["key_id"], s["key_kind"], s["algorithm"])
 			if s["dev"] == true {

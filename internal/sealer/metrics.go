@@ -19,6 +19,7 @@ type metrics struct {
 	sealErrors                 prometheus.Counter
 	queueDepth                 prometheus.GaugeFunc
 	queueBytes                 prometheus.GaugeFunc
+	queueUIDs                  prometheus.GaugeFunc
 	unsealed                   prometheus.Gauge
 	connections                prometheus.Gauge
 	lastSeal                   prometheus.Gauge
@@ -70,9 +71,9 @@ func (mk metricMaker) histogram(name, help string, buckets []float64) prometheus
 	return h
 }
 
-// newMetrics creates the metrics; queueDepth and queueBytes read the queue's
+// newMetrics creates the metrics; queueDepth, queueBytes and queueUIDs read the queue's
 // counters at every scrape.
-func newMetrics(queueDepth, queueBytes func() float64) *metrics {
+func newMetrics(queueDepth, queueBytes, queueUIDs func() float64) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	mk := metricMaker{m.reg}
 	latency := prometheus.ExponentialBuckets(0.0001, 2, 16)
@@ -86,6 +87,7 @@ func newMetrics(queueDepth, queueBytes func() float64) *metrics {
 	m.sealErrors = mk.counter("seal_errors_total", "Checkpoints that could not be signed.")
 	m.queueDepth = mk.gaugeFunc("queue_depth", "Events accepted but not yet written.", queueDepth)
 	m.queueBytes = mk.gaugeFunc("queue_bytes", "What the events accepted but not yet written cost against the queue's byte bound: their bytes plus a per-event overhead.", queueBytes)
+	m.queueUIDs = mk.gaugeFunc("queue_uids", "Peer uids with events accepted but not yet written; they share the queue.", queueUIDs)
 	m.unsealed = mk.gauge("unsealed_records", "Records not yet covered by a signed checkpoint.")
 	m.connections = mk.gauge("connections", "Open client connections.")
 	m.lastSeal = mk.gauge("last_checkpoint_timestamp_seconds", "Unix time of the last signed checkpoint.")

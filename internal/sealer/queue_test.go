@@ -201,8 +201,8 @@ func TestQueueSharedByPeers(t *testing.T) {
 	if r := emit(busy, "busy", 15); r.OK || r.code() != "shed" {
 		t.Fatalf("busy peer's event into the full queue: want shed, got %s", r.raw)
 	}
-	if st := busy.status(); st.QueueDepth != 16 || st.ShedTotal != 3 {
-		t.Fatalf("queue_depth %d shed_total %d; want 16, 3", st.QueueDepth, st.ShedTotal)
+	if st := busy.status(); st.QueueDepth != 16 || st.ShedTotal != 3 || st.QueueUIDs != 2 {
+		t.Fatalf("queue_depth %d shed_total %d queue_uids %d; want 16, 3, 2", st.QueueDepth, st.ShedTotal, st.QueueUIDs)
 	}
 	crit.c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	if line, err := crit.r.ReadString('\n'); err == nil {

@@ -130,7 +130,8 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 		indexQueue: make(chan string, indexQueueLen), badLines: newBadLineBudget(cfg.Limits.BadLinesPerSecond)}
 	// The queue gauges were registered but never set (always 0): they now
 	// read the queue's counters at each scrape.
-	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) })
+	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) },
+		func() float64 { return float64(sl.peers.active.Load()) })
 	sl.setIdentity()
 	sl.updateStatus()
 	return sl, nil
@@ -376,6 +377,7 @@ func (s *Sealer) Status() Status {
 	s.statusMu.Unlock()
 	st.QueueDepth = s.queued.Load()
 	st.QueueBytes = s.queuedB.Load()
+	st.QueueUIDs = s.peers.active.Load()
 	st.Connections = s.connCount.Load()
 	st.UptimeSeconds = time.Since(s.started).Seconds()
 	s.shedMu.Lock()

@@ -12,6 +12,7 @@ type Status struct {
 	LastCheckpointTime time.Time `json:"last_checkpoint_time"`
 	QueueDepth         int64     `json:"queue_depth"`
 	QueueBytes         int64     `json:"queue_bytes"`
+	QueueUIDs          int64     `json:"queue_uids"` // peer uids with events queued, which share the queue
 	ShedTotal          uint64    `json:"shed_total"`
 	KeyID              string    `json:"key_id"`
 	KeyKind            string    `json:"key_kind"`
