@@ -36,13 +36,19 @@ func startUnixSwtpm(t *testing.T) string {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	for range 200 {
-		if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
+	// The socket file exists from bind, before swtpm listens: a dial in
+	// between is refused (it failed a clean-clone CI run). Wait until one
+	// is accepted; swtpm takes the next connection once this one closes.
+	var err error
+	for range 500 {
+		var c net.Conn
+		if c, err = net.Dial("unix", sock); err == nil {
+			c.Close()
 			return "unix:" + sock
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("swtpm did not create %s", sock)
+	t.Fatalf("swtpm did not accept a connection on %s in 5 s: %v\n%s", sock, err, out)
 	return ""
 }
 
