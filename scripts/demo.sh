@@ -67,8 +67,11 @@ say "starting the sealer (256 KiB segments)"
 "$bin/audit-sealer" serve --config "$work/audit-sealer.toml" 2> "$work/sealer.log" &
 sealer=$!
 trap 'kill $sealer 2>/dev/null || true; "$repo/scripts/swtpm/stop.sh" "$work/tpm" >/dev/null 2>&1 || true' EXIT
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-[ -S "$sock" ] || { cat "$work/sealer.log"; echo "the sealer did not start" >&2; exit 1; }
+# Wait until the sealer answers, not just until its socket file exists
+# (the file appears when the socket is bound, a moment before it listens).
+answers() { "$bin/audit-sealer" status --socket "$sock" > /dev/null 2>&1; }
+for _ in $(seq 100); do answers && break; sleep 0.05; done
+answers || { cat "$work/sealer.log"; echo "the sealer did not start" >&2; exit 1; }
 
 now() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 emit() { # emit SERVICE [--durable]: events on stdin
