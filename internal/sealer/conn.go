@@ -102,7 +102,19 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 	}()
 	lr := newLineReader(c, MaxLine, s.cfg.Limits.LineTimeout.Duration, s.cfg.Limits.IdleTimeout.Duration, s.stopping.Load)
 	lr.onSkip = func() { s.holdBackBadLine(uid, pid) } // an over-long line costs a refused line per 128 KiB
+	// refused counts a line refused as the client's fault, already
+	// answered: it reports whether the connection is to be closed (more
+	// than the limit of consecutive bad lines, PROTOCOL.md; the limit
+	// itself is tolerated), and otherwise charges the uid's budget.
 	bad := 0
+	refused := func() (closeConn bool) {
+		if bad++; bad > s.cfg.Limits.MaxBadLines {
+			s.log.Warn("closing a connection that sends too many bad lines", "uid", uid, "pid", pid)
+			return true
+		}
+		s.holdBackBadLine(uid, pid)
+		return false
+	}
 	for {
 		line, err := lr.next()
 		if t := lr.lastRead(); !t.IsZero() {
@@ -111,11 +123,9 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 		if errors.Is(err, errLineTooLong) {
 			s.m.rejected.WithLabelValues("frame_too_large").Inc()
 			replies <- pending{ready: errorReply("", "frame_too_large", "sealer: request line longer than 131072 bytes; skipped")}
-			if bad++; bad > s.cfg.Limits.MaxBadLines {
-				s.log.Warn("closing a connection that sends too many bad lines", "uid", uid, "pid", pid)
+			if refused() {
 				break
 			}
-			s.holdBackBadLine(uid, pid)
 			continue
 		}
 		if err != nil {
@@ -128,20 +138,13 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 			continue
 		}
 		p := s.handle(peer, line)
+		replies <- p
 		if p.ready != nil && !p.ready.OK && isClientFault(p.ready.Error.Code) {
-			bad++
+			if refused() {
+				break
+			}
 		} else {
 			bad = 0
-		}
-		replies <- p
-		// PROTOCOL.md: a connection is closed after *more than* the limit
-		// of consecutive bad lines; the limit itself is tolerated.
-		if bad > s.cfg.Limits.MaxBadLines {
-			s.log.Warn("closing a connection that sends too many bad lines", "uid", uid, "pid", pid)
-			break
-		}
-		if bad > 0 {
-			s.holdBackBadLine(uid, pid)
 		}
 	}
 	close(replies)
