@@ -109,7 +109,7 @@ func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
 			return nil, err
 		}
 	}
-	return l.sealWith(false, &v)
+	return l.sealWith(false, &v, nil)
 }
 
 // sealForClose seals before a segment closes or the log closes: anchored
@@ -213,7 +213,7 @@ func (l *Ledger) checkAnchor(ctx context.Context, created bool) (*AnchorCheck, e
 	}
 	chk := &AnchorCheck{Counter: tpm, LogAnchor: l.lastAnchor, Expected: l.pendingIntent}
 	anchorAt := func(v uint64) error {
-		_, err := l.sealWith(true, &v)
+		_, err := l.sealWith(true, &v, nil)
 		return err
 	}
 	switch {

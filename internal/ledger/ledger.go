@@ -478,11 +478,25 @@ func (l *Ledger) Sync() error {
 // the records stay as they were; the caller syncs them and retries later.
 func (l *Ledger) Seal() (*chain.Checkpoint, error) { return l.seal(false) }
 
-func (l *Ledger) seal(forceFile bool) (*chain.Checkpoint, error) { return l.sealWith(forceFile, nil) }
+// SealThen is Seal, but once the checkpoint is signed and appended, and
+// before the fdatasync that makes it durable, it calls more, which may
+// Append records that arrived while the signer worked. That one fdatasync
+// makes them durable too, so their writer need not wait for a round of its
+// own; the checkpoint does not cover them (it covers what came before it),
+// and Unsealed counts them. more is not called if signing fails; a nil
+// more makes SealThen Seal.
+func (l *Ledger) SealThen(more func()) (*chain.Checkpoint, error) {
+	return l.sealWith(false, nil, more)
+}
+
+func (l *Ledger) seal(forceFile bool) (*chain.Checkpoint, error) {
+	return l.sealWith(forceFile, nil, nil)
+}
 
 // sealWith seals, putting anchor (when not nil) into the checkpoint's
-// anchor line.
-func (l *Ledger) sealWith(forceFile bool, anchor *uint64) (*chain.Checkpoint, error) {
+// anchor line and calling more (when not nil) between appending the
+// checkpoint and syncing.
+func (l *Ledger) sealWith(forceFile bool, anchor *uint64, more func()) (*chain.Checkpoint, error) {
 	if l.failed != nil {
 		return nil, l.failed
 	}
@@ -502,11 +516,14 @@ func (l *Ledger) sealWith(forceFile bool, anchor *uint64) (*chain.Checkpoint, er
 	if err := l.appendRecord(&rec); err != nil {
 		return nil, err
 	}
+	if more != nil {
+		more()
+	}
 	if err := l.Sync(); err != nil {
 		return nil, err
 	}
 	l.lastCheckpoint = cp
-	l.sealedTo = l.nextSeq
+	l.sealedTo = rec.Seq + 1
 	l.pendingFile = signed
 	if anchor != nil {
 		v := *anchor

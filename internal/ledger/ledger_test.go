@@ -231,13 +231,7 @@ func TestRecordTimesNeverGoBack(t *testing.T) {
 func TestSealFailureKeepsRecords(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "log")
 	clock := testkit.NewClock()
-	flaky := &flakySigner{Signer: testkit.Key("main")}
-	cfg := config(t, dir, clock)
-	cfg.Signer = flaky
-	l, _, err := ledger.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, flaky := openFlaky(t, dir, clock)
 	appendN(t, l, clock, 0, 4)
 	flaky.down = true
 	if _, err := l.Seal(); !errors.Is(err, signer.ErrUnavailable) {
@@ -265,6 +259,65 @@ func TestSealFailureKeepsRecords(t *testing.T) {
 	if rep := verifyDir(t, dir); rep.Verdict != verify.Intact || rep.Records != 7 {
 		t.Fatalf("%s %v records %d", rep.Verdict, rep.FirstFailure, rep.Records)
 	}
+}
+
+// TestSealThenSyncsLateRecords: records that SealThen's callback appends
+// follow the checkpoint, are made durable by the seal's one sync, and stay
+// unsealed; the callback is not called when signing fails.
+func TestSealThenSyncsLateRecords(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	clock := testkit.NewClock()
+	l, flaky := openFlaky(t, dir, clock)
+	appendN(t, l, clock, 0, 3)
+	flaky.down = true
+	if _, err := l.SealThen(func() { t.Error("more was called although signing failed") }); !errors.Is(err, signer.ErrUnavailable) {
+		t.Fatalf("SealThen with the key down: %v", err)
+	}
+	flaky.down = false
+	var late []uint64
+	cp, err := l.SealThen(func() { late = appendN(t, l, clock, 3, 2) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Size != 4 || len(late) != 2 || late[0] != 5 || late[1] != 6 {
+		t.Fatalf("checkpoint size %d, late records %v; want 4 (genesis and 3 events), then the checkpoint at 4 and records 5, 6", cp.Size, late)
+	}
+	if u := l.Unsealed(); u != 2 {
+		t.Fatalf("unsealed %d, want the 2 late records", u)
+	}
+	seg, off := l.Durable()
+	fi, err := os.Stat(filepath.Join(dir, seg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before Close: only what a sync wrote is in the file.
+	var recs []chain.Record
+	if err := testkit.Records(dir, func(r chain.Record) bool { recs = append(recs, r); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if off != fi.Size() || len(recs) != 7 {
+		t.Fatalf("durable to %d of %d bytes, %d records in the file; want all of it, 7 records", off, fi.Size(), len(recs))
+	}
+	if recs[4].Kind != chain.KindCheckpoint || recs[5].Kind != chain.KindEvent || recs[6].Kind != chain.KindEvent {
+		t.Fatalf("records 4-6: %v %v %v", recs[4].Kind, recs[5].Kind, recs[6].Kind)
+	}
+	l.Close()
+	if rep := verifyDir(t, dir); rep.Verdict != verify.Intact {
+		t.Fatalf("%s %v", rep.Verdict, rep.FirstFailure)
+	}
+}
+
+// openFlaky opens a new ledger in dir that signs through a flakySigner.
+func openFlaky(t *testing.T, dir string, clock *testkit.Clock) (*ledger.Ledger, *flakySigner) {
+	t.Helper()
+	flaky := &flakySigner{Signer: testkit.Key("main")}
+	cfg := config(t, dir, clock)
+	cfg.Signer = flaky
+	l, _, err := ledger.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, flaky
 }
 
 type flakySigner struct {

@@ -355,6 +355,8 @@ func (s *Sealer) writer() error {
 	defer ticker.Stop()
 	var (
 		batch           []*request
+		carry           []*request // see appendLate
+		late            int        // records appendLate added to this round
 		durables        []*request
 		sealWaiters     []*request
 		lastSeal        = time.Now()
@@ -369,11 +371,17 @@ func (s *Sealer) writer() error {
 		lastRetention   time.Time
 	)
 	for {
-		batch, durables, sealWaiters = batch[:0], durables[:0], sealWaiters[:0]
-		select {
-		case r := <-s.intake:
-			batch = append(batch, r)
-		case <-ticker.C:
+		batch, durables, sealWaiters, late = batch[:0], durables[:0], sealWaiters[:0], 0
+		if len(carry) > 0 {
+			// Taken from the intake while the last round's checkpoint was
+			// being signed, but not appended then (see appendLate).
+			batch, carry = append(batch, carry...), carry[:0]
+		} else {
+			select {
+			case r := <-s.intake:
+				batch = append(batch, r)
+			case <-ticker.C:
+			}
 		}
 		if s.testHookRound != nil {
 			s.testHookRound()
@@ -392,18 +400,10 @@ func (s *Sealer) writer() error {
 		for _, r := range batch {
 			switch r.kind {
 			case reqEmit:
-				s.release(r)
-				seq, id, err := s.ledger.Append(chain.KindEvent, r.service, r.typ, r.body, time.Unix(0, r.received))
-				if err != nil {
-					err = s.appendError(err, &storageErr)
-					if r.done == nil {
-						s.log.Error("event accepted but lost: the log did not take it", "service", r.service, "type", r.typ, "error", err)
-					}
-					r.finish(reply{err: err})
+				if !s.appendEmit(r, &storageErr) {
 					continue
 				}
 				appended++
-				r.seq, r.auditID = seq, id
 				switch {
 				case r.critical:
 					sealWaiters = append(sealWaiters, r)
@@ -467,7 +467,12 @@ func (s *Sealer) writer() error {
 					sealErr = anchorErr
 				}
 			} else {
-				cp, sealErr = s.ledger.Seal()
+				var more func()
+				if !stop { // the last checkpoint of a stop covers everything
+					more = func() { late, durables, carry = s.appendLate(durables, carry, &storageErr) }
+				}
+				cp, sealErr = s.ledger.SealThen(more)
+				appended += late
 			}
 			switch {
 			case sealErr == nil:
@@ -476,6 +481,9 @@ func (s *Sealer) writer() error {
 				s.m.checkpoints.Inc()
 				s.noteSealOK()
 				lastSeal, oldestUnsealed = time.Now(), time.Time{}
+				if late > 0 {
+					oldestUnsealed = lastSeal // the late records follow the checkpoint
+				}
 			case s.ledger.Err() != nil:
 				storageErr = s.noteStorageError(sealErr)
 			default:
@@ -551,6 +559,65 @@ func (s *Sealer) writer() error {
 			return s.finishStop(written, storageErr)
 		}
 	}
+}
+
+// appendEmit appends the event of r to the log and sets r.seq and
+// r.auditID. If the log refuses it, r is answered with the error and
+// appendEmit reports false.
+func (s *Sealer) appendEmit(r *request, storageErr *error) bool {
+	s.release(r)
+	seq, id, err := s.ledger.Append(chain.KindEvent, r.service, r.typ, r.body, time.Unix(0, r.received))
+	if err != nil {
+		err = s.appendError(err, storageErr)
+		if r.done == nil {
+			s.log.Error("event accepted but lost: the log did not take it", "service", r.service, "type", r.typ, "error", err)
+		}
+		r.finish(reply{err: err})
+		return false
+	}
+	r.seq, r.auditID = seq, id
+	return true
+}
+
+// appendLate runs while a seal is between appending its checkpoint and the
+// fdatasync that makes it durable (Ledger.SealThen): it takes what reached
+// the intake while the checkpoint was being signed and appends the plain
+// events (not critical ones) after the checkpoint, so that the seal's
+// fdatasync makes them durable as well and they are acknowledged with this
+// round, not the next one. With an HSM, signing is the longest part of a
+// seal, and events that arrive meanwhile are the latency tail. It stops at
+// the first request of another kind (a critical event, which needs a
+// checkpoint of its own, a flush, a stop, a sealer event) and returns it,
+// with nothing taken after it, in carry for the next round, so that each
+// connection's requests keep their order. It returns how many records it
+// appended and the durable ones added to durables.
+func (s *Sealer) appendLate(durables, carry []*request, storageErr *error) (int, []*request, []*request) {
+	appended := 0
+	for range maxBatch {
+		var r *request
+		select {
+		case r = <-s.intake:
+		default:
+		}
+		if r == nil {
+			break
+		}
+		if r.kind != reqEmit || r.critical {
+			carry = append(carry, r)
+			break
+		}
+		if !s.appendEmit(r, storageErr) {
+			continue
+		}
+		appended++
+		if r.durable {
+			durables = append(durables, r)
+		}
+	}
+	if appended > 0 {
+		s.signalSpace()
+	}
+	return appended, durables, carry
 }
 
 // applyRetention deletes the segments retention has expired (the ledger
