@@ -482,7 +482,9 @@ func (s *Sealer) writer() error {
 				s.noteSealOK()
 				lastSeal, oldestUnsealed = time.Now(), time.Time{}
 				if late > 0 {
-					oldestUnsealed = lastSeal // the late records follow the checkpoint
+					// The late records follow the checkpoint; they arrived
+					// after the seal started.
+					oldestUnsealed = start
 				}
 			case s.ledger.Err() != nil:
 				storageErr = s.noteStorageError(sealErr)
