@@ -482,8 +482,8 @@ func (s *Sealer) writer() error {
 				s.noteSealOK()
 				lastSeal, oldestUnsealed = time.Now(), time.Time{}
 				if late > 0 {
-					// The late records follow the checkpoint; they arrived
-					// after the seal started.
+					// The late records follow the checkpoint: they count
+					// from this seal's start, about when they came.
 					oldestUnsealed = start
 				}
 			case s.ledger.Err() != nil:
