@@ -66,3 +66,7 @@ func QueueCost(body []byte, waits bool) int64 {
 // SetCriticalRoomHook makes submit call f once a critical event has its
 // queue room, before the event is queued. Call it before Run.
 func SetCriticalRoomHook(s *Sealer, f func()) { s.testHookCriticalRoom = f }
+
+// IntakeLen returns how many requests wait in the writer's intake channel
+// (queue_depth counts an event from its reservation, a moment earlier).
+func IntakeLen(s *Sealer) int { return len(s.intake) }

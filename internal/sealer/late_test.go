@@ -7,6 +7,7 @@ import (
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/signer"
 )
@@ -58,7 +59,6 @@ func TestLateEventsJoinTheSeal(t *testing.T) {
 		close(gs.release)
 	})
 	a, b, c := dial(t, h.cfg.Socket), dial(t, h.cfg.Socket), dial(t, h.cfg.Socket)
-	st := dial(t, h.cfg.Socket) // status only: a connection with requests in flight answers in order
 
 	mustOK(t, a.do(`{"op":"flush","id":"f"}`)) // the sealer's start-up records are sealed
 	gs.armed.Store(true)
@@ -66,10 +66,10 @@ func TestLateEventsJoinTheSeal(t *testing.T) {
 	gs.waitSigning(t)
 	b.send(emitLine("late1", true, sealVerified(2)))
 	b.send(emitLine("late2", false, sealVerified(3))) // acknowledged on acceptance
-	eventually(t, "two events queued", func() bool { return st.status().QueueDepth == 2 })
+	eventually(t, "two events queued", func() bool { return sealer.IntakeLen(h.sl) == 2 })
 	c.send(emitLine("crit2", false, authFailure(4)))
 	c.send(emitLine("after", true, sealVerified(5))) // behind crit2 on its connection
-	eventually(t, "four events queued", func() bool { return st.status().QueueDepth == 4 })
+	eventually(t, "four events queued", func() bool { return sealer.IntakeLen(h.sl) == 4 })
 
 	gs.release <- struct{}{} // the first seal ends; the second one (for crit2) starts and waits
 	crit := mustOK(t, a.recv())
