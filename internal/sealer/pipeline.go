@@ -356,7 +356,6 @@ func (s *Sealer) writer() error {
 	var (
 		batch           []*request
 		carry           []*request // see appendLate
-		late            int        // records appendLate added to this round
 		durables        []*request
 		sealWaiters     []*request
 		lastSeal        = time.Now()
@@ -371,7 +370,7 @@ func (s *Sealer) writer() error {
 		lastRetention   time.Time
 	)
 	for {
-		batch, durables, sealWaiters, late = batch[:0], durables[:0], sealWaiters[:0], 0
+		batch, durables, sealWaiters = batch[:0], durables[:0], sealWaiters[:0]
 		if len(carry) > 0 {
 			// Taken from the intake while the last round's checkpoint was
 			// being signed, but not appended then (see appendLate).
@@ -468,6 +467,7 @@ func (s *Sealer) writer() error {
 				}
 			} else {
 				var more func()
+				late := 0
 				if !stop { // the last checkpoint of a stop covers everything
 					more = func() { late, durables, carry = s.appendLate(durables, carry, &storageErr) }
 				}
@@ -481,9 +481,9 @@ func (s *Sealer) writer() error {
 				s.m.checkpoints.Inc()
 				s.noteSealOK()
 				lastSeal, oldestUnsealed = time.Now(), time.Time{}
-				if late > 0 {
-					// The late records follow the checkpoint: they count
-					// from this seal's start, about when they came.
+				if s.ledger.Unsealed() > 0 {
+					// Late records follow the checkpoint: they count from
+					// this seal's start, about when they came.
 					oldestUnsealed = start
 				}
 			case s.ledger.Err() != nil:
