@@ -32,6 +32,9 @@ func Origin(id LogID) string { return OriginPrefix + id.String() }
 //	signer <software|pkcs11> <ed25519|ecdsa-p256>
 //	mode dev                      (only when the sealer runs with --dev)
 //	anchor tpm 0x<index> <value>  (only on anchored checkpoints: the TPM NV counter value)
+//	run <run key, base64>         (format 2: the key that signs commit records after this checkpoint)
+//	start <seq> <record hash, base64> (format 2: the log's first record, after any retention prune)
+//	closed                        (format 2: the last checkpoint of a run that closed the log cleanly)
 //	<further extension lines>     (kept in Extra, for later versions)
 //
 // followed by a blank line and the signature line(s) of a signed note.
@@ -48,7 +51,25 @@ type Checkpoint struct {
 	// at index AnchorIndex had when the sealer wrote it (FORMAT.md §5.3).
 	Anchor      *uint64
 	AnchorIndex uint32
-	Extra       []string
+	// RunKey is the 32-byte Ed25519 public key of the sealer run that
+	// signed this checkpoint: commit records after it must be signed by it
+	// (FORMAT.md §3.6). Every checkpoint of a format 2 log carries it.
+	RunKey []byte
+	// Start names the first record the log holds, as the sealer knew it:
+	// record 0 (the genesis), or the first record after a retention prune.
+	// Every checkpoint of a format 2 log carries it.
+	Start *LogStart
+	// Closed marks the checkpoint with which a sealer closed the log
+	// cleanly: nothing it wrote follows until it opens the log again, so
+	// records found after it at the next start are not a crash's remains.
+	Closed bool
+	Extra  []string
+}
+
+// LogStart names the first record of a log: its sequence number and hash.
+type LogStart struct {
+	Seq  uint64
+	Hash Hash
 }
 
 // ErrBadCheckpoint is wrapped by every checkpoint parsing error.
@@ -66,6 +87,15 @@ func (c Checkpoint) Text() string {
 	}
 	if c.Anchor != nil {
 		fmt.Fprintf(&b, "anchor tpm 0x%08x %d\n", c.AnchorIndex, *c.Anchor)
+	}
+	if c.RunKey != nil {
+		fmt.Fprintf(&b, "run %s\n", base64.StdEncoding.EncodeToString(c.RunKey))
+	}
+	if c.Start != nil {
+		fmt.Fprintf(&b, "start %d %s\n", c.Start.Seq, base64.StdEncoding.EncodeToString(c.Start.Hash[:]))
+	}
+	if c.Closed {
+		b.WriteString("closed\n")
 	}
 	for _, l := range c.Extra {
 		b.WriteString(l + "\n")
@@ -147,9 +177,42 @@ func ParseCheckpointText(text string) (Checkpoint, error) {
 		c.Anchor, c.AnchorIndex = &v, uint32(idx)
 		rest = rest[1:]
 	}
+	if len(rest) > 0 && strings.HasPrefix(rest[0], "run ") {
+		raw, err := base64.StdEncoding.Strict().DecodeString(rest[0][len("run "):])
+		if err != nil || len(raw) != runKeySize || "run "+base64.StdEncoding.EncodeToString(raw) != rest[0] {
+			return c, fmt.Errorf("%w: run line is not a canonical base64 Ed25519 key", ErrBadCheckpoint)
+		}
+		c.RunKey = raw
+		rest = rest[1:]
+	}
+	if len(rest) > 0 && strings.HasPrefix(rest[0], "start ") {
+		f := strings.Split(rest[0], " ")
+		if len(f) != 3 {
+			return c, fmt.Errorf("%w: malformed start line", ErrBadCheckpoint)
+		}
+		seq, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil || strconv.FormatUint(seq, 10) != f[1] {
+			return c, fmt.Errorf("%w: start sequence number is not a canonical decimal", ErrBadCheckpoint)
+		}
+		h, err := parseHash64(f[2])
+		if err != nil {
+			return c, fmt.Errorf("%w: start hash: %v", ErrBadCheckpoint, err)
+		}
+		c.Start = &LogStart{Seq: seq, Hash: h}
+		rest = rest[1:]
+	}
+	if len(rest) > 0 && rest[0] == "closed" {
+		c.Closed = true
+		rest = rest[1:]
+	}
 	for _, l := range rest {
-		if l == "mode dev" || strings.HasPrefix(l, "anchor ") {
-			return c, fmt.Errorf("%w: misplaced %q line", ErrBadCheckpoint, strings.SplitN(l, " ", 2)[0])
+		if l == "mode dev" || l == "closed" {
+			return c, fmt.Errorf("%w: misplaced %q line", ErrBadCheckpoint, l)
+		}
+		for _, p := range []string{"anchor ", "run ", "start "} {
+			if strings.HasPrefix(l, p) {
+				return c, fmt.Errorf("%w: misplaced %q line", ErrBadCheckpoint, strings.TrimSpace(p))
+			}
 		}
 	}
 	if len(rest) > 0 {
@@ -157,6 +220,9 @@ func ParseCheckpointText(text string) (Checkpoint, error) {
 	}
 	return c, nil
 }
+
+// runKeySize is the size of an Ed25519 public key.
+const runKeySize = 32
 
 func parseHash64(s string) (Hash, error) {
 	var h Hash
@@ -294,4 +360,23 @@ func PeekCheckpoint(msg []byte) (Checkpoint, string, uint32, error) {
 		return c, "", 0, fmt.Errorf("%w: malformed signature line", ErrBadCheckpoint)
 	}
 	return c, name, uint32(sig[0])<<24 | uint32(sig[1])<<16 | uint32(sig[2])<<8 | uint32(sig[3]), nil
+}
+
+// SignatureLines returns how many signature lines the signed note msg
+// carries (the lines after its last blank line), or an error if any of them
+// is not a signature line. A checkpoint record holds exactly one: the log
+// key's (FORMAT.md §5); a cosignature added to a record is a modification.
+func SignatureLines(msg []byte) (int, error) {
+	s := string(msg)
+	i := strings.LastIndex(s, "\n\n")
+	if i < 0 || !strings.HasSuffix(s, "\n") {
+		return 0, fmt.Errorf("%w: no signature block", ErrBadCheckpoint)
+	}
+	lines := strings.Split(strings.TrimSuffix(s[i+2:], "\n"), "\n")
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "\u2014 ") {
+			return 0, fmt.Errorf("%w: %q in the signature block is not a signature line", ErrBadCheckpoint, l)
+		}
+	}
+	return len(lines), nil
 }

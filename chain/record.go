@@ -41,8 +41,15 @@ const (
 	// KindSealerEvent is an event the sealer records about the log itself
 	// (an audit.* type); only the sealer writes these.
 	KindSealerEvent Kind = 3
-	// KindCheckpoint holds a signed checkpoint of all earlier records.
+	// KindCheckpoint holds a checkpoint signed by the log key: of all
+	// earlier records, or of the records up to a seal-requested commit
+	// (FORMAT.md §3.5).
 	KindCheckpoint Kind = 4
+	// KindCommit authenticates every record before it with the run key
+	// that the sealer generated in memory when it started (FORMAT.md §3.6):
+	// the sealer appends one to every group commit before the fdatasync
+	// that makes the group durable.
+	KindCommit Kind = 5
 )
 
 func (k Kind) String() string {
@@ -55,6 +62,8 @@ func (k Kind) String() string {
 		return "sealer_event"
 	case KindCheckpoint:
 		return "checkpoint"
+	case KindCommit:
+		return "commit"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -104,6 +113,10 @@ type Record struct {
 	// KindCheckpoint.
 	Checkpoint []byte // a signed note, see Checkpoint
 
+	// KindCommit.
+	Flags     CommitFlags
+	Signature []byte // Ed25519 signature by the run key (CommitSignatureSize bytes), see SignCommit
+
 	// Hash is the record's hash as stored; Decode does not check it.
 	Hash Hash
 }
@@ -140,6 +153,7 @@ func appendAuditID(dst []byte, id LogID, seq uint64) []byte {
 //	segment_start:  [16] log_id | u8 n | n × [32] tree hash
 //	event, sealer_event: u16 len | service | u16 len | audit_id | u16 len | type | u32 len | event
 //	checkpoint:     u32 len | signed note
+//	commit:         u8 flags | [64] run-key signature (SignCommit)
 //
 // and hash = SHA-256("audit-sealer record v1\n" || everything before it).
 // Every field has a fixed size or a length prefix, so two different records
@@ -167,6 +181,9 @@ func (r *Record) Encode(dst []byte) ([]byte, error) {
 		dst = appendBytes32(dst, r.Event)
 	case KindCheckpoint:
 		dst = appendBytes32(dst, r.Checkpoint)
+	case KindCommit:
+		dst = append(dst, byte(r.Flags))
+		dst = append(dst, r.Signature...)
 	}
 	r.Hash = hashRecordBytes(dst[start:])
 	return append(dst, r.Hash[:]...), nil
@@ -192,6 +209,13 @@ func (r *Record) checkLimits() error {
 	case KindCheckpoint:
 		if len(r.Checkpoint) == 0 || len(r.Checkpoint) > MaxCheckpointLen {
 			return fmt.Errorf("chain: checkpoint of %d bytes", len(r.Checkpoint))
+		}
+	case KindCommit:
+		if r.Flags&^knownCommitFlags != 0 {
+			return fmt.Errorf("chain: commit flags %#02x", byte(r.Flags))
+		}
+		if len(r.Signature) != CommitSignatureSize {
+			return fmt.Errorf("chain: commit signature of %d bytes", len(r.Signature))
 		}
 	default:
 		return fmt.Errorf("chain: cannot encode record of %v", r.Kind)
@@ -247,6 +271,12 @@ func Decode(b []byte) (Record, error) {
 		r.Event = d.bytes32(MaxEventLen)
 	case KindCheckpoint:
 		r.Checkpoint = d.bytes32(MaxCheckpointLen)
+	case KindCommit:
+		r.Flags = CommitFlags(d.u8())
+		r.Signature = d.fixed(CommitSignatureSize)
+		if d.err == nil && r.Flags&^knownCommitFlags != 0 {
+			d.err = fmt.Errorf("unknown flags %#02x", byte(r.Flags))
+		}
 	default:
 		return r, fmt.Errorf("%w: unknown kind %d", ErrMalformed, b[1])
 	}
