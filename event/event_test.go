@@ -87,8 +87,8 @@ func TestEveryTypeHasAnExample(t *testing.T) {
 	if n := len(Types()); n != 35 {
 		t.Errorf("len(Types()) = %d, want 35", n)
 	}
-	if n := len(SealerTypes()); n != 9 {
-		t.Errorf("len(SealerTypes()) = %d, want 9", n)
+	if n := len(SealerTypes()); n != 11 {
+		t.Errorf("len(SealerTypes()) = %d, want 11", n)
 	}
 }
 
@@ -146,7 +146,7 @@ func TestIsCritical(t *testing.T) {
 		t.Errorf("%d critical client types, want 10", n)
 	}
 	for _, typ := range SealerTypes() {
-		want := typ == "audit.events_shed" || typ == "audit.anchor_state"
+		want := typ == "audit.events_shed" || typ == "audit.anchor_state" || typ == "audit.tail_discarded" || typ == "audit.tpm_identity"
 		if IsCritical(typ) != want {
 			t.Errorf("IsCritical(%q) = %v", typ, IsCritical(typ))
 		}

@@ -72,6 +72,8 @@ var registry = []*typeInfo{
 	{name: TypeAnchorState, category: "sealer", critical: true, sealer: true, newEvent: func() Event { return new(AnchorState) }},
 	{name: TypeRetentionPruned, category: "sealer", critical: false, sealer: true, newEvent: func() Event { return new(RetentionPruned) }},
 	{name: TypeLogRead, category: "sealer", critical: false, sealer: true, newEvent: func() Event { return new(LogRead) }},
+	{name: TypeTailDiscarded, category: "sealer", critical: true, sealer: true, newEvent: func() Event { return new(TailDiscarded) }},
+	{name: TypeTPMIdentity, category: "sealer", critical: true, sealer: true, newEvent: func() Event { return new(TPMIdentity) }},
 }
 
 var (
@@ -382,6 +384,18 @@ func (*RetentionPruned) EventType() string { return TypeRetentionPruned }
 
 // EventTime returns the Timestamp in UTC.
 func (e *RetentionPruned) EventTime() time.Time { return e.Timestamp.UTC() }
+
+// EventType returns TypeTailDiscarded.
+func (*TailDiscarded) EventType() string { return TypeTailDiscarded }
+
+// EventTime returns the Timestamp in UTC.
+func (e *TailDiscarded) EventTime() time.Time { return e.Timestamp.UTC() }
+
+// EventType returns TypeTPMIdentity.
+func (*TPMIdentity) EventType() string { return TypeTPMIdentity }
+
+// EventTime returns the Timestamp in UTC.
+func (e *TPMIdentity) EventTime() time.Time { return e.Timestamp.UTC() }
 
 // EventType returns TypeLogRead.
 func (*LogRead) EventType() string { return TypeLogRead }

@@ -17,6 +17,8 @@ const (
 	TypeRetentionPruned  = "audit.retention_pruned"
 	TypeLogRead          = "audit.log_read"
 	TypeStorageRecovered = "audit.storage_recovered"
+	TypeTailDiscarded    = "audit.tail_discarded"
+	TypeTPMIdentity      = "audit.tpm_identity"
 )
 
 // SealerMode is the mode of audit.sealer_started.
@@ -62,6 +64,19 @@ const (
 	// and the anchored checkpoint is recognised at restart; Expected is the
 	// value the increment should yield.
 	AnchorIncrementIntent AnchorStatus = "increment_intent"
+)
+
+// DiscardDecision says who decided that audit.tail_discarded's records go.
+type DiscardDecision string
+
+// The accepted discard decisions.
+const (
+	// DiscardCrash: the records were the remains of a group commit that a
+	// crash interrupted, which the sealer never acknowledged.
+	DiscardCrash DiscardDecision = "crash_remains"
+	// DiscardOperator: the operator accepted the discard
+	// (--accept-unauthenticated-tail).
+	DiscardOperator DiscardDecision = "operator"
 )
 
 // LogOperation is the operation of audit.log_read.
@@ -154,6 +169,38 @@ type StorageRecovered struct {
 	KeptAs         string  // optional: the file they were kept in
 }
 
+// TailDiscarded is audit.tail_discarded (critical): at start, records at
+// the end of the log that nothing the sealer signed authenticates were cut
+// and kept aside, never sealed (FORMAT.md §2.3).
+type TailDiscarded struct {
+	Timestamp time.Time
+	FirstSeq  uint64 // the first record cut (the next record number)
+	Records   uint64 // complete records among the cut bytes
+	Segment   string // the segment they were cut from
+	Offset    uint64 // where the cut bytes started in it
+	Bytes     uint64
+	SHA256    string // hex SHA-256 of the cut bytes
+	KeptAs    string // the file they were kept in
+	Reason    string
+	DecidedBy DiscardDecision
+}
+
+// TPMIdentity is audit.tpm_identity (critical): the TPM that anchors the
+// log, recorded when the sealer first anchors and whenever it changes. Its
+// attestation key (AK) is the only key whose NV_Certify evidence of the
+// anchor counter an auditor accepts for this log (FORMAT.md §5.4).
+type TPMIdentity struct {
+	Timestamp time.Time
+	AKName    string // hex of the AK's Name: nameAlg || H(ak_public)
+	AKPublic  string // standard base64 of the AK's TPMT_PUBLIC
+	NVIndex   uint32 // the anchor counter's NV index
+	NVName    string // hex of the counter index's Name
+	// EKCertificate is optional: standard base64 of the DER endorsement
+	// key certificate the TPM holds, when the AK was bound to that EK by
+	// credential activation.
+	EKCertificate string
+}
+
 // RetentionPruned is audit.retention_pruned.
 type RetentionPruned struct {
 	Timestamp     time.Time
@@ -242,6 +289,28 @@ func (e *RetentionPruned) bind(b *binder) {
 	b.texts("segments", &e.Segments, &ruleFileName)
 	b.u32("retention_days", &e.RetentionDays)
 	b.text("reason", &e.Reason, &ruleText, false)
+}
+
+func (e *TailDiscarded) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.u64("first_seq", &e.FirstSeq)
+	b.u64("records", &e.Records)
+	b.text("segment", &e.Segment, &ruleFileName, false)
+	b.u64("offset", &e.Offset)
+	b.u64("bytes", &e.Bytes)
+	b.text("sha256", &e.SHA256, &ruleHex64, false)
+	b.text("kept_as", &e.KeptAs, &ruleFileName, false)
+	b.text("reason", &e.Reason, &ruleDetails, false)
+	b.text("decided_by", (*string)(&e.DecidedBy), &ruleDiscardDecision, false)
+}
+
+func (e *TPMIdentity) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.text("ak_name", &e.AKName, &ruleHex, false)
+	b.text("ak_public", &e.AKPublic, &ruleBase64, false)
+	b.u32("nv_index", &e.NVIndex)
+	b.text("nv_name", &e.NVName, &ruleHex, false)
+	b.text("ek_certificate", &e.EKCertificate, &ruleBase64, true)
 }
 
 func (e *LogRead) bind(b *binder) {

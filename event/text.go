@@ -70,7 +70,8 @@ var (
 	ruleAlgorithm    = enumRule(string(AlgEd25519), string(AlgECDSAP256))
 	ruleAnchorStatus = enumRule(string(AnchorProvisioned), string(AnchorContinuation), string(AnchorCrashRecovered),
 		string(AnchorRollbackOverride), string(AnchorReset), string(AnchorDisabled), string(AnchorIncrementIntent))
-	ruleLogOperation = enumRule(string(OpQuery), string(OpExport), string(OpProve), string(OpReport))
+	ruleLogOperation    = enumRule(string(OpQuery), string(OpExport), string(OpProve), string(OpReport))
+	ruleDiscardDecision = enumRule(string(DiscardCrash), string(DiscardOperator))
 )
 
 var (
