@@ -90,7 +90,7 @@ func TestProductionModeOnSoftHSM(t *testing.T) {
 				t.Fatalf("after rotation, from the first key alone: exit %d %v", code, rep)
 			}
 			out, err = sealerCmd(env, "serve").CombinedOutput()
-			if err == nil || !strings.Contains(string(out), "never introduced") {
+			if err == nil || !strings.Contains(string(out), "did not sign this log's last checkpoint") {
 				t.Fatalf("serve with the retired key: %v\n%s", err, out)
 			}
 		})

@@ -84,8 +84,11 @@ func TestFollowResumes(t *testing.T) {
 		appendEvents(25)
 		seal()
 		sealedEvents = appended
-		appendEvents(7)      // an unsealed tail: not returned, read again next time
-		poll(25 + 7 + 7 + 3) // and a checkpoint, perhaps a segment's last checkpoint and start record
+		appendEvents(7) // an unsealed tail: not returned, read again next time
+		// The 7 read again, 25 and 7 new, the commit after each group of
+		// appends, and a checkpoint, perhaps a segment's last checkpoint
+		// and start record.
+		poll(7 + 25 + 7 + 3 + 3)
 	}
 	appendEvents(0)
 	seal()

@@ -285,15 +285,28 @@ func scanSegment(ctx context.Context, dir string, start Position, active bool, f
 			return true, nil // past Before, and no match waits for a checkpoint
 		}
 		if rec.Kind == chain.KindCheckpoint {
-			info.SealedSize = max(info.SealedSize, rec.Seq)
-			end = Position{Segment: start.Segment, Offset: r.Offset(), NextSeq: rec.Seq + 1}
-			for i, m := range pending {
+			// It covers the records before its tree size: all those before
+			// it, or those up to the commit it seals (FORMAT.md §3.5).
+			cp, _, _, err := chain.PeekCheckpoint(rec.Checkpoint)
+			if err != nil {
+				return false, fmt.Errorf("query: checkpoint record %d: %w", rec.Seq, err)
+			}
+			info.SealedSize = max(info.SealedSize, cp.Size)
+			kept := pending[:0]
+			for _, m := range pending {
+				if m.Seq >= cp.Size {
+					kept = append(kept, m)
+					continue
+				}
 				if done, err := emit(m, f, info, fn); done || err != nil {
 					return true, err
 				}
-				pending[i] = nil
 			}
-			pending = pending[:0]
+			clear(pending[len(kept):])
+			pending = kept
+			if len(pending) == 0 && cp.Size == rec.Seq {
+				end = Position{Segment: start.Segment, Offset: r.Offset(), NextSeq: rec.Seq + 1}
+			}
 			continue
 		}
 		if rec.Seq < from || (f.Before != 0 && rec.Seq >= f.Before) || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) {

@@ -31,10 +31,16 @@ const (
 	ReasonAnchorSequence     Reason = "anchor_sequence"   // anchored counters do not follow FORMAT.md §5.3
 	ReasonRolledBack         Reason = "rolled_back"       // the log is older than the TPM counter says it should be
 	ReasonEvidenceMismatch   Reason = "evidence_mismatch" // TPM evidence for another index, or older than the log
+	ReasonRetiredKey         Reason = "retired_key"       // a checkpoint is signed by a key after it endorsed its successor
+	ReasonPruneTooEarly      Reason = "prune_too_early"   // a retention prune deleted records younger than its retention period
 	// Incomplete: nothing contradicts the signatures, but not everything is sealed.
-	ReasonUnsealedTail  Reason = "unsealed_tail"  // records after the last checkpoint
-	ReasonTornTail      Reason = "torn_tail"      // the last segment ends in a partial frame (a crash; the sealer cuts it at start)
-	ReasonAnchorPending Reason = "anchor_pending" // the counter moved for an anchor the log announced but has not written yet
+	ReasonUnsealedTail Reason = "unsealed_tail" // records the run key authenticated that no checkpoint covers yet
+	// ReasonUnauthenticatedTail: records at the end of the log that no
+	// checkpoint and no commit authenticates (a crash's remains, or
+	// records someone else wrote); they count for nothing.
+	ReasonUnauthenticatedTail Reason = "unauthenticated_tail"
+	ReasonTornTail            Reason = "torn_tail"      // the last segment ends in a partial frame (a crash; the sealer cuts it at start)
+	ReasonAnchorPending       Reason = "anchor_pending" // the counter moved for an anchor the log announced but has not written yet
 )
 
 // Verdict is the overall result.
@@ -51,7 +57,7 @@ const (
 // verdictOf says which verdict a failure reason leads to.
 func verdictOf(r Reason) Verdict {
 	switch r {
-	case ReasonUnsealedTail, ReasonTornTail, ReasonAnchorPending:
+	case ReasonUnsealedTail, ReasonUnauthenticatedTail, ReasonTornTail, ReasonAnchorPending:
 		return Incomplete
 	}
 	return Tampered
@@ -107,7 +113,10 @@ type Report struct {
 	Segments          int     `json:"segments"`
 	Bytes             int64   `json:"bytes"`
 	LastSeq           *uint64 `json:"last_seq,omitempty"`
-	Unsealed          uint64  `json:"unsealed"` // records after the last checkpoint
+	Unsealed          uint64  `json:"unsealed"` // records no checkpoint covers
+	// Unauthenticated counts records at the end of the log that nothing
+	// the sealer signed authenticates.
+	Unauthenticated uint64 `json:"unauthenticated,omitempty"`
 	// PrunedBefore is set when retention deleted records 0..PrunedBefore-1
 	// and the log records it.
 	PrunedBefore   uint64             `json:"pruned_before,omitempty"`
@@ -118,8 +127,13 @@ type Report struct {
 	// TrustedCheckpoint reports on the checkpoint the auditor supplied.
 	TrustedCheckpoint *TrustedResult `json:"trusted_checkpoint,omitempty"`
 	FirstFailure      *Failure       `json:"first_failure"`
-	Warnings          []string       `json:"warnings,omitempty"`
-	Seconds           float64        `json:"seconds"`
+	// Exceptions are what an auditor must look at in an intact log: each
+	// recorded by the sealer in an authenticated record (a recovered
+	// crash, an operator's override, records cut at start, an interrupted
+	// prune, a key accepted without endorsement).
+	Exceptions []Exception `json:"exceptions,omitempty"`
+	Warnings   []string    `json:"warnings,omitempty"`
+	Seconds    float64     `json:"seconds"`
 }
 
 // AnchorSummary describes the log's last anchored checkpoint.
@@ -143,4 +157,15 @@ type EvidenceSummary struct {
 type TrustedResult struct {
 	Size       uint64 `json:"size"`
 	Consistent bool   `json:"consistent"`
+}
+
+// Exception is something the log records that an auditor must look at
+// although it verifies: Code is stable (crash_recovered, counter_jump,
+// rollback_override, anchor_reset, tail_discarded, interrupted_prune,
+// unendorsed_key), Seq the record that says so.
+type Exception struct {
+	Code    string `json:"code"`
+	Seq     uint64 `json:"seq"`
+	Segment string `json:"segment"`
+	Detail  string `json:"detail"`
 }

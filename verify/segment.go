@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -56,9 +57,11 @@ type prepared struct {
 	// Events: the type CheckCanonical found, or its error.
 	typ       string
 	schemaErr error
-	// Checkpoints: the note opened with the auditor's keys (opts.Keys).
-	cp    *chain.SignedCheckpoint
-	cpErr error
+	// Checkpoints: the note opened with the auditor's keys (opts.Keys),
+	// and whether its signature block is the one line the format allows.
+	cp          *chain.SignedCheckpoint
+	cpErr       error
+	sigBlockErr error
 }
 
 // batch is a run of consecutive frames of one segment.
@@ -130,7 +133,7 @@ func (v *run) prepare(b *batch, h *chain.Hasher) {
 	for i := range b.recs {
 		p := &b.recs[i]
 		p.rec, p.decodeErr = chain.Decode(p.payload)
-		p.hashOK, p.typ, p.schemaErr, p.cp, p.cpErr = false, "", nil, nil, nil
+		p.hashOK, p.typ, p.schemaErr, p.cp, p.cpErr, p.sigBlockErr = false, "", nil, nil, nil, nil
 		if p.decodeErr != nil {
 			continue
 		}
@@ -143,6 +146,7 @@ func (v *run) prepare(b *batch, h *chain.Hasher) {
 			p.typ, p.schemaErr = event.CheckCanonical(p.rec.Event,
 				event.DecodeOptions{Now: p.rec.Time(), AllowSealerEvents: p.rec.Kind == chain.KindSealerEvent})
 		case chain.KindCheckpoint:
+			p.sigBlockErr = checkSignatureBlock(p.rec.Checkpoint)
 			if v.opts.AllSignatures {
 				p.cp, p.cpErr = chain.OpenCheckpoint(p.rec.Checkpoint, v.opts.Keys)
 			} else {
@@ -257,16 +261,17 @@ type follower struct {
 	info storage.SegmentInfo
 	res  *segResult
 
-	n        int              // records followed so far
-	segKeys  signer.Verifiers // keys introduced in this segment so far
-	tree     *chain.Tree
-	logID    chain.LogID
-	origin   string
-	head     chain.Hash
-	nextSeq  uint64
-	lastTime int64
+	n       int              // records followed so far
+	segKeys signer.Verifiers // keys introduced in this segment so far
+	// cf checks the links between the segment's records (chain.Follower).
+	cf       chain.Follower
 	lastOff  int64
 	complete bool // the segment was read to its end
+	// runKey is the run key named by the segment's latest checkpoint so
+	// far (runKnown); before its first checkpoint, commits are signed by
+	// the run key of an earlier segment, which join knows.
+	runKey   []byte
+	runKnown bool
 	// unchecked is the segment's latest checkpoint so far whose signature
 	// was not checked (Options.AllSignatures unset), or nil. Its signature
 	// covers every earlier checkpoint; finish checks it.
@@ -339,8 +344,8 @@ func (f *follower) finish() *segResult {
 	if !f.complete {
 		return f.res
 	}
-	if f.tree != nil {
-		f.res.tree = f.tree.State()
+	if f.cf.Started() {
+		f.res.tree = f.cf.Tree().State()
 	}
 	if !f.res.hasStart {
 		f.res.failure = &Failure{Reason: ReasonMalformed, Segment: f.info.Name, Offset: storageHeaderSize, Detail: "segment holds no record"}
@@ -349,11 +354,48 @@ func (f *follower) finish() *segResult {
 }
 
 func (f *follower) checkProbes() {
+	t := f.cf.Tree()
 	for _, p := range f.v.probes {
-		if p.size == f.tree.Size() {
-			f.res.probeRoots[p.size] = f.tree.Root()
+		if p.size == t.Size() {
+			f.res.probeRoots[p.size] = t.Root()
 		}
 	}
+}
+
+// followReasons maps the rules chain.Follower enforces to reason codes.
+var followReasons = []struct {
+	err    error
+	reason Reason
+}{
+	{chain.ErrSequence, ReasonSequenceGap},
+	{chain.ErrChainBroken, ReasonChainBroken},
+	{chain.ErrTimeBackwards, ReasonTimeBackwards},
+	{chain.ErrAuditID, ReasonModified},
+	{chain.ErrServiceKind, ReasonMalformed},
+	{chain.ErrCheckpointMismatch, ReasonCheckpointMismatch},
+}
+
+func followReason(err error) Reason {
+	for _, fr := range followReasons {
+		if errors.Is(err, fr.err) {
+			return fr.reason
+		}
+	}
+	return ReasonMalformed
+}
+
+// checkSignatureBlock checks that a checkpoint record's note carries
+// exactly one signature line (FORMAT.md §5): a cosignature or any other
+// line added to a record is a modification of it.
+func checkSignatureBlock(note []byte) error {
+	n, err := chain.SignatureLines(note)
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return fmt.Errorf("%d signature lines, the format allows exactly one", n)
+	}
+	return nil
 }
 
 // record checks one prepared record in log order. It reports false, with
@@ -380,39 +422,51 @@ func (f *follower) record(p *prepared) bool {
 		case rec.Seq < info.FirstSeq:
 			return fail(ReasonSegmentDuplicated, rec.Seq, "segment named for record %d holds records from %d, which an earlier segment holds", info.FirstSeq, rec.Seq)
 		}
-		tree, err := chain.TreeFromState(rec.Seq, rec.TreeState)
-		if err != nil {
-			return fail(ReasonMalformed, rec.Seq, "%v", err)
-		}
-		f.tree = tree
-		res.hasStart = true
-		res.start = *rec
-		res.start.TreeState = append([]chain.Hash(nil), rec.TreeState...)
-		f.logID, f.origin = rec.LogID, chain.Origin(rec.LogID)
-		f.head, f.nextSeq, f.lastTime = rec.PrevHash, rec.Seq, rec.TimeNano
-		f.checkProbes()
+	} else if rec.Kind == chain.KindSegmentStart {
+		return fail(ReasonMalformed, rec.Seq, "segment_start record inside a segment")
 	}
-	switch {
-	case rec.Seq != f.nextSeq:
-		return fail(ReasonSequenceGap, rec.Seq, "record %d follows record %d", rec.Seq, f.nextSeq-1)
-	case rec.PrevHash != f.head:
-		return fail(ReasonChainBroken, rec.Seq, "record %d does not link to record %d", rec.Seq, rec.Seq-1)
-	case rec.TimeNano < f.lastTime:
-		return fail(ReasonTimeBackwards, rec.Seq, "record %d is older than record %d", rec.Seq, rec.Seq-1)
+	// A checkpoint's text, and its signature: with the auditor's keys and
+	// the keys this segment introduced so far. A checkpoint signed by a key
+	// introduced in an earlier segment is checked by join, which knows the
+	// key history; everything else about it is checked here. prepare
+	// opened the note with the auditor's keys alone, which gives the same
+	// result as long as the segment introduced no key.
+	var signed *chain.SignedCheckpoint
+	var text *chain.Checkpoint
+	checked := v.opts.AllSignatures
+	if rec.Kind == chain.KindCheckpoint {
+		if p.sigBlockErr != nil {
+			return fail(ReasonModified, rec.Seq, "checkpoint record %d: %v", rec.Seq, p.sigBlockErr)
+		}
+		var err error
+		signed, err = p.cp, p.cpErr
+		if len(f.segKeys) > 0 {
+			keys := append(v.opts.Keys[:len(v.opts.Keys):len(v.opts.Keys)], f.segKeys...)
+			signed, err = chain.OpenCheckpoint(rec.Checkpoint, keys)
+			checked = true
+		}
+		switch {
+		case err == nil:
+			text = &signed.Checkpoint
+		case errors.Is(err, chain.ErrUnknownKey):
+			peek, _, _, err := chain.PeekCheckpoint(rec.Checkpoint)
+			if err != nil {
+				return fail(ReasonMalformed, rec.Seq, "checkpoint record %d: %v", rec.Seq, err)
+			}
+			text = &peek
+		default:
+			return fail(checkpointReason(err), rec.Seq, "checkpoint record %d: %v", rec.Seq, err)
+		}
+	}
+	if err := f.cf.Next(rec, p.leaf, text); err != nil {
+		return fail(followReason(err), rec.Seq, "%v", err)
 	}
 	switch rec.Kind {
 	case chain.KindSegmentStart:
-		if f.n != 0 {
-			return fail(ReasonMalformed, rec.Seq, "segment_start record inside a segment")
-		}
+		res.hasStart = true
+		res.start = *rec
+		res.start.TreeState = append([]chain.Hash(nil), rec.TreeState...)
 	case chain.KindEvent, chain.KindSealerEvent:
-		if !rec.CheckAuditID(f.logID) {
-			return fail(ReasonModified, rec.Seq, "record %d has a wrong audit_id", rec.Seq)
-		}
-		sealer := rec.Kind == chain.KindSealerEvent
-		if sealer != (string(rec.Service) == chain.SealerService) {
-			return fail(ReasonMalformed, rec.Seq, "record %d: service %q does not fit a %v record", rec.Seq, rec.Service, rec.Kind)
-		}
 		typ := p.typ
 		if p.schemaErr != nil {
 			return fail(ReasonSchemaInvalid, rec.Seq, "record %d: %v", rec.Seq, p.schemaErr)
@@ -420,87 +474,101 @@ func (f *follower) record(p *prepared) bool {
 		if typ != string(rec.Type) {
 			return fail(ReasonSchemaInvalid, rec.Seq, "record %d: type field says %q, event is %q", rec.Seq, rec.Type, typ)
 		}
-		switch typ {
-		case event.TypeRetentionPruned:
-			if ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()}); err == nil {
-				rp := ev.(*event.RetentionPruned)
-				res.keyEvents = append(res.keyEvents, keyEvent{kind: retentionPruned, seq: rec.Seq, offset: off, segment: info.Name, prunedLast: rp.LastSeq})
+		if rec.Kind == chain.KindSealerEvent {
+			if !f.sealerEvent(p, typ) {
+				return false
 			}
-		case event.TypeAnchorState:
-			st, err := anchorStateOf(rec.Event)
-			if err != nil {
-				return fail(ReasonSchemaInvalid, rec.Seq, "record %d: %v", rec.Seq, err)
-			}
-			res.keyEvents = append(res.keyEvents, keyEvent{kind: anchorState, seq: rec.Seq, offset: off, segment: info.Name, state: st})
-		case event.TypeKeyIntroduced:
-			key, err := introducedKey(rec.Event)
-			if err != nil {
-				return fail(ReasonSchemaInvalid, rec.Seq, "record %d: %v", rec.Seq, err)
-			}
-			f.segKeys = append(f.segKeys, key)
-			res.keyEvents = append(res.keyEvents, keyEvent{kind: keyIntroduce, seq: rec.Seq, offset: off, segment: info.Name, key: key})
 		}
 	case chain.KindCheckpoint:
-		// Signature: with the auditor's keys and the keys this segment
-		// introduced so far. A checkpoint signed by a key introduced in
-		// an earlier segment is checked by join, which knows the key
-		// history; everything else about it is checked here. prepare
-		// opened the note with the auditor's keys alone, which gives the
-		// same result as long as the segment introduced no key.
-		signed, err := p.cp, p.cpErr
-		checked := v.opts.AllSignatures
-		if len(f.segKeys) > 0 {
-			keys := append(v.opts.Keys[:len(v.opts.Keys):len(v.opts.Keys)], f.segKeys...)
-			signed, err = chain.OpenCheckpoint(rec.Checkpoint, keys)
-			checked = true
-		}
-		var cp *chain.SignedCheckpoint
-		var text chain.Checkpoint
-		switch {
-		case err == nil:
-			cp, text = signed, signed.Checkpoint
-		case errors.Is(err, chain.ErrUnknownKey):
-			if text, _, _, err = chain.PeekCheckpoint(rec.Checkpoint); err != nil {
-				return fail(ReasonMalformed, rec.Seq, "checkpoint record %d: %v", rec.Seq, err)
-			}
-		default:
-			return fail(checkpointReason(err), rec.Seq, "checkpoint record %d: %v", rec.Seq, err)
-		}
-		switch {
-		case text.Origin != f.origin:
-			return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d is for log %q", rec.Seq, text.Origin)
-		case text.Size != rec.Seq:
-			return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d claims tree size %d", rec.Seq, text.Size)
-		case text.Head != f.head:
-			return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: head is not record %d", rec.Seq, rec.Seq-1)
-		case text.Root != f.tree.Root():
-			return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: Merkle root does not match records 0..%d", rec.Seq, rec.Seq-1)
-		case text.Time.UnixNano() != rec.TimeNano:
-			return fail(ReasonCheckpointMismatch, rec.Seq, "checkpoint record %d: time differs from the record's", rec.Seq)
-		case v.opts.RequireHardware && (text.SignerKind != signer.PKCS11 || text.Dev):
+		if v.opts.RequireHardware && (text.SignerKind != signer.PKCS11 || text.Dev) {
 			return fail(ReasonSoftwareKey, rec.Seq, "checkpoint record %d was signed by a %s key%s, and a hardware key is required",
 				rec.Seq, text.SignerKind, map[bool]string{true: " in dev mode", false: ""}[text.Dev])
 		}
-		ke := keyEvent{seq: rec.Seq, offset: off, segment: info.Name, anchor: text.Anchor, anchorIndex: text.AnchorIndex}
-		if cp != nil {
-			ke.kind, ke.cp, ke.unchecked = keySigned, cp, !checked
+		ke := keyEvent{seq: rec.Seq, offset: off, segment: info.Name, anchor: text.Anchor, anchorIndex: text.AnchorIndex,
+			size: text.Size, runKey: text.RunKey}
+		if signed != nil {
+			ke.kind, ke.cp, ke.unchecked = keySigned, signed, !checked
 			res.checkpoints++
 			if checked {
 				res.signatures++
 				f.unchecked = nil // this signature covers the earlier checkpoints
 			} else {
-				f.unchecked = &uncheckedCP{cp: cp, seq: rec.Seq, offset: off}
+				f.unchecked = &uncheckedCP{cp: signed, seq: rec.Seq, offset: off}
 			}
 		} else {
 			ke.kind, ke.note = keyDeferred, bytes.Clone(rec.Checkpoint)
 		}
 		res.keyEvents = append(res.keyEvents, ke)
 		res.lastCPSeq = rec.Seq
+		f.runKey, f.runKnown = text.RunKey, true
+	case chain.KindCommit:
+		c := commitInfo{rec: *rec, segment: info.Name, offset: off, runKey: f.runKey, inherit: !f.runKnown}
+		c.rec.Signature = bytes.Clone(rec.Signature)
+		res.lastCommit = &c
+		if v.opts.AllSignatures {
+			if !f.runKnown {
+				res.deferredCommits = append(res.deferredCommits, c)
+			} else if reason, detail := checkCommit(&c.rec, f.runKey); reason != "" {
+				return fail(reason, rec.Seq, "%s", detail)
+			} else {
+				res.signatures++
+			}
+		}
 	}
-	f.head, f.nextSeq, f.lastTime = rec.Hash, rec.Seq+1, rec.TimeNano
-	f.tree.AppendLeaf(p.leaf)
 	res.records++
-	res.nextSeq, res.head, res.lastTime = f.nextSeq, f.head, f.lastTime
+	res.nextSeq, res.head, res.lastTime = f.cf.NextSeq(), f.cf.Head(), f.cf.LastTime()
 	f.checkProbes()
+	return true
+}
+
+// checkCommit checks a commit record's signature with the run key named by
+// the latest checkpoint before it (FORMAT.md §3.6); it returns a reason and
+// detail when it fails.
+func checkCommit(rec *chain.Record, runKey []byte) (Reason, string) {
+	switch {
+	case runKey == nil:
+		return ReasonUnknownKey, fmt.Sprintf("commit record %d: no checkpoint before it names a run key", rec.Seq)
+	case !chain.VerifyCommit(rec, runKey):
+		return ReasonBadSignature, fmt.Sprintf("commit record %d: its signature does not verify with the run key %s that the checkpoint before it names", rec.Seq, base64.StdEncoding.EncodeToString(runKey))
+	}
+	return "", ""
+}
+
+// sealerEvent notes the sealer events that matter to the key history, the
+// anchors, retention and the report's exceptions. It reports false, with
+// the failure set, when one does not decode.
+func (f *follower) sealerEvent(p *prepared, typ string) bool {
+	rec, res := &p.rec, f.res
+	at := keyEvent{seq: rec.Seq, offset: p.off, segment: f.info.Name, timeNano: rec.TimeNano}
+	fail := func(err error) bool {
+		seq := rec.Seq
+		res.failure = &Failure{Reason: ReasonSchemaInvalid, Segment: f.info.Name, Offset: p.off, Seq: &seq, Detail: fmt.Sprintf("record %d: %v", rec.Seq, err)}
+		return false
+	}
+	switch typ {
+	case event.TypeRetentionPruned, event.TypeAnchorState, event.TypeTailDiscarded:
+		ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()})
+		if err != nil {
+			return fail(err)
+		}
+		switch e := ev.(type) {
+		case *event.RetentionPruned:
+			at.kind, at.prune = retentionPruned, e
+		case *event.AnchorState:
+			at.kind, at.state = anchorState, e
+		case *event.TailDiscarded:
+			at.kind, at.discarded = tailDiscarded, e
+		}
+	case event.TypeKeyIntroduced:
+		key, err := introducedKey(rec.Event)
+		if err != nil {
+			return fail(err)
+		}
+		f.segKeys = append(f.segKeys, key)
+		at.kind, at.key = keyIntroduce, key
+	default:
+		return true
+	}
+	res.keyEvents = append(res.keyEvents, at)
 	return true
 }

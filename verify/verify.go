@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -219,26 +220,47 @@ type run struct {
 	records     uint64
 	// trusted are the keys whose checkpoints are accepted so far: the
 	// auditor's, then each key the log introduced once a checkpoint by an
-	// already trusted key covered its introduction.
-	trusted signer.Verifiers
-	pending []pendingKey
+	// already trusted key covered its introduction. retiredAt[key ID] is
+	// the checkpoint after which a key signs nothing (it endorsed its
+	// successor).
+	trusted   signer.Verifiers
+	pending   []pendingKey
+	retiredAt map[string]uint64
+	// Authentication (FORMAT.md §3.6): records [0, authEnd) are covered by
+	// a trusted checkpoint or a commit; records [0, sealedTo) by a trusted
+	// checkpoint. runKey is the run key the latest checkpoint names;
+	// lastCommit the log's latest commit record.
+	authEnd    uint64
+	sealedTo   uint64
+	runKey     []byte
+	lastCommit *commitInfo
 	// A log whose prefix retention deleted starts at prunedBefore; an
 	// audit.retention_pruned record must account for [.., prunedBefore).
-	prunedBefore    uint64
-	prunedAccounted bool
+	prunedBefore uint64
+	prunes       []keyEvent
+	segStarts    map[uint64]int64 // first record of each segment -> its time
 	// Anchors (FORMAT.md §5.3).
-	lastAnchor     *uint64
-	anchorIndex    uint32
-	lastAnchorSeq  uint64
-	anchors        int
-	explained      map[uint64]event.AnchorStatus
-	pendingIntent  *uint64
-	anchorWarnings []string
+	lastAnchor    *uint64
+	anchorIndex   uint32
+	lastAnchorSeq uint64
+	anchors       int
+	states        []keyEvent // audit.anchor_state records since the last anchor
+	intent        *keyEvent  // the last increment_intent since the last anchor
+	exceptions    []Exception
 }
 
 type pendingKey struct {
 	key signer.PublicKey
 	seq uint64
+}
+
+// commitInfo is a commit record and the run key it must verify with.
+type commitInfo struct {
+	rec     chain.Record
+	segment string
+	offset  int64
+	runKey  []byte
+	inherit bool // no checkpoint before it in its segment: the run key is the previous segment's
 }
 
 // walk checks segments in parallel and joins their results in order. It
@@ -338,7 +360,6 @@ func (v *run) fill(rep *Report) {
 		seq := v.lastAnchorSeq
 		rep.LastAnchor = &AnchorSummary{Counter: *v.lastAnchor, Index: fmt.Sprintf("0x%08x", v.anchorIndex), Seq: seq, Anchors: v.anchors}
 	}
-	rep.Warnings = append(rep.Warnings, v.anchorWarnings...)
 }
 
 func summarize(cp *chain.SignedCheckpoint) *CheckpointSummary {
@@ -369,6 +390,10 @@ func (v *run) join(i int, res *segResult) *Failure {
 				v.nextSeq, v.head = s.Seq, s.PrevHash
 				v.tree = append([]chain.Hash(nil), s.TreeState...)
 				v.lastTime = s.TimeNano
+				v.authEnd, v.sealedTo = s.Seq, s.Seq
+			} else {
+				// The genesis states only the log's ID and time.
+				v.authEnd = 1
 			}
 			v.logID = s.LogID
 			v.haveCP = true
@@ -384,7 +409,17 @@ func (v *run) join(i int, res *segResult) *Failure {
 			return at(ReasonModified, s.Seq, "tree state differs from the records before it")
 		case s.TimeNano < v.lastTime:
 			return at(ReasonTimeBackwards, s.Seq, "segment starts before the previous segment's last record")
+		default:
+			// It continues the log exactly: right after a trusted checkpoint
+			// that closes the previous segment, it needs nothing more.
+			if v.authEnd == s.Seq {
+				v.authEnd = s.Seq + 1
+			}
 		}
+		if v.segStarts == nil {
+			v.segStarts = map[uint64]int64{}
+		}
+		v.segStarts[s.Seq] = s.TimeNano
 	}
 	// Take over what the segment checked, up to its failure if any.
 	v.records += res.records
@@ -393,8 +428,26 @@ func (v *run) join(i int, res *segResult) *Failure {
 	if res.records > 0 {
 		v.nextSeq, v.head, v.tree, v.lastTime = res.nextSeq, res.head, res.tree, res.lastTime
 	}
+	// Commits before the segment's first checkpoint verify with the run key
+	// of the checkpoint before the segment.
+	prevRunKey := v.runKey
+	for i := range res.deferredCommits {
+		c := &res.deferredCommits[i]
+		if reason, detail := checkCommit(&c.rec, prevRunKey); reason != "" {
+			seq := c.rec.Seq
+			return &Failure{Reason: reason, Segment: c.segment, Offset: c.offset, Seq: &seq, Detail: detail}
+		}
+		v.signatures++
+	}
 	if f := v.followKeys(res); f != nil {
 		return f
+	}
+	if c := res.lastCommit; c != nil {
+		lc := *c
+		if lc.inherit {
+			lc.runKey = prevRunKey
+		}
+		v.lastCommit = &lc
 	}
 	for size, root := range res.probeRoots {
 		v.probeRoots[size] = root
@@ -402,11 +455,12 @@ func (v *run) join(i int, res *segResult) *Failure {
 	return res.failure
 }
 
-// followKeys walks a segment's key introductions and checkpoints in log
-// order, keeping the set of trusted keys: a checkpoint must be signed by a
-// key trusted at that point, and a key introduced by an audit.key_introduced
-// record becomes trusted once a checkpoint by a trusted key covers that
-// record. FORMAT.md §5.1 states the rule.
+// followKeys walks a segment's key introductions, checkpoints and sealer
+// events in log order, keeping the set of trusted keys: a checkpoint must
+// be signed by a key trusted at that point, and a key introduced by an
+// audit.key_introduced record becomes trusted once a checkpoint by a
+// trusted key covers that record; the key that endorsed it signs nothing
+// after. FORMAT.md §5.1 states the rule.
 func (v *run) followKeys(res *segResult) *Failure {
 	for _, ke := range res.keyEvents {
 		seq := ke.seq
@@ -418,21 +472,19 @@ func (v *run) followKeys(res *segResult) *Failure {
 			v.pending = append(v.pending, pendingKey{key: ke.key, seq: ke.seq})
 			continue
 		case retentionPruned:
-			if v.prunedBefore > 0 && ke.prunedLast+1 == v.prunedBefore {
-				v.prunedAccounted = true
-			}
+			v.prunes = append(v.prunes, ke)
 			continue
 		case anchorState:
-			if st := ke.state; st.Counter != nil && st.Status != event.AnchorIncrementIntent {
-				if v.explained == nil {
-					v.explained = map[uint64]event.AnchorStatus{}
-				}
-				v.explained[*st.Counter] = st.Status
+			v.states = append(v.states, ke)
+			if ke.state.Status == event.AnchorIncrementIntent {
+				k := ke
+				v.intent = &k
 			}
-			if st := ke.state; st.Status == event.AnchorIncrementIntent && st.Expected != nil {
-				e := *st.Expected
-				v.pendingIntent = &e
-			}
+			continue
+		case tailDiscarded:
+			d := ke.discarded
+			v.exception(ke, "tail_discarded", fmt.Sprintf("at start the sealer cut %d bytes (%d records from %d) of segment %s that nothing it signed authenticated, kept as %s, SHA-256 %s; decided by %s",
+				d.Bytes, d.Records, d.FirstSeq, d.Segment, d.KeptAs, d.SHA256, d.DecidedBy))
 			continue
 		case keySigned:
 			if !v.trusted.Contains(ke.cp.Key) {
@@ -455,27 +507,68 @@ func (v *run) followKeys(res *segResult) *Failure {
 			v.checkpoints++
 			v.signatures++
 		}
-		// A checkpoint by a trusted key endorses the keys introduced before it.
+		key := ke.cp.Key
+		if after, ok := v.retiredAt[key.ID()]; ok && seq > after {
+			return at(ReasonRetiredKey, "checkpoint record %d is signed by key %s, which endorsed its successor at checkpoint record %d and may sign nothing after it", seq, key.ID(), after)
+		}
+		// A checkpoint by a trusted key endorses the keys introduced before
+		// it, and retires the key that signed it: from here on the new key
+		// signs. A key that introduces itself (the operator accepted a new
+		// key because the old one is lost) retires every other key.
 		kept := v.pending[:0]
 		for _, p := range v.pending {
-			if p.seq < ke.seq {
-				if !v.trusted.Contains(p.key) {
-					v.trusted = append(v.trusted, p.key)
-				}
-			} else {
+			if p.seq >= ke.seq {
 				kept = append(kept, p)
+				continue
+			}
+			switch {
+			case p.key.Equal(key):
+				for _, k := range v.trusted {
+					if !k.Equal(key) {
+						v.retire(k, ke.seq)
+					}
+				}
+				v.exception(keyEvent{seq: p.seq, segment: ke.segment, offset: ke.offset}, "unendorsed_key",
+					fmt.Sprintf("key %s was introduced without an endorsement by the previous key (the operator accepted it); it is trusted only because you gave it", key.ID()))
+			case !v.trusted.Contains(p.key):
+				v.trusted = append(v.trusted, p.key)
+				v.retire(key, ke.seq)
 			}
 		}
 		v.pending = kept
 		v.lastCP, v.lastCPSeq = ke.cp, ke.seq
+		v.runKey = ke.runKey
+		sealed := ke.size
+		if ke.size == ke.seq {
+			sealed = ke.seq + 1
+		}
+		v.sealedTo = max(v.sealedTo, sealed)
+		v.authEnd = max(v.authEnd, sealed)
 		if ke.anchor != nil {
 			if f := v.followAnchor(ke); f != nil {
 				return f
 			}
-			v.pendingIntent = nil
 		}
 	}
 	return nil
+}
+
+// retire notes that key k signs nothing after checkpoint record seq.
+func (v *run) retire(k signer.PublicKey, seq uint64) {
+	if v.retiredAt == nil {
+		v.retiredAt = map[string]uint64{}
+	}
+	if _, ok := v.retiredAt[k.ID()]; !ok {
+		v.retiredAt[k.ID()] = seq
+	}
+}
+
+// exception notes something an auditor must look at although the log is
+// intact (Report.Exceptions). finish drops those from records no signature
+// authenticates.
+func (v *run) exception(ke keyEvent, code, detail string) {
+	seq := ke.seq
+	v.exceptions = append(v.exceptions, Exception{Code: code, Seq: seq, Segment: ke.segment, Detail: detail})
 }
 
 // endorses reports whether a checkpoint at seq makes a key trusted: it
@@ -489,23 +582,29 @@ func (v *run) endorses(seq uint64) bool {
 	return false
 }
 
-// keyEvent is a record that matters to the key history.
+// keyEvent is a record that matters to the key history, the anchors,
+// retention or the report's exceptions.
 type keyEvent struct {
-	kind    keyEventKind
-	seq     uint64
-	offset  int64
-	segment string
-	key     signer.PublicKey        // keyIntroduce
-	cp      *chain.SignedCheckpoint // keySigned: opened by the segment worker
+	kind     keyEventKind
+	seq      uint64
+	offset   int64
+	segment  string
+	timeNano int64                   // sealer events: the record's time
+	key      signer.PublicKey        // keyIntroduce
+	cp       *chain.SignedCheckpoint // keySigned: opened by the segment worker
 	// keySigned: the segment worker did not check cp's signature (it
 	// relies on a later checkpoint's, see Options.AllSignatures).
 	unchecked bool
 	note      []byte // keyDeferred: signature to check in join
-	// Checkpoints: the anchor line, if any.
+	// Checkpoints: the tree size they cover, the run key they name, and the
+	// anchor line, if any.
+	size        uint64
+	runKey      []byte
 	anchor      *uint64
 	anchorIndex uint32
-	state       *event.AnchorState // anchorState
-	prunedLast  uint64             // retentionPruned: the last deleted sequence number
+	state       *event.AnchorState     // anchorState
+	prune       *event.RetentionPruned // retentionPruned
+	discarded   *event.TailDiscarded   // tailDiscarded
 }
 
 type keyEventKind int
@@ -516,45 +615,56 @@ const (
 	keyDeferred
 	anchorState
 	retentionPruned
+	tailDiscarded
 )
 
-// anchorStateOf decodes an audit.anchor_state event.
-func anchorStateOf(body []byte) (*event.AnchorState, error) {
-	ev, err := event.Decode(body, event.DecodeOptions{AllowSealerEvents: true, Now: time.Now().Add(100 * 365 * 24 * time.Hour)})
-	if err != nil {
-		return nil, err
-	}
-	st, ok := ev.(*event.AnchorState)
-	if !ok {
-		return nil, errors.New("not an audit.anchor_state event")
-	}
-	return st, nil
-}
-
 // followAnchor checks an anchored checkpoint's counter against the one
-// before it (FORMAT.md §5.3): it must be one more, or a value an
-// audit.anchor_state record since the previous anchor explains.
+// before it (FORMAT.md §5.3): it must be one more; or, explained by an
+// audit.anchor_state record that the checkpoint covers, more (the counter
+// moved by more than one during an increment, or the operator accepted an
+// old copy of the log) or anything (the operator accepted a reset counter).
+// Every such explanation, and a recovered crash, is an exception of the
+// report.
 func (v *run) followAnchor(ke keyEvent) *Failure {
 	a := *ke.anchor
 	seq := ke.seq
+	var explained *keyEvent
+	for i := range v.states {
+		st := &v.states[i]
+		if st.seq < ke.size && st.state.Counter != nil && *st.state.Counter == a && st.state.Status != event.AnchorIncrementIntent {
+			explained = st
+		}
+	}
 	ok := v.lastAnchor == nil || (a == *v.lastAnchor+1 && ke.anchorIndex == v.anchorIndex)
-	if !ok {
-		if st, explained := v.explained[a]; explained {
-			// Only an accepted reset may go down or stay; everything else
-			// must still move forward.
-			ok = st == event.AnchorReset || (a > *v.lastAnchor && ke.anchorIndex == v.anchorIndex)
-			if st == event.AnchorRollbackOverride || st == event.AnchorReset {
-				v.anchorWarnings = append(v.anchorWarnings, fmt.Sprintf("record %d: the operator accepted %s (counter %d after %d)", seq, st, a, *v.lastAnchor))
+	if v.lastAnchor != nil && explained != nil {
+		st := explained.state
+		switch st.Status {
+		case event.AnchorCrashRecovered:
+			if ok {
+				v.exception(*explained, "crash_recovered", fmt.Sprintf("the sealer stopped between incrementing the counter to %d and writing the anchored checkpoint; it recorded that at its next start", a))
 			}
+		case event.AnchorContinuation:
+			if a > *v.lastAnchor+1 && ke.anchorIndex == v.anchorIndex {
+				ok = true
+				v.exception(*explained, "counter_jump", fmt.Sprintf("the counter went from %d to %d during one increment (someone else incremented it, or a reply was lost)", *v.lastAnchor, a))
+			}
+		case event.AnchorRollbackOverride:
+			if a > *v.lastAnchor && ke.anchorIndex == v.anchorIndex {
+				ok = true
+				v.exception(*explained, "rollback_override", fmt.Sprintf("the operator started the sealer on a log older than the TPM counter (counter %d after %d)", a, *v.lastAnchor))
+			}
+		case event.AnchorReset:
+			ok = true
+			v.exception(*explained, "anchor_reset", fmt.Sprintf("the operator accepted a TPM counter behind the log or another index (counter %d at 0x%08x after %d at 0x%08x)", a, ke.anchorIndex, *v.lastAnchor, v.anchorIndex))
 		}
 	}
 	if !ok {
 		return &Failure{Reason: ReasonAnchorSequence, Segment: ke.segment, Offset: ke.offset, Seq: &seq,
-			Detail: fmt.Sprintf("anchored checkpoint %d carries counter %d at index 0x%08x after %d at index 0x%08x, and no audit.anchor_state record explains it", seq, a, ke.anchorIndex, *v.lastAnchor, v.anchorIndex)}
+			Detail: fmt.Sprintf("anchored checkpoint %d carries counter %d at index 0x%08x after %d at index 0x%08x, and no audit.anchor_state record it covers explains it", seq, a, ke.anchorIndex, *v.lastAnchor, v.anchorIndex)}
 	}
 	v.lastAnchor, v.anchorIndex, v.lastAnchorSeq = &a, ke.anchorIndex, seq
 	v.anchors++
-	v.explained = map[uint64]event.AnchorStatus{}
+	v.states, v.intent = v.states[:0], nil
 	return nil
 }
 
@@ -585,10 +695,11 @@ func introducedKey(body []byte) (signer.PublicKey, error) {
 }
 
 // checkEvidence compares the counter a TPM certified with the log's last
-// anchor (FORMAT.md §5.4): equal is current; one above with an unfinished
-// increment announced in the log is an anchor in progress (incomplete);
-// anything else above is a rolled-back log; below, or at another index, the
-// evidence does not belong to this log's anchor.
+// anchor (FORMAT.md §5.4): equal is current; one above with an
+// authenticated, unfinished increment_intent for exactly that value after
+// the last anchor is an anchor in progress (incomplete); anything else
+// above is a rolled-back log; below, or at another index, the evidence does
+// not belong to this log's anchor.
 func (v *run) checkEvidence(e *evidence.Result) *Failure {
 	last := v.segs[len(v.segs)-1].Name
 	fail := func(reason Reason, format string, args ...any) *Failure {
@@ -598,12 +709,17 @@ func (v *run) checkEvidence(e *evidence.Result) *Failure {
 		return fail(ReasonRolledBack, "the TPM certifies counter %d but the log holds no anchored checkpoint", e.Counter)
 	}
 	a := *v.lastAnchor
+	pending := false
+	if in := v.intent; in != nil && in.seq < v.authEnd {
+		st := in.state
+		pending = st.Counter != nil && *st.Counter == a && st.Expected != nil && *st.Expected == a+1
+	}
 	switch {
 	case e.Index != v.anchorIndex:
 		return fail(ReasonEvidenceMismatch, "the evidence certifies index 0x%08x, the log anchors at index 0x%08x", e.Index, v.anchorIndex)
 	case e.Counter == a:
 		return nil
-	case e.Counter == a+1 && v.pendingIntent != nil && *v.pendingIntent == e.Counter:
+	case e.Counter == a+1 && pending:
 		return fail(ReasonAnchorPending, "the TPM counter is %d and the log announced that increment after its last anchor %d, but no checkpoint carries it yet (the sealer is anchoring, or stopped before it could)", e.Counter, a)
 	case e.Counter > a:
 		return fail(ReasonRolledBack, "the TPM certifies counter %d but the log's last anchor is %d: this log is older than the one the TPM anchored", e.Counter, a)
@@ -612,9 +728,77 @@ func (v *run) checkEvidence(e *evidence.Result) *Failure {
 	}
 }
 
+// authenticateTail extends what is authenticated with the log's last
+// commit: if it follows the last trusted checkpoint's coverage, its
+// signature (by the run key that checkpoint names) authenticates every
+// record before it (FORMAT.md §3.6). A commit that does not verify is
+// tampering: the sealer writes none.
+func (v *run) authenticateTail() *Failure {
+	c := v.lastCommit
+	if c == nil || c.rec.Seq < v.authEnd {
+		return nil
+	}
+	if reason, detail := checkCommit(&c.rec, c.runKey); reason != "" {
+		seq := c.rec.Seq
+		return &Failure{Reason: reason, Segment: c.segment, Offset: c.offset, Seq: &seq, Detail: detail}
+	}
+	if !v.opts.AllSignatures {
+		v.signatures++
+	}
+	v.authEnd = c.rec.Seq + 1
+	return nil
+}
+
+// checkPrunes checks that an authenticated audit.retention_pruned record
+// accounts for a log that starts after record 0, and that every
+// authenticated prune removed only segments older than its retention
+// period (FORMAT.md §2.4). A log that starts inside a prune's declared
+// range is a prune that was interrupted between two removals: intact, with
+// an exception.
+func (v *run) checkPrunes(rep *Report) *Failure {
+	start := v.prunedBefore
+	accounted := start == 0
+	for _, ke := range v.prunes {
+		if ke.seq >= v.authEnd {
+			continue // not authenticated: it proves nothing
+		}
+		rp := ke.prune
+		seq := ke.seq
+		if next, ok := v.segStarts[rp.LastSeq+1]; ok {
+			cutoff := ke.timeNano - int64(rp.RetentionDays)*int64(24*time.Hour)
+			if next > cutoff {
+				return &Failure{Reason: ReasonPruneTooEarly, Segment: ke.segment, Offset: ke.offset, Seq: &seq,
+					Detail: fmt.Sprintf("record %d deleted records %d to %d under a retention of %d days, but record %d, which follows them, was written %s, less than %d days before the deletion",
+						seq, rp.FirstSeq, rp.LastSeq, rp.RetentionDays, rp.LastSeq+1, time.Unix(0, next).UTC().Format(time.RFC3339), rp.RetentionDays)}
+			}
+		}
+		switch {
+		case start == 0:
+		case rp.LastSeq+1 == start:
+			accounted = true
+		case rp.FirstSeq < start && start <= rp.LastSeq && slices.Contains(rp.Segments, storage.SegmentName(start)):
+			accounted = true
+			v.exception(ke, "interrupted_prune", fmt.Sprintf("the prune at record %d declared records %d to %d deleted, but the log still holds them from record %d on (the sealer was interrupted between two removals and completes the prune at its next start)",
+				seq, rp.FirstSeq, rp.LastSeq, start))
+		}
+	}
+	if !accounted {
+		first := start
+		return &Failure{Reason: ReasonSegmentMissing, Segment: v.segs[0].Name, Offset: storageHeaderSize, Seq: &first,
+			Detail: fmt.Sprintf("the log starts at record %d and no authenticated audit.retention_pruned record accounts for records before it", first)}
+	}
+	if start > 0 {
+		rep.PrunedBefore = start
+	}
+	return nil
+}
+
 // finish runs the checks that need the whole log.
 func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure *Failure) *Failure {
 	size := v.nextSeq
+	if f := v.authenticateTail(); f != nil {
+		return f
+	}
 	for _, p := range v.probes {
 		if p.from == CheckpointFile && fileFailure != nil {
 			continue // an unverified file proves nothing about the log
@@ -639,13 +823,13 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 	if fileFailure != nil {
 		return fileFailure
 	}
-	if v.prunedBefore > 0 && !v.prunedAccounted {
-		first := v.prunedBefore
-		return &Failure{Reason: ReasonSegmentMissing, Segment: v.segs[0].Name, Offset: storageHeaderSize, Seq: &first,
-			Detail: fmt.Sprintf("the log starts at record %d and no audit.retention_pruned record accounts for records before it", first)}
+	if f := v.checkPrunes(rep); f != nil {
+		return f
 	}
-	if v.prunedBefore > 0 {
-		rep.PrunedBefore = v.prunedBefore
+	for _, e := range v.exceptions {
+		if e.Seq < v.authEnd {
+			rep.Exceptions = append(rep.Exceptions, e)
+		}
 	}
 	if m := v.opts.MinCounter; m != nil && (v.lastAnchor == nil || *v.lastAnchor < *m) {
 		last := "no anchor"
@@ -664,16 +848,24 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 			return f
 		}
 	}
+	last := v.segs[len(v.segs)-1].Name
+	if v.authEnd < size {
+		first := v.authEnd
+		rep.Unauthenticated = size - v.authEnd
+		rep.Unsealed = size - min(v.sealedTo, size)
+		return &Failure{Reason: ReasonUnauthenticatedTail, Segment: last, Offset: -1, Seq: &first,
+			Detail: fmt.Sprintf("%d records from %d on are authenticated by no checkpoint and no commit: the sealer did not vouch for them (the remains of a crash, which it cuts at its next start, or records someone else wrote)", rep.Unauthenticated, first)}
+	}
 	if v.lastCP == nil {
 		first := uint64(0)
 		rep.Unsealed = size
 		return &Failure{Reason: ReasonUnsealedTail, Segment: v.segs[0].Name, Offset: -1, Seq: &first, Detail: "the log holds no checkpoint"}
 	}
-	if v.lastCPSeq+1 != size {
-		first := v.lastCP.Size
-		rep.Unsealed = size - (v.lastCPSeq + 1)
-		return &Failure{Reason: ReasonUnsealedTail, Segment: v.segs[len(v.segs)-1].Name, Offset: -1, Seq: &first,
-			Detail: fmt.Sprintf("%d records after the last checkpoint are not sealed", rep.Unsealed)}
+	if v.sealedTo < size {
+		first := v.sealedTo
+		rep.Unsealed = size - v.sealedTo
+		return &Failure{Reason: ReasonUnsealedTail, Segment: last, Offset: -1, Seq: &first,
+			Detail: fmt.Sprintf("%d records from %d on are authenticated by the sealer's run key but no checkpoint covers them yet", rep.Unsealed, first)}
 	}
 	return nil
 }
@@ -708,6 +900,11 @@ type segResult struct {
 	lastCPSeq   uint64
 	keyEvents   []keyEvent // key introductions and checkpoints, in log order
 	probeRoots  map[uint64]chain.Hash
+	// lastCommit is the segment's last commit record; deferredCommits,
+	// with Options.AllSignatures, the commits before its first checkpoint,
+	// whose run key join knows.
+	lastCommit      *commitInfo
+	deferredCommits []commitInfo
 
 	failure *Failure
 	ioErr   error

@@ -58,6 +58,11 @@ type Config struct {
 	// the heap reaches it (unless GOGC is set), so that at light traffic
 	// it does not run every few megabytes.
 	MemoryLimit int64 `toml:"memory_limit"`
+	// AcceptUnauthenticatedTail starts the sealer once although records at
+	// the end of the log are authenticated by none of its keys and are not
+	// what a crash leaves (someone else wrote them): they are kept aside,
+	// cut, never sealed, and the decision is recorded in the chain.
+	AcceptUnauthenticatedTail bool `toml:"accept_unauthenticated_tail"`
 
 	Seal      Seal      `toml:"seal"`
 	Queue     Queue     `toml:"queue"`

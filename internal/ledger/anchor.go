@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
-	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 // Counter is a monotonic counter kept outside the host's disk, in which the
@@ -67,14 +64,15 @@ func (l *Ledger) LastAnchor() *uint64 { return l.lastAnchor }
 // SealAnchored seals with an anchored checkpoint, crash-consistently:
 //
 //  1. append audit.anchor_state{status: increment_intent, counter: last
-//     anchor, expected: last anchor + 1} and fdatasync it;
+//     anchor, expected: last anchor + 1}, authenticate it and fdatasync it
+//     (Sync; before the run key is named, a checkpoint does both);
 //  2. increment the counter;
 //  3. seal with a checkpoint whose anchor line carries the new value.
 //
-// A crash after 2 and before 3 leaves a durable intent whose expected value
-// equals the counter: Open recognises it (crash_recovered) instead of
-// calling it a rollback. If the counter fails, the records are still sealed
-// (without an anchor) and the error is returned.
+// A crash after 2 and before 3 leaves a durable, authenticated intent whose
+// expected value equals the counter: Open recognises it (crash_recovered)
+// instead of calling it a rollback. If the counter fails, the records are
+// still sealed (without an anchor) and the error is returned.
 func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
 	if l.cfg.Counter == nil {
 		return l.Seal()
@@ -90,10 +88,14 @@ func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
 	if _, err := l.appendAnchorState(event.AnchorIncrementIntent, &last, &expected, ""); err != nil {
 		return nil, err
 	}
-	if err := l.Sync(); err != nil {
+	if l.runNamed {
+		if err := l.Sync(); err != nil {
+			return nil, err
+		}
+	} else if _, err := l.sealNow(false, nil); err != nil {
 		return nil, err
 	}
-	l.pendingIntent = &expected
+	l.pendingIntent = &intent{counter: last, expected: expected}
 	v, err := l.cfg.Counter.Increment(ctx)
 	if err != nil {
 		cp, serr := l.Seal()
@@ -109,14 +111,14 @@ func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
 			return nil, err
 		}
 	}
-	return l.sealWith(false, &v, nil)
+	return l.sealNow(false, &v)
 }
 
 // sealForClose seals before a segment closes or the log closes: anchored
 // when a counter is configured.
 func (l *Ledger) sealForClose(ctx context.Context) (*chain.Checkpoint, error) {
 	if l.cfg.Counter == nil {
-		return l.seal(true)
+		return l.sealNow(true, nil)
 	}
 	cp, err := l.SealAnchored(ctx)
 	if err != nil && cp == nil {
@@ -141,79 +143,51 @@ func (l *Ledger) appendAnchorState(status event.AnchorStatus, counter, expected 
 	return l.AppendSealerEvent(ev)
 }
 
-// noteAnchorRecord tracks anchors and intents while the tail is read.
-func (l *Ledger) noteAnchorRecord(rec *chain.Record, cp *chain.Checkpoint) {
-	switch {
-	case cp != nil && cp.Anchor != nil:
+// anchorFacts is the anchor state that authenticated records hold: the last
+// anchored checkpoint, and an increment_intent after it.
+type anchorFacts struct {
+	last    *uint64
+	lastSeq uint64
+	intent  *intent
+}
+
+// checkpoint takes a checkpoint record at seq.
+func (a *anchorFacts) checkpoint(seq uint64, cp *chain.Checkpoint) {
+	if cp.Anchor != nil {
 		v := *cp.Anchor
-		l.lastAnchor, l.lastAnchorSeq, l.pendingIntent = &v, rec.Seq, nil
-	case rec.Kind == chain.KindSealerEvent && string(rec.Type) == event.TypeAnchorState:
-		ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: time.Now().Add(100 * 365 * 24 * time.Hour)})
-		if err != nil {
-			return
-		}
-		if st := ev.(*event.AnchorState); st.Status == event.AnchorIncrementIntent && st.Expected != nil {
-			v := *st.Expected
-			l.pendingIntent = &v
-		}
+		a.last, a.lastSeq, a.intent = &v, seq, nil
 	}
 }
 
-// scanEarlierAnchor reads the segment before the current one for its last
-// anchor, when the current segment holds none (each closed segment ends in
-// an anchored checkpoint when anchoring is on).
-func (l *Ledger) scanEarlierAnchor() error {
-	segs, err := storage.ListSegments(l.cfg.Dir)
-	if err != nil || len(segs) < 2 {
-		return err
-	}
-	prev := segs[len(segs)-2]
-	r, err := storage.OpenSegment(filepath.Join(l.cfg.Dir, prev.Name), false)
+// state takes an audit.anchor_state record (whose schema the caller
+// checked): an increment_intent announces the increment to come.
+func (a *anchorFacts) state(seq uint64, body []byte) {
+	ev, err := event.Decode(body, event.DecodeOptions{AllowSealerEvents: true, Now: time.Now().Add(100 * 365 * 24 * time.Hour)})
 	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
+		return
 	}
-	defer r.Close()
-	saved := l.pendingIntent
-	for {
-		p, _, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("ledger: %w", err)
-		}
-		rec, err := chain.Decode(p)
-		if err != nil {
-			return fmt.Errorf("ledger: segment %s: %w", prev.Name, err)
-		}
-		var cp *chain.Checkpoint
-		if rec.Kind == chain.KindCheckpoint {
-			cp, _ = parseNoteText(rec.Checkpoint)
-		}
-		l.noteAnchorRecord(&rec, cp)
+	st, ok := ev.(*event.AnchorState)
+	if ok && st.Status == event.AnchorIncrementIntent && st.Counter != nil && st.Expected != nil {
+		a.intent = &intent{counter: *st.Counter, expected: *st.Expected}
 	}
-	if saved != nil {
-		l.pendingIntent = saved // an intent in the current segment is newer
-	}
-	return nil
 }
 
 // checkAnchor compares the log's last anchor with the counter (Open calls
 // it when a counter is configured), records the outcome in the chain, and
 // refuses a rollback or an anchor reset unless the operator accepted it.
-func (l *Ledger) checkAnchor(ctx context.Context, created bool) (*AnchorCheck, error) {
-	if l.lastAnchor == nil {
-		if err := l.scanEarlierAnchor(); err != nil {
-			return nil, err
-		}
-	}
+// Every record it relies on is authenticated (loadTail cut the rest).
+func (l *Ledger) checkAnchor(ctx context.Context) (*AnchorCheck, error) {
 	tpm, err := l.cfg.Counter.Read(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the counter cannot be read: %v", ErrAnchorReset, err)
 	}
-	chk := &AnchorCheck{Counter: tpm, LogAnchor: l.lastAnchor, Expected: l.pendingIntent}
+	chk := &AnchorCheck{Counter: tpm, LogAnchor: l.lastAnchor}
+	if in := l.pendingIntent; in != nil {
+		e := in.expected
+		chk.Expected = &e
+	}
 	anchorAt := func(v uint64) error {
-		_, err := l.sealWith(true, &v, nil)
+		_, err := l.sealNow(true, &v)
 		return err
 	}
 	switch {
@@ -229,9 +203,11 @@ func (l *Ledger) checkAnchor(ctx context.Context, created bool) (*AnchorCheck, e
 			details = "an announced increment did not happen before the sealer stopped"
 		}
 		_, err = l.appendAnchorState(chk.Status, &tpm, l.lastAnchor, details)
-	case l.pendingIntent != nil && tpm == *l.pendingIntent:
+	case tpm == *l.lastAnchor+1 && l.pendingIntent != nil && l.pendingIntent.counter == *l.lastAnchor && l.pendingIntent.expected == tpm:
+		// A crash between the increment and the anchored checkpoint: the
+		// authenticated intent announced exactly this value.
 		chk.Status = event.AnchorCrashRecovered
-		if _, err = l.appendAnchorState(chk.Status, &tpm, l.pendingIntent, "the sealer stopped between incrementing the counter and writing the anchored checkpoint"); err == nil {
+		if _, err = l.appendAnchorState(chk.Status, &tpm, &l.pendingIntent.expected, "the sealer stopped between incrementing the counter and writing the anchored checkpoint"); err == nil {
 			err = anchorAt(tpm)
 		}
 	case tpm > *l.lastAnchor:
@@ -257,6 +233,5 @@ func (l *Ledger) checkAnchor(ctx context.Context, created bool) (*AnchorCheck, e
 	if err := l.Sync(); err != nil {
 		return chk, err
 	}
-	_ = created
 	return chk, nil
 }

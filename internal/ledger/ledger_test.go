@@ -256,52 +256,83 @@ func TestSealFailureKeepsRecords(t *testing.T) {
 		t.Fatalf("unsealed %d after sealing", l.Unsealed())
 	}
 	l.Close()
-	if rep := verifyDir(t, dir); rep.Verdict != verify.Intact || rep.Records != 7 {
+	// Genesis, 5 events, the checkpoint and the closing checkpoint.
+	if rep := verifyDir(t, dir); rep.Verdict != verify.Intact || rep.Records != 8 {
 		t.Fatalf("%s %v records %d", rep.Verdict, rep.FirstFailure, rep.Records)
 	}
 }
 
-// TestSealThenSyncsLateRecords: records that SealThen's callback appends
-// follow the checkpoint, are made durable by the seal's one sync, and stay
-// unsealed; the callback is not called when signing fails.
-func TestSealThenSyncsLateRecords(t *testing.T) {
+// TestSealOffTheSyncPath: SyncRequestingSeal makes the records durable and
+// authenticated by a seal-requested commit and hands back the checkpoint
+// to sign; records appended while it is signed follow it; AppendSeal puts
+// the signed checkpoint after them, covering the log up to the commit; a
+// seal made meanwhile supersedes the request; a signing failure loses
+// nothing.
+func TestSealOffTheSyncPath(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "log")
 	clock := testkit.NewClock()
 	l, flaky := openFlaky(t, dir, clock)
+	if req, err := l.SyncRequestingSeal(); err != nil || req != nil {
+		t.Fatalf("before the run key is named: request %v, %v; want none", req, err)
+	}
+	if _, err := l.Seal(); err != nil { // names the run key
+		t.Fatal(err)
+	}
 	appendN(t, l, clock, 0, 3)
+	req, err := l.SyncRequestingSeal()
+	if err != nil || req == nil {
+		t.Fatalf("SyncRequestingSeal: %v, %v", req, err)
+	}
+	size := req.Checkpoint.Size // genesis, checkpoint, 3 events, the commit
+	if size != 6 || l.NextSeq() != 6 {
+		t.Fatalf("request for size %d, next record %d; want 6, 6", size, l.NextSeq())
+	}
+	late := appendN(t, l, clock, 3, 2)
 	flaky.down = true
-	if _, err := l.SealThen(func() { t.Error("more was called although signing failed") }); !errors.Is(err, signer.ErrUnavailable) {
-		t.Fatalf("SealThen with the key down: %v", err)
+	if _, err := l.SignSeal(req); !errors.Is(err, signer.ErrUnavailable) {
+		t.Fatalf("SignSeal with the key down: %v", err)
 	}
 	flaky.down = false
-	var late []uint64
-	cp, err := l.SealThen(func() { late = appendN(t, l, clock, 3, 2) })
+	signed, err := l.SignSeal(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cp.Size != 4 || len(late) != 2 || late[0] != 5 || late[1] != 6 {
-		t.Fatalf("checkpoint size %d, late records %v; want 4 (genesis and 3 events), then the checkpoint at 4 and records 5, 6", cp.Size, late)
+	cp, err := l.AppendSeal(req, signed)
+	if err != nil || cp.Size != size {
+		t.Fatalf("AppendSeal: %v, %v", cp, err)
 	}
-	if u := l.Unsealed(); u != 2 {
-		t.Fatalf("unsealed %d, want the 2 late records", u)
+	if _, err := l.AppendSeal(req, signed); !errors.Is(err, ledger.ErrSealSuperseded) {
+		t.Fatalf("AppendSeal twice: %v", err)
 	}
-	seg, off := l.Durable()
-	fi, err := os.Stat(filepath.Join(dir, seg))
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if u := l.Unsealed(); u != 4 { // the 2 late events, the checkpoint, the commit
+		t.Fatalf("unsealed %d, want 4", u)
+	}
+	// A request that a sealing checkpoint overtakes is void.
+	req2, err := l.SyncRequestingSeal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Before Close: only what a sync wrote is in the file.
-	var recs []chain.Record
-	if err := testkit.Records(dir, func(r chain.Record) bool { recs = append(recs, r); return true }); err != nil {
+	if _, err := l.Seal(); err != nil {
 		t.Fatal(err)
 	}
-	if off != fi.Size() || len(recs) != 7 {
-		t.Fatalf("durable to %d of %d bytes, %d records in the file; want all of it, 7 records", off, fi.Size(), len(recs))
+	signed2, err := l.SignSeal(req2)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if recs[4].Kind != chain.KindCheckpoint || recs[5].Kind != chain.KindEvent || recs[6].Kind != chain.KindEvent {
-		t.Fatalf("records 4-6: %v %v %v", recs[4].Kind, recs[5].Kind, recs[6].Kind)
+	if _, err := l.AppendSeal(req2, signed2); !errors.Is(err, ledger.ErrSealSuperseded) {
+		t.Fatalf("AppendSeal after Seal: %v", err)
 	}
 	l.Close()
+	var kinds []chain.Kind
+	if err := testkit.Records(dir, func(r chain.Record) bool { kinds = append(kinds, r.Kind); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if kinds[5] != chain.KindCommit || kinds[late[1]+1] != chain.KindCheckpoint {
+		t.Fatalf("record kinds %v: want the commit at 5 and the checkpoint after record %d", kinds, late[1])
+	}
 	if rep := verifyDir(t, dir); rep.Verdict != verify.Intact {
 		t.Fatalf("%s %v", rep.Verdict, rep.FirstFailure)
 	}

@@ -33,6 +33,7 @@ type metrics struct {
 	nvWrites                   prometheus.Gauge
 	indexes                    prometheus.Counter
 	indexErrors                prometheus.Counter
+	tailDiscarded              prometheus.Counter
 }
 
 // metricMaker makes the sealer's metrics in its namespace and registers
@@ -91,8 +92,8 @@ func newMetrics(queueDepth, queueBytes, queueUIDs func() float64) *metrics {
 	m.unsealed = mk.gauge("unsealed_records", "Records not yet covered by a signed checkpoint.")
 	m.connections = mk.gauge("connections", "Open client connections.")
 	m.lastSeal = mk.gauge("last_checkpoint_timestamp_seconds", "Unix time of the last signed checkpoint.")
-	m.fsync = mk.histogram("fsync_seconds", "Group commit latency (write and fdatasync).", latency)
-	m.sign = mk.histogram("seal_seconds", "Checkpoint latency (sign, append, sync, checkpoint file).", latency)
+	m.fsync = mk.histogram("fsync_seconds", "Group commit latency (the run key's commit record, write and fdatasync).", latency)
+	m.sign = mk.histogram("seal_seconds", "Checkpoint latency: the log key's signature (on its own goroutine, off the acknowledgement path), or the whole anchored seal.", latency)
 	m.batch = mk.histogram("batch_records", "Records per group commit.", prometheus.ExponentialBuckets(1, 2, 16))
 	m.anchors = mk.counter("anchors_total", "Anchored checkpoints (TPM NV counter increments, i.e. NV writes) made by this process.")
 	m.anchorErrors = mk.counter("anchor_errors_total", "Anchors that failed because the TPM counter could not be incremented.")
@@ -101,6 +102,7 @@ func newMetrics(queueDepth, queueBytes, queueUIDs func() float64) *metrics {
 	m.nvWrites = mk.gauge("nv_writes_per_year_estimate", "TPM NV writes a year at this process's anchoring rate (TPMs wear out and rate-limit NV writes).")
 	m.indexes = mk.counter("indexes_written_total", "Segment index files written by the sealer (after rotation, and at start for segments without one).")
 	m.indexErrors = mk.counter("index_errors_total", "Segment indexes the sealer could not write (queries read those segments in full; audit-sealer index build writes them).")
+	m.tailDiscarded = mk.counter("tail_discarded_total", "Times the end of the log held records that none of the sealer's keys authenticated and the sealer cut them at start (kept aside, never sealed, recorded in the chain as audit.tail_discarded).")
 	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,9 +1,7 @@
 package sealer
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -301,12 +299,6 @@ func (s *Sealer) noteShed(critical bool, q *peerQueue, share bool) {
 	s.m.shed.Inc()
 }
 
-// anchorDue reports whether the next seal should be anchored: the anchor
-// interval has passed since the last anchor.
-func (s *Sealer) anchorDue(last time.Time) bool {
-	return time.Since(last) >= s.cfg.Seal.AnchorInterval.Duration
-}
-
 func (s *Sealer) noteAnchor(cp *chain.Checkpoint) {
 	s.m.anchors.Inc()
 	s.statusMu.Lock()
@@ -327,299 +319,6 @@ func (s *Sealer) noteAnchorError(err error) {
 	if first {
 		s.log.Error("cannot anchor in the TPM counter: checkpoints are signed but not anchored until it works again", "error", err)
 	}
-}
-
-// sealRetryInterval is how long the writer waits after a signing failure
-// before it tries to seal again.
-const sealRetryInterval = time.Second
-
-// maxBatch bounds one group commit.
-const maxBatch = 8192
-
-// writer is the one goroutine that owns the ledger. Each round it takes
-// every queued request (up to maxBatch), appends them, makes them durable
-// with one write and one fdatasync (group commit), acknowledges durable
-// emits, and seals when the cadence, a critical event or a flush asks for
-// it. It returns after a stop request, once the log is sealed and closed.
-func (s *Sealer) writer() error {
-	tick := s.cfg.Seal.Interval.Duration / 4
-	if tick > 250*time.Millisecond {
-		tick = 250 * time.Millisecond
-	}
-	if tick < time.Millisecond {
-		// An interval under 4 ns gave a zero tick, and NewTicker panics;
-		// below a millisecond a finer tick only burns CPU.
-		tick = time.Millisecond
-	}
-	ticker := time.NewTicker(tick)
-	defer ticker.Stop()
-	var (
-		batch           []*request
-		carry           []*request // see appendLate
-		durables        []*request
-		sealWaiters     []*request
-		lastSeal        = time.Now()
-		lastAnchor      = time.Now() // the startup check anchored or found the log anchored
-		sealRetryAt     time.Time    // after a signing failure, no new attempt before this
-		lastSealErr     error
-		oldestUnsealed  time.Time
-		written         uint64
-		storageErr      error
-		storageFailedAt time.Time
-		lastRecovery    time.Time
-		lastRetention   time.Time
-	)
-	for {
-		batch, durables, sealWaiters = batch[:0], durables[:0], sealWaiters[:0]
-		if len(carry) > 0 {
-			// Taken from the intake while the last round's checkpoint was
-			// being signed, but not appended then (see appendLate).
-			batch, carry = append(batch, carry...), carry[:0]
-		} else {
-			select {
-			case r := <-s.intake:
-				batch = append(batch, r)
-			case <-ticker.C:
-			}
-		}
-		if s.testHookRound != nil {
-			s.testHookRound()
-		}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-s.intake:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		stop, forceSeal := false, false
-		appended := 0
-		for _, r := range batch {
-			switch r.kind {
-			case reqEmit:
-				if !s.appendEmit(r, &storageErr) {
-					continue
-				}
-				appended++
-				switch {
-				case r.critical:
-					sealWaiters = append(sealWaiters, r)
-				case r.durable:
-					durables = append(durables, r)
-				}
-			case reqFlush:
-				sealWaiters = append(sealWaiters, r)
-			case reqDropped, reqLogRead:
-				seq, err := s.ledger.AppendSealerEvent(r.sealerEvent)
-				if err != nil {
-					r.finish(reply{err: s.appendError(err, &storageErr)})
-					continue
-				}
-				appended++
-				r.seq = seq
-				durables = append(durables, r)
-			case reqStop:
-				stop = true
-			}
-		}
-		s.signalSpace()
-		if n, err := s.recordShed(); err != nil {
-			s.appendError(err, &storageErr)
-		} else if n > 0 {
-			appended++
-			forceSeal = true // audit.events_shed is critical
-		}
-		if appended > 0 && oldestUnsealed.IsZero() {
-			oldestUnsealed = time.Now()
-		}
-		unsealed := s.ledger.Unsealed()
-		due := len(sealWaiters) > 0 || forceSeal || stop ||
-			unsealed >= uint64(s.cfg.Seal.Records) ||
-			(unsealed > 0 && time.Since(oldestUnsealed) >= s.cfg.Seal.Interval.Duration) ||
-			time.Since(lastSeal) >= s.cfg.Seal.Heartbeat.Duration
-		// When a seal is due it goes before the sync: the checkpoint record is
-		// appended after this round's records, and the one fdatasync of Seal
-		// makes all of them durable (group commit and sealing share it).
-		var cp *chain.Checkpoint
-		var sealErr error
-		synced := false
-		if due && s.ledger.Err() == nil && len(sealWaiters) == 0 && time.Now().Before(sealRetryAt) {
-			// The signer failed a moment ago: the cadence does not hammer it
-			// (a real HSM may be rate-limited or recovering). A flush or a
-			// critical event still tries at once: someone waits for it.
-			sealErr = lastSealErr
-		} else if due && s.ledger.Err() == nil {
-			start := time.Now()
-			if s.anchoring && s.anchorDue(lastAnchor) {
-				var anchorErr error
-				cp, anchorErr = s.ledger.SealAnchored(context.Background())
-				switch {
-				case anchorErr == nil:
-					lastAnchor = time.Now()
-					s.noteAnchor(cp)
-				case cp != nil: // sealed, but the counter failed
-					s.noteAnchorError(anchorErr)
-					lastAnchor = time.Now() // retry at the next interval
-				default:
-					sealErr = anchorErr
-				}
-			} else {
-				var more func()
-				late := 0
-				if !stop { // the last checkpoint of a stop covers everything
-					more = func() { late, durables, carry = s.appendLate(durables, carry, &storageErr) }
-				}
-				cp, sealErr = s.ledger.SealThen(more)
-				appended += late
-			}
-			switch {
-			case sealErr == nil:
-				synced = true
-				s.m.sign.Observe(time.Since(start).Seconds())
-				s.m.checkpoints.Inc()
-				s.noteSealOK()
-				lastSeal, oldestUnsealed = time.Now(), time.Time{}
-				if s.ledger.Unsealed() > 0 {
-					// Late records follow the checkpoint: they count from
-					// this seal's start, about when they came.
-					oldestUnsealed = start
-				}
-			case s.ledger.Err() != nil:
-				storageErr = s.noteStorageError(sealErr)
-			default:
-				s.noteSealError(sealErr)
-				lastSealErr, sealRetryAt = sealErr, time.Now().Add(sealRetryInterval)
-			}
-		}
-		if appended > 0 && !synced && s.ledger.Err() == nil {
-			start := time.Now()
-			if err := s.ledger.Sync(); err != nil {
-				storageErr = s.noteStorageError(err)
-			} else {
-				synced = true
-				s.m.fsync.Observe(time.Since(start).Seconds())
-			}
-		}
-		if appended > 0 && synced {
-			s.m.batch.Observe(float64(appended))
-			s.m.records.Add(float64(appended))
-			written += uint64(appended)
-		}
-		// Publish the new head before acknowledging it, so that a status
-		// asked after an ack never shows less than the ack.
-		s.updateStatus()
-		if err := s.ledger.Err(); err != nil {
-			for _, r := range append(durables, sealWaiters...) {
-				r.finish(reply{err: fmt.Errorf("%w: %v", ErrUnavailable, err)})
-			}
-		} else {
-			for _, r := range durables {
-				r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: true})
-			}
-			for _, r := range sealWaiters {
-				if sealErr == nil && cp != nil {
-					r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, sealed: true, checkpointSize: cp.Size})
-				} else {
-					r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, err: fmt.Errorf("%w: %v", ErrNotSealed, sealErr)})
-				}
-			}
-		}
-		if s.ledger.Err() == nil {
-			closing, _ := s.ledger.Durable()
-			rotated, err := s.ledger.RotateIfDue()
-			if err != nil {
-				if s.ledger.Err() != nil {
-					storageErr = s.noteStorageError(err)
-				} else {
-					s.noteSealError(err)
-				}
-			}
-			if rotated {
-				s.queueIndex(closing)
-			}
-		}
-		if storageErr == nil && !stop && s.cfg.Retention.Days > 0 && time.Since(lastRetention) >= s.cfg.Retention.CheckInterval.Duration {
-			lastRetention = time.Now()
-			s.applyRetention()
-		}
-		if storageErr != nil && !stop && time.Since(lastRecovery) >= storageRetryInterval {
-			lastRecovery = time.Now()
-			if err := s.recoverStorage(storageFailedAt, storageErr); err != nil {
-				s.log.Debug("the log still cannot be written", "error", err)
-			} else {
-				storageErr, storageFailedAt = nil, time.Time{}
-				lastSeal, oldestUnsealed = time.Now(), time.Time{}
-			}
-		}
-		if storageErr != nil && storageFailedAt.IsZero() {
-			storageFailedAt = time.Now()
-		}
-		s.updateStatus()
-		if stop {
-			return s.finishStop(written, storageErr)
-		}
-	}
-}
-
-// appendEmit appends the event of r to the log and sets r.seq and
-// r.auditID. If the log refuses it, r is answered with the error and
-// appendEmit reports false.
-func (s *Sealer) appendEmit(r *request, storageErr *error) bool {
-	s.release(r)
-	seq, id, err := s.ledger.Append(chain.KindEvent, r.service, r.typ, r.body, time.Unix(0, r.received))
-	if err != nil {
-		err = s.appendError(err, storageErr)
-		if r.done == nil {
-			s.log.Error("event accepted but lost: the log did not take it", "service", r.service, "type", r.typ, "error", err)
-		}
-		r.finish(reply{err: err})
-		return false
-	}
-	r.seq, r.auditID = seq, id
-	return true
-}
-
-// appendLate runs while a seal is between appending its checkpoint and the
-// fdatasync that makes it durable (Ledger.SealThen): it takes what reached
-// the intake while the checkpoint was being signed and appends the plain
-// events (not critical ones) after the checkpoint, so that the seal's
-// fdatasync makes them durable as well and they are acknowledged with this
-// round, not the next one. With an HSM, signing is the longest part of a
-// seal, and events that arrive meanwhile are the latency tail. It stops at
-// the first request of another kind (a critical event, which needs a
-// checkpoint of its own, a flush, a stop, a sealer event) and returns it,
-// with nothing taken after it, in carry for the next round, so that each
-// connection's requests keep their order. It returns how many records it
-// appended and the durable ones added to durables.
-func (s *Sealer) appendLate(durables, carry []*request, storageErr *error) (int, []*request, []*request) {
-	appended := 0
-	for range maxBatch {
-		var r *request
-		select {
-		case r = <-s.intake:
-		default:
-		}
-		if r == nil {
-			break
-		}
-		if r.kind != reqEmit || r.critical {
-			carry = append(carry, r)
-			break
-		}
-		if !s.appendEmit(r, storageErr) {
-			continue
-		}
-		appended++
-		if r.durable {
-			durables = append(durables, r)
-		}
-	}
-	if appended > 0 {
-		s.signalSpace()
-	}
-	return appended, durables, carry
 }
 
 // applyRetention deletes the segments retention has expired (the ledger
@@ -672,6 +371,11 @@ func (s *Sealer) recoverStorage(failedAt time.Time, cause error) error {
 	if _, err := l.AppendSealerEvent(ev); err != nil {
 		return err
 	}
+	if err := s.recordDiscarded(l, info.Discarded); err != nil {
+		return err
+	}
+	// The reopened log has a new run key: seal to name it. If the log key
+	// cannot sign now, the writer refuses events until it can.
 	if _, err := l.Seal(); err != nil && l.Err() != nil {
 		return err
 	} else if err != nil {
@@ -683,22 +387,12 @@ func (s *Sealer) recoverStorage(failedAt time.Time, cause error) error {
 	s.statusMu.Lock()
 	s.status.StorageError = ""
 	s.statusMu.Unlock()
-	s.log.Info("the log can be written again: accepting events", "failed_at", failedAt, "discarded_bytes", ev.DiscardedBytes, "kept_as", ev.KeptAs)
-	return nil
-}
-
-// appendError sorts out a failed append. If the ledger is poisoned, the log
-// cannot be written: that is recorded in *storageErr (the sealer then
-// refuses everything until restart) and the emitter learns "unavailable".
-// Otherwise the log refused this one record (for example a sealer event
-// that does not validate) and nothing else is affected.
-func (s *Sealer) appendError(err error, storageErr *error) error {
-	if s.ledger.Err() != nil {
-		*storageErr = s.noteStorageError(err)
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	var discarded uint64
+	if ev.DiscardedBytes != nil {
+		discarded = *ev.DiscardedBytes
 	}
-	s.log.Error("the log refused a record", "error", err)
-	return fmt.Errorf("sealer: record refused: %w", err)
+	s.log.Info("the log can be written again: accepting events", "failed_at", failedAt, "discarded_bytes", discarded, "kept_as", ev.KeptAs)
+	return nil
 }
 
 // recordShed writes audit.events_shed for the drops since the last one.
@@ -717,23 +411,6 @@ func (s *Sealer) recordShed() (int, error) {
 	}
 	s.log.Warn("recorded shed events in the chain", "count", st.pending, "critical_timeouts", st.pendingCritical, "reason", st.reason())
 	return 1, nil
-}
-
-// finishStop records the stop, seals and closes the log.
-func (s *Sealer) finishStop(written uint64, storageErr error) error {
-	if storageErr != nil {
-		s.ledger.Close()
-		return fmt.Errorf("sealer: stopped after a storage failure: %w", storageErr)
-	}
-	if _, err := s.ledger.AppendSealerEvent(&event.SealerStopped{Timestamp: time.Now().UTC(), Reason: "signal", Records: written + 1}); err != nil {
-		s.ledger.Close()
-		return err
-	}
-	if err := s.ledger.Close(); err != nil {
-		return fmt.Errorf("sealer: close: %w", err)
-	}
-	s.log.Info("stopped cleanly: log sealed and closed", "records", s.ledger.NextSeq())
-	return nil
 }
 
 // noteStorageError logs a storage failure once: after it the ledger refuses

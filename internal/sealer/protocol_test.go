@@ -256,13 +256,15 @@ func TestStatusFields(t *testing.T) {
 	}
 	st := *r.Status
 	pub := testkit.Key("main").Public()
-	if st.LastSeq != seq || st.Records != seq+1 {
-		t.Errorf("after durable seq %d: last_seq %d records %d", seq, st.LastSeq, st.Records)
+	// Each durable event was followed by the commit record that
+	// authenticated its group (FORMAT.md §3.6).
+	if st.LastSeq != seq+1 || st.Records != seq+2 {
+		t.Errorf("after durable seq %d: last_seq %d records %d; want the event and its commit", seq, st.LastSeq, st.Records)
 	}
 	// Nothing has sealed since the start: sealer_started is covered, the
-	// five events (and nothing else) are not.
-	if st.Unsealed != 5 || st.LastCheckpointSize+1+5 != st.Records {
-		t.Errorf("unsealed %d, last_checkpoint_size %d, records %d; want 5 unsealed after the start's checkpoint",
+	// five events and their five commits (and nothing else) are not.
+	if st.Unsealed != 10 || st.LastCheckpointSize+1+10 != st.Records {
+		t.Errorf("unsealed %d, last_checkpoint_size %d, records %d; want 10 unsealed after the start's checkpoint",
 			st.Unsealed, st.LastCheckpointSize, st.Records)
 	}
 	if st.KeyID != pub.ID() || st.KeyKind != string(signer.Software) || st.Algorithm != string(pub.Algorithm) || !st.Dev {

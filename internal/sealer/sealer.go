@@ -52,7 +52,6 @@ type Sealer struct {
 	peers           peerQueues    // each peer uid's share of the queue
 	badLines        *badLineBudget
 	stopping        atomic.Bool
-	writerErr       atomic.Pointer[error]
 
 	shedMu sync.Mutex
 	shed   shedState
@@ -68,6 +67,10 @@ type Sealer struct {
 	openInfo  *ledger.OpenInfo
 	anchoring bool
 	ledgerCfg ledger.Config // to open the log again after a storage failure
+	// startSeq is the first record of this run; startSealErr why the
+	// start could not be sealed (the writer retries).
+	startSeq     uint64
+	startSealErr error
 
 	// indexQueue carries the names of segments the writer closed to the
 	// indexer goroutine (indexer.go).
@@ -115,7 +118,8 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 		return nil, err
 	}
 	lc := ledger.Config{Dir: cfg.DataDir, Signer: s, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev,
-		SegmentSize: cfg.SegmentSize, AcceptNewKey: cfg.Signer.AcceptNewKey}
+		SegmentSize: cfg.SegmentSize, AcceptNewKey: cfg.Signer.AcceptNewKey,
+		AcceptUnauthenticatedTail: cfg.AcceptUnauthenticatedTail, ArchiveDir: cfg.Retention.ArchiveDir}
 	if o.counter != nil {
 		lc.Counter, lc.AnchorIndex = o.counter, cfg.TPM.Index
 		lc.AcceptRollback, lc.AcceptAnchorReset = cfg.TPM.AcceptRollback, cfg.TPM.AcceptAnchorReset
@@ -170,6 +174,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 	// Read the ledger before the writer starts: from then on only the
 	// writer goroutine may touch it.
 	nextSeq := s.ledger.NextSeq()
+	s.startSeq = s.openInfo.NextSeq
 	writerDone := make(chan error, 1)
 	go func() { writerDone <- s.writer() }()
 	indexCtx, stopIndexer := context.WithCancel(context.Background())
@@ -213,8 +218,10 @@ func (s *Sealer) Run(ctx context.Context) error {
 	return werr
 }
 
-// recordStart writes audit.sealer_started (with any torn tail cut at open)
-// and seals it, so that every run of the sealer is visible in the chain.
+// recordStart writes audit.sealer_started (with any torn tail cut at open),
+// records what Open discarded or completed, and seals: the checkpoint names
+// this run's key, so that from then on every group commit is authenticated.
+// Every run of the sealer is visible in the chain.
 func (s *Sealer) recordStart() error {
 	mode := event.ModeProduction
 	if s.cfg.Dev {
@@ -224,7 +231,8 @@ func (s *Sealer) recordStart() error {
 	pub := s.signer.Public()
 	ev := &event.SealerStarted{Timestamp: time.Now().UTC(), Version: Version, Mode: mode, KeyID: pub.ID(),
 		KeyKind: event.KeyKind(s.signer.Kind()), Algorithm: event.Algorithm(pub.Algorithm), Settings: s.cfg.Settings()}
-	if r := s.openInfo.Recovery; r != nil {
+	info := s.openInfo
+	if r := info.Recovery; r != nil {
 		if r.Segment != "" {
 			n := uint64(r.Bytes)
 			ev.TornTailBytes, ev.TornTailKeptAs = &n, r.KeptAs
@@ -234,7 +242,7 @@ func (s *Sealer) recordStart() error {
 			s.log.Warn("storage recovery", "note", n)
 		}
 	}
-	if a := s.openInfo.Anchor; a != nil {
+	if a := info.Anchor; a != nil {
 		s.log.Info("TPM anchor checked", "status", a.Status, "counter", a.Counter)
 		if a.Status == event.AnchorRollbackOverride || a.Status == event.AnchorReset {
 			s.log.Warn("the operator accepted an anchor problem; it is recorded in the chain", "status", a.Status, "counter", a.Counter)
@@ -242,10 +250,19 @@ func (s *Sealer) recordStart() error {
 	} else if !s.anchoring && !s.cfg.Dev {
 		s.log.Warn("NO TPM ANCHOR: a restored old copy of the log would not be detected at start; configure [tpm] transport")
 	}
-	if s.openInfo.Unsealed > 0 {
-		s.log.Warn("records left unsealed by the previous run are sealed now", "records", s.openInfo.Unsealed)
+	if w := info.CheckpointFileWarning; w != "" {
+		s.log.Error("the checkpoint file is not this sealer's: ignored (auditors will see it fail)", "problem", w)
+	}
+	if len(info.PruneCompleted) > 0 {
+		s.log.Warn("completed an interrupted retention prune: removed segments whose deletion the log had recorded and sealed", "segments", info.PruneCompleted)
+	}
+	if info.Unsealed > 0 {
+		s.log.Warn("records of the previous run that its run key authenticated but no checkpoint covered are sealed now", "records", info.Unsealed)
 	}
 	if _, err := s.ledger.AppendSealerEvent(ev); err != nil {
+		return err
+	}
+	if err := s.recordDiscarded(s.ledger, info.Discarded); err != nil {
 		return err
 	}
 	if !s.anchoring {
@@ -254,16 +271,42 @@ func (s *Sealer) recordStart() error {
 			return err
 		}
 	}
-	if err := s.ledger.Sync(); err != nil {
-		return err
-	}
 	if _, err := s.ledger.Seal(); err != nil {
-		// A log whose start cannot be sealed still runs: records stay durable
-		// and sealing is retried (the signer may come back).
+		if s.ledger.Err() != nil {
+			return err
+		}
+		// The log key cannot sign now: the records stay durable, and the
+		// writer refuses events until a checkpoint names this run's key.
+		if err := s.ledger.Sync(); err != nil {
+			return err
+		}
+		s.startSealErr = err
 		s.noteSealError(err)
 	}
 	s.updateStatus()
 	return nil
+}
+
+// recordDiscarded records in the chain, and logs loudly, records Open cut
+// from the end of the log because nothing the sealer signed authenticated
+// them.
+func (s *Sealer) recordDiscarded(l *ledger.Ledger, d *ledger.Discarded) error {
+	if d == nil {
+		return nil
+	}
+	decided := event.DiscardCrash
+	msg := "cut the remains of a group commit that a crash interrupted (never acknowledged); the bytes are kept aside and recorded in the chain"
+	if d.Accepted {
+		decided = event.DiscardOperator
+		msg = "THE OPERATOR ACCEPTED DISCARDING RECORDS THE SEALER DID NOT AUTHENTICATE: kept aside, never sealed, recorded in the chain"
+	}
+	s.log.Error(msg, "first_seq", d.FirstSeq, "records", d.Records, "segment", d.Segment, "offset", d.Offset,
+		"bytes", d.Bytes, "sha256", d.SHA256, "kept_as", d.KeptAs, "reason", d.Reason)
+	s.m.tailDiscarded.Inc()
+	_, err := l.AppendSealerEvent(&event.TailDiscarded{Timestamp: time.Now().UTC(), FirstSeq: d.FirstSeq, Records: d.Records,
+		Segment: d.Segment, Offset: uint64(d.Offset), Bytes: uint64(d.Bytes), SHA256: d.SHA256, KeptAs: d.KeptAs,
+		Reason: d.Reason, DecidedBy: decided})
+	return err
 }
 
 // listen creates the socket with the configured mode and group.

@@ -18,8 +18,9 @@ import (
 // FormatExamples builds a small log with the fixed test key and clock in a
 // temporary directory and returns the worked examples of FORMAT.md, by name:
 // "event-record" (an annotated event record), "checkpoint" (a signed
-// checkpoint with the verifier key that opens it) and "index-file" (the
-// annotated index file of the example's segment).
+// checkpoint with the verifier key that opens it), "commit-record" (an
+// annotated commit record, with the run key that signed it) and
+// "index-file" (the annotated index file of the example's segment).
 func FormatExamples() (map[string]string, error) {
 	root, err := os.MkdirTemp("", "audit-sealer-format-")
 	if err != nil {
@@ -27,7 +28,9 @@ func FormatExamples() (map[string]string, error) {
 	}
 	defer os.RemoveAll(root)
 	dir := filepath.Join(root, "data")
-	if _, err := buildLog(dir, logSpec{events: 3, sealEvery: 3, key: Key("main"), logSeed: "format example"}, NewClock(), false); err != nil {
+	// Three events sealed, then a fourth made durable by a commit, then the
+	// closing checkpoint.
+	if _, err := buildLog(dir, logSpec{events: 4, sealEvery: 3, key: Key("main"), logSeed: "format example"}, NewClock(), false); err != nil {
 		return nil, err
 	}
 	segs, err := storage.ListSegments(dir)
@@ -42,6 +45,7 @@ func FormatExamples() (map[string]string, error) {
 		"segment-header": fmt.Sprintf("%-26s %s\n%-26s %s\n%-26s %s\n", "magic \"ASEALSEG\"", hex.EncodeToString(seg.header[:8]),
 			"version 1", hex.EncodeToString(seg.header[8:12]), "reserved", hex.EncodeToString(seg.header[12:16])),
 	}
+	var runKey []byte
 	for i, f := range seg.frames {
 		if i == 0 {
 			rec, err := chain.Decode(f)
@@ -60,6 +64,16 @@ func FormatExamples() (map[string]string, error) {
 			out["event-record"] = annotateEvent(f, &rec)
 		case rec.Kind == chain.KindCheckpoint && out["checkpoint"] == "":
 			out["checkpoint"] = fmt.Sprintf("%s\nverifier key: %s\n", rec.Checkpoint, Key("main").Public().VerifierKey())
+			cp, _, _, err := chain.PeekCheckpoint(rec.Checkpoint)
+			if err != nil {
+				return nil, err
+			}
+			runKey = cp.RunKey
+		case rec.Kind == chain.KindCommit && out["commit-record"] == "":
+			if !chain.VerifyCommit(&rec, runKey) {
+				return nil, fmt.Errorf("testkit: the example commit does not verify with the run key")
+			}
+			out["commit-record"] = annotateCommit(f, &rec, runKey)
 		}
 	}
 	x, err := index.Build(context.Background(), filepath.Join(dir, segs[0].Name))
@@ -136,6 +150,26 @@ func annotateEvent(enc []byte, rec *chain.Record) string {
 		p += n
 	}
 	line(HashSizeForDocs, "hash")
+	return b.String()
+}
+
+func annotateCommit(enc []byte, rec *chain.Record, runKey []byte) string {
+	var b strings.Builder
+	p := 0
+	line := func(n int, what string) {
+		fmt.Fprintf(&b, "%-26s %s\n", what, hex.EncodeToString(enc[p:p+n]))
+		p += n
+	}
+	line(1, "version")
+	line(1, "kind (5 = commit)")
+	line(8, fmt.Sprintf("seq %d", rec.Seq))
+	line(8, "time "+rec.Time().Format(time.RFC3339Nano))
+	line(HashSizeForDocs, "prev_hash")
+	line(1, fmt.Sprintf("flags %d", rec.Flags))
+	line(chain.CommitSignatureSize, "signature")
+	line(HashSizeForDocs, "hash")
+	fmt.Fprintf(&b, "%-26s %s\n", "run key (checkpoint's run)", hex.EncodeToString(runKey))
+	fmt.Fprintf(&b, "%-26s %s\n", "signed message", hex.EncodeToString(chain.CommitMessage(rec)))
 	return b.String()
 }
 

@@ -69,6 +69,12 @@ func readSegment(path string) (*segmentFile, error) {
 	return s, nil
 }
 
+// segmentHeader returns the 16-byte segment file header: magic, version
+// 1, reserved.
+func segmentHeader() []byte {
+	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32([]byte("ASEALSEG"), 1), 0)
+}
+
 // frame returns the framing of payload: length, CRC-32C of length and
 // payload, payload.
 func frame(payload []byte) []byte {

@@ -35,7 +35,31 @@ type Vector struct {
 	KeyFile string
 	// TrustedFile, if not "", is a checkpoint the auditor kept.
 	TrustedFile string
+	// Sealer is what the sealer must do when it starts on Dir, holding
+	// the key SealerKey (a Key label) and, when Counter is not 0, a TPM
+	// counter at that value.
+	Sealer    SealerOutcome
+	SealerKey string
+	Counter   uint64
 }
+
+// SealerOutcome is what the sealer's start-up check (ledger.Open) does with
+// a vector's data directory.
+type SealerOutcome string
+
+// The sealer outcomes. The error outcomes name the ledger's error.
+const (
+	SealerOpens          SealerOutcome = "opens"           // starts, keeping every record
+	SealerDiscards       SealerOutcome = "discards"        // starts after cutting the remains of a crash (kept aside)
+	SealerCompletesPrune SealerOutcome = "completes_prune" // starts after removing what an interrupted prune left
+	// Refusals.
+	SealerUnauthenticatedTail SealerOutcome = "refuses: unauthenticated tail"    // ledger.ErrUnauthenticatedTail
+	SealerTailInvalid         SealerOutcome = "refuses: tail invalid"            // ledger.ErrTailInvalid
+	SealerKeyNotIntroduced    SealerOutcome = "refuses: key not introduced"      // ledger.ErrKeyNotIntroduced
+	SealerHistoryRewritten    SealerOutcome = "refuses: history rewritten"       // ledger.ErrHistoryRewritten
+	SealerShorterThanFile     SealerOutcome = "refuses: shorter than checkpoint" // ledger.ErrShorterThanCheckpoint
+	SealerRollback            SealerOutcome = "refuses: rollback"                // ledger.ErrRollback
+)
 
 // Key returns the fixed test signing key with the given label, derived from
 // the label so that vectors are reproducible.
@@ -70,12 +94,19 @@ func (c *Clock) Now() time.Time {
 // them sorted by name.
 func Generate(root string) ([]Vector, error) {
 	var out []Vector
-	for _, g := range generators {
+	for _, g := range append(generators[:len(generators):len(generators)], attackVectors...) {
 		v, err := g.build(root, g.name)
 		if err != nil {
 			return nil, fmt.Errorf("testkit: vector %s: %w", g.name, err)
 		}
 		v.Name, v.Comment, v.Expect = g.name, g.comment, g.expect
+		v.Sealer, v.SealerKey, v.Counter = g.sealer, g.sealerKey, g.counter
+		if v.Sealer == "" {
+			v.Sealer = SealerOpens
+		}
+		if v.SealerKey == "" {
+			v.SealerKey = "main"
+		}
 		if err := writeVectorFile(v); err != nil {
 			return nil, err
 		}
@@ -93,7 +124,11 @@ func writeVectorFile(v Vector) error {
 		expect = "intact"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "expect: %s\ncomment: %s\nkey: %s\n", expect, v.Comment, filepath.Base(v.KeyFile))
+	fmt.Fprintf(&b, "expect: %s\nsealer: %s (key %s", expect, v.Sealer, v.SealerKey)
+	if v.Counter != 0 {
+		fmt.Fprintf(&b, ", TPM counter %d", v.Counter)
+	}
+	fmt.Fprintf(&b, ")\ncomment: %s\nkey: %s\n", v.Comment, filepath.Base(v.KeyFile))
 	if v.TrustedFile != "" {
 		fmt.Fprintf(&b, "trusted checkpoint: %s\n", filepath.Base(v.TrustedFile))
 	}

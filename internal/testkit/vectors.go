@@ -71,29 +71,38 @@ func flipEventByte(s *segmentFile, i int) {
 	f[at] = '_'
 }
 
-var generators = []struct {
+// generator builds one vector. expect is the verifier's reason code ("" for
+// intact); sealer is what the sealer's start-up check must do with the
+// directory, holding the key sealerKey ("main" when "") and, when counter is
+// not 0, a TPM counter at that value.
+type generator struct {
 	name, comment, expect string
+	sealer                SealerOutcome
+	sealerKey             string
+	counter               uint64
 	build                 func(root, name string) (Vector, error)
-}{
-	{"intact_single", "one segment, sealed every 10 events and at close", "",
-		func(root, name string) (Vector, error) {
+}
+
+var generators = []generator{
+	{name: "intact_single", comment: "one segment, sealed every 10 events and at close", expect: "",
+		build: func(root, name string) (Vector, error) {
 			return newVector(root, name, logSpec{events: 30, sealEvery: 10, key: Key("main"), logSeed: "single"})
 		}},
-	{"intact_multi", "several segments rotated by size, each ending in a checkpoint", "",
-		func(root, name string) (Vector, error) { return newVector(root, name, multiSpec()) }},
-	{"intact_restarts", "the sealer was stopped and started three times; the chain continues", "",
-		func(root, name string) (Vector, error) {
+	{name: "intact_multi", comment: "several segments rotated by size, each ending in a checkpoint", expect: "",
+		build: func(root, name string) (Vector, error) { return newVector(root, name, multiSpec()) }},
+	{name: "intact_restarts", comment: "the sealer was stopped and started three times; the chain continues", expect: "",
+		build: func(root, name string) (Vector, error) {
 			s := multiSpec()
 			s.restarts = 3
 			return newVector(root, name, s)
 		}},
-	{"modified_event", "one byte of an event in a middle segment changed, frame checksum recomputed", "modified",
-		tamperSegment(1, func(s *segmentFile) error {
+	{name: "modified_event", comment: "one byte of an event in a middle segment changed, frame checksum recomputed", expect: "modified",
+		build: tamperSegment(1, func(s *segmentFile) error {
 			flipEventByte(s, s.findFrame(isEvent))
 			return nil
 		})},
-	{"corrupt_frame", "one byte of a middle segment flipped on disk (frame checksum fails)", "modified",
-		func(root, name string) (Vector, error) {
+	{name: "corrupt_frame", comment: "one byte of a middle segment flipped on disk (frame checksum fails)", expect: "modified",
+		build: func(root, name string) (Vector, error) {
 			v, err := newVector(root, name, multiSpec())
 			if err != nil {
 				return v, err
@@ -108,8 +117,8 @@ var generators = []struct {
 			os.Chmod(p, 0o600)
 			return v, os.WriteFile(p, data, 0o600)
 		}},
-	{"record_rehashed", "an event changed and its stored hash recomputed; the next record no longer links", "chain_broken",
-		tamperSegment(1, func(s *segmentFile) error {
+	{name: "record_rehashed", comment: "an event changed and its stored hash recomputed; the next record no longer links", expect: "chain_broken",
+		build: tamperSegment(1, func(s *segmentFile) error {
 			i := s.findFrame(isEvent)
 			flipEventByte(s, i)
 			rec, _ := chain.Decode(s.frames[i])
@@ -117,32 +126,32 @@ var generators = []struct {
 			s.frames[i] = enc
 			return err
 		})},
-	{"chain_rewritten", "an event changed and the rest of the segment re-linked; the next signed checkpoint no longer matches", "checkpoint_mismatch",
-		tamperSegment(-1, func(s *segmentFile) error {
+	{name: "chain_rewritten", sealer: SealerTailInvalid, comment: "an event changed and the rest of the segment re-linked; the next signed checkpoint no longer matches", expect: "checkpoint_mismatch",
+		build: tamperSegment(-1, func(s *segmentFile) error {
 			i := s.findFrame(isEvent)
 			flipEventByte(s, i)
 			return s.rehash(i)
 		})},
-	{"record_deleted", "one event record removed from a middle segment", "sequence_gap",
-		tamperSegment(1, func(s *segmentFile) error {
+	{name: "record_deleted", comment: "one event record removed from a middle segment", expect: "sequence_gap",
+		build: tamperSegment(1, func(s *segmentFile) error {
 			i := s.findFrame(isEvent)
 			s.frames = append(s.frames[:i], s.frames[i+1:]...)
 			return nil
 		})},
-	{"record_duplicated", "one event record repeated in a middle segment", "sequence_gap",
-		tamperSegment(1, func(s *segmentFile) error {
+	{name: "record_duplicated", comment: "one event record repeated in a middle segment", expect: "sequence_gap",
+		build: tamperSegment(1, func(s *segmentFile) error {
 			i := s.findFrame(isEvent)
 			s.frames = append(s.frames[:i+1], s.frames[i:]...)
 			return nil
 		})},
-	{"records_swapped", "two adjacent event records swapped in a middle segment", "sequence_gap",
-		tamperSegment(1, func(s *segmentFile) error {
+	{name: "records_swapped", comment: "two adjacent event records swapped in a middle segment", expect: "sequence_gap",
+		build: tamperSegment(1, func(s *segmentFile) error {
 			i := s.findFrame(isEvent)
 			s.frames[i], s.frames[i+1] = s.frames[i+1], s.frames[i]
 			return nil
 		})},
-	{"checkpoint_bad_signature", "a checkpoint's signature altered and the segment re-linked", "bad_signature",
-		tamperSegment(-1, func(s *segmentFile) error {
+	{name: "checkpoint_bad_signature", sealer: SealerUnauthenticatedTail, comment: "a checkpoint's signature altered and the segment re-linked", expect: "bad_signature",
+		build: tamperSegment(-1, func(s *segmentFile) error {
 			i := s.findFrame(isCheckpoint)
 			rec, err := chain.Decode(s.frames[i])
 			if err != nil {
@@ -163,12 +172,12 @@ var generators = []struct {
 			s.frames[i] = enc
 			return s.rehash(i)
 		})},
-	{"segment_missing_middle", "a middle segment deleted", "segment_missing",
-		deleteSegment(1)},
-	{"segment_missing_first", "the first segment deleted", "segment_missing",
-		deleteSegment(0)},
-	{"segments_renamed", "two segment files swapped names", "segment_reordered",
-		func(root, name string) (Vector, error) {
+	{name: "segment_missing_middle", comment: "a middle segment deleted", expect: "segment_missing",
+		build: deleteSegment(1)},
+	{name: "segment_missing_first", sealer: SealerHistoryRewritten, comment: "the first segment deleted", expect: "segment_missing",
+		build: deleteSegment(0)},
+	{name: "segments_renamed", comment: "two segment files swapped names", expect: "segment_reordered",
+		build: func(root, name string) (Vector, error) {
 			v, err := newVector(root, name, multiSpec())
 			if err != nil {
 				return v, err
@@ -177,8 +186,8 @@ var generators = []struct {
 			a, b, tmp := segPath(v.Dir, names, 1), segPath(v.Dir, names, 2), filepath.Join(v.Dir, "swap")
 			return v, errors.Join(os.Rename(a, tmp), os.Rename(b, a), os.Rename(tmp, b))
 		}},
-	{"segment_duplicated", "a middle segment copied under a later name", "segment_duplicated",
-		func(root, name string) (Vector, error) {
+	{name: "segment_duplicated", sealer: SealerTailInvalid, comment: "a middle segment copied under a later name", expect: "segment_duplicated",
+		build: func(root, name string) (Vector, error) {
 			v, err := newVector(root, name, multiSpec())
 			if err != nil {
 				return v, err
@@ -190,8 +199,8 @@ var generators = []struct {
 			}
 			return v, os.WriteFile(filepath.Join(v.Dir, fmt.Sprintf("%016x.seg", 1<<20)), data, 0o400)
 		}},
-	{"segment_foreign", "a middle segment replaced by the same-named segment of another log signed by the same key", "segment_foreign",
-		func(root, name string) (Vector, error) {
+	{name: "segment_foreign", comment: "a middle segment replaced by the same-named segment of another log signed by the same key", expect: "segment_foreign",
+		build: func(root, name string) (Vector, error) {
 			v, err := newVector(root, name, multiSpec())
 			if err != nil {
 				return v, err
@@ -211,14 +220,14 @@ var generators = []struct {
 			os.Chmod(p, 0o600)
 			return v, errors.Join(os.WriteFile(p, data, 0o400), os.RemoveAll(other))
 		}},
-	{"forged_key", "a whole log rebuilt and signed by a key the auditor does not trust", "unknown_key",
-		func(root, name string) (Vector, error) {
+	{name: "forged_key", sealer: SealerKeyNotIntroduced, comment: "a whole log rebuilt and signed by a key the auditor does not trust", expect: "unknown_key",
+		build: func(root, name string) (Vector, error) {
 			spec := multiSpec()
 			spec.key = Key("attacker")
 			return newVector(root, name, spec)
 		}},
-	{"checkpoint_file_forged", "the checkpoint file replaced by one signed by an untrusted key", "unknown_key",
-		func(root, name string) (Vector, error) {
+	{name: "checkpoint_file_forged", comment: "the checkpoint file replaced by one signed by an untrusted key", expect: "unknown_key",
+		build: func(root, name string) (Vector, error) {
 			v, err := newVector(root, name, multiSpec())
 			if err != nil {
 				return v, err
@@ -235,12 +244,12 @@ var generators = []struct {
 			}
 			return v, errors.Join(os.WriteFile(filepath.Join(v.Dir, ledger.CheckpointFile), data, 0o600), os.RemoveAll(other))
 		}},
-	{"truncated_tail", "the last records cut back to an earlier checkpoint; the checkpoint file still has the later one", "truncated",
-		truncate(false)},
-	{"truncated_trusted", "the last records cut and the checkpoint file removed; the auditor kept the later checkpoint", "truncated",
-		truncate(true)},
-	{"rolled_back", "an older, self-consistent copy of the whole directory, checked against a newer checkpoint the auditor kept", "truncated",
-		func(root, name string) (Vector, error) {
+	{name: "truncated_tail", sealer: SealerShorterThanFile, comment: "the last records cut back to an earlier checkpoint; the checkpoint file still has the later one", expect: "truncated",
+		build: truncate(false)},
+	{name: "truncated_trusted", comment: "the last records cut and the checkpoint file removed; the auditor kept the later checkpoint", expect: "truncated",
+		build: truncate(true)},
+	{name: "rolled_back", comment: "an older, self-consistent copy of the whole directory, checked against a newer checkpoint the auditor kept", expect: "truncated",
+		build: func(root, name string) (Vector, error) {
 			base := filepath.Join(root, name)
 			v := Vector{Dir: filepath.Join(base, "data"), KeyFile: filepath.Join(base, "key.pem"), TrustedFile: filepath.Join(base, "trusted.checkpoint")}
 			live := filepath.Join(base, "live")
@@ -261,8 +270,8 @@ var generators = []struct {
 			}
 			return v, errors.Join(os.RemoveAll(live), writePEM(v.KeyFile, Key("main")))
 		}},
-	{"inconsistent_fork", "the auditor's checkpoint comes from another log (a fork) signed by the same key", "inconsistent_with_checkpoint",
-		func(root, name string) (Vector, error) {
+	{name: "inconsistent_fork", comment: "the auditor's checkpoint comes from another log (a fork) signed by the same key", expect: "inconsistent_with_checkpoint",
+		build: func(root, name string) (Vector, error) {
 			v, err := newVector(root, name, multiSpec())
 			if err != nil {
 				return v, err
@@ -277,8 +286,8 @@ var generators = []struct {
 			v.TrustedFile = filepath.Join(root, name, "trusted.checkpoint")
 			return v, errors.Join(copyFile(filepath.Join(other, ledger.CheckpointFile), v.TrustedFile), os.RemoveAll(other))
 		}},
-	{"intact_with_trusted", "the auditor kept an earlier checkpoint of the same log; the log has grown since", "",
-		func(root, name string) (Vector, error) {
+	{name: "intact_with_trusted", comment: "the auditor kept an earlier checkpoint of the same log; the log has grown since", expect: "",
+		build: func(root, name string) (Vector, error) {
 			base := filepath.Join(root, name)
 			v := Vector{Dir: filepath.Join(base, "data"), KeyFile: filepath.Join(base, "key.pem"), TrustedFile: filepath.Join(base, "trusted.checkpoint")}
 			clock := NewClock()
@@ -295,41 +304,8 @@ var generators = []struct {
 			}
 			return v, writePEM(v.KeyFile, Key("main"))
 		}},
-	{"unsealed_tail", "events made durable after the last checkpoint, then the sealer crashed", "unsealed_tail",
-		func(root, name string) (Vector, error) {
-			base := filepath.Join(root, name)
-			v := Vector{Dir: filepath.Join(base, "data"), KeyFile: filepath.Join(base, "key.pem")}
-			live := filepath.Join(base, "live")
-			clock := NewClock()
-			if _, err := buildLog(live, multiSpec(), clock, false); err != nil {
-				return v, err
-			}
-			more := multiSpec()
-			more.events, more.sealEvery = 3, 0
-			l, err := buildLog(live, more, clock, true)
-			if err != nil {
-				return v, err
-			}
-			err = copyDir(live, v.Dir) // the crash image: synced, not sealed
-			return v, errors.Join(err, l.Close(), os.RemoveAll(live), writePEM(v.KeyFile, Key("main")))
-		}},
-	{"torn_tail", "the last frame was only partly written when the sealer crashed", "torn_tail",
-		func(root, name string) (Vector, error) {
-			v, err := newVector(root, name, multiSpec())
-			if err != nil {
-				return v, err
-			}
-			names, _ := segmentNames(v.Dir)
-			f, err := os.OpenFile(segPath(v.Dir, names, -1), os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
-				return v, err
-			}
-			torn := frame(bytes.Repeat([]byte{7}, 100))[:40]
-			_, err = f.Write(torn)
-			return v, errors.Join(err, f.Close())
-		}},
-	{"intact_key_rotation", "the signing key was rotated twice, each new key introduced in the chain and endorsed by the previous one; the auditor trusts only the first key", "",
-		func(root, name string) (Vector, error) {
+	{name: "intact_key_rotation", sealerKey: "third", comment: "the signing key was rotated twice, each new key introduced in the chain and endorsed by the previous one; the auditor trusts only the first key", expect: "",
+		build: func(root, name string) (Vector, error) {
 			v, err := newVector(root, name, multiSpec())
 			if err != nil {
 				return v, err
@@ -341,7 +317,8 @@ var generators = []struct {
 				if i > 0 {
 					prev = "second"
 				}
-				l, _, err := ledger.Open(ledger.Config{Dir: v.Dir, Signer: Key(prev), KeyName: "audit-sealer.test/log", Dev: true, SegmentSize: 6000, Now: clock.Now})
+				l, _, err := ledger.Open(ledger.Config{Dir: v.Dir, Signer: Key(prev), KeyName: "audit-sealer.test/log", Dev: true, SegmentSize: 6000, Now: clock.Now,
+					Rand: &seededReader{buf: []byte(name + next)}})
 				if err != nil {
 					return v, err
 				}
@@ -361,7 +338,8 @@ var generators = []struct {
 				}
 			}
 			// And the sealer restarts with the last key.
-			l, _, err := ledger.Open(ledger.Config{Dir: v.Dir, Signer: Key("third"), KeyName: "audit-sealer.test/log", Dev: true, SegmentSize: 6000, Now: clock.Now})
+			l, _, err := ledger.Open(ledger.Config{Dir: v.Dir, Signer: Key("third"), KeyName: "audit-sealer.test/log", Dev: true, SegmentSize: 6000, Now: clock.Now,
+				Rand: &seededReader{buf: []byte(name + "restart")}})
 			if err != nil {
 				return v, err
 			}
@@ -370,15 +348,16 @@ var generators = []struct {
 			}
 			return v, l.Close()
 		}},
-	{"key_unendorsed", "the sealer was restarted with a new key that the previous key never endorsed (accepted by the operator)", "unknown_key",
-		func(root, name string) (Vector, error) {
+	{name: "key_unendorsed", sealerKey: "other", comment: "the sealer was restarted with a new key that the previous key never endorsed (accepted by the operator)", expect: "unknown_key",
+		build: func(root, name string) (Vector, error) {
 			v, err := newVector(root, name, multiSpec())
 			if err != nil {
 				return v, err
 			}
 			clock := NewClock()
 			clock.T = clock.T.Add(time.Hour)
-			l, _, err := ledger.Open(ledger.Config{Dir: v.Dir, Signer: Key("other"), Dev: true, SegmentSize: 6000, Now: clock.Now, AcceptNewKey: true})
+			l, _, err := ledger.Open(ledger.Config{Dir: v.Dir, Signer: Key("other"), Dev: true, SegmentSize: 6000, Now: clock.Now, AcceptNewKey: true,
+				Rand: &seededReader{buf: []byte(name)}})
 			if err != nil {
 				return v, err
 			}
@@ -387,12 +366,12 @@ var generators = []struct {
 			}
 			return v, l.Close()
 		}},
-	{"intact_anchored", "checkpoints anchored in a (simulated) TPM counter at rotation, at close and on demand, across restarts", "",
-		anchoredLog(false)},
-	{"anchor_not_increasing", "a broken counter that does not move: two anchored checkpoints carry the same value", "anchor_sequence",
-		anchoredLog(true)},
-	{"schema_invalid", "the sealer itself stored an event that is not valid (an unknown field), hashed and signed", "schema_invalid",
-		func(root, name string) (Vector, error) {
+	{name: "intact_anchored", comment: "checkpoints anchored in a (simulated) TPM counter at rotation, at close and on demand, across restarts", expect: "",
+		build: anchoredLog(false)},
+	{name: "anchor_not_increasing", comment: "a broken counter that does not move: two anchored checkpoints carry the same value", expect: "anchor_sequence",
+		build: anchoredLog(true)},
+	{name: "schema_invalid", sealer: SealerTailInvalid, comment: "the sealer itself stored an event that is not valid (an unknown field), hashed and signed", expect: "schema_invalid",
+		build: func(root, name string) (Vector, error) {
 			base := filepath.Join(root, name)
 			v := Vector{Dir: filepath.Join(base, "data"), KeyFile: filepath.Join(base, "key.pem")}
 			clock := NewClock()

@@ -1,0 +1,504 @@
+package sealer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/ledger"
+)
+
+// sealRetryInterval is how long the writer waits after a signing failure
+// before it asks the log key again.
+const sealRetryInterval = time.Second
+
+// maxBatch bounds one group commit.
+const maxBatch = 8192
+
+// writer is the one goroutine that owns the ledger. Each round it
+//
+//  1. collects what is queued (up to maxBatch requests), or waits for a
+//     request, a signed checkpoint or a tick;
+//  2. appends the events, and the checkpoint the log key signed since the
+//     last round;
+//  3. commits: one commit record signed by the run key and one fdatasync
+//     make the round durable and authenticated (ledger.Sync). When a seal is
+//     due it flags that commit and hands the checkpoint to the signer
+//     goroutine, so that the log key's latency stays off this path; an
+//     anchored seal (once per anchor interval) is the one seal it waits for;
+//  4. acknowledges durable emits, and critical events and flushes once a
+//     durable checkpoint covers them;
+//  5. maintains the log: segment rotation, retention, and after a storage
+//     failure, recovery.
+//
+// It returns after a stop request, once the log is sealed and closed.
+type writer struct {
+	s *Sealer
+
+	batch       []*request
+	durables    []*request // acknowledged once this round is durable
+	sealWaiters []*request // acknowledged once a durable checkpoint covers them
+	stop        bool
+	forceSeal   bool // a record of this round must be sealed at once (audit.events_shed)
+
+	appended int // records appended this round
+	// Sealing off the acknowledgement path: one request at a time.
+	signing     *ledger.SealRequest // the checkpoint being signed for the current ledger, or nil
+	inFlight    int                 // jobs given to the signer goroutine and not yet answered
+	requestedAt time.Time           // when signing was asked for
+	signJobs    chan signJob
+	signed      chan signResult
+	lastSeal    time.Time
+	unsealedAt  time.Time // when the oldest unsealed record was appended
+	lastAnchor  time.Time
+	sealRetryAt time.Time // after a signing failure, no new attempt before this
+	lastSealErr error
+	sealErr     error // this round's signing failure, for the seal waiters
+
+	storageErr      error
+	storageFailedAt time.Time
+	lastRecovery    time.Time
+	lastRetention   time.Time
+}
+
+// signJob is a checkpoint for the signer goroutine to sign.
+type signJob struct {
+	l   *ledger.Ledger
+	req *ledger.SealRequest
+}
+
+// signResult is a signed checkpoint, or why it could not be signed.
+type signResult struct {
+	req    *ledger.SealRequest
+	signed []byte
+	err    error
+	took   time.Duration
+}
+
+func (s *Sealer) writer() error {
+	w := &writer{s: s, lastSeal: time.Now(), lastAnchor: time.Now(), lastSealErr: s.startSealErr,
+		signJobs: make(chan signJob, 1), signed: make(chan signResult, 1)}
+	if s.startSealErr != nil {
+		w.sealRetryAt = time.Now().Add(sealRetryInterval)
+	}
+	go w.signLoop()
+	defer close(w.signJobs)
+	tick := time.NewTicker(writerTick(s.cfg.Seal.Interval.Duration))
+	defer tick.Stop()
+	for {
+		w.collect(tick.C)
+		w.appendAll()
+		w.commit()
+		// Publish the new head before acknowledging it, so that a status
+		// asked after an ack never shows less than the ack.
+		s.updateStatus()
+		w.acknowledge()
+		w.maintain()
+		s.updateStatus()
+		if w.stop {
+			return w.finishStop()
+		}
+	}
+}
+
+// writerTick is how often an idle writer wakes up to check the seal
+// cadence: a quarter of the seal interval, between 1 ms and 250 ms.
+func writerTick(interval time.Duration) time.Duration {
+	return min(max(interval/4, time.Millisecond), 250*time.Millisecond)
+}
+
+// signLoop signs the checkpoints the writer asks for, one at a time, on
+// its own goroutine (and so its own PKCS#11 session).
+func (w *writer) signLoop() {
+	for job := range w.signJobs {
+		start := time.Now()
+		signed, err := job.l.SignSeal(job.req)
+		w.signed <- signResult{req: job.req, signed: signed, err: err, took: time.Since(start)}
+	}
+}
+
+// collect waits for work and takes every queued request, up to maxBatch. A
+// checkpoint signed meanwhile is taken too (appendSigned).
+func (w *writer) collect(tick <-chan time.Time) {
+	s := w.s
+	w.batch, w.durables = w.batch[:0], w.durables[:0]
+	w.forceSeal, w.sealErr = false, nil
+	select {
+	case r := <-s.intake:
+		w.batch = append(w.batch, r)
+	case res := <-w.signed:
+		w.appendSigned(res)
+	case <-tick:
+	}
+	if s.testHookRound != nil {
+		s.testHookRound()
+	}
+	for len(w.batch) < maxBatch {
+		select {
+		case r := <-s.intake:
+			w.batch = append(w.batch, r)
+			continue
+		case res := <-w.signed:
+			w.appendSigned(res)
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// appendAll appends the round's requests. Until a checkpoint names this
+// run's key (the start could not be sealed), nothing can be authenticated:
+// events are refused, as when the log cannot be written.
+func (w *writer) appendAll() {
+	s := w.s
+	l := s.ledger
+	w.appended = 0
+	for _, r := range w.batch {
+		if r.kind == reqStop {
+			w.stop = true
+			continue
+		}
+		if r.kind == reqEmit {
+			s.release(r)
+		}
+		if err := w.refusal(); err != nil {
+			if r.kind == reqEmit && r.done == nil {
+				s.log.Error("event accepted but lost: the log cannot take it now", "service", r.service, "type", r.typ, "error", err)
+			}
+			r.finish(reply{err: err})
+			continue
+		}
+		var err error
+		switch r.kind {
+		case reqEmit:
+			r.seq, r.auditID, err = l.Append(chain.KindEvent, r.service, r.typ, r.body, time.Unix(0, r.received))
+		case reqDropped, reqLogRead:
+			if r.seq, err = l.AppendSealerEvent(r.sealerEvent); err == nil {
+				r.auditID = chain.AuditID(l.LogID(), r.seq)
+			}
+		case reqFlush:
+			// A flush waits for a checkpoint of everything before it.
+			r.seq = l.NextSeq() - 1
+			w.sealWaiters = append(w.sealWaiters, r)
+			continue
+		}
+		if err != nil {
+			err = w.appendError(err)
+			if r.kind == reqEmit && r.done == nil {
+				s.log.Error("event accepted but lost: the log did not take it", "service", r.service, "type", r.typ, "error", err)
+			}
+			r.finish(reply{err: err})
+			continue
+		}
+		w.appended++
+		switch {
+		case r.critical:
+			w.sealWaiters = append(w.sealWaiters, r)
+		case r.durable || r.kind != reqEmit:
+			w.durables = append(w.durables, r)
+		}
+	}
+	s.signalSpace()
+	if w.refusal() == nil {
+		if n, err := s.recordShed(); err != nil {
+			w.appendError(err)
+		} else if n > 0 {
+			w.appended++
+			w.forceSeal = true // audit.events_shed is critical
+		}
+	}
+	if w.appended > 0 {
+		if w.unsealedAt.IsZero() {
+			w.unsealedAt = time.Now()
+		}
+	}
+}
+
+// refusal returns why the writer cannot take records now, or nil.
+func (w *writer) refusal() error {
+	l := w.s.ledger
+	switch {
+	case l.Err() != nil:
+		return fmt.Errorf("%w: %v", ErrUnavailable, l.Err())
+	case w.storageErr != nil:
+		return fmt.Errorf("%w: %v", ErrUnavailable, w.storageErr)
+	case !l.RunNamed():
+		return fmt.Errorf("%w: the sealer's start is not sealed yet, so nothing can be authenticated: %v", ErrUnavailable, w.lastSealErr)
+	}
+	return nil
+}
+
+// appendSigned appends a checkpoint the signer goroutine returned.
+func (w *writer) appendSigned(res signResult) {
+	s := w.s
+	w.inFlight--
+	if res.req != w.signing {
+		return // superseded by a checkpoint the writer waited for, or from a ledger that is gone
+	}
+	w.signing = nil
+	if res.err != nil {
+		w.sealFailed(res.err)
+		return
+	}
+	// Records appended since the commit the checkpoint covers wait for the
+	// next one; they came after the request.
+	after := s.ledger.NextSeq() - res.req.Checkpoint.Size
+	_, err := s.ledger.AppendSeal(res.req, res.signed)
+	switch {
+	case errors.Is(err, ledger.ErrSealSuperseded):
+		return // an anchored or closing seal covered more meanwhile
+	case err != nil:
+		w.appendError(err)
+		return
+	}
+	s.m.sign.Observe(res.took.Seconds())
+	s.m.checkpoints.Inc()
+	s.noteSealOK()
+	w.lastSeal = time.Now()
+	w.unsealedAt = time.Time{}
+	if after > 0 {
+		w.unsealedAt = w.requestedAt
+	}
+}
+
+// sealFailed notes that the log key could not sign: records stay durable
+// and authenticated by the run key, sealing is retried after a pause, and
+// whoever waits for a checkpoint learns it now.
+func (w *writer) sealFailed(err error) {
+	w.s.noteSealError(err)
+	w.lastSealErr, w.sealRetryAt = err, time.Now().Add(sealRetryInterval)
+	w.sealErr = err
+}
+
+// sealDue reports whether the log should be sealed now: someone waits for
+// a checkpoint that does not cover them yet, or the cadence asks for one.
+func (w *writer) sealDue() bool {
+	s, l := w.s, w.s.ledger
+	unsealed := l.Unsealed()
+	return w.waitersUncovered() || w.forceSeal ||
+		unsealed >= uint64(s.cfg.Seal.Records) ||
+		(unsealed > 0 && !w.unsealedAt.IsZero() && time.Since(w.unsealedAt) >= s.cfg.Seal.Interval.Duration) ||
+		time.Since(w.lastSeal) >= s.cfg.Seal.Heartbeat.Duration
+}
+
+// checkpointSize returns the tree size of the log's last checkpoint.
+func (w *writer) checkpointSize() uint64 {
+	if cp := w.s.ledger.LastCheckpoint(); cp != nil {
+		return cp.Size
+	}
+	return 0
+}
+
+// waitersUncovered reports whether a request waits for a checkpoint that
+// the last one does not cover.
+func (w *writer) waitersUncovered() bool {
+	size := w.checkpointSize()
+	for _, r := range w.sealWaiters {
+		if r.seq >= size {
+			return true
+		}
+	}
+	return false
+}
+
+// commit makes the round durable and authenticated, sealing as due.
+func (w *writer) commit() {
+	s, l := w.s, w.s.ledger
+	if l.Err() != nil || w.storageErr != nil {
+		return
+	}
+	if !l.RunNamed() {
+		w.sealStart()
+		return
+	}
+	retryWait := time.Now().Before(w.sealRetryAt) && !w.waitersUncovered()
+	start := time.Now()
+	var err error
+	switch due := w.sealDue(); {
+	case w.stop:
+		err = l.Sync() // finishStop seals (anchored) after recording the stop
+	case due && !retryWait && s.anchoring && time.Since(w.lastAnchor) >= s.cfg.Seal.AnchorInterval.Duration:
+		w.signing = nil // the anchored checkpoint covers more than any outstanding request
+		err = w.sealAnchored()
+	case due && !retryWait && w.inFlight == 0:
+		var req *ledger.SealRequest
+		if req, err = l.SyncRequestingSeal(); err == nil && req != nil {
+			w.signing, w.requestedAt = req, time.Now()
+			w.inFlight++
+			w.signJobs <- signJob{l: l, req: req}
+		}
+	default:
+		err = l.Sync()
+	}
+	if err != nil {
+		if l.Err() != nil {
+			w.storageErr = s.noteStorageError(err)
+		} else {
+			w.sealFailed(err)
+		}
+		return
+	}
+	s.m.fsync.Observe(time.Since(start).Seconds())
+	if w.appended > 0 {
+		s.m.batch.Observe(float64(w.appended))
+		s.m.records.Add(float64(w.appended))
+	}
+}
+
+// sealStart retries sealing the sealer's start, which names the run key.
+func (w *writer) sealStart() {
+	s := w.s
+	if time.Now().Before(w.sealRetryAt) {
+		return
+	}
+	if _, err := s.ledger.Seal(); err != nil {
+		if s.ledger.Err() != nil {
+			w.storageErr = s.noteStorageError(err)
+			return
+		}
+		w.sealFailed(err)
+		return
+	}
+	s.noteSealOK()
+	w.lastSeal = time.Now()
+}
+
+// sealAnchored seals with an anchored checkpoint, waiting for the log key
+// and the counter: once per anchor interval.
+func (w *writer) sealAnchored() error {
+	s := w.s
+	start := time.Now()
+	cp, err := s.ledger.SealAnchored(context.Background())
+	switch {
+	case err == nil:
+		s.noteAnchor(cp)
+	case cp != nil: // sealed, but the counter failed
+		s.noteAnchorError(err)
+	default:
+		return err
+	}
+	w.lastAnchor = time.Now() // after a counter failure: retry at the next interval
+	s.m.sign.Observe(time.Since(start).Seconds())
+	s.m.checkpoints.Inc()
+	s.noteSealOK()
+	w.lastSeal = time.Now()
+	w.unsealedAt = time.Time{}
+	return nil
+}
+
+// acknowledge answers the requests this round made durable, and those
+// waiting for a checkpoint that a durable one now covers.
+func (w *writer) acknowledge() {
+	if err := w.refusal(); err != nil {
+		for _, r := range append(w.durables, w.sealWaiters...) {
+			r.finish(reply{err: err})
+		}
+		w.durables, w.sealWaiters = w.durables[:0], w.sealWaiters[:0]
+		return
+	}
+	for _, r := range w.durables {
+		r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: true})
+	}
+	size := w.checkpointSize()
+	kept := w.sealWaiters[:0]
+	for _, r := range w.sealWaiters {
+		switch {
+		case r.seq < size:
+			r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, sealed: true, checkpointSize: size})
+		case w.sealErr != nil:
+			r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, err: fmt.Errorf("%w: %v", ErrNotSealed, w.sealErr)})
+		default:
+			kept = append(kept, r)
+		}
+	}
+	clear(w.sealWaiters[len(kept):])
+	w.sealWaiters = kept
+}
+
+// maintain rotates the segment, applies retention, and recovers from a
+// storage failure.
+func (w *writer) maintain() {
+	s := w.s
+	if s.ledger.Err() == nil && w.storageErr == nil && s.ledger.RunNamed() {
+		closing, _ := s.ledger.Durable()
+		rotated, err := s.ledger.RotateIfDue()
+		switch {
+		case err != nil && s.ledger.Err() != nil:
+			w.storageErr = s.noteStorageError(err)
+		case err != nil:
+			s.noteSealError(err)
+		case rotated:
+			w.signing = nil // the closing checkpoint covered it
+			s.queueIndex(closing)
+		}
+	}
+	if w.storageErr == nil && !w.stop && s.cfg.Retention.Days > 0 && time.Since(w.lastRetention) >= s.cfg.Retention.CheckInterval.Duration {
+		w.lastRetention = time.Now()
+		s.applyRetention()
+	}
+	if w.storageErr == nil && s.ledger.Err() != nil {
+		w.storageErr = s.noteStorageError(s.ledger.Err())
+	}
+	if w.storageErr != nil && w.storageFailedAt.IsZero() {
+		w.storageFailedAt = time.Now()
+	}
+	if w.storageErr != nil && !w.stop && time.Since(w.lastRecovery) >= storageRetryInterval {
+		w.lastRecovery = time.Now()
+		if err := s.recoverStorage(w.storageFailedAt, w.storageErr); err != nil {
+			s.log.Debug("the log still cannot be written", "error", err)
+			return
+		}
+		w.storageErr, w.storageFailedAt = nil, time.Time{}
+		w.signing = nil
+		w.lastSeal, w.unsealedAt = time.Now(), time.Time{}
+	}
+}
+
+// appendError sorts out a failed append. If the ledger is poisoned, the log
+// cannot be written: the writer refuses everything until it recovers and
+// the emitter learns "unavailable". Otherwise the log refused this one
+// record (for example a sealer event that does not validate) and nothing
+// else is affected.
+func (w *writer) appendError(err error) error {
+	s := w.s
+	if s.ledger.Err() != nil {
+		w.storageErr = s.noteStorageError(err)
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	s.log.Error("the log refused a record", "error", err)
+	return fmt.Errorf("sealer: record refused: %w", err)
+}
+
+// finishStop records the stop, seals and closes the log, and answers
+// whoever still waits for a checkpoint.
+func (w *writer) finishStop() error {
+	s := w.s
+	defer func() {
+		for _, r := range w.sealWaiters {
+			r.finish(reply{err: fmt.Errorf("%w: the sealer stopped", ErrUnavailable)})
+		}
+	}()
+	if w.storageErr != nil {
+		s.ledger.Close()
+		return fmt.Errorf("sealer: stopped after a storage failure: %w", w.storageErr)
+	}
+	records := s.ledger.NextSeq() - s.startSeq + 1
+	if _, err := s.ledger.AppendSealerEvent(&event.SealerStopped{Timestamp: time.Now().UTC(), Reason: "signal", Records: records}); err != nil {
+		s.ledger.Close()
+		return err
+	}
+	if err := s.ledger.Close(); err != nil {
+		return fmt.Errorf("sealer: close: %w", err)
+	}
+	size := w.checkpointSize()
+	for _, r := range w.sealWaiters {
+		r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: r.kind == reqEmit, sealed: true, checkpointSize: size})
+	}
+	w.sealWaiters = nil
+	s.log.Info("stopped cleanly: log sealed and closed", "records", s.ledger.NextSeq())
+	return nil
+}
