@@ -19,6 +19,11 @@ var (
 	ErrInsecurePermissions = errors.New("storage: insecure permissions")
 	// ErrClosed is returned by methods of a closed Log or Reader.
 	ErrClosed = errors.New("storage: closed")
+	// ErrNotRegular is returned when a file of the data directory (a
+	// segment, LOCK, an index) is a symbolic link, a hard link to a file
+	// elsewhere where that matters (LOCK), or anything but a regular file:
+	// such a file is refused, never followed.
+	ErrNotRegular = errors.New("storage: not a regular file")
 )
 
 // Causes carried in CorruptError.Err and TornTailError.Err; match them with

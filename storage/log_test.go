@@ -429,6 +429,10 @@ func TestLockOtherProcess(t *testing.T) {
 	if !strings.Contains(string(out), "pid "+strconv.Itoa(os.Getpid())) {
 		t.Errorf("helper's error %q does not name holder pid %d", out, os.Getpid())
 	}
+	// The helper did not hold the lock: it must not have touched LOCK.
+	if b, err := os.ReadFile(filepath.Join(dir, "LOCK")); err != nil || string(b) != strconv.Itoa(os.Getpid())+"\n" {
+		t.Errorf("LOCK holds %q (%v) after the helper's attempt, want this process's pid %d", b, err, os.Getpid())
+	}
 }
 
 func TestInsecurePermissions(t *testing.T) {

@@ -1,0 +1,22 @@
+//go:build !unix
+
+package storage
+
+import (
+	"io/fs"
+	"os"
+)
+
+// openNoFollow is os.OpenFile refusing a symbolic link as the last element
+// of path. Without O_NOFOLLOW the check comes before the open, so it is
+// only as good as the system allows; writing a log needs a unix system
+// anyway (lockDir).
+func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	return os.OpenFile(path, flag, perm)
+}
+
+// links is not known on this system.
+func links(fs.FileInfo) (uint64, bool) { return 0, false }
