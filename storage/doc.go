@@ -6,12 +6,14 @@
 //
 // # Data directory
 //
-// The directory has mode 0700 (Create and Open refuse one that grants group
-// or others any access) and its files 0600. <dir>/LOCK is held with an
-// exclusive flock(2) by the one Log writing the directory and holds its PID,
-// written only once the lock is held. LOCK is opened without following a
-// symbolic link and refused (ErrNotRegular) if it is a symbolic link, has
-// more than one hard link or is not a regular file.
+// The directory has mode 0700 and its files 0600: Create and Open refuse
+// one that grants group or others any access, or that the effective uid of
+// the process (root included) does not own (ErrInsecurePermissions).
+// <dir>/LOCK is held with an exclusive flock(2) by the one Log writing the
+// directory and holds its PID, written only once the lock is held. LOCK is
+// opened without following a symbolic link and refused (ErrNotRegular) if
+// it is a symbolic link, has more than one hard link or is not a regular
+// file.
 // Segment files are named %016x.seg after the sequence number of their first
 // payload, which the caller chooses, so that names sort in log order:
 // 0000000000000001.seg, 00000000000186a1.seg. ListSegments ignores all

@@ -14,8 +14,9 @@ var (
 	ErrCorrupt = errors.New("storage: corrupt segment")
 	// ErrTornTail is matched by every *TornTailError.
 	ErrTornTail = errors.New("storage: torn tail")
-	// ErrInsecurePermissions is returned by Create and Open when the data
-	// directory grants any access to group or others.
+	// ErrInsecurePermissions is returned by Create, Open and
+	// DiscardUndurable when the data directory grants any access to group
+	// or others, or is not owned by the effective uid of the process.
 	ErrInsecurePermissions = errors.New("storage: insecure permissions")
 	// ErrClosed is returned by methods of a closed Log or Reader.
 	ErrClosed = errors.New("storage: closed")

@@ -20,3 +20,9 @@ func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
 
 // links is not known on this system.
 func links(fs.FileInfo) (uint64, bool) { return 0, false }
+
+// owner is not known on this system.
+func owner(fs.FileInfo) (uint32, bool) { return 0, false }
+
+// euid is not known on this system.
+func euid() uint32 { return 0 }

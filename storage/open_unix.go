@@ -28,3 +28,16 @@ func links(fi fs.FileInfo) (uint64, bool) {
 	}
 	return uint64(st.Nlink), true
 }
+
+// owner returns the uid owning the file fi describes, and whether it is
+// known.
+func owner(fi fs.FileInfo) (uint32, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Uid, true
+}
+
+// euid returns the effective uid of this process.
+func euid() uint32 { return uint32(os.Geteuid()) }

@@ -277,6 +277,9 @@ func sealClosed(path string) (fs.FileMode, bool, error) {
 // part of the log that later records extend. It takes the directory's lock,
 // so no Log may hold it. It returns nil when there was nothing to cut.
 func DiscardUndurable(dir, segment string, offset int64) (*Recovery, error) {
+	if err := prepareDir(dir, false); err != nil {
+		return nil, err
+	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
