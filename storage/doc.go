@@ -17,7 +17,10 @@
 // Segment files are named %016x.seg after the sequence number of their first
 // payload, which the caller chooses, so that names sort in log order:
 // 0000000000000001.seg, 00000000000186a1.seg. ListSegments ignores all
-// other files. Closed segments are read-only (0400); only the last segment
+// other files. No file of the directory is opened through a symbolic link:
+// a segment that is one, or that is not a regular file, is refused
+// (ErrNotRegular) by ListSegments, OpenSegment, OpenFrames, Open and
+// DiscardUndurable, and a FIFO does not block them. Closed segments are read-only (0400); only the last segment
 // is appended to. Creating, removing or renaming a file is followed by an
 // fsync of the directory.
 //

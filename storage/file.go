@@ -29,9 +29,10 @@ type osFile struct{ *os.File }
 
 func (f osFile) Datasync() error { return datasync(f.File) }
 
-// openFile opens a segment for writing through the seam.
+// openFile opens a segment for writing through the seam, as openInDir
+// does: never through a symbolic link.
 func (l *Log) openFile(path string, flag int, perm os.FileMode) (file, error) {
-	f, err := os.OpenFile(path, flag, perm)
+	f, err := openInDir(path, flag, perm)
 	if err != nil {
 		return nil, err
 	}

@@ -334,7 +334,7 @@ func (l *Log) createSegment(firstSeq uint64, first []byte) error {
 	name := SegmentName(firstSeq)
 	f, err := l.openFile(filepath.Join(l.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("storage: create segment: %w", err)
+		return err // names the segment, with the package prefix
 	}
 	h := fileHeader()
 	b := make([]byte, 0, headerSize+frameHeaderSize+len(first))

@@ -61,9 +61,9 @@ func (l *Log) recover() (*Recovery, error) {
 	// Plan.
 	last := len(segs) - 1
 	lastPath := filepath.Join(l.dir, segs[last].Name)
-	lastInfo, err := os.Stat(lastPath)
+	lastInfo, err := statInDir(lastPath)
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, err
 	}
 	end, frames, torn, err := scanSegment(lastPath, true)
 	if err != nil {
@@ -75,8 +75,8 @@ func (l *Log) recover() (*Recovery, error) {
 		target = last - 1
 		if target >= 0 {
 			path := filepath.Join(l.dir, segs[target].Name)
-			if targetInfo, err = os.Stat(path); err != nil {
-				return nil, fmt.Errorf("storage: %w", err)
+			if targetInfo, err = statInDir(path); err != nil {
+				return nil, err
 			}
 			if targetEnd, _, _, err = scanSegment(path, false); err != nil {
 				return nil, err
@@ -129,15 +129,15 @@ func (l *Log) recover() (*Recovery, error) {
 	path := filepath.Join(l.dir, name)
 	changed := torn != nil && !remove
 	if perm := targetInfo.Mode().Perm(); perm&0o200 == 0 {
-		if err := os.Chmod(path, 0o600); err != nil {
-			return rec, fmt.Errorf("storage: %w", err)
+		if err := chmodInDir(path, 0o600); err != nil {
+			return rec, err
 		}
 		note("made read-only last segment %s (mode %#o) writable (0600) to append to it", name, perm)
 		changed = true
 	}
 	f, err := l.openFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return rec, fmt.Errorf("storage: open segment for appending: %w", err)
+		return rec, err
 	}
 	if torn != nil && !remove {
 		if err := f.Truncate(end); err != nil {
@@ -159,9 +159,9 @@ func (l *Log) recover() (*Recovery, error) {
 // checkSegmentHeader reads and checks the file header of a segment that is
 // not the last one.
 func checkSegmentHeader(dir, name string) error {
-	f, err := os.Open(filepath.Join(dir, name))
+	f, err := openInDir(filepath.Join(dir, name), os.O_RDONLY, 0)
 	if err != nil {
-		return fmt.Errorf("storage: %w", err)
+		return err
 	}
 	defer f.Close()
 	var h [headerSize]byte
@@ -208,9 +208,9 @@ func scanSegment(path string, isLast bool) (end int64, frames int, torn *TornTai
 // <name>.broken, or <name>.<n>.broken with the first free n >= 1, fsyncs it
 // and the directory, and returns its name.
 func keepAside(dir, name string, from, size int64) (string, error) {
-	src, err := os.Open(filepath.Join(dir, name))
+	src, err := openInDir(filepath.Join(dir, name), os.O_RDONLY, 0)
 	if err != nil {
-		return "", fmt.Errorf("storage: keep torn bytes: %w", err)
+		return "", err
 	}
 	defer src.Close()
 	for n := 0; ; n++ {
@@ -246,7 +246,12 @@ func keepAside(dir, name string, from, size int64) (string, error) {
 // fsyncs it so that the mode is durable. It returns the old mode and
 // whether it changed it.
 func sealClosed(path string) (fs.FileMode, bool, error) {
-	fi, err := os.Stat(path)
+	f, err := openInDir(path, os.O_RDONLY, 0)
+	if err != nil {
+		return 0, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return 0, false, fmt.Errorf("storage: %w", err)
 	}
@@ -254,11 +259,6 @@ func sealClosed(path string) (fs.FileMode, bool, error) {
 	if perm&0o222 == 0 {
 		return perm, false, nil
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return perm, false, fmt.Errorf("storage: seal closed segment: %w", err)
-	}
-	defer f.Close()
 	if err := f.Chmod(0o400); err != nil {
 		return perm, false, fmt.Errorf("storage: seal closed segment: %w", err)
 	}
@@ -286,12 +286,12 @@ func DiscardUndurable(dir, segment string, offset int64) (*Recovery, error) {
 	}
 	defer lock.Close()
 	path := filepath.Join(dir, segment)
-	fi, err := os.Stat(path)
+	fi, err := statInDir(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil // never created: Open removes what is left of it
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, err
 	}
 	if fi.Size() <= offset {
 		return nil, nil
@@ -300,9 +300,9 @@ func DiscardUndurable(dir, segment string, offset int64) (*Recovery, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := openInDir(path, os.O_WRONLY, 0)
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	if err := f.Truncate(offset); err != nil {
@@ -312,4 +312,32 @@ func DiscardUndurable(dir, segment string, offset int64) (*Recovery, error) {
 		return nil, fmt.Errorf("storage: fsync segment %s: %w", segment, err)
 	}
 	return &Recovery{Segment: segment, Offset: offset, Bytes: fi.Size() - offset, KeptAs: kept}, nil
+}
+
+// statInDir is os.Lstat of a segment: a symbolic link, or anything else
+// that is not a regular file, is refused (ErrNotRegular), never followed.
+func statInDir(path string) (fs.FileInfo, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is a %s", ErrNotRegular, path, kindOf(fi.Mode()))
+	}
+	return fi, nil
+}
+
+// chmodInDir changes the mode of a segment through a descriptor that
+// openInDir opened, so that a symbolic link is never followed. The caller
+// makes the mode durable.
+func chmodInDir(path string, mode fs.FileMode) error {
+	f, err := openInDir(path, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	return nil
 }
