@@ -49,11 +49,15 @@
 // a zero tail, any bad frame in another segment, a bad file header.
 //
 // Open repairs a torn tail: it copies the bytes from o to the end into
-// <segment>.broken (or <segment>.<n>.broken), fsyncs that file and the
-// directory, then truncates the segment to o and fsyncs it. A last segment
-// left without a complete frame is removed once its bytes are kept aside,
-// and the segment before it becomes the last one. Open changes nothing on
-// disk when it finds corruption.
+// <segment>.broken (or <segment>.<n>.broken, n from 1 to 63), fsyncs that
+// file and the directory, then truncates the segment to o and fsyncs it. A
+// last segment left without a complete frame is removed once its bytes are
+// kept aside (an empty one with no file kept), and the segment before it
+// becomes the last one. Open changes nothing on disk when it finds
+// corruption. A copy that fails (a full disk) is removed and nothing is
+// cut; with all 64 names taken for the segment, Open and DiscardUndurable
+// cut nothing and return ErrTooManyBroken, so that a failure that repeats
+// cannot fill the directory.
 //
 // # Writing and reading
 //
