@@ -18,6 +18,9 @@ func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
 	return os.OpenFile(path, flag, perm)
 }
 
+// openNoBlock opens path for reading.
+func openNoBlock(path string) (*os.File, error) { return os.Open(path) }
+
 // links is not known on this system.
 func links(fs.FileInfo) (uint64, bool) { return 0, false }
 

@@ -19,6 +19,12 @@ func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
 	return os.OpenFile(path, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK, perm)
 }
 
+// openNoBlock opens path for reading as os.Open does, but with
+// O_NONBLOCK, so that a FIFO does not block the open.
+func openNoBlock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+}
+
 // links returns the number of hard links of the file fi describes, and
 // whether it is known.
 func links(fi fs.FileInfo) (uint64, bool) {

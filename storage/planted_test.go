@@ -115,3 +115,43 @@ func TestFIFOSegment(t *testing.T) {
 		}
 	}
 }
+
+// TestReadFilePlanted: ReadFileMax and ReadDataFile refuse a FIFO without
+// blocking; ReadDataFile also refuses a symbolic link, which ReadFileMax
+// (for paths an auditor names) follows.
+func TestReadFilePlanted(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "checkpoint")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.WriteFile(target, []byte("elsewhere"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "0000000000000001.idx")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	for name, read := range map[string]func(string, int64) ([]byte, error){"ReadFileMax": ReadFileMax, "ReadDataFile": ReadDataFile} {
+		done := make(chan error, 1)
+		go func() { _, err := read(fifo, 1<<16); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrNotRegular) {
+				t.Errorf("%s of a FIFO: %v, want ErrNotRegular", name, err)
+			}
+		case <-time.After(5 * time.Second):
+			if f, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				f.Close()
+			}
+			t.Errorf("%s of a FIFO blocked", name)
+		}
+	}
+	if _, err := ReadDataFile(link, 1<<16); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("ReadDataFile of a symbolic link: %v, want ErrNotRegular", err)
+	}
+	if b, err := ReadFileMax(link, 1<<16); err != nil || string(b) != "elsewhere" {
+		t.Errorf("ReadFileMax of a symbolic link: %q, %v, want the target's content", b, err)
+	}
+}
