@@ -207,10 +207,21 @@ func (bd *builder) entries() []entry {
 func Path(dir, segment string) string { return filepath.Join(dir, FileName(segment)) }
 
 // Load reads and parses the index file of segment in dir. A missing file
-// is an error matching fs.ErrNotExist; a damaged one matches ErrMalformed.
-// Load does not compare the index with its segment: see Bind.
+// (or segment) is an error matching fs.ErrNotExist; a damaged one, or one
+// larger than any index of the segment can be (4 × its size + 4096 bytes),
+// matches ErrMalformed and is refused before it is read; a symbolic link
+// or anything but a regular file is refused and never followed
+// (storage.ErrNotRegular). Load does not compare the index with its
+// segment: see Bind.
 func Load(dir, segment string) (*Index, error) {
-	b, err := os.ReadFile(Path(dir, segment))
+	seg, err := os.Lstat(filepath.Join(dir, segment))
+	if err != nil {
+		return nil, fmt.Errorf("index: segment of %s: %w", FileName(segment), err)
+	}
+	b, err := storage.ReadDataFile(Path(dir, segment), maxFileSize(seg.Size()))
+	if errors.Is(err, storage.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}

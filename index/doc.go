@@ -16,7 +16,10 @@
 // match. An index that hides a record is found by Check, which rebuilds
 // the index from the segment and compares. An index that is missing,
 // unreadable, malformed or stale is ignored and the segment is read end to
-// end. Any index can be rebuilt from its segment at any time (Build).
+// end; one larger than any index of its segment can be (4 × the segment's
+// size + 4096 bytes) is refused before it is read, and a symbolic link is
+// never followed. Any index can be rebuilt from its segment at any time
+// (Build).
 //
 // # File
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -189,6 +190,38 @@ func (x *Index) encodedKeysLen() int {
 		n += 10 + len(e.name) + len(e.postings)
 	}
 	return n
+}
+
+// maxFileSize returns the size no index file of a segment of segSize
+// bytes can exceed (FORMAT.md §8.1): 4 × segSize + 4096. Load refuses a
+// larger file before reading it, so a huge or sparse file planted in the
+// data directory costs a reader nothing.
+//
+// Every byte of an index but its header and checksum (122 bytes with a
+// segment name of 20) belongs to a key entry or a posting. A posting names
+// one record under one key, and each key of a record comes from its own
+// field of that record: the type, the service, or one string member of the
+// event JSON (a member gives at most one key; a record's duplicate keys
+// give one posting). A posting is two uvarints of at most 10 bytes each;
+// at worst (a key found in one record only) its entry comes with it: 10
+// bytes of lengths and counts, a prefix of at most 8 bytes and the value v.
+// That is at most 38+|v| bytes, never more than 4 times what the field
+// takes in the frame: the type and service share the frame's 100 fixed
+// bytes (framing, kind, sequence number, time, hashes, lengths); a member
+// takes at least `"_id":"v"` and a comma or brace, 9+|v| bytes (a value
+// decodes to at most 3 bytes per encoded byte, an invalid byte to U+FFFD,
+// and 37+3k <= 4×(9+k) for k >= 1). Frames do not overlap, so the entries
+// and postings of a segment of S bytes take at most 4×S bytes. Real
+// indexes take about 4 % of their segment.
+func maxFileSize(segSize int64) int64 {
+	const slack = 4096 // the header and checksum, with room to spare
+	if segSize <= 0 {
+		return slack
+	}
+	if segSize > (math.MaxInt64-slack)/4 {
+		return math.MaxInt64
+	}
+	return 4*segSize + slack
 }
 
 // Parse parses an index file. It is strict: it checks the checksum, every

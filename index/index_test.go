@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io/fs"
 	"os"
@@ -382,5 +383,129 @@ func TestUpdateRemovesStaleTempFiles(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("%s was removed: %v", filepath.Base(p), err)
 		}
+	}
+}
+
+// TestLoadRefusesPlantedFile: an index file larger than any index of its
+// segment can be (a sparse gigabyte) is refused before it is read, and a
+// symbolic link is never followed; Update replaces either with the index
+// built from the segment.
+func TestLoadRefusesPlantedFile(t *testing.T) {
+	dir, closed := smallLog(t)
+	seg := closed[0]
+	path := index.Path(dir, seg.Name)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	os.Remove(path)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := index.Load(dir, seg.Name); !errors.Is(err, index.ErrMalformed) || !errors.Is(err, storage.ErrTooLarge) {
+		t.Fatalf("Load of a sparse 1 GiB index: %v, want ErrMalformed and storage.ErrTooLarge", err)
+	}
+	if _, err := index.Usable(dir, seg); !errors.Is(err, storage.ErrTooLarge) {
+		t.Fatalf("Usable with a sparse 1 GiB index: %v, want storage.ErrTooLarge", err)
+	}
+	if res, err := index.Update(context.Background(), dir, false); err != nil || res[0].Status != "built" {
+		t.Fatalf("Update over a sparse 1 GiB index: %+v, %v", res, err)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, good) {
+		t.Fatal("Update did not rebuild the index")
+	}
+
+	outside := filepath.Join(t.TempDir(), "outside.idx")
+	if err := os.WriteFile(outside, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	if err := os.Symlink(outside, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := index.Load(dir, seg.Name); !errors.Is(err, storage.ErrNotRegular) {
+		t.Fatalf("Load of a symlinked index: %v, want storage.ErrNotRegular", err)
+	}
+	if res, err := index.Update(context.Background(), dir, false); err != nil || res[0].Status != "built" {
+		t.Fatalf("Update over a symlinked index: %+v, %v", res, err)
+	}
+	if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("after Update the index is %v (%v), want a regular file", fi.Mode(), err)
+	}
+	if b, err := os.ReadFile(outside); err != nil || !bytes.Equal(b, good) {
+		t.Fatalf("the link's target changed: %v", err)
+	}
+}
+
+// TestIndexSizeBound: the index of a segment built to give as many keys
+// per byte as it can (events of nothing but short, distinct "*_id"
+// members) stays within the bound Load enforces, 4 × the segment's size
+// plus 4096 bytes, and loads.
+func TestIndexSizeBound(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	var payloads [][]byte
+	id := 0
+	short := func() string { // distinct values of 1 to 3 bytes
+		id++
+		const digits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		var b []byte
+		for n := id; n > 0; n /= len(digits) {
+			b = append(b, digits[n%len(digits)])
+		}
+		return string(b)
+	}
+	for seq := uint64(0); seq < 300; seq++ {
+		var js strings.Builder
+		js.WriteByte('{')
+		for m := range 200 {
+			if m > 0 {
+				js.WriteByte(',')
+			}
+			fmt.Fprintf(&js, `"%c%c_id":"%s"`, 'a'+m/26, 'a'+m%26, short())
+		}
+		js.WriteByte('}')
+		rec := chain.Record{Kind: chain.KindEvent, Seq: seq, Service: []byte(short()), AuditID: []byte("x"), Type: []byte(short()), Event: []byte(js.String())}
+		p, err := rec.Encode(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payloads = append(payloads, p)
+	}
+	l, err := storage.Create(dir, storage.Options{}, 0, payloads[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range payloads[1:] {
+		if err := l.Append(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := storage.ListSegments(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := index.Build(context.Background(), filepath.Join(dir, segs[0].Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, max := int64(len(x.Encode())), 4*segs[0].Size+4096
+	t.Logf("segment %d bytes, index %d bytes (%.2f×), bound %d", segs[0].Size, size, float64(size)/float64(segs[0].Size), max)
+	if size > max {
+		t.Fatalf("an index of %d bytes for a segment of %d: over the bound %d", size, segs[0].Size, max)
+	}
+	if err := index.Write(dir, x); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := index.Load(dir, segs[0].Name); err != nil {
+		t.Fatalf("Load of a legitimate index: %v", err)
 	}
 }

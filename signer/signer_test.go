@@ -53,6 +53,27 @@ func TestKeyFileRoundTrip(t *testing.T) {
 		if _, err := signer.LoadSoftwareSigner(path, ""); !errors.Is(err, signer.ErrInsecureKeyFile) {
 			t.Fatalf("loading a 0644 key file: %v, want ErrInsecureKeyFile", err)
 		}
+		os.Chmod(path, 0o600)
+
+		// The key file is in the data directory: a symbolic link planted
+		// there is not followed, and a huge file is not read.
+		link := filepath.Join(t.TempDir(), "link.key")
+		if err := os.Symlink(path, link); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := signer.LoadSoftwareSigner(link, ""); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("loading a symlinked key file: %v, want a refusal", err)
+		}
+		sparse := filepath.Join(t.TempDir(), "sparse.key")
+		if err := os.WriteFile(sparse, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(sparse, 1<<30); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := signer.LoadSoftwareSigner(sparse, ""); err == nil || !strings.Contains(err.Error(), "at most") {
+			t.Fatalf("loading a sparse 1 GiB key file: %v, want a refusal by size", err)
+		}
 	}
 }
 

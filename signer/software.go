@@ -135,19 +135,18 @@ func (s *SoftwareSigner) WriteKeyFile(path string) error {
 	return nil
 }
 
+// maxKeyFile bounds a software key file: a PKCS#8 PEM key of either
+// algorithm is a few hundred bytes.
+const maxKeyFile = 16 << 10
+
 // LoadSoftwareSigner reads a key file written by WriteKeyFile. The file must
-// not be readable by group or others.
+// not be readable by group or others. It lives in the data directory, which
+// someone hostile may write: a symbolic link, anything that is not a
+// regular file, or a file larger than 16 KiB is refused before it is read.
 func LoadSoftwareSigner(path, name string) (*SoftwareSigner, error) {
-	fi, err := os.Stat(path)
+	data, err := readKeyFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("signer: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %04o, want 0600", ErrInsecureKeyFile, path, fi.Mode().Perm())
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("signer: %w", err)
+		return nil, err
 	}
 	block, rest := pem.Decode(data)
 	if block == nil || block.Type != softwareKeyPEMType || len(bytes.TrimSpace(rest)) != 0 {
@@ -158,4 +157,40 @@ func LoadSoftwareSigner(path, name string) (*SoftwareSigner, error) {
 		return nil, fmt.Errorf("signer: parse %s: %w", path, err)
 	}
 	return softwareFromPrivate(name, priv)
+}
+
+// readKeyFile reads the key file at path if it is a regular file (not a
+// symbolic link, which is not followed) of mode 0600 or less and of at most
+// maxKeyFile bytes.
+func readKeyFile(path string) ([]byte, error) {
+	lfi, err := os.Lstat(path)
+	if err != nil {
+		return nil, fmt.Errorf("signer: %w", err)
+	}
+	if !lfi.Mode().IsRegular() {
+		return nil, fmt.Errorf("signer: key file %s is not a regular file (%s)", path, lfi.Mode().Type())
+	}
+	if lfi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %04o, want 0600", ErrInsecureKeyFile, path, lfi.Mode().Perm())
+	}
+	if lfi.Size() > maxKeyFile {
+		return nil, fmt.Errorf("signer: key file %s has %d bytes, at most %d are allowed", path, lfi.Size(), maxKeyFile)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("signer: %w", err)
+	}
+	defer f.Close()
+	// The name may have been replaced between the Lstat and the open.
+	if fi, err := f.Stat(); err != nil || !os.SameFile(lfi, fi) {
+		return nil, fmt.Errorf("signer: key file %s changed while it was opened", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("signer: read %s: %w", path, err)
+	}
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("signer: key file %s grew past %d bytes while it was read", path, maxKeyFile)
+	}
+	return data, nil
 }

@@ -30,7 +30,7 @@ func (l *Log) CutTail(offset int64) (*Recovery, error) {
 	if offset == l.size {
 		return nil, nil
 	}
-	kept, err := keepAside(l.dir, l.name, offset, l.size)
+	kept, err := keepAside(l.dir, l.name, offset, l.size, l.opts.wrapFile)
 	if err != nil {
 		return nil, err
 	}

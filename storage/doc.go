@@ -6,13 +6,21 @@
 //
 // # Data directory
 //
-// The directory has mode 0700 (Create and Open refuse one that grants group
-// or others any access) and its files 0600. <dir>/LOCK is held with an
-// exclusive flock(2) by the one Log writing the directory and holds its PID.
+// The directory has mode 0700 and its files 0600: Create and Open refuse
+// one that grants group or others any access, or that the effective uid of
+// the process (root included) does not own (ErrInsecurePermissions).
+// <dir>/LOCK is held with an exclusive flock(2) by the one Log writing the
+// directory and holds its PID, written only once the lock is held. LOCK is
+// opened without following a symbolic link and refused (ErrNotRegular) if
+// it is a symbolic link, has more than one hard link or is not a regular
+// file.
 // Segment files are named %016x.seg after the sequence number of their first
 // payload, which the caller chooses, so that names sort in log order:
 // 0000000000000001.seg, 00000000000186a1.seg. ListSegments ignores all
-// other files. Closed segments are read-only (0400); only the last segment
+// other files. No file of the directory is opened through a symbolic link:
+// a segment that is one, or that is not a regular file, is refused
+// (ErrNotRegular) by ListSegments, OpenSegment, OpenFrames, Open and
+// DiscardUndurable, and a FIFO does not block them. Closed segments are read-only (0400); only the last segment
 // is appended to. Creating, removing or renaming a file is followed by an
 // fsync of the directory.
 //
@@ -41,11 +49,15 @@
 // a zero tail, any bad frame in another segment, a bad file header.
 //
 // Open repairs a torn tail: it copies the bytes from o to the end into
-// <segment>.broken (or <segment>.<n>.broken), fsyncs that file and the
-// directory, then truncates the segment to o and fsyncs it. A last segment
-// left without a complete frame is removed once its bytes are kept aside,
-// and the segment before it becomes the last one. Open changes nothing on
-// disk when it finds corruption.
+// <segment>.broken (or <segment>.<n>.broken, n from 1 to 63), fsyncs that
+// file and the directory, then truncates the segment to o and fsyncs it. A
+// last segment left without a complete frame is removed once its bytes are
+// kept aside (an empty one with no file kept), and the segment before it
+// becomes the last one. Open changes nothing on disk when it finds
+// corruption. A copy that fails (a full disk) is removed and nothing is
+// cut; with all 64 names taken for the segment, Open and DiscardUndurable
+// cut nothing and return ErrTooManyBroken, so that a failure that repeats
+// cannot fill the directory.
 //
 // # Writing and reading
 //

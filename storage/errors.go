@@ -14,11 +14,22 @@ var (
 	ErrCorrupt = errors.New("storage: corrupt segment")
 	// ErrTornTail is matched by every *TornTailError.
 	ErrTornTail = errors.New("storage: torn tail")
-	// ErrInsecurePermissions is returned by Create and Open when the data
-	// directory grants any access to group or others.
+	// ErrInsecurePermissions is returned by Create, Open and
+	// DiscardUndurable when the data directory grants any access to group
+	// or others, or is not owned by the effective uid of the process.
 	ErrInsecurePermissions = errors.New("storage: insecure permissions")
 	// ErrClosed is returned by methods of a closed Log or Reader.
 	ErrClosed = errors.New("storage: closed")
+	// ErrTooManyBroken is returned by Open and DiscardUndurable when a
+	// segment's bytes must be kept aside before a cut but the 64 files
+	// <segment>.broken and <segment>.1.broken to <segment>.63.broken all
+	// exist: nothing is cut until someone has looked at them.
+	ErrTooManyBroken = errors.New("storage: too many .broken files")
+	// ErrNotRegular is returned when a file of the data directory (a
+	// segment, LOCK, an index) is a symbolic link, a hard link to a file
+	// elsewhere where that matters (LOCK), or anything but a regular file:
+	// such a file is refused, never followed.
+	ErrNotRegular = errors.New("storage: not a regular file")
 )
 
 // Causes carried in CorruptError.Err and TornTailError.Err; match them with

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -280,5 +281,133 @@ func TestConcurrentAppendSync(t *testing.T) {
 			t.Fatal("payload read twice")
 		}
 		seen[string(p)] = true
+	}
+}
+
+// undurableLog makes a log whose last Sync wrote 5 frames and then failed
+// in fdatasync, and returns its directory, the segment, the durable offset
+// and the segment's size (the bytes after the durable offset must be cut).
+func undurableLog(t *testing.T) (dir, seg string, durable, size int64) {
+	t.Helper()
+	fl := &faults{}
+	dir = newDir(t)
+	l, err := Create(dir, Options{wrapFile: fl.wrap}, 1, testPayload(1, 300))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl.set(func(fl *faults) { fl.syncErr = syscall.EIO })
+	for i := uint64(2); i <= 6; i++ {
+		if err := l.Append(testPayload(i, 300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Sync: %v, want EIO", err)
+	}
+	seg, durable = l.Durable()
+	l.Close()
+	fi, err := os.Stat(filepath.Join(dir, seg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() <= durable {
+		t.Fatalf("segment of %d bytes, durable offset %d: nothing to cut", fi.Size(), durable)
+	}
+	return dir, seg, durable, fi.Size()
+}
+
+// TestDiscardUndurableDiskFull: the sealer retries DiscardUndurable every
+// second while the disk is full. A copy that fails leaves no file behind
+// and cuts nothing; once there is room, one file keeps the bytes, and a
+// retry with nothing left to cut leaves no other.
+func TestDiscardUndurableDiskFull(t *testing.T) {
+	for _, fail := range []struct {
+		name string
+		set  func(fl *faults)
+	}{
+		{"write", func(fl *faults) { fl.writeErr, fl.partial = syscall.ENOSPC, 10 }},
+		{"fsync", func(fl *faults) { fl.syncErr = syscall.ENOSPC }},
+	} {
+		t.Run(fail.name, func(t *testing.T) {
+			dir, seg, durable, size := undurableLog(t)
+			full := &faults{}
+			full.set(fail.set)
+			for range 100 {
+				_, err := discardUndurable(dir, seg, durable, full.wrap)
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("DiscardUndurable on a full disk: %v, want ENOSPC", err)
+				}
+			}
+			if broken := brokenFiles(t, dir); len(broken) != 0 {
+				t.Fatalf("failed copies left %d files behind, such as %q", len(broken), broken[0])
+			}
+			if fi, err := os.Stat(filepath.Join(dir, seg)); err != nil || fi.Size() != size {
+				t.Fatalf("segment cut although its bytes were not kept: %v, %v", fi.Size(), err)
+			}
+
+			full.set(func(fl *faults) { fl.writeErr, fl.partial, fl.syncErr = nil, 0, nil })
+			rec, err := discardUndurable(dir, seg, durable, full.wrap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec == nil || rec.KeptAs != seg+".broken" || rec.Bytes != size-durable {
+				t.Fatalf("Recovery = %+v, want %d bytes kept as %s.broken", rec, size-durable, seg)
+			}
+			if fi, err := os.Stat(filepath.Join(dir, rec.KeptAs)); err != nil || fi.Size() != size-durable {
+				t.Fatalf("%s: %v, want %d bytes", rec.KeptAs, err, size-durable)
+			}
+			for range 3 {
+				if rec, err := DiscardUndurable(dir, seg, durable); rec != nil || err != nil {
+					t.Fatalf("DiscardUndurable with nothing to cut: %+v, %v", rec, err)
+				}
+			}
+			if broken := brokenFiles(t, dir); len(broken) != 1 {
+				t.Fatalf("files kept aside: %q, want only %s.broken", broken, seg)
+			}
+			l, _, err := Open(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+		})
+	}
+}
+
+// TestBrokenFilesBound: with the 64 names <segment>.broken and
+// <segment>.1.broken to <segment>.63.broken taken, neither
+// DiscardUndurable nor Open cuts anything; once one is free again, it is
+// used.
+func TestBrokenFilesBound(t *testing.T) {
+	dir, seg, durable, size := undurableLog(t)
+	for n := 0; n < 64; n++ {
+		name := seg + ".broken"
+		if n > 0 {
+			name = fmt.Sprintf("%s.%d.broken", seg, n)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("earlier"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := DiscardUndurable(dir, seg, durable); !errors.Is(err, ErrTooManyBroken) {
+		t.Fatalf("DiscardUndurable with 64 .broken files: %v, want ErrTooManyBroken", err)
+	}
+	// Open finds the same bytes as a torn tail (the last frame's fdatasync
+	// failed, but the bytes are whole: make them torn).
+	if err := os.Truncate(filepath.Join(dir, seg), size-1); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	if _, _, err := Open(dir, Options{}); !errors.Is(err, ErrTooManyBroken) {
+		t.Fatalf("Open with a torn tail and 64 .broken files: %v, want ErrTooManyBroken", err)
+	}
+	if after := snapshot(t, dir); !equalSnapshots(before, after) {
+		t.Fatalf("refused, yet the directory changed: %q", keys(after))
+	}
+	if err := os.Remove(filepath.Join(dir, seg+".17.broken")); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := DiscardUndurable(dir, seg, durable)
+	if err != nil || rec == nil || rec.KeptAs != seg+".17.broken" {
+		t.Fatalf("DiscardUndurable with a free name: %+v, %v, want the bytes kept as %s.17.broken", rec, err, seg)
 	}
 }

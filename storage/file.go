@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -27,9 +29,10 @@ type osFile struct{ *os.File }
 
 func (f osFile) Datasync() error { return datasync(f.File) }
 
-// openFile opens a segment for writing through the seam.
+// openFile opens a segment for writing through the seam, as openInDir
+// does: never through a symbolic link.
 func (l *Log) openFile(path string, flag int, perm os.FileMode) (file, error) {
-	f, err := os.OpenFile(path, flag, perm)
+	f, err := openInDir(path, flag, perm)
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +41,55 @@ func (l *Log) openFile(path string, flag int, perm os.FileMode) (file, error) {
 		ff = l.opts.wrapFile(filepath.Base(path), ff)
 	}
 	return ff, nil
+}
+
+// openInDir opens a file of a data directory as os.OpenFile does, except
+// that it refuses, before reading or writing a byte, a symbolic link (it is
+// never followed: someone who can write the directory could point it
+// anywhere) and anything that is not a regular file (a FIFO or a device is
+// opened without blocking, then refused). Its errors carry the package
+// prefix; a refusal matches ErrNotRegular, a missing file fs.ErrNotExist.
+func openInDir(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := openNoFollow(path, flag, perm)
+	if err != nil {
+		// O_NOFOLLOW fails with ELOOP on a symbolic link, a directory
+		// opened for writing with EISDIR: say what is wrong plainly.
+		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%w: %s is a %s", ErrNotRegular, path, kindOf(fi.Mode()))
+		}
+		if errors.Is(err, ErrNotRegular) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is a %s", ErrNotRegular, path, kindOf(fi.Mode()))
+	}
+	return f, nil
+}
+
+// kindOf names the type of a file that is not a regular file.
+func kindOf(m fs.FileMode) string {
+	switch t := m.Type(); {
+	case t&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case t&fs.ModeDir != 0:
+		return "directory"
+	case t&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case t&fs.ModeSocket != 0:
+		return "socket"
+	case t&fs.ModeDevice != 0:
+		return "device"
+	default:
+		return "file of type " + t.String()
+	}
 }
 
 // syncDir fsyncs the directory dir, making creations, renames and removals

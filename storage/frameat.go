@@ -30,11 +30,12 @@ type FrameReader struct {
 }
 
 // OpenFrames opens the segment file at path for reads at known offsets
-// and checks its file header.
+// and checks its file header. Like OpenSegment, it refuses a symbolic link
+// and anything that is not a regular file (ErrNotRegular).
 func OpenFrames(path string) (*FrameReader, error) {
-	f, err := os.Open(path)
+	f, err := openInDir(path, os.O_RDONLY, 0)
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -42,10 +43,6 @@ func OpenFrames(path string) (*FrameReader, error) {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	name := filepath.Base(path)
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("storage: segment %s is not a regular file (%s)", path, fi.Mode().Type())
-	}
 	r := &FrameReader{name: name, f: f, size: fi.Size()}
 	var h [headerSize]byte
 	if _, err := f.ReadAt(h[:], 0); err != nil {

@@ -153,3 +153,16 @@ func mustErrAs[T error](t testing.TB, err error) T {
 	}
 	return target
 }
+
+// brokenFiles returns the names of the *.broken files in dir.
+func brokenFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*.broken"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m {
+		m[i] = filepath.Base(m[i])
+	}
+	return m
+}

@@ -334,7 +334,7 @@ func (l *Log) createSegment(firstSeq uint64, first []byte) error {
 	name := SegmentName(firstSeq)
 	f, err := l.openFile(filepath.Join(l.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("storage: create segment: %w", err)
+		return err // names the segment, with the package prefix
 	}
 	h := fileHeader()
 	b := make([]byte, 0, headerSize+frameHeaderSize+len(first))
@@ -410,9 +410,11 @@ func (l *Log) usable() error {
 	return nil
 }
 
-// prepareDir checks that dir is a directory with no access for group and
-// others, creating it with mode 0700 first if create is set and it is
-// missing.
+// prepareDir checks that dir is a directory owned by the effective uid of
+// this process (root too must own it) with no access for group and others,
+// creating it with mode 0700 first if create is set and it is missing. A
+// directory another user owns is refused: its owner could change its mode,
+// or replace its files, at any time.
 func prepareDir(dir string, create bool) error {
 	fi, err := os.Stat(dir)
 	if create && errors.Is(err, fs.ErrNotExist) {
@@ -429,6 +431,9 @@ func prepareDir(dir string, create bool) error {
 	}
 	if !fi.IsDir() {
 		return fmt.Errorf("storage: data directory %s is not a directory", dir)
+	}
+	if uid, ok := owner(fi); ok && uid != euid() {
+		return fmt.Errorf("%w: data directory %s is owned by uid %d, want uid %d, which this process runs as", ErrInsecurePermissions, dir, uid, euid())
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return fmt.Errorf("%w: data directory %s has mode %#o, want no access for group or others (0700)", ErrInsecurePermissions, dir, perm)

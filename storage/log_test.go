@@ -429,6 +429,10 @@ func TestLockOtherProcess(t *testing.T) {
 	if !strings.Contains(string(out), "pid "+strconv.Itoa(os.Getpid())) {
 		t.Errorf("helper's error %q does not name holder pid %d", out, os.Getpid())
 	}
+	// The helper did not hold the lock: it must not have touched LOCK.
+	if b, err := os.ReadFile(filepath.Join(dir, "LOCK")); err != nil || string(b) != strconv.Itoa(os.Getpid())+"\n" {
+		t.Errorf("LOCK holds %q (%v) after the helper's attempt, want this process's pid %d", b, err, os.Getpid())
+	}
 }
 
 func TestInsecurePermissions(t *testing.T) {
@@ -457,6 +461,58 @@ func TestInsecurePermissions(t *testing.T) {
 	if _, _, err := Open(dir, Options{}); !errors.Is(err, ErrInsecurePermissions) || !strings.Contains(err.Error(), "0705") {
 		t.Fatalf("Open of a 0705 directory: %v, want ErrInsecurePermissions naming 0705", err)
 	}
+}
+
+// TestDirectoryOwner: a data directory another uid owns is refused, also
+// when this process is root (which could read and write it anyway). Only
+// root can give a directory away, so as another user the test skips.
+func TestDirectoryOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown a directory to another uid")
+	}
+	const other = 65534 // nobody
+	dir := newDir(t)
+	l, err := Create(dir, Options{}, 1, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := l.Segment()
+	l.Close()
+	if err := os.Chown(dir, other, -1); err != nil {
+		t.Fatal(err)
+	}
+	wantErr := func(op string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrInsecurePermissions) || !strings.Contains(err.Error(), "uid 65534") || !strings.Contains(err.Error(), "uid 0") {
+			t.Fatalf("%s of a directory owned by uid %d: %v, want ErrInsecurePermissions naming uid %d and uid 0", op, other, err, other)
+		}
+	}
+	_, _, err = Open(dir, Options{})
+	wantErr("Open", err)
+	_, err = DiscardUndurable(dir, seg, headerSize)
+	wantErr("DiscardUndurable", err)
+
+	empty := newDir(t)
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(empty, other, -1); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Create(empty, Options{}, 1, []byte("x"))
+	wantErr("Create", err)
+	if _, err := os.Lstat(filepath.Join(empty, "LOCK")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Create wrote LOCK into a directory it refused: %v", err)
+	}
+
+	if err := os.Chown(dir, 0, -1); err != nil {
+		t.Fatal(err)
+	}
+	l, _, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("Open once the directory is root's again: %v", err)
+	}
+	l.Close()
 }
 
 func TestCreateMakesPrivateDirectory(t *testing.T) {

@@ -26,8 +26,9 @@ type SegmentInfo struct {
 // ListSegments returns the segment files of dir sorted by name, which is
 // also first-sequence order. Only names ending in ".seg" are considered;
 // such a name that SegmentName would not produce (upper-case hex, wrong
-// length), or that is not a regular file, is an error naming it. All other
-// files (LOCK, checkpoints, *.broken, *.tmp, keys) are ignored.
+// length), or that is not a regular file (a symbolic link is not followed:
+// ErrNotRegular), is an error naming it. All other files (LOCK,
+// checkpoints, *.broken, *.tmp, keys) are ignored.
 func ListSegments(dir string) ([]SegmentInfo, error) {
 	ents, err := os.ReadDir(dir) // sorted by name
 	if err != nil {
@@ -43,12 +44,12 @@ func ListSegments(dir string) ([]SegmentInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("storage: in %s: %w", dir, err)
 		}
-		fi, err := os.Stat(filepath.Join(dir, name))
+		fi, err := e.Info() // lstat(2): a symbolic link is seen as one
 		if err != nil {
 			return nil, fmt.Errorf("storage: list segments: %w", err)
 		}
 		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("storage: segment %s in %s is not a regular file (%s)", name, dir, fi.Mode().Type())
+			return nil, fmt.Errorf("%w: segment %s in %s is a %s", ErrNotRegular, name, dir, kindOf(fi.Mode()))
 		}
 		segs = append(segs, SegmentInfo{Name: name, FirstSeq: seq, Size: fi.Size()})
 	}
@@ -74,20 +75,18 @@ type Reader struct {
 // leave a torn tail, and only there are torn bytes reported as a
 // *TornTailError (including a file shorter than the header whose bytes are
 // a prefix of a valid header, or a file of zeros); everywhere else damage
-// is a *CorruptError. OpenSegment takes no lock and writes nothing.
+// is a *CorruptError. OpenSegment takes no lock and writes nothing. It
+// refuses a symbolic link (it is not followed) and anything that is not a
+// regular file with an error matching ErrNotRegular.
 func OpenSegment(path string, isLast bool) (*Reader, error) {
-	f, err := os.Open(path)
+	f, err := openInDir(path, os.O_RDONLY, 0)
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("storage: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("storage: segment %s is not a regular file (%s)", path, fi.Mode().Type())
 	}
 	r, err := newReader(filepath.Base(path), f, fi.Size(), isLast)
 	if err != nil {

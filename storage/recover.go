@@ -15,7 +15,7 @@ type Recovery struct {
 	Segment string   // segment whose torn tail was cut; "" if none was
 	Offset  int64    // offset of the first cut byte: the segment's new size
 	Bytes   int64    // number of bytes cut
-	KeptAs  string   // file in the data directory holding exactly the cut bytes
+	KeptAs  string   // file in the data directory holding exactly the cut bytes; "" when none were (Bytes is 0)
 	Removed bool     // the segment held no complete frame and was removed
 	Notes   []string // other changes, such as a read-only last segment made writable
 }
@@ -23,6 +23,8 @@ type Recovery struct {
 func (r *Recovery) String() string {
 	var parts []string
 	switch {
+	case r.Segment != "" && r.Removed && r.KeptAs == "":
+		parts = append(parts, fmt.Sprintf("removed segment %s, which was empty", r.Segment))
 	case r.Segment != "" && r.Removed:
 		parts = append(parts, fmt.Sprintf("removed segment %s, which held no complete frame (%d bytes kept as %s)", r.Segment, r.Bytes, r.KeptAs))
 	case r.Segment != "":
@@ -61,9 +63,9 @@ func (l *Log) recover() (*Recovery, error) {
 	// Plan.
 	last := len(segs) - 1
 	lastPath := filepath.Join(l.dir, segs[last].Name)
-	lastInfo, err := os.Stat(lastPath)
+	lastInfo, err := statInDir(lastPath)
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, err
 	}
 	end, frames, torn, err := scanSegment(lastPath, true)
 	if err != nil {
@@ -75,8 +77,8 @@ func (l *Log) recover() (*Recovery, error) {
 		target = last - 1
 		if target >= 0 {
 			path := filepath.Join(l.dir, segs[target].Name)
-			if targetInfo, err = os.Stat(path); err != nil {
-				return nil, fmt.Errorf("storage: %w", err)
+			if targetInfo, err = statInDir(path); err != nil {
+				return nil, err
 			}
 			if targetEnd, _, _, err = scanSegment(path, false); err != nil {
 				return nil, err
@@ -97,7 +99,7 @@ func (l *Log) recover() (*Recovery, error) {
 		if remove {
 			from = 0
 		}
-		keptAs, err := keepAside(l.dir, segs[last].Name, from, lastInfo.Size())
+		keptAs, err := keepAside(l.dir, segs[last].Name, from, lastInfo.Size(), l.opts.wrapFile)
 		if err != nil {
 			return nil, err
 		}
@@ -112,8 +114,7 @@ func (l *Log) recover() (*Recovery, error) {
 		}
 	}
 	if target < 0 {
-		return rec, fmt.Errorf("storage: no log in %s: its only segment %s held no complete frame and was removed (kept as %s): %w",
-			l.dir, segs[last].Name, rec.KeptAs, fs.ErrNotExist)
+		return rec, fmt.Errorf("storage: no log in %s: %s: %w", l.dir, rec, fs.ErrNotExist)
 	}
 	for _, s := range segs[:target] {
 		mode, sealed, err := sealClosed(filepath.Join(l.dir, s.Name))
@@ -129,15 +130,15 @@ func (l *Log) recover() (*Recovery, error) {
 	path := filepath.Join(l.dir, name)
 	changed := torn != nil && !remove
 	if perm := targetInfo.Mode().Perm(); perm&0o200 == 0 {
-		if err := os.Chmod(path, 0o600); err != nil {
-			return rec, fmt.Errorf("storage: %w", err)
+		if err := chmodInDir(path, 0o600); err != nil {
+			return rec, err
 		}
 		note("made read-only last segment %s (mode %#o) writable (0600) to append to it", name, perm)
 		changed = true
 	}
 	f, err := l.openFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return rec, fmt.Errorf("storage: open segment for appending: %w", err)
+		return rec, err
 	}
 	if torn != nil && !remove {
 		if err := f.Truncate(end); err != nil {
@@ -159,9 +160,9 @@ func (l *Log) recover() (*Recovery, error) {
 // checkSegmentHeader reads and checks the file header of a segment that is
 // not the last one.
 func checkSegmentHeader(dir, name string) error {
-	f, err := os.Open(filepath.Join(dir, name))
+	f, err := openInDir(filepath.Join(dir, name), os.O_RDONLY, 0)
 	if err != nil {
-		return fmt.Errorf("storage: %w", err)
+		return err
 	}
 	defer f.Close()
 	var h [headerSize]byte
@@ -204,49 +205,80 @@ func scanSegment(path string, isLast bool) (end int64, frames int, torn *TornTai
 	}
 }
 
+// maxBroken bounds the files keepAside creates for one segment:
+// <name>.broken, then <name>.1.broken to <name>.63.broken. Each is a cut
+// the sealer made at start or after a storage failure; more than a few
+// means something is wrong that a person must look at, and a bound keeps a
+// failure that repeats (the sealer retries every second) from filling the
+// directory.
+const maxBroken = 64
+
 // keepAside copies the bytes [from, size) of segment name into a new file
-// <name>.broken, or <name>.<n>.broken with the first free n >= 1, fsyncs it
-// and the directory, and returns its name.
-func keepAside(dir, name string, from, size int64) (string, error) {
-	src, err := os.Open(filepath.Join(dir, name))
+// <name>.broken, or <name>.<n>.broken with the first free n from 1 to
+// maxBroken-1, fsyncs it and the directory, and returns its name. With
+// nothing to copy (from >= size) it creates no file and returns "". A copy
+// that fails (a full disk) is removed, so that retries leave nothing
+// behind; with all maxBroken names taken it refuses (ErrTooManyBroken).
+// wrap, when set, wraps the new file as Options.wrapFile does.
+func keepAside(dir, name string, from, size int64, wrap func(string, file) file) (string, error) {
+	if from >= size {
+		return "", nil
+	}
+	src, err := openInDir(filepath.Join(dir, name), os.O_RDONLY, 0)
 	if err != nil {
-		return "", fmt.Errorf("storage: keep torn bytes: %w", err)
+		return "", err
 	}
 	defer src.Close()
-	for n := 0; ; n++ {
+	for n := 0; n < maxBroken; n++ {
 		kept := name + ".broken"
 		if n > 0 {
 			kept = fmt.Sprintf("%s.%d.broken", name, n)
 		}
-		dst, err := os.OpenFile(filepath.Join(dir, kept), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		path := filepath.Join(dir, kept)
+		dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // O_EXCL: never through a link
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("storage: keep torn bytes: %w", err)
+			return "", fmt.Errorf("storage: keep torn bytes of %s: %w", name, err)
 		}
-		_, err = io.Copy(dst, io.NewSectionReader(src, from, size-from))
+		var f file = osFile{dst}
+		if wrap != nil {
+			f = wrap(kept, f)
+		}
+		_, err = io.Copy(f, io.NewSectionReader(src, from, size-from))
 		if err == nil {
-			err = dst.Sync()
+			err = f.Sync()
 		}
-		if cerr := dst.Close(); err == nil {
+		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return "", fmt.Errorf("storage: keep torn bytes in %s: %w", kept, err)
+			// A partial copy keeps nothing worth having: remove it.
+			if rerr := os.Remove(path); rerr != nil {
+				err = fmt.Errorf("%w (and could not remove it: %v)", err, rerr)
+			}
+			return "", fmt.Errorf("storage: keep torn bytes of %s in %s: %w", name, kept, err)
 		}
 		if err := syncDir(dir); err != nil {
 			return "", err
 		}
 		return kept, nil
 	}
+	return "", fmt.Errorf("%w: %s.broken and %s.1.broken to %s.%d.broken all exist: inspect them and remove them",
+		ErrTooManyBroken, name, name, name, maxBroken-1)
 }
 
 // sealClosed makes a closed segment read-only (0400) if it is writable, and
 // fsyncs it so that the mode is durable. It returns the old mode and
 // whether it changed it.
 func sealClosed(path string) (fs.FileMode, bool, error) {
-	fi, err := os.Stat(path)
+	f, err := openInDir(path, os.O_RDONLY, 0)
+	if err != nil {
+		return 0, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return 0, false, fmt.Errorf("storage: %w", err)
 	}
@@ -254,11 +286,6 @@ func sealClosed(path string) (fs.FileMode, bool, error) {
 	if perm&0o222 == 0 {
 		return perm, false, nil
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return perm, false, fmt.Errorf("storage: seal closed segment: %w", err)
-	}
-	defer f.Close()
 	if err := f.Chmod(0o400); err != nil {
 		return perm, false, fmt.Errorf("storage: seal closed segment: %w", err)
 	}
@@ -270,43 +297,93 @@ func sealClosed(path string) (fs.FileMode, bool, error) {
 
 // DiscardUndurable cuts segment back to offset, the size it had after its
 // last successful Sync (Log.Durable), keeping the bytes after it aside in
-// <segment>.broken first. A caller uses it after a failed write or fdatasync
-// and before the next Open: bytes written without a successful fdatasync
-// may still be readable from the page cache yet never reach the disk (the
-// kernel can drop them after a failed fdatasync), so they must not become
-// part of the log that later records extend. It takes the directory's lock,
-// so no Log may hold it. It returns nil when there was nothing to cut.
+// <segment>.broken (or <segment>.<n>.broken) first. A caller uses it after
+// a failed write or fdatasync and before the next Open: bytes written
+// without a successful fdatasync may still be readable from the page cache
+// yet never reach the disk (the kernel can drop them after a failed
+// fdatasync), so they must not become part of the log that later records
+// extend. It takes the directory's lock, so no Log may hold it. It returns
+// nil when there was nothing to cut, and then creates no file. If the
+// bytes cannot be kept (a full disk), it cuts nothing and leaves no file;
+// once maxBroken (64) such files exist for the segment, it refuses
+// (ErrTooManyBroken).
 func DiscardUndurable(dir, segment string, offset int64) (*Recovery, error) {
+	return discardUndurable(dir, segment, offset, nil)
+}
+
+// discardUndurable is DiscardUndurable, with the file kept aside wrapped by
+// wrap (tests inject failures through it).
+func discardUndurable(dir, segment string, offset int64, wrap func(string, file) file) (*Recovery, error) {
+	if err := prepareDir(dir, false); err != nil {
+		return nil, err
+	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Close()
 	path := filepath.Join(dir, segment)
-	fi, err := os.Stat(path)
+	fi, err := statInDir(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil // never created: Open removes what is left of it
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, err
 	}
 	if fi.Size() <= offset {
 		return nil, nil
 	}
-	kept, err := keepAside(dir, segment, offset, fi.Size())
+	kept, err := keepAside(dir, segment, offset, fi.Size(), wrap)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	// Until the segment is cut, the bytes are still in it: a failure here
+	// removes the copy, so that the caller's retries do not pile up copies.
+	// Once it is cut, the copy stays even if the fsync fails.
+	unkeep := func(err error) error {
+		if rerr := os.Remove(filepath.Join(dir, kept)); rerr != nil {
+			return fmt.Errorf("%w (and could not remove %s: %v)", err, kept, rerr)
+		}
+		return err
+	}
+	f, err := openInDir(path, os.O_WRONLY, 0)
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, unkeep(err)
 	}
 	defer f.Close()
 	if err := f.Truncate(offset); err != nil {
-		return nil, fmt.Errorf("storage: cut undurable bytes of %s: %w", segment, err)
+		return nil, unkeep(fmt.Errorf("storage: cut undurable bytes of %s: %w", segment, err))
 	}
 	if err := f.Sync(); err != nil {
 		return nil, fmt.Errorf("storage: fsync segment %s: %w", segment, err)
 	}
 	return &Recovery{Segment: segment, Offset: offset, Bytes: fi.Size() - offset, KeptAs: kept}, nil
+}
+
+// statInDir is os.Lstat of a segment: a symbolic link, or anything else
+// that is not a regular file, is refused (ErrNotRegular), never followed.
+func statInDir(path string) (fs.FileInfo, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is a %s", ErrNotRegular, path, kindOf(fi.Mode()))
+	}
+	return fi, nil
+}
+
+// chmodInDir changes the mode of a segment through a descriptor that
+// openInDir opened, so that a symbolic link is never followed. The caller
+// makes the mode durable.
+func chmodInDir(path string, mode fs.FileMode) error {
+	f, err := openInDir(path, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	return nil
 }

@@ -165,7 +165,8 @@ var tornCases = []tornCase{
 	}},
 	{name: "empty new segment", segments: 2, damage: func(t *testing.T, fx *fixture) (*Recovery, []byte, int) {
 		fx.write(t, 1, nil)
-		return &Recovery{Segment: fx.segs[1], Offset: 0, Bytes: 0, KeptAs: fx.segs[1] + ".broken", Removed: true}, nil, fx.perSeg
+		// Nothing to keep: no file.
+		return &Recovery{Segment: fx.segs[1], Offset: 0, Bytes: 0, KeptAs: "", Removed: true}, nil, fx.perSeg
 	}},
 	{name: "new segment with a torn first frame", segments: 2, damage: func(t *testing.T, fx *fixture) (*Recovery, []byte, int) {
 		b, _ := fx.read(t, 1)
@@ -205,15 +206,21 @@ func TestTornTail(t *testing.T) {
 					got.KeptAs != want.KeptAs || got.Removed != want.Removed {
 					t.Fatalf("Recovery = %+v, want %+v", got, *want)
 				}
-				b, err := os.ReadFile(filepath.Join(fx.dir, rec.KeptAs))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(b, kept) {
-					t.Fatalf("%s holds %d bytes %x, want %d bytes %x", rec.KeptAs, len(b), b, len(kept), kept)
-				}
-				if m := fileMode(t, filepath.Join(fx.dir, rec.KeptAs)); m != 0o600 {
-					t.Errorf("%s has mode %#o, want 0600", rec.KeptAs, m)
+				if rec.KeptAs == "" {
+					if broken := brokenFiles(t, fx.dir); len(broken) != 0 {
+						t.Fatalf("nothing was kept, yet there are %q", broken)
+					}
+				} else {
+					b, err := os.ReadFile(filepath.Join(fx.dir, rec.KeptAs))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(b, kept) {
+						t.Fatalf("%s holds %d bytes %x, want %d bytes %x", rec.KeptAs, len(b), b, len(kept), kept)
+					}
+					if m := fileMode(t, filepath.Join(fx.dir, rec.KeptAs)); m != 0o600 {
+						t.Errorf("%s has mode %#o, want 0600", rec.KeptAs, m)
+					}
 				}
 				path := filepath.Join(fx.dir, rec.Segment)
 				if want.Removed {

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/query"
 )
@@ -201,7 +202,7 @@ func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
 				line = appendReply(line[:0], p.result)
 			}
 		default:
-			line = appendOutcome(line[:0], p.id, p.req, rw.await(p.req))
+			line = appendOutcome(line[:0], p.id, p.req, s.outcome(p.req, rw.await(p.req)))
 		}
 		if rw.broken {
 			continue // keep draining so that the reader never blocks
@@ -272,13 +273,25 @@ func (rw *replyWriter) await(r *request) reply {
 	}
 }
 
+// outcome completes the writer's outcome rep of r. The reply to
+// report_dropped names the audit.client_dropped record it wrote like a
+// durable emit's reply, by seq and audit_id (PROTOCOL.md); the writer gives
+// only the seq of a sealer event, so the audit_id is derived here from the
+// log's ID (FORMAT.md §3.3).
+func (s *Sealer) outcome(r *request, rep reply) reply {
+	if r.kind == reqDropped && rep.err == nil && rep.hasSeq && rep.auditID == "" {
+		rep.auditID = chain.AuditID(s.logID, rep.seq)
+	}
+	return rep
+}
+
 // appendOutcome appends the reply to r, whose outcome the writer gave. A
 // durable emit's success, the reply most durable traffic gets, is written
 // by hand (byte for byte what appendReply writes for it); anything else
 // goes through replyFor and appendReply.
 func appendOutcome(dst []byte, id string, r *request, rep reply) []byte {
 	if rep.err == nil && r.kind == reqEmit && rep.hasSeq && !rep.sealed &&
-		len(id) <= 64 && isPlainJSONString(id) && isPlainJSONString(rep.auditID) {
+		len(id) <= 64 && isPlainJSONString(id) && rep.auditID != "" && isPlainJSONString(rep.auditID) {
 		dst = appendIDField(append(dst, '{'), id)
 		dst = append(dst, `"ok":true,"seq":`...)
 		dst = strconv.AppendUint(dst, rep.seq, 10)
@@ -305,7 +318,7 @@ func appendReply(dst []byte, r *wireReply) []byte {
 		dst = appendIDField(append(dst, '{'), r.ID)
 		return append(dst, `"ok":true,"accepted":true}`+"\n"...)
 	case simpleID && r.OK && r.Seq != nil && r.Durable && !r.Sealed && r.CheckpointSize == nil && r.Error == nil &&
-		r.Status == nil && r.Matches == nil && isPlainJSONString(r.AuditID):
+		r.Status == nil && r.Matches == nil && r.AuditID != "" && isPlainJSONString(r.AuditID):
 		dst = appendIDField(append(dst, '{'), r.ID)
 		dst = append(dst, `"ok":true,"seq":`...)
 		dst = strconv.AppendUint(dst, *r.Seq, 10)

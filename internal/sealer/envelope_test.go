@@ -97,10 +97,17 @@ func TestAppendOutcomeMatchesReplyFor(t *testing.T) {
 		{"n", emit, reply{seq: 9, auditID: "3f9a1c0d5e6b7a81-9", hasSeq: true, err: ErrNotSealed}},
 		{"u", emit, reply{err: ErrUnavailable}},
 		{"f", flush, reply{checkpointSize: 44, sealed: true}},
+		{"d", &request{kind: reqDropped, seq: 12}, reply{seq: 12, auditID: "3f9a1c0d5e6b7a81-12", hasSeq: true}},
+		{"e", emit, reply{seq: 13, hasSeq: true}}, // no audit_id: not written by hand
 	} {
 		want := appendReply(nil, replyFor(c.id, c.r, c.rep))
 		if got := appendOutcome(nil, c.id, c.r, c.rep); string(got) != string(want) {
 			t.Errorf("appendOutcome = %s, replyFor+appendReply = %s", got, want)
+		}
+		// The replies written by hand are byte for byte encoding/json's.
+		js, _ := json.Marshal(replyFor(c.id, c.r, c.rep))
+		if got := appendReply(nil, replyFor(c.id, c.r, c.rep)); string(got) != string(js)+"\n" {
+			t.Errorf("appendReply = %s, encoding/json = %s", got, js)
 		}
 	}
 }

@@ -334,6 +334,12 @@ func TestReportDropped(t *testing.T) {
 				t.Fatalf("report_dropped reply: %s", r.raw)
 			}
 			seq := *r.Seq
+			// PROTOCOL.md: the reply names the record like a durable emit's.
+			logID := c.status().LogID
+			want := fmt.Sprintf(`{"id":"d","ok":true,"seq":%d,"audit_id":"%s-%d","durable":true}`+"\n", seq, logID[:16], seq)
+			if r.raw != want {
+				t.Fatalf("report_dropped reply %q, want %q", r.raw, want)
+			}
 			h.stopAndVerify()
 			recs := readRecords(t, h.cfg.DataDir)
 			evs := sealerEvents(t, recs, event.TypeClientDropped)
@@ -346,6 +352,8 @@ func TestReportDropped(t *testing.T) {
 			}
 			if rec := recs[seq]; rec.Seq != seq || string(rec.Type) != event.TypeClientDropped || string(rec.Service) != chain.SealerService {
 				t.Errorf("record %d: seq %d type %q service %q", seq, rec.Seq, rec.Type, rec.Service)
+			} else if string(rec.AuditID) != r.AuditID {
+				t.Errorf("report_dropped reply names audit_id %q, the record has %q", r.AuditID, rec.AuditID)
 			}
 		})
 	}
