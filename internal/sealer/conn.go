@@ -12,7 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/query"
 )
@@ -202,7 +201,7 @@ func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
 				line = appendReply(line[:0], p.result)
 			}
 		default:
-			line = appendOutcome(line[:0], p.id, p.req, s.outcome(p.req, rw.await(p.req)))
+			line = appendOutcome(line[:0], p.id, p.req, rw.await(p.req))
 		}
 		if rw.broken {
 			continue // keep draining so that the reader never blocks
@@ -271,18 +270,6 @@ func (rw *replyWriter) await(r *request) reply {
 		rw.flush()
 		return <-r.done
 	}
-}
-
-// outcome completes the writer's outcome rep of r. The reply to
-// report_dropped names the audit.client_dropped record it wrote like a
-// durable emit's reply, by seq and audit_id (PROTOCOL.md); the writer gives
-// only the seq of a sealer event, so the audit_id is derived here from the
-// log's ID (FORMAT.md §3.3).
-func (s *Sealer) outcome(r *request, rep reply) reply {
-	if r.kind == reqDropped && rep.err == nil && rep.hasSeq && rep.auditID == "" {
-		rep.auditID = chain.AuditID(s.logID, rep.seq)
-	}
-	return rep
 }
 
 // appendOutcome appends the reply to r, whose outcome the writer gave. A

@@ -23,7 +23,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
@@ -66,7 +65,6 @@ type Sealer struct {
 	open      map[*net.UnixConn]*connState
 	started   time.Time
 	openInfo  *ledger.OpenInfo
-	logID     chain.LogID // the log's, for the audit_id of a reply; the writer may reopen the ledger, never change the log
 	anchoring bool
 	ledgerCfg ledger.Config // to open the log again after a storage failure
 	// startSeq is the first record of this run; startSealErr why the
@@ -132,7 +130,7 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	}
 	sl := &Sealer{cfg: cfg, log: log, signer: s, ledger: l, policy: pol,
 		intake: make(chan *request, cfg.Queue.Events+criticalReserve), space: make(chan struct{}, 1),
-		started: time.Now(), openInfo: info, logID: l.LogID(), anchoring: o.counter != nil, ledgerCfg: lc,
+		started: time.Now(), openInfo: info, anchoring: o.counter != nil, ledgerCfg: lc,
 		indexQueue: make(chan string, indexQueueLen), badLines: newBadLineBudget(cfg.Limits.BadLinesPerSecond)}
 	// The queue gauges were registered but never set (always 0): they now
 	// read the queue's counters at each scrape.
