@@ -145,6 +145,16 @@ func TestConsistencyCommand(t *testing.T) {
 	if code, out, stderr := runCLI("consistency", "--key", v.KeyFile, "--checkpoint", v.TrustedFile, path); code != 0 || !bytes.Contains([]byte(out), []byte("consistent")) {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
+	// Not well formed: exit 2, naming the problem.
+	for _, tc := range []struct{ old, new, want string }{
+		{`"old_size":`, `"OLD_SIZE":1,"old_size":`, `unknown member "OLD_SIZE"`},
+		{`"old_size":`, `"old_size":1,"old_size":`, `duplicate member "old_size"`},
+	} {
+		os.WriteFile(path, bytes.Replace(data, []byte(tc.old), []byte(tc.new), 1), 0o600)
+		if code, out, stderr := runCLI("consistency", "--key", v.KeyFile, "--checkpoint", v.TrustedFile, path); code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d, want 2\n%s%s", tc.new, code, out, stderr)
+		}
+	}
 	b.Proof[len(b.Proof)-1][3] ^= 1
 	data, _ = json.Marshal(b)
 	os.WriteFile(path, data, 0o600)
