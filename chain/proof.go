@@ -9,6 +9,8 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/audit-sealer/audit-sealer/internal/strictjson"
 )
 
 // rangeFactory builds the compact ranges of proofs (Tree keeps its own).
@@ -159,26 +161,35 @@ func (h *Hash) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// ErrBadBundle is wrapped by errors from ParseInclusionBundle.
+// ErrBadBundle is wrapped by errors from ParseInclusionBundle and
+// ParseConsistencyBundle. An error from the strict JSON check wraps the
+// strictjson sentinel too (strictjson.ErrDuplicate, ErrUnknown, …).
 var ErrBadBundle = errors.New("chain: malformed proof bundle")
 
-// maxBundleSize bounds a bundle read from a file.
-const maxBundleSize = 1 << 20
+// MaxBundleSize bounds a bundle: a record is at most about 66 KiB (§3.1 of
+// FORMAT.md), a checkpoint note 16 KiB, a proof 64 or 128 hashes.
+const MaxBundleSize = 1 << 20
 
-// ParseInclusionBundle decodes a bundle strictly: unknown fields, a wrong
-// format line or trailing data are refused.
+// parseBundle decodes a bundle of either kind strictly (package
+// strictjson): one JSON object with exactly the members of v's type, each
+// once, names matched case-sensitively, nothing after it.
+func parseBundle(data []byte, v any) error {
+	if len(data) > MaxBundleSize {
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrBadBundle, len(data), MaxBundleSize)
+	}
+	if err := strictjson.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadBundle, err)
+	}
+	return nil
+}
+
+// ParseInclusionBundle decodes a bundle strictly: every member present once
+// under its exact name, no other member, the format line, nothing after the
+// object.
 func ParseInclusionBundle(data []byte) (*InclusionBundle, error) {
-	if len(data) > maxBundleSize {
-		return nil, fmt.Errorf("%w: %d bytes", ErrBadBundle, len(data))
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var b InclusionBundle
-	if err := dec.Decode(&b); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadBundle, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data", ErrBadBundle)
+	if err := parseBundle(data, &b); err != nil {
+		return nil, err
 	}
 	if b.Format != InclusionBundleFormat {
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrBadBundle, b.Format, InclusionBundleFormat)
@@ -203,19 +214,12 @@ type ConsistencyBundle struct {
 	Checkpoint []byte `json:"checkpoint"` // the newer signed checkpoint note
 }
 
-// ParseConsistencyBundle decodes a bundle strictly.
+// ParseConsistencyBundle decodes a bundle strictly, as ParseInclusionBundle
+// does.
 func ParseConsistencyBundle(data []byte) (*ConsistencyBundle, error) {
-	if len(data) > maxBundleSize {
-		return nil, fmt.Errorf("%w: %d bytes", ErrBadBundle, len(data))
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var b ConsistencyBundle
-	if err := dec.Decode(&b); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadBundle, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data", ErrBadBundle)
+	if err := parseBundle(data, &b); err != nil {
+		return nil, err
 	}
 	if b.Format != ConsistencyBundleFormat {
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrBadBundle, b.Format, ConsistencyBundleFormat)

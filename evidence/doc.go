@@ -2,7 +2,8 @@
 // quote of audit-sealer's NV monotonic counter, signed by an attestation key
 // (AK) of the TPM, together with everything needed to check it offline.
 //
-// The package is pure Go and uses the standard library only. It parses the
+// The package is pure Go and uses the standard library only (with the
+// module's internal/strictjson, itself standard library only). It parses the
 // few TPM 2.0 structures it needs by hand, so that the offline verifier
 // (audit-verify) links no TPM library. Package tpm writes the files; this
 // package only reads them.
@@ -10,8 +11,10 @@
 // # Evidence file format
 //
 // An evidence file is one JSON object (UTF-8, optionally followed by
-// white space) with exactly these seven members, each required, no others
-// (a file with an unknown or repeated member is refused):
+// white space) with exactly these seven members, each required, no others:
+// member names are matched exactly, case-sensitively, and a file with an
+// unknown member (a case variant such as "NONCE" is one) or a repeated
+// member is refused:
 //
 //	{
 //	  "format":     "audit-sealer tpm evidence v1",

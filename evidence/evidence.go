@@ -1,13 +1,13 @@
 package evidence
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
+
+	"github.com/audit-sealer/audit-sealer/internal/strictjson"
 )
 
 // Format is the value of the "format" member of a version 1 evidence file.
@@ -53,7 +53,7 @@ type Evidence struct {
 }
 
 // file is the JSON form of an evidence file. Its field order is the order
-// of the members in a written file.
+// of the members in a written file; every member is required (Parse).
 type file struct {
 	Format    string `json:"format"`
 	Nonce     string `json:"nonce"`
@@ -64,34 +64,25 @@ type file struct {
 	CreatedAt string `json:"created_at"`
 }
 
-// members lists the JSON member names in a file, each required once.
-var members = []string{"format", "nonce", "ak_public", "nv_public", "attest", "signature", "created_at"}
-
 func badf(format string, args ...any) error {
 	return fmt.Errorf("evidence: "+format+": %w", append(args, ErrBadEvidence)...)
 }
 
 // Parse parses an evidence file. It is strict: the "format" member must be
-// [Format], every member must be present exactly once, no other member is
-// allowed, base64 must be canonical standard encoding with padding, and
-// nothing but white space may follow the object. Parse does not verify
-// anything cryptographic; call [Evidence.Verify] for that. Every error wraps
-// [ErrBadEvidence].
+// [Format], every member must be present exactly once under its exact
+// (case-sensitive) name, no other member is allowed (a case variant such as
+// "NONCE" is another member), base64 must be canonical standard encoding
+// with padding, and nothing but white space may follow the object. Parse
+// does not verify anything cryptographic; call [Evidence.Verify] for that.
+// Every error wraps [ErrBadEvidence]; one from the strict JSON check also
+// wraps the strictjson sentinel (strictjson.ErrDuplicate, ErrUnknown, …).
 func Parse(data []byte) (*Evidence, error) {
 	if len(data) > MaxSize {
 		return nil, badf("file is %d bytes, more than %d", len(data), MaxSize)
 	}
-	if err := checkMembers(data); err != nil {
-		return nil, err
-	}
 	var f file
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, badf("%v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, badf("data after the JSON object")
+	if err := strictjson.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("evidence: %w: %w", err, ErrBadEvidence)
 	}
 	if f.Format != Format {
 		return nil, badf("format %q, want %q", f.Format, Format)
@@ -128,46 +119,6 @@ func Parse(data []byte) (*Evidence, error) {
 	}
 	e.CreatedAt = t
 	return e, nil
-}
-
-// checkMembers makes sure data is one JSON object whose members are exactly
-// the seven of format v1, each once. (encoding/json would silently take the
-// last of two members with the same name.)
-func checkMembers(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return badf("%v", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return badf("not a JSON object")
-	}
-	seen := make(map[string]bool, len(members))
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return badf("%v", err)
-		}
-		name, _ := tok.(string)
-		if seen[name] {
-			return badf("member %q appears twice", name)
-		}
-		seen[name] = true
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return badf("member %q: %v", name, err)
-		}
-		if len(v) == 0 || v[0] != '"' {
-			return badf("member %q is not a string", name)
-		}
-	}
-	for _, m := range members {
-		if !seen[m] {
-			return badf("member %q is missing", m)
-		}
-	}
-	return nil
 }
 
 // Marshal returns the evidence file for e: the JSON object of format v1,

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/evidence"
+	"github.com/audit-sealer/audit-sealer/internal/strictjson"
 )
 
 // The tests build evidence with a software ECDSA key standing in for the
@@ -424,6 +425,12 @@ func TestParseRejects(t *testing.T) {
 		{"missing member", with("signature", nil)},
 		{"duplicate member", bytes.Replace(good, []byte(`"nonce":`), []byte(`"nonce": "", "nonce":`), 1)},
 		{"member in capitals", bytes.Replace(good, []byte(`"nonce":`), []byte(`"NONCE":`), 1)},
+		{"member in capitals before", bytes.Replace(good, []byte(`"nonce":`), []byte(`"NONCE": "", "nonce":`), 1)},
+		{"member in capitals after", bytes.Replace(good, []byte(`"created_at":`), []byte(`"NONCE": "", "created_at":`), 1)},
+		{"member capitalised after", bytes.Replace(good, []byte(`"created_at":`), []byte(`"Nonce": "", "created_at":`), 1)},
+		{"format in capitals", bytes.Replace(good, []byte(`"nonce":`), []byte(`"FORMAT": "x", "nonce":`), 1)},
+		{"duplicate member escaped", bytes.Replace(good, []byte(`"nonce":`), []byte(`"\u006eonce": "", "nonce":`), 1)},
+		{"trailing bracket", append(bytes.Clone(good), ']')},
 		{"other format", with("format", "audit-sealer tpm evidence v2")},
 		{"number", with("nonce", 12)},
 		{"null", bytes.Replace(good, []byte(`"nonce": "`+nonce+`"`), []byte(`"nonce": null`), 1)},
@@ -461,8 +468,32 @@ func TestNoTPMLibrary(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		if dep != "github.com/audit-sealer/audit-sealer/evidence" {
-			t.Errorf("evidence depends on %s; it may use the standard library only", dep)
+		if dep != "github.com/audit-sealer/audit-sealer/evidence" && dep != "github.com/audit-sealer/audit-sealer/internal/strictjson" {
+			t.Errorf("evidence depends on %s; it may use the standard library (and internal/strictjson) only", dep)
+		}
+	}
+}
+
+// TestParseNamesTheProblem: a case variant beside a member, or a member
+// repeated under an escaped name, is refused for what it is, not because
+// some later check happens to fail.
+func TestParseNamesTheProblem(t *testing.T) {
+	good, err := goodSpec().build().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		data []byte
+		want error
+		msg  string
+	}{
+		{bytes.Replace(good, []byte(`"created_at":`), []byte(`"NONCE": "AAAA", "created_at":`), 1), strictjson.ErrUnknown, `"NONCE"`},
+		{bytes.Replace(good, []byte(`"nonce":`), []byte(`"\u006eonce": "AAAA", "nonce":`), 1), strictjson.ErrDuplicate, `"nonce"`},
+		{append(bytes.Clone(good), "{}"...), strictjson.ErrSyntax, "data after the value"},
+	} {
+		_, err := evidence.Parse(tc.data)
+		if !errors.Is(err, evidence.ErrBadEvidence) || !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("Parse = %v; want %v naming %s", err, tc.want, tc.msg)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
 )
 
 // TestQueryResultsCarryProofs: audit-sealer query --json --proofs gives
@@ -85,6 +87,56 @@ func TestQueryResultsCarryProofs(t *testing.T) {
 		}
 		if code, rep := check("edited-"+name+".json", string(data)); code != 1 || rep["verdict"] != "invalid" {
 			t.Fatalf("result with an edited %s: exit %d, %v", name, code, rep)
+		}
+	}
+}
+
+// TestQueryProofsKeepCanonicalEvents: events full of characters encoders
+// rewrite (<, >, &, U+2028, non-ASCII, escaped quotes) survive
+// audit-sealer query --json --proofs byte for byte, so audit-verify proof
+// accepts every line; a line given a repeated member inside its event, or a
+// case variant of a member, is refused as not well formed (exit 2).
+func TestQueryProofsKeepCanonicalEvents(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	const n = 30
+	key, err := testkit.BuildLogOf(dataDir, n, testkit.EscapeEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(bin, "audit-sealer"), "query", "--data-dir", dataDir, "--json", "--proofs", "--limit", "100").Output()
+	if err != nil {
+		t.Fatalf("query --proofs: %v", err)
+	}
+	var lines [][]byte
+	for line := range bytes.Lines(out) {
+		if !bytes.HasPrefix(line, []byte(`{"summary"`)) {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != n {
+		t.Fatalf("%d results, want %d", len(lines), n)
+	}
+	dir := t.TempDir()
+	check := func(line []byte) (int, string) {
+		t.Helper()
+		path := filepath.Join(dir, "result.json")
+		if err := os.WriteFile(path, line, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return auditVerifyArgsRaw(t, "proof", "--key", key, path)
+	}
+	for i, line := range lines {
+		if code, out := check(line); code != 0 || !strings.Contains(out, "every field of the query result line is the proven record's") {
+			t.Fatalf("result %d: exit %d\n%s\n%s", i, code, out, line)
+		}
+	}
+	for _, tc := range []struct{ old, new, want string }{
+		{`"reason":"`, `"reason":"nothing to see","reason":"`, `duplicate member "reason" in event`},
+		{`"service":`, `"SERVICE":"forged","service":`, `unknown member "SERVICE"`},
+	} {
+		forged := bytes.Replace(lines[0], []byte(tc.old), []byte(tc.new), 1)
+		if code, out := check(forged); code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: exit %d, want 2\n%s", tc.new, code, out)
 		}
 	}
 }

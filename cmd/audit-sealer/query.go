@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os/signal"
 	"syscall"
 	"time"
@@ -105,7 +106,7 @@ summary says how many were.`,
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			defer w.Flush()
-			enc := json.NewEncoder(w)
+			enc := newMatchEncoder(w)
 			info, err := query.Scan(context.Background(), ff.dataDir, f, func(m *query.Match) error {
 				if asJSON {
 					return enc.Encode(m)
@@ -149,6 +150,17 @@ summary says how many were.`,
 	return cmd
 }
 
+// newMatchEncoder returns the encoder of query --json. It prints each
+// record's canonical event bytes unchanged: audit-verify proof compares a
+// result line's event with the proven record's byte for byte (FORMAT.md
+// §6), and encoding/json would otherwise escape <, >, & and U+2028/U+2029
+// even inside a json.RawMessage.
+func newMatchEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}
+
 // maxProvedPage bounds a page of results with proofs: the page is held in
 // memory while one read of the log builds its proofs.
 const maxProvedPage = 10000
@@ -175,7 +187,7 @@ func queryWithProofs(cmd *cobra.Command, dir string, f query.Filter) error {
 	}
 	w := bufio.NewWriter(cmd.OutOrStdout())
 	defer w.Flush()
-	enc := json.NewEncoder(w)
+	enc := newMatchEncoder(w)
 	for i, m := range page {
 		m.Proof = bundles[i]
 		if err := enc.Encode(m); err != nil {
@@ -226,7 +238,7 @@ func queryThroughSealer(cmd *cobra.Command, socket string, f query.Filter, asJSO
 	}
 	w := bufio.NewWriter(cmd.OutOrStdout())
 	defer w.Flush()
-	enc := json.NewEncoder(w)
+	enc := newMatchEncoder(w)
 	for _, m := range rep.Matches {
 		if asJSON {
 			enc.Encode(m)

@@ -17,8 +17,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/evidence"
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
@@ -27,6 +29,23 @@ const (
 	exitIntact    = 0
 	exitFailed    = 1 // tampered or incomplete
 	exitCannotRun = 2 // could not check
+)
+
+// The largest file of each kind audit-verify reads: storage.ReadFileMax
+// refuses a larger one before reading it (exit status 2).
+const (
+	// maxKeyFile: a PEM public key or a note verifier key is well under
+	// 1 KiB.
+	maxKeyFile = 64 << 10
+	// maxCheckpointFile: a signed checkpoint note (FORMAT.md §3.1, §5).
+	maxCheckpointFile = chain.MaxCheckpointLen
+	// maxBundleFile: a proof bundle (FORMAT.md §6).
+	maxBundleFile = chain.MaxBundleSize
+	// maxResultFile: a query result line holds a bundle, the event once more
+	// (at most 64 KiB) and a few short members.
+	maxResultFile = chain.MaxBundleSize + event.MaxEncodedSize + 16<<10
+	// maxEvidenceFile: a TPM evidence file (FORMAT.md §5.4).
+	maxEvidenceFile = evidence.MaxSize
 )
 
 // exitCode carries an exit status out of a cobra command.
@@ -61,7 +80,19 @@ func (c *common) keys() (signer.Verifiers, error) {
 	if len(c.keyFiles) == 0 {
 		return nil, errors.New("no --key given: name the public key(s) you trust")
 	}
-	return signer.LoadPublicKeys(c.keyFiles)
+	var vs signer.Verifiers
+	for _, f := range c.keyFiles {
+		data, err := storage.ReadFileMax(f, maxKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--key: %w", err)
+		}
+		k, err := signer.ParsePublicKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("--key %s: %w", f, err)
+		}
+		vs = append(vs, k)
+	}
+	return vs, nil
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
@@ -103,8 +134,8 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 				opts.MinCounter = &m
 			}
 			if checkpointFile != "" {
-				if opts.Trusted, err = os.ReadFile(checkpointFile); err != nil {
-					return err
+				if opts.Trusted, err = storage.ReadFileMax(checkpointFile, maxCheckpointFile); err != nil {
+					return fmt.Errorf("--checkpoint: %w", err)
 				}
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -156,13 +187,13 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			data, err := os.ReadFile(args[0])
+			data, err := storage.ReadFileMax(args[0], maxResultFile)
 			if err != nil {
 				return err
 			}
 			bundle, result, err := parseProofInput(data)
 			if err != nil {
-				return err
+				return err // exit 2: not well formed, so no proof either way
 			}
 			d, err := verify.CheckInclusion(bundle, verify.Options{Keys: keys})
 			if err == nil && result != nil {
@@ -220,11 +251,11 @@ func newConsistencyCommand(c *common, stdout io.Writer) *cobra.Command {
 			if kept == "" {
 				return errors.New("--checkpoint: name the checkpoint you kept")
 			}
-			old, err := os.ReadFile(kept)
+			old, err := storage.ReadFileMax(kept, maxCheckpointFile)
 			if err != nil {
-				return err
+				return fmt.Errorf("--checkpoint: %w", err)
 			}
-			data, err := os.ReadFile(args[0])
+			data, err := storage.ReadFileMax(args[0], maxBundleFile)
 			if err != nil {
 				return err
 			}
@@ -295,9 +326,9 @@ func printReport(w io.Writer, rep *verify.Report) {
 
 // checkEvidence reads and verifies a TPM evidence file offline.
 func checkEvidence(path, nonceHex string) (*evidence.Result, error) {
-	data, err := os.ReadFile(path)
+	data, err := storage.ReadFileMax(path, maxEvidenceFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--tpm-evidence: %w", err)
 	}
 	ev, err := evidence.Parse(data)
 	if err != nil {

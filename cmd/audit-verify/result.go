@@ -3,62 +3,75 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/strictjson"
 )
+
+// errMalformed is wrapped when the input of audit-verify proof is not a
+// well-formed bundle or query result line (exit status 2: an input that is
+// not well formed proves nothing, neither way).
+var errMalformed = errors.New("malformed input")
 
 // queryResult is one line of `audit-sealer query --json --proofs`: the
 // fields a reader sees, and the bundle that proves them. Its fields are
 // declared here rather than imported from package query so that the
-// verifier depends on nothing but the format.
+// verifier depends on nothing but the format. It is parsed strictly
+// (package strictjson): every member present once under its exact name, no
+// other member, no duplicate member inside event either.
 type queryResult struct {
-	Seq      *uint64               `json:"seq"`
-	AuditID  string                `json:"audit_id"`
-	Service  string                `json:"service"`
-	Type     string                `json:"type"`
-	Received time.Time             `json:"received"`
-	Critical bool                  `json:"critical"`
-	Event    json.RawMessage       `json:"event"`
-	Proof    chain.InclusionBundle `json:"proof"`
+	Seq      uint64          `json:"seq"`
+	AuditID  string          `json:"audit_id"`
+	Service  string          `json:"service"`
+	Type     string          `json:"type"`
+	Received time.Time       `json:"received"`
+	Critical bool            `json:"critical"`
+	Event    json.RawMessage `json:"event"`
+	Proof    json.RawMessage `json:"proof"` // an inclusion bundle (chain.ParseInclusionBundle)
 }
 
 // parseProofInput reads either a bundle (audit-sealer prove) or a query
-// result line that carries one (audit-sealer query --proofs). For a result
-// line it also returns the result, whose fields must then be the proven
-// record's (checkResult).
+// result line that carries one (audit-sealer query --proofs), both
+// strictly. For a result line it also returns the result, whose fields must
+// then be the proven record's (checkResult).
 func parseProofInput(data []byte) (*chain.InclusionBundle, *queryResult, error) {
-	var probe struct {
-		Proof json.RawMessage `json:"proof"`
-		Seq   json.RawMessage `json:"seq"`
+	var top map[string]json.RawMessage
+	if err := strictjson.Unmarshal(data, &top); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	if json.Unmarshal(data, &probe) != nil || probe.Seq == nil || len(probe.Proof) == 0 || probe.Proof[0] != '{' {
+	// A bundle has a format member; a result line has seq and proof.
+	_, format := top["format"]
+	_, seq := top["seq"]
+	_, proof := top["proof"]
+	if format || !seq && !proof {
 		b, err := chain.ParseInclusionBundle(data)
 		return b, nil, err
 	}
-	b, err := chain.ParseInclusionBundle(probe.Proof)
-	if err != nil {
-		return nil, nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var r queryResult
-	if err := dec.Decode(&r); err != nil {
-		return nil, nil, fmt.Errorf("query result line: %w", err)
+	if err := strictjson.Unmarshal(data, &r); err != nil {
+		return nil, nil, fmt.Errorf("%w: query result line: %w", errMalformed, err)
+	}
+	b, err := chain.ParseInclusionBundle(r.Proof)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: query result line: proof: %w", errMalformed, err)
 	}
 	return b, &r, nil
 }
 
 // checkResult reports the first field of a query result line that is not
 // what the proven record holds: a result whose fields were edited after the
-// query fails even though its bundle is good.
+// query fails even though its bundle is good. The event must be the
+// record's canonical event byte for byte (audit-sealer query prints it
+// unchanged), so that no reader can see in it anything the record does not
+// say.
 func checkResult(r *queryResult, rec *chain.Record) error {
 	switch {
-	case *r.Seq != rec.Seq:
-		return fmt.Errorf("the result says seq %d, the proof is for record %d", *r.Seq, rec.Seq)
+	case r.Seq != rec.Seq:
+		return fmt.Errorf("the result says seq %d, the proof is for record %d", r.Seq, rec.Seq)
 	case rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent:
 		return fmt.Errorf("the proven record %d is a %s, not an event", rec.Seq, rec.Kind)
 	case r.AuditID != string(rec.AuditID):
@@ -72,34 +85,12 @@ func checkResult(r *queryResult, rec *chain.Record) error {
 	case !r.Received.Equal(rec.Time()):
 		return fmt.Errorf("the result's received time %s is not the proven record's %s", r.Received.Format(time.RFC3339Nano), rec.Time().Format(time.RFC3339Nano))
 	}
-	same, err := sameJSON(r.Event, rec.Event)
-	if err != nil {
-		return fmt.Errorf("the result's event: %w", err)
-	}
-	if !same {
-		return fmt.Errorf("the result's event is not the proven record's event")
+	if !bytes.Equal(r.Event, rec.Event) {
+		n := 0
+		for n < len(r.Event) && n < len(rec.Event) && r.Event[n] == rec.Event[n] {
+			n++
+		}
+		return fmt.Errorf("the result's event is not the proven record's canonical event: they differ from byte %d", n)
 	}
 	return nil
-}
-
-// sameJSON compares two JSON values by meaning (numbers exactly): the query
-// printed the record's event through encoding/json, which may escape
-// characters differently from the canonical bytes in the record.
-func sameJSON(a, b []byte) (bool, error) {
-	decode := func(data []byte) (any, error) {
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		var v any
-		err := dec.Decode(&v)
-		return v, err
-	}
-	va, err := decode(a)
-	if err != nil {
-		return false, err
-	}
-	vb, err := decode(b)
-	if err != nil {
-		return false, err
-	}
-	return reflect.DeepEqual(va, vb), nil
 }

@@ -29,6 +29,17 @@ func BuildLargeLog(dir string, n int, segmentSize int64) (keyFile string, err er
 		func(i int, now time.Time) (string, []byte) { return "queen-rbee", LargeEvent(i, now) })
 }
 
+// BuildLogOf writes a log of n events from next into dir (one segment,
+// sealed every 100 events and at the end, one clock step of a millisecond
+// per reading from 2026-11-02) and returns the path of its public key
+// (written next to dir). next gives the i-th event's service and its JSON
+// as a client would send it, stamped from now: tests use it for events
+// whose text matters (characters that encoders like to escape).
+func BuildLogOf(dir string, n int, next func(i int, now time.Time) (service string, raw []byte)) (keyFile string, err error) {
+	clock := NewClock()
+	return writeLog(dir, n, ledger.Config{Now: clock.Now, Rand: &seededReader{buf: []byte("of")}}, false, next)
+}
+
 // eventSource gives the i-th event of a generated log: the service that
 // sends it and its JSON as a client would send it, stamped from now.
 type eventSource func(i int, now time.Time) (service string, raw []byte)
