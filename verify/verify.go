@@ -169,10 +169,14 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 
 // readCheckpointFile reads <dir>/checkpoint. A missing file is a warning.
 func readCheckpointFile(dir string, rep *Report) ([]byte, *Failure) {
-	data, err := os.ReadFile(filepath.Join(dir, CheckpointFile))
+	data, err := storage.ReadDataFile(filepath.Join(dir, CheckpointFile), chain.MaxCheckpointLen)
 	if errors.Is(err, os.ErrNotExist) {
 		rep.Warnings = append(rep.Warnings, "no "+CheckpointFile+" file in the data directory")
 		return nil, nil
+	}
+	if errors.Is(err, storage.ErrTooLarge) || errors.Is(err, storage.ErrNotRegular) {
+		// Not what the sealer writes there: a checkpoint of at most 16 KiB.
+		return nil, &Failure{Reason: ReasonMalformed, Segment: CheckpointFile, Offset: -1, Detail: err.Error()}
 	}
 	if err != nil {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("cannot read %s: %v", CheckpointFile, err))

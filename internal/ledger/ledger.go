@@ -308,7 +308,7 @@ func (l *Ledger) recordNewKey() error {
 // signed is evidence: anyone can write that file, and a forged one must not
 // stop the sealer (it is reported instead, and the verifier fails it).
 func (l *Ledger) checkAgainstCheckpointFile(info *OpenInfo) error {
-	data, err := storage.ReadFileMax(filepath.Join(l.cfg.Dir, CheckpointFile), chain.MaxCheckpointLen)
+	data, err := storage.ReadDataFile(filepath.Join(l.cfg.Dir, CheckpointFile), chain.MaxCheckpointLen)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
