@@ -858,7 +858,7 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 		rep.Unauthenticated = size - v.authEnd
 		rep.Unsealed = size - min(v.sealedTo, size)
 		return &Failure{Reason: ReasonUnauthenticatedTail, Segment: last, Offset: -1, Seq: &first,
-			Detail: fmt.Sprintf("%d records from %d on are authenticated by no checkpoint and no commit: the sealer did not vouch for them (the remains of a crash, which it cuts at its next start, or records someone else wrote)", rep.Unauthenticated, first)}
+			Detail: fmt.Sprintf("%s from %d on: no checkpoint and no commit authenticates them, so the sealer did not vouch for them (the remains of a crash, which it cuts at its next start, or records someone else wrote)", records(rep.Unauthenticated), first)}
 	}
 	if v.lastCP == nil {
 		first := uint64(0)
@@ -869,9 +869,17 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 		first := v.sealedTo
 		rep.Unsealed = size - v.sealedTo
 		return &Failure{Reason: ReasonUnsealedTail, Segment: last, Offset: -1, Seq: &first,
-			Detail: fmt.Sprintf("%d records from %d on are authenticated by the sealer's run key but no checkpoint covers them yet", rep.Unsealed, first)}
+			Detail: fmt.Sprintf("%s from %d on: the sealer's run key authenticated them but no checkpoint covers them yet", records(rep.Unsealed), first)}
 	}
 	return nil
+}
+
+// records says "1 record" or "n records".
+func records(n uint64) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return fmt.Sprintf("%d records", n)
 }
 
 func equalState(a, b []chain.Hash) bool {

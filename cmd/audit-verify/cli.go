@@ -319,6 +319,9 @@ func printReport(w io.Writer, rep *verify.Report) {
 	if t := rep.TrustedCheckpoint; t != nil && t.Consistent {
 		fmt.Fprintf(w, "consistent with your checkpoint of size %d\n", t.Size)
 	}
+	for _, e := range rep.Exceptions {
+		fmt.Fprintf(w, "exception: %s at record %d (segment %s): %s\n", e.Code, e.Seq, e.Segment, e.Detail)
+	}
 	for _, warn := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
