@@ -38,6 +38,7 @@ type configFlags struct {
 	tpm         string
 	acceptRoll  bool
 	acceptReset bool
+	acceptTail  bool
 }
 
 func (f *configFlags) register(fs *pflag.FlagSet) {
@@ -56,6 +57,7 @@ func (f *configFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.acceptRoll, "accept-rollback", false, "start although the TPM counter is ahead of the log (an old copy); recorded in the chain")
 	fs.BoolVar(&f.acceptReset, "accept-anchor-reset", false, "start although the TPM counter is behind the log or missing (TPM cleared); recorded in the chain")
 	fs.BoolVar(&f.acceptKey, "accept-new-key", false, "start with a signing key the log never introduced (recorded; auditors need the key out of band)")
+	fs.BoolVar(&f.acceptTail, "accept-unauthenticated-tail", false, "start although the end of the log holds records none of the sealer's keys authenticates and a crash cannot explain: keep them aside, cut them, never seal them; recorded in the chain")
 }
 
 // load builds the configuration: defaults, then the file, then AUDIT_SEALER_*
@@ -91,6 +93,7 @@ func (f *configFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 	set("tpm", func() { cfg.TPM.Transport = f.tpm })
 	set("accept-rollback", func() { cfg.TPM.AcceptRollback = f.acceptRoll })
 	set("accept-anchor-reset", func() { cfg.TPM.AcceptAnchorReset = f.acceptReset })
+	set("accept-unauthenticated-tail", func() { cfg.AcceptUnauthenticatedTail = f.acceptTail })
 	return cfg, cfg.Validate()
 }
 
