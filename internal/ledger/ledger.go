@@ -148,6 +148,9 @@ type OpenInfo struct {
 	CheckpointFileWarning string
 	// Anchor is the startup anchor check, when a counter is configured.
 	Anchor *AnchorCheck
+	// RunKeyNotLocked says why the run key's memory could not be locked
+	// against swapping (mlock), or is "".
+	RunKeyNotLocked string
 }
 
 // ErrShorterThanCheckpoint is returned by Open when <dir>/checkpoint, signed
@@ -195,6 +198,10 @@ func Open(cfg Config) (*Ledger, *OpenInfo, error) {
 	}
 	l := &Ledger{cfg: cfg, store: store}
 	info := &OpenInfo{Recovery: rec}
+	if err := l.newRunKey(info); err != nil {
+		store.Close()
+		return nil, nil, err
+	}
 	if err := l.openExisting(info); err != nil {
 		store.Close()
 		return nil, nil, err
@@ -206,9 +213,6 @@ func Open(cfg Config) (*Ledger, *OpenInfo, error) {
 // openExisting authenticates the end of the log, then checks its start, the
 // checkpoint file, the signing key and the anchor.
 func (l *Ledger) openExisting(info *OpenInfo) error {
-	if err := l.newRunKey(); err != nil {
-		return err
-	}
 	t, err := l.loadTail(info)
 	if err != nil {
 		return err
@@ -240,7 +244,8 @@ func create(cfg Config) (*Ledger, *OpenInfo, error) {
 		return nil, nil, fmt.Errorf("ledger: log id: %w", err)
 	}
 	l := &Ledger{cfg: cfg, logID: id, origin: chain.Origin(id), tree: chain.NewTree()}
-	if err := l.newRunKey(); err != nil {
+	info := &OpenInfo{Created: true}
+	if err := l.newRunKey(info); err != nil {
 		return nil, nil, err
 	}
 	genesis := chain.Record{Kind: chain.KindSegmentStart, Seq: 0, TimeNano: l.stamp(cfg.Now()), LogID: id}
@@ -258,7 +263,7 @@ func create(cfg Config) (*Ledger, *OpenInfo, error) {
 	// checkpoint covers it: it needs no authentication of its own.
 	l.authTo = 1
 	l.start = chain.LogStart{Seq: 0, Hash: genesis.Hash}
-	info := &OpenInfo{Created: true, NextSeq: l.nextSeq}
+	info.NextSeq = l.nextSeq
 	if cfg.Counter != nil {
 		chk, err := l.checkAnchor(context.Background())
 		if err != nil {
@@ -271,11 +276,15 @@ func create(cfg Config) (*Ledger, *OpenInfo, error) {
 }
 
 // newRunKey generates this run's key (FORMAT.md §3.6). It lives in memory
-// only: once the process ends, nobody can sign a commit of this run again.
-func (l *Ledger) newRunKey() error {
+// only, locked against swapping where the system allows it: once the
+// process ends, nobody can sign a commit of this run again.
+func (l *Ledger) newRunKey(info *OpenInfo) error {
 	pub, priv, err := ed25519.GenerateKey(l.cfg.Rand)
 	if err != nil {
 		return fmt.Errorf("ledger: run key: %w", err)
+	}
+	if err := lockMemory(priv); err != nil {
+		info.RunKeyNotLocked = err.Error()
 	}
 	l.run, l.runPub = priv, pub
 	return nil
@@ -710,7 +719,10 @@ func (l *Ledger) Durable() (segment string, offset int64) { return l.store.Durab
 // Abandon releases the data directory without sealing or syncing: for a
 // ledger whose storage failed (Err is set), before storage.DiscardUndurable
 // and a new Open.
-func (l *Ledger) Abandon() error { return l.store.Close() }
+func (l *Ledger) Abandon() error {
+	clear(l.run) // this run signs nothing more
+	return l.store.Close()
+}
 
 // Close seals, with a checkpoint that says the log was closed (so that
 // records found after it at the next start cannot pass for a crash's
@@ -727,5 +739,6 @@ func (l *Ledger) Close() error {
 	} else if l.failed == nil {
 		err = l.writeCheckpointFile()
 	}
+	clear(l.run) // this run signs nothing more
 	return errors.Join(err, l.store.Close())
 }

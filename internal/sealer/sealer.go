@@ -250,6 +250,9 @@ func (s *Sealer) recordStart() error {
 	} else if !s.anchoring && !s.cfg.Dev {
 		s.log.Warn("NO TPM ANCHOR: a restored old copy of the log would not be detected at start; configure [tpm] transport")
 	}
+	if w := info.RunKeyNotLocked; w != "" {
+		s.log.Warn("the run key's memory could not be locked against swapping (raise LimitMEMLOCK): it may reach swap", "error", w)
+	}
 	if w := info.CheckpointFileWarning; w != "" {
 		s.log.Error("the checkpoint file is not this sealer's: ignored (auditors will see it fail)", "problem", w)
 	}
