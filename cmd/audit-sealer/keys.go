@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -180,9 +181,11 @@ func rotateCommand() *cobra.Command {
 		Long: `rotate opens the log (the sealer must be stopped: the data directory is
 locked), records audit.key_introduced with the new key's public half, seals
 that record with the current key (the endorsement an offline verifier
-follows), and closes. Then set key_label to the new label and start the
-sealer. With --dev it generates a new development key and retires the old
-one (kept as dev-signing.key.<key id>.retired).`,
+follows, after which the current key signs nothing more), seals once more
+with the new key, and closes. Then set key_label to the new label and start
+the sealer. With --dev it generates a new development key, replaces
+dev-signing.key with it and wipes the retired key: nothing that could sign
+for the old key stays in the data directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd.Flags())
@@ -201,14 +204,18 @@ one (kept as dev-signing.key.<key id>.retired).`,
 					return err
 				}
 				next = gen
-				commit = func() error {
-					path := filepath.Join(cfg.DataDir, config.DevKeyFile)
-					retired := fmt.Sprintf("%s.%s.retired", path, cur.Public().ID())
-					if err := os.Rename(path, retired); err != nil {
-						return err
-					}
-					return gen.WriteKeyFile(path)
+				// The new key is on disk before the log introduces it, and
+				// replaces the old one (which is then wiped) only once the log
+				// is closed: a crash in between leaves both keys usable.
+				path := filepath.Join(cfg.DataDir, config.DevKeyFile)
+				staged := path + ".next"
+				if err := os.Remove(staged); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
 				}
+				if err := gen.WriteKeyFile(staged); err != nil {
+					return err
+				}
+				commit = func() error { return replaceDevKey(path, staged) }
 			} else {
 				if toLabel == "" {
 					return &exitError{code: 2, err: errors.New("--to-label is required")}
@@ -249,4 +256,39 @@ one (kept as dev-signing.key.<key id>.retired).`,
 	cmd.Flags().StringVar(&toLabel, "to-label", "", "label of the new key on the token (generate it first with keys generate)")
 	cmd.Flags().StringVar(&reason, "reason", "scheduled rotation", "why the key changes (recorded in the chain)")
 	return cmd
+}
+
+// replaceDevKey puts the staged development key in place of the one at
+// path and wipes the retired key's bytes (FORMAT.md §5.1: a retired key
+// signs nothing, so nothing should be left that can sign for it).
+func replaceDevKey(path, staged string) error {
+	old, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer old.Close()
+	fi, err := old.Stat()
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(staged, path); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	if _, err := old.WriteAt(make([]byte, fi.Size()), 0); err != nil {
+		return fmt.Errorf("wipe the retired key: %w", err)
+	}
+	return old.Sync()
+}
+
+// syncDir fsyncs a directory, making a rename in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
