@@ -530,3 +530,22 @@ var attackVectors = []generator{
 			return v, errors.Join(s.write(), writePEM(v.KeyFile, Key("main")))
 		}},
 }
+
+// Forge appends ev, as emitted by service, to the end of the log in dir,
+// correctly numbered and chained but authenticated by nothing: what a disk
+// writer without the keys can add. It returns the record's sequence number.
+func Forge(dir, service string, ev event.Event) (uint64, error) {
+	f, err := forgeAt(dir, NewClock())
+	if err != nil {
+		return 0, err
+	}
+	f.clock.T = time.Unix(0, f.last.TimeNano).Add(time.Millisecond)
+	if err := f.event(service, ev); err != nil {
+		return 0, err
+	}
+	return f.last.Seq, f.write()
+}
+
+// AuthSuccess is an auth.success event of a service at t, for tests that
+// forge one.
+func AuthSuccess(t time.Time) event.Event { return authSuccess(t) }
