@@ -41,7 +41,10 @@ func readSealLags(dir string, isCritical func(string) bool) (*sealLags, error) {
 		return nil, err
 	}
 	res := &sealLags{types: map[string]int{}}
-	type pend struct{ recv, sent int64 }
+	type pend struct {
+		seq        uint64
+		recv, sent int64
+	}
 	var pending []pend
 	tsKey := []byte(`"timestamp":"`)
 	for i, s := range segs {
@@ -71,7 +74,7 @@ func readSealLags(dir string, isCritical func(string) bool) (*sealLags, error) {
 				if isCritical(typ) {
 					res.critical++
 				}
-				p := pend{recv: rec.TimeNano, sent: -1}
+				p := pend{seq: rec.Seq, recv: rec.TimeNano, sent: -1}
 				if j := bytes.Index(rec.Event, tsKey); j >= 0 {
 					v := rec.Event[j+len(tsKey):]
 					if k := bytes.IndexByte(v, '"'); k > 0 {
@@ -82,14 +85,26 @@ func readSealLags(dir string, isCritical func(string) bool) (*sealLags, error) {
 				}
 				pending = append(pending, p)
 			case chain.KindCheckpoint:
+				// It seals the records below its tree size, which may stop
+				// at a commit a few records back (FORMAT.md §3.5).
+				cp, _, _, err := chain.PeekCheckpoint(rec.Checkpoint)
+				if err != nil {
+					r.Close()
+					return nil, fmt.Errorf("%s: checkpoint record %d: %w", s.Name, rec.Seq, err)
+				}
 				res.checkpoints++
+				kept := pending[:0]
 				for _, p := range pending {
+					if p.seq >= cp.Size {
+						kept = append(kept, p)
+						continue
+					}
 					res.lag = append(res.lag, time.Duration(rec.TimeNano-p.recv))
 					if p.sent >= 0 {
 						res.sendLag = append(res.sendLag, time.Duration(rec.TimeNano-p.sent))
 					}
 				}
-				pending = pending[:0]
+				pending = kept
 			}
 		}
 		r.Close()
