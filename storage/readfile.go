@@ -63,3 +63,23 @@ func readMax(f *os.File, path string, max int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// OpenDataFile opens a file inside a data directory for reading, as a
+// segment or index is read: without following a symbolic link and without
+// blocking on a FIFO, and only if it is a regular file (ErrNotRegular).
+func OpenDataFile(path string) (*os.File, error) {
+	f, err := openNoFollow(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s", ErrNotRegular, path)
+	}
+	return f, nil
+}

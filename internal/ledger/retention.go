@@ -248,7 +248,7 @@ func archive(path, dir string) (string, error) {
 		return "", fmt.Errorf("ledger: archive: %w", err)
 	}
 	name := filepath.Base(path) + ".gz"
-	src, err := os.Open(path)
+	src, err := storage.OpenDataFile(path)
 	if err != nil {
 		return "", fmt.Errorf("ledger: archive: %w", err)
 	}

@@ -393,12 +393,19 @@ func (l *Ledger) loadTail(info *OpenInfo) (*authentication, error) {
 			return nil, err
 		}
 		// The last segment alone may hold no trusted checkpoint yet (it
-		// was opened since the last one, or its checkpoints are forged),
-		// and the anchor state may lie in the segment before it: read that
-		// one too.
+		// was opened since the last one, or its checkpoints are forged):
+		// read the segment before it too. The anchor state may lie further
+		// back when the counter failed for a while: read twice as many
+		// segments until an anchored checkpoint is among them, or the
+		// whole log (a log never anchored), so that an old copy is never
+		// taken for a log that was never anchored.
 		a, err := l.authenticate(t)
-		if n < 2 && n < t.total && (a == nil || a.trusted == nil || a.newKey || (l.cfg.Counter != nil && t.anchors.last == nil)) {
+		switch {
+		case n < 2 && n < t.total && (a == nil || a.trusted == nil || a.newKey):
 			n = 2
+			continue
+		case n < t.total && l.cfg.Counter != nil && t.anchors.last == nil && err == nil:
+			n *= 2
 			continue
 		}
 		if err != nil {
