@@ -30,6 +30,16 @@ var (
 	ErrAnchorReset = errors.New("ledger: anchor reset: the TPM counter is behind the log")
 )
 
+// AnchorError is returned, with the checkpoint, when the records were
+// sealed but the counter could not be incremented for the anchor: the log
+// is intact and sealed, only not anchored this time.
+type AnchorError struct{ Err error }
+
+func (e *AnchorError) Error() string { return "ledger: anchor: " + e.Err.Error() }
+
+// Unwrap returns the counter's error.
+func (e *AnchorError) Unwrap() error { return e.Err }
+
 // AnchorCheck is what Open found when it compared the log with the counter.
 type AnchorCheck struct {
 	Status    event.AnchorStatus // provisioned, continuation, crash_recovered, rollback_override or anchor_reset
@@ -102,7 +112,7 @@ func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
 		if serr != nil {
 			return nil, errors.Join(fmt.Errorf("ledger: anchor: %w", err), serr)
 		}
-		return cp, fmt.Errorf("ledger: anchor: %w", err)
+		return cp, &AnchorError{Err: err}
 	}
 	if v != expected {
 		// Someone else moved the counter, or a lost reply made us increment

@@ -167,3 +167,68 @@ func TestAnchorRollbackAndReset(t *testing.T) {
 		}
 	}
 }
+
+// failingIncrements reads a counter but cannot increment it, as a TPM that
+// refuses NV writes for a while.
+type failingIncrements struct{ *fakeCounter }
+
+func (f failingIncrements) Increment(context.Context) (uint64, error) {
+	return 0, errors.New("tpm: NV write refused")
+}
+
+// TestRollbackDetectedWhenRecentSegmentsHoldNoAnchor: the counter could not
+// be incremented while the log rotated through several segments, so its
+// last anchor lies far back. A copy restored from then is still recognised
+// as older than the counter: the start looks back until it finds the last
+// anchor, never taking the log for one that was never anchored.
+func TestRollbackDetectedWhenRecentSegmentsHoldNoAnchor(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	clock := testkit.NewClock()
+	ctr := &fakeCounter{value: 10}
+	cfg := anchored(t, dir, clock, ctr)
+	cfg.SegmentSize = 4000
+	l, _, err := ledger.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.SealAnchored(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	// A run whose counter refuses increments: every rotation seals
+	// without an anchor.
+	cfg.Counter = failingIncrements{ctr}
+	l, _, err = ledger.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 60; i++ {
+		appendN(t, l, clock, i, 1)
+		if _, err := l.RotateIfDue(); err != nil && !errors.Is(err, context.Canceled) {
+			// the anchor fails, the rotation seals all the same
+		}
+	}
+	l.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) < 5 {
+		t.Fatalf("%d segments; the test needs the last anchor at least four segments back", len(segs))
+	}
+	old := filepath.Join(t.TempDir(), "old")
+	if err := testkit.CopyDir(dir, old); err != nil {
+		t.Fatal(err)
+	}
+	// The counter works again and the live log anchors past the copy.
+	cfg.Counter = ctr
+	l, _, err = ledger.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.SealAnchored(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	oldCfg := anchored(t, old, clock, ctr)
+	if _, _, err := ledger.Open(oldCfg); !errors.Is(err, ledger.ErrRollback) {
+		t.Fatalf("opening the old copy: %v; want ErrRollback", err)
+	}
+}

@@ -683,7 +683,9 @@ func (l *Ledger) IntroduceKey(next signer.Signer, reason string) (*chain.Checkpo
 // RotateIfDue closes the current segment when it is full or from an earlier
 // UTC day: it seals the head (so every closed segment ends with a
 // checkpoint), then starts the next segment with a segment_start record that
-// carries the tree state. It reports whether it rotated.
+// carries the tree state. It reports whether it rotated; when the counter
+// failed to anchor the closing checkpoint it rotates all the same and
+// returns an *AnchorError.
 func (l *Ledger) RotateIfDue() (bool, error) {
 	if l.failed != nil {
 		return false, l.failed
@@ -692,9 +694,12 @@ func (l *Ledger) RotateIfDue() (bool, error) {
 		return false, nil
 	}
 	// Every closed segment ends in a checkpoint, anchored when a counter is
-	// configured (an anchor failure still closes the segment, sealed).
-	if _, err := l.sealForClose(context.Background()); err != nil {
-		return false, err
+	// configured (an anchor failure still closes the segment, sealed, and
+	// is returned with rotated true).
+	_, sealErr := l.sealForClose(context.Background())
+	var anchorErr *AnchorError
+	if sealErr != nil && !errors.As(sealErr, &anchorErr) {
+		return false, sealErr
 	}
 	start := chain.Record{Kind: chain.KindSegmentStart, Seq: l.nextSeq, TimeNano: l.stamp(l.cfg.Now()),
 		PrevHash: l.head, LogID: l.logID, TreeState: l.tree.State()}
@@ -709,7 +714,7 @@ func (l *Ledger) RotateIfDue() (bool, error) {
 	// A segment_start that links to the checkpoint closing the previous
 	// segment needs no commit of its own (FORMAT.md §3.6).
 	l.authTo = l.nextSeq
-	return true, nil
+	return true, sealErr
 }
 
 // Durable returns the current segment and the offset up to which it is on

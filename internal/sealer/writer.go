@@ -426,12 +426,16 @@ func (w *writer) maintain() {
 	if s.ledger.Err() == nil && w.storageErr == nil && s.ledger.RunNamed() {
 		closing, _ := s.ledger.Durable()
 		rotated, err := s.ledger.RotateIfDue()
+		var anchorErr *ledger.AnchorError
 		switch {
 		case err != nil && s.ledger.Err() != nil:
 			w.storageErr = s.noteStorageError(err)
+		case errors.As(err, &anchorErr):
+			s.noteAnchorError(err)
 		case err != nil:
 			s.noteSealError(err)
-		case rotated:
+		}
+		if rotated {
 			w.signing = nil // the closing checkpoint covered it
 			s.queueIndex(closing)
 		}
