@@ -159,6 +159,8 @@ func FuzzParseCheckpointText(f *testing.F) {
 	v := uint64(7)
 	cp.Anchor = &v
 	f.Add(cp.Text())
+	cp.RunKey, cp.Start, cp.Closed = make([]byte, 32), &chain.LogStart{Seq: 3, Hash: chain.Hash{4}}, true
+	f.Add(cp.Text())
 	f.Fuzz(func(t *testing.T, text string) {
 		c, err := chain.ParseCheckpointText(text)
 		if err != nil {

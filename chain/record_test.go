@@ -19,6 +19,7 @@ func sampleRecords() []chain.Record {
 		{Kind: chain.KindSealerEvent, Seq: 7, TimeNano: 4, PrevHash: h("r"), Service: []byte(chain.SealerService),
 			AuditID: []byte("0102-7"), Type: []byte("audit.sealer_stopped"), Event: []byte(`{}`)},
 		{Kind: chain.KindCheckpoint, Seq: 8, TimeNano: 5, PrevHash: h("s"), Checkpoint: []byte("note\n\n— k AAAA\n")},
+		{Kind: chain.KindCommit, Seq: 9, TimeNano: 6, PrevHash: h("t"), Flags: chain.FlagSealRequested, Signature: make([]byte, chain.CommitSignatureSize)},
 	}
 }
 
