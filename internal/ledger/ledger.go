@@ -468,8 +468,7 @@ func (l *Ledger) appendCommit(flags chain.CommitFlags) (*chain.Record, error) {
 // Sync makes every appended record durable, with one write and one
 // fdatasync for all of them (group commit). Once the run key is named it
 // first appends a commit record that authenticates them, so that nothing
-// becomes durable unauthenticated. It then refreshes <dir>/checkpoint when a
-// checkpoint was appended since and the file is due.
+// becomes durable unauthenticated.
 func (l *Ledger) Sync() error {
 	if l.failed != nil {
 		return l.failed
@@ -486,10 +485,19 @@ func (l *Ledger) syncStore() error {
 	if err := l.store.Sync(); err != nil {
 		return l.fail(fmt.Errorf("ledger: %w", err))
 	}
-	if l.pendingFile != nil && time.Since(l.fileWritten) >= l.cfg.CheckpointFileInterval {
-		return l.writeCheckpointFile()
-	}
 	return nil
+}
+
+// RefreshCheckpointFile writes the last checkpoint to <dir>/checkpoint
+// when one was appended since the file was last written, at most once per
+// CheckpointFileInterval. The caller makes sure that checkpoint is durable
+// (a Sync since AppendSeal) and calls it off the path that acknowledges
+// events: writing the file costs two fsyncs.
+func (l *Ledger) RefreshCheckpointFile() error {
+	if l.failed != nil || l.pendingFile == nil || time.Since(l.fileWritten) < l.cfg.CheckpointFileInterval {
+		return l.failed
+	}
+	return l.writeCheckpointFile()
 }
 
 // SealRequest is a checkpoint that the ledger asked the log key to sign

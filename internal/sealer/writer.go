@@ -31,8 +31,8 @@ const maxBatch = 8192
 //     anchored seal (once per anchor interval) is the one seal it waits for;
 //  4. acknowledges durable emits, and critical events and flushes once a
 //     durable checkpoint covers them;
-//  5. maintains the log: segment rotation, retention, and after a storage
-//     failure, recovery.
+//  5. maintains the log: segment rotation, the checkpoint file, retention,
+//     and after a storage failure, recovery.
 //
 // It returns after a stop request, once the log is sealed and closed.
 type writer struct {
@@ -438,6 +438,11 @@ func (w *writer) maintain() {
 		if rotated {
 			w.signing = nil // the closing checkpoint covered it
 			s.queueIndex(closing)
+		}
+	}
+	if w.storageErr == nil && s.ledger.RunNamed() {
+		if err := s.ledger.RefreshCheckpointFile(); err != nil {
+			w.storageErr = s.noteStorageError(err)
 		}
 	}
 	if w.storageErr == nil && !w.stop && s.cfg.Retention.Days > 0 && time.Since(w.lastRetention) >= s.cfg.Retention.CheckInterval.Duration {
