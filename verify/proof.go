@@ -52,7 +52,9 @@ func forEachRecord(dir string, fn func(rec *chain.Record, encoded []byte) bool) 
 	return nil
 }
 
-// lastCheckpoint returns the last checkpoint record of the log in dir.
+// lastCheckpoint returns the note of the last checkpoint record of the log
+// in dir and the tree size it covers (which may stop at a commit a few
+// records before it, FORMAT.md §3.5).
 func lastCheckpoint(dir string) (note []byte, size uint64, err error) {
 	segs, err := storage.ListSegments(dir)
 	if err != nil {
@@ -69,7 +71,9 @@ func lastCheckpoint(dir string) (note []byte, size uint64, err error) {
 				break // io.EOF, or a torn tail: what came before is what counts
 			}
 			if rec, err := chain.Decode(payload); err == nil && rec.Kind == chain.KindCheckpoint {
-				note, size = bytes.Clone(rec.Checkpoint), rec.Seq
+				if cp, _, _, err := chain.PeekCheckpoint(rec.Checkpoint); err == nil {
+					note, size = bytes.Clone(rec.Checkpoint), cp.Size
+				}
 			}
 		}
 		r.Close()

@@ -7,10 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/ledger"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/verify"
@@ -156,4 +159,76 @@ func TestConsistencyBundle(t *testing.T) {
 	if _, err := verify.CheckConsistency(back, old, opts); !errors.Is(err, verify.ErrBundleProof) {
 		t.Fatalf("a tampered proof: %v", err)
 	}
+}
+
+// TestProveUnderCheckpointOfEarlierCommit: when the log's last checkpoint
+// covers it only up to a seal-requested commit a few records back
+// (FORMAT.md §3.5), Prove proves in the tree of that size: records before
+// it verify, records after it are not offered.
+func TestProveUnderCheckpointOfEarlierCommit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	clock := testkit.NewClock()
+	l, _, err := ledger.Open(ledger.Config{Dir: dir, Signer: testkit.Key("main"), Dev: true, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, l, clock, 3)
+	req, err := l.SyncRequestingSeal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := appendEvents(t, l, clock, 2) // written while the log key signs
+	signed, err := l.SignSeal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AppendSeal(req, signed); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	l.Abandon() // a crash: the last checkpoint is the one of the earlier commit
+	size := req.Checkpoint.Size
+	opts := verify.Options{Keys: signer.Verifiers{testkit.Key("main").Public()}}
+	for seq := uint64(0); seq < size; seq++ {
+		b, err := verify.Prove(dir, seq)
+		if err != nil {
+			t.Fatalf("Prove(%d): %v", seq, err)
+		}
+		if b.TreeSize != size {
+			t.Fatalf("Prove(%d): tree size %d, want %d", seq, b.TreeSize, size)
+		}
+		if _, err := verify.CheckInclusion(b, opts); err != nil {
+			t.Fatalf("CheckInclusion(%d): %v", seq, err)
+		}
+	}
+	if _, err := verify.Prove(dir, late[0]); !errors.Is(err, verify.ErrNoSuchRecord) {
+		t.Fatalf("Prove(%d), after the checkpoint's commit: %v", late[0], err)
+	}
+}
+
+// appendEvents appends n events of the test mix and returns their sequence
+// numbers.
+func appendEvents(t *testing.T, l *ledger.Ledger, clock *testkit.Clock, n int) []uint64 {
+	t.Helper()
+	var seqs []uint64
+	for i := range n {
+		now := clock.Now()
+		service, raw := testkit.EventJSON(i, now.Add(-time.Millisecond))
+		ev, err := event.Decode(raw, event.DecodeOptions{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := event.Encode(ev)
+		seq, _, err := l.Append(chain.KindEvent, service, ev.EventType(), body, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	return seqs
 }
