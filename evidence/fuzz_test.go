@@ -1,6 +1,9 @@
 package evidence_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/audit-sealer/audit-sealer/evidence"
@@ -38,6 +41,40 @@ func FuzzParseVerify(f *testing.F) {
 		res2, err := e2.Verify(nonce)
 		if err != nil || !equalResult(*res, *res2) {
 			t.Fatalf("round trip: %+v, %v; want %+v", res2, err, res)
+		}
+	})
+}
+
+// FuzzParseChallenge feeds arbitrary files to ParseChallenge: it must never
+// panic, and whatever it accepts must marshal to a file that parses to the
+// same challenge (and the same nonce for any secret).
+func FuzzParseChallenge(f *testing.F) {
+	good, err := json.Marshal(goodChallenge(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good, []byte("secret"))
+	f.Add([]byte(`{"format":"audit-sealer tpm credential challenge v1"}`), []byte(nil))
+	f.Add(bytes.Replace(good, []byte(`"ak_name"`), []byte(`"AK_NAME"`), 1), []byte{1})
+	f.Fuzz(func(t *testing.T, data, secret []byte) {
+		c, err := evidence.ParseChallenge(data)
+		if err != nil {
+			if !errors.Is(err, evidence.ErrBadChallenge) {
+				t.Fatalf("error does not wrap ErrBadChallenge: %v", err)
+			}
+			return
+		}
+		again, err := c.Marshal()
+		if err != nil {
+			t.Fatalf("Marshal of a parsed challenge: %v", err)
+		}
+		c2, err := evidence.ParseChallenge(again)
+		if err != nil {
+			t.Fatalf("Parse(Marshal(c)): %v\n%s", err, again)
+		}
+		if !bytes.Equal(c.Nonce(secret), c2.Nonce(secret)) || !bytes.Equal(c.CredentialBlob, c2.CredentialBlob) ||
+			!bytes.Equal(c.EncryptedSecret, c2.EncryptedSecret) || !c.CreatedAt.Equal(c2.CreatedAt) {
+			t.Fatalf("round trip changed the challenge: %+v\n%+v", c, c2)
 		}
 	})
 }
