@@ -1,7 +1,9 @@
 package verify
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -45,9 +47,21 @@ type Options struct {
 	// reached: a last anchor below it is a rollback (reason rolled_back).
 	MinCounter *uint64
 	// Evidence, if set, is a verified TPM NV_Certify of the counter
-	// (package evidence): the log's last anchor must reach the certified
-	// value at the certified index (rolled_back, evidence_mismatch).
+	// (package evidence): it must be by the attestation key of the TPM
+	// identity the log last recorded (unknown_ak), of the index it names,
+	// and the log's last anchor must reach the certified value at the
+	// certified index (rolled_back, evidence_mismatch).
 	Evidence *evidence.Result
+	// AKName, if set, is the attestation key Name the auditor pinned: the
+	// TPM identity the log last recorded, and the evidence, must name it
+	// (unknown_ak).
+	AKName []byte
+	// EKChallenge, if set, is the credential challenge the evidence
+	// answers: the evidence's AK must be the one the challenge names, its
+	// nonce the challenge's credential, and the challenge's endorsement
+	// key certificate must chain to a CA the auditor pinned (unknown_ak).
+	// It requires Evidence.
+	EKChallenge *EKChallenge
 	// AllSignatures checks the signature of every checkpoint. Without it,
 	// Dir checks the signature of each segment's last checkpoint, of every
 	// checkpoint that endorses a key, of every checkpoint after a key
@@ -59,6 +73,21 @@ type Options struct {
 	// reached with every signature checked, so that the first failure
 	// reported is exactly the one a check of every signature finds.
 	AllSignatures bool
+}
+
+// EKChallenge is an auditor's credential challenge (package evidence) and
+// what the auditor pins for it.
+type EKChallenge struct {
+	// Challenge is the challenge file the operator's TPM answered.
+	Challenge *evidence.Challenge
+	// Secret is the secret the auditor kept when it made the challenge.
+	Secret []byte
+	// Anchors are the CA certificates the auditor trusts for endorsement
+	// key certificates (a TPM vendor's roots); Intermediates may link an
+	// EK certificate to them (evidence.ParseCAFile).
+	Anchors, Intermediates []*x509.Certificate
+	// Now is the time certificates are checked at; zero means now.
+	Now time.Time
 }
 
 // ErrCannotCheck is wrapped by errors that stop Dir from checking at all
@@ -250,7 +279,10 @@ type run struct {
 	anchors       int
 	states        []keyEvent // audit.anchor_state records since the last anchor
 	intent        *keyEvent  // the last increment_intent since the last anchor
-	exceptions    []Exception
+	// identities are the audit.tpm_identity records that may still be the
+	// last authenticated one: the latest before authEnd, and every later.
+	identities []keyEvent
+	exceptions []Exception
 }
 
 type pendingKey struct {
@@ -485,6 +517,9 @@ func (v *run) followKeys(res *segResult) *Failure {
 				v.intent = &k
 			}
 			continue
+		case tpmIdentity:
+			v.noteIdentity(ke)
+			continue
 		case tailDiscarded:
 			d := ke.discarded
 			v.exception(ke, "tail_discarded", fmt.Sprintf("at start the sealer cut %d bytes (%d records from %d) of segment %s that nothing it signed authenticated, kept as %s, SHA-256 %s; decided by %s",
@@ -609,6 +644,7 @@ type keyEvent struct {
 	state       *event.AnchorState     // anchorState
 	prune       *event.RetentionPruned // retentionPruned
 	discarded   *event.TailDiscarded   // tailDiscarded
+	identity    *event.TPMIdentity     // tpmIdentity
 }
 
 type keyEventKind int
@@ -620,6 +656,7 @@ const (
 	anchorState
 	retentionPruned
 	tailDiscarded
+	tpmIdentity
 )
 
 // followAnchor checks an anchored checkpoint's counter against the one
@@ -698,16 +735,93 @@ func introducedKey(body []byte) (signer.PublicKey, error) {
 	return k, nil
 }
 
-// checkEvidence compares the counter a TPM certified with the log's last
-// anchor (FORMAT.md §5.4): equal is current; one above with an
-// authenticated, unfinished increment_intent for exactly that value after
-// the last anchor is an anchor in progress (incomplete); anything else
-// above is a rolled-back log; below, or at another index, the evidence does
-// not belong to this log's anchor.
-func (v *run) checkEvidence(e *evidence.Result) *Failure {
+// noteIdentity keeps an audit.tpm_identity record, and the ones that may
+// still be the last authenticated one: records before authEnd are
+// authenticated, so only the latest of those can matter. An identity whose
+// AK differs from the one before it is an exception.
+func (v *run) noteIdentity(ke keyEvent) {
+	if n := len(v.identities); n > 0 {
+		prev := v.identities[n-1].identity
+		if prev.AKName != ke.identity.AKName {
+			v.exception(ke, "tpm_identity_changed", fmt.Sprintf("the TPM identity changed: attestation key %s (counter index 0x%08x) after %s (0x%08x) at record %d; evidence from the old TPM no longer counts",
+				ke.identity.AKName, ke.identity.NVIndex, prev.AKName, prev.NVIndex, v.identities[n-1].seq))
+		}
+	}
+	kept := v.identities[:0]
+	for i, id := range v.identities {
+		if id.seq >= v.authEnd || i+1 == len(v.identities) || v.identities[i+1].seq >= v.authEnd {
+			kept = append(kept, id)
+		}
+	}
+	v.identities = append(kept, ke)
+}
+
+// lastIdentity returns the last authenticated audit.tpm_identity record
+// (once authEnd is final), or nil.
+func (v *run) lastIdentity() *keyEvent {
+	for i := len(v.identities) - 1; i >= 0; i-- {
+		if v.identities[i].seq < v.authEnd {
+			return &v.identities[i]
+		}
+	}
+	return nil
+}
+
+// checkAKPin checks the AK Name the auditor pinned against the TPM identity
+// the log last recorded.
+func (v *run) checkAKPin(id *keyEvent) *Failure {
+	pin := v.opts.AKName
+	if len(pin) == 0 {
+		return nil
+	}
+	if id == nil {
+		return &Failure{Reason: ReasonUnknownAK, Segment: v.segs[len(v.segs)-1].Name, Offset: -1,
+			Detail: fmt.Sprintf("you pinned the attestation key %x, but the log records no TPM identity (audit.tpm_identity) that its keys authenticate", pin)}
+	}
+	if got := id.identity.AKName; got != hex.EncodeToString(pin) {
+		seq := id.seq
+		return &Failure{Reason: ReasonUnknownAK, Segment: id.segment, Offset: id.offset, Seq: &seq,
+			Detail: fmt.Sprintf("the log's TPM identity (record %d) names the attestation key %s, not the one you pinned, %x", seq, got, pin)}
+	}
+	return nil
+}
+
+// checkEvidence checks TPM evidence against the log (FORMAT.md §5.4). The
+// evidence must be by the attestation key of the TPM identity the log last
+// recorded (and the one the auditor pinned, and the one its credential
+// challenge bound to a certified EK); otherwise it proves nothing about
+// this log's TPM: unknown_ak. It must certify the index the identity names.
+// Then it compares the certified counter with the log's last anchor: equal
+// is current; one above with an authenticated, unfinished increment_intent
+// for exactly that value after the last anchor is an anchor in progress
+// (incomplete); anything else above is a rolled-back log; below, or at
+// another index, the evidence does not belong to this log's anchor.
+func (v *run) checkEvidence(e *evidence.Result, id *keyEvent, sum *EvidenceSummary) *Failure {
 	last := v.segs[len(v.segs)-1].Name
 	fail := func(reason Reason, format string, args ...any) *Failure {
 		return &Failure{Reason: reason, Segment: last, Offset: -1, Detail: fmt.Sprintf(format, args...)}
+	}
+	akName := hex.EncodeToString(e.AKName)
+	if id == nil {
+		return fail(ReasonUnknownAK, "the evidence is by the attestation key %s, but the log records no TPM identity (audit.tpm_identity) that its keys authenticate: nothing ties that key to the log's TPM", akName)
+	}
+	ti := id.identity
+	if ti.AKName != akName {
+		return fail(ReasonUnknownAK, "the evidence is by the attestation key %s, but the log's TPM identity (record %d) names %s: the evidence is not from the log's TPM", akName, id.seq, ti.AKName)
+	}
+	if pin := v.opts.AKName; len(pin) > 0 {
+		if !bytes.Equal(pin, e.AKName) {
+			return fail(ReasonUnknownAK, "the evidence is by the attestation key %s, not the one you pinned, %x", akName, pin)
+		}
+		sum.AKPinned = true
+	}
+	if c := v.opts.EKChallenge; c != nil {
+		if f := v.checkEKChallenge(e, c, sum); f != nil {
+			return f
+		}
+	}
+	if e.Index != ti.NVIndex || hex.EncodeToString(e.IndexName) != ti.NVName {
+		return fail(ReasonEvidenceMismatch, "the evidence certifies index 0x%08x (Name %x), the log's TPM identity (record %d) names index 0x%08x (Name %s)", e.Index, e.IndexName, id.seq, ti.NVIndex, ti.NVName)
 	}
 	if v.lastAnchor == nil {
 		return fail(ReasonRolledBack, "the TPM certifies counter %d but the log holds no anchored checkpoint", e.Counter)
@@ -730,6 +844,57 @@ func (v *run) checkEvidence(e *evidence.Result) *Failure {
 	default:
 		return fail(ReasonEvidenceMismatch, "the TPM certifies counter %d, below the log's last anchor %d (evidence from before the log's last anchor, or another TPM)", e.Counter, a)
 	}
+}
+
+// checkEKChallenge checks that the evidence answers the auditor's
+// credential challenge (FORMAT.md §5.4): its AK is the one the challenge
+// was made for, its nonce the challenge's credential (which only the TPM
+// holding the EK could recover, with that AK loaded), and the EK
+// certificate chains to a CA the auditor pinned. Then the AK lives in the
+// TPM the CA certified.
+func (v *run) checkEKChallenge(e *evidence.Result, c *EKChallenge, sum *EvidenceSummary) *Failure {
+	last := v.segs[len(v.segs)-1].Name
+	fail := func(format string, args ...any) *Failure {
+		return &Failure{Reason: ReasonUnknownAK, Segment: last, Offset: -1, Detail: fmt.Sprintf(format, args...)}
+	}
+	ch := c.Challenge
+	if !bytes.Equal(ch.AKName, e.AKName) {
+		return fail("the credential challenge was made for the attestation key %x, the evidence is by %x", ch.AKName, e.AKName)
+	}
+	if !bytes.Equal(e.Nonce, ch.Nonce(c.Secret)) {
+		return fail("the evidence's nonce is not the credential of your challenge: the TPM holding the challenge's endorsement key did not answer it with that attestation key (or the challenge file was altered)")
+	}
+	cert, err := ch.Certificate()
+	if err != nil {
+		return fail("the challenge's EK certificate: %v", err)
+	}
+	now := c.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	chain, err := evidence.VerifyEKCertificate(cert, c.Anchors, c.Intermediates, now)
+	if err != nil {
+		return fail("the attestation key is bound to the endorsement key of a certificate that no CA you pinned certifies: %v", err)
+	}
+	sum.EKCA = chain[len(chain)-1].Subject.String()
+	return nil
+}
+
+// checkIdentity checks an audit.tpm_identity record: its ak_public must be
+// an attestation key's public area (evidence.AKName) whose Name is ak_name.
+func checkIdentity(e *event.TPMIdentity) error {
+	pub, err := base64.StdEncoding.DecodeString(e.AKPublic)
+	if err != nil {
+		return fmt.Errorf("tpm_identity ak_public: %w", err)
+	}
+	name, err := evidence.AKName(pub)
+	if err != nil {
+		return fmt.Errorf("tpm_identity: %w", err)
+	}
+	if hex.EncodeToString(name) != e.AKName {
+		return fmt.Errorf("tpm_identity ak_name %s is not the Name of its ak_public (%x)", e.AKName, name)
+	}
+	return nil
 }
 
 // authenticateTail extends what is authenticated with the log's last
@@ -846,9 +1011,18 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 	if fileCP != nil && v.lastCP != nil && fileCP.Size < v.lastCP.Size {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s holds an older checkpoint (size %d) than the log (size %d)", CheckpointFile, fileCP.Size, v.lastCP.Size))
 	}
+	id := v.lastIdentity()
+	if id != nil {
+		ti := id.identity
+		rep.TPMIdentity = &IdentitySummary{AKName: ti.AKName, NVIndex: fmt.Sprintf("0x%08x", ti.NVIndex), NVName: ti.NVName,
+			EKCertificate: ti.EKCertificate, Seq: id.seq}
+	}
+	if f := v.checkAKPin(id); f != nil {
+		return f
+	}
 	if e := v.opts.Evidence; e != nil {
 		rep.Evidence = &EvidenceSummary{Counter: e.Counter, Index: fmt.Sprintf("0x%08x", e.Index), NonceChecked: e.NonceChecked, AKName: hex.EncodeToString(e.AKName)}
-		if f := v.checkEvidence(e); f != nil {
+		if f := v.checkEvidence(e, id, rep.Evidence); f != nil {
 			return f
 		}
 	}
