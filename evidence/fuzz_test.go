@@ -2,9 +2,12 @@ package evidence_test
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/audit-sealer/audit-sealer/evidence"
 )
@@ -75,6 +78,29 @@ func FuzzParseChallenge(f *testing.F) {
 		if !bytes.Equal(c.Nonce(secret), c2.Nonce(secret)) || !bytes.Equal(c.CredentialBlob, c2.CredentialBlob) ||
 			!bytes.Equal(c.EncryptedSecret, c2.EncryptedSecret) || !c.CreatedAt.Equal(c2.CreatedAt) {
 			t.Fatalf("round trip changed the challenge: %+v\n%+v", c, c2)
+		}
+	})
+}
+
+// FuzzParseEKCertificate feeds arbitrary certificates and CA files to the
+// parsers audit-verify runs on --ek-cert and --ek-ca: they must never panic,
+// and an accepted certificate must verify against itself as an anchor
+// without panicking either.
+func FuzzParseEKCertificate(f *testing.F) {
+	p := newPKI(f, "fuzz")
+	cert := p.ekCert(f, &rsaEK.PublicKey)
+	f.Add(cert.Raw)
+	f.Add(append(bytes.Clone(cert.Raw), 0, 0))
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+	f.Add(append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.inter.Raw}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw})...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if c, err := evidence.ParseEKCertificate(data); err == nil {
+			evidence.VerifyEKCertificate(c, []*x509.Certificate{c}, nil, time.Now())
+		} else if !errors.Is(err, evidence.ErrBadEKCertificate) {
+			t.Fatalf("error does not wrap ErrBadEKCertificate: %v", err)
+		}
+		if anchors, _, err := evidence.ParseCAFile(data); err == nil && len(anchors) == 0 {
+			t.Fatal("ParseCAFile accepted a file without an anchor")
 		}
 	})
 }
