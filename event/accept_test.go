@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/netip"
 	"strings"
@@ -328,4 +329,33 @@ func TestTimestampFormatMatchesRFC3339Nano(t *testing.T) {
 			t.Fatalf("parseTimestamp(%s): ok %v canonical %v", alt, ok, canonical)
 		}
 	}
+}
+
+// TestTPMIdentityCarriesACertificate: an endorsement key certificate (1 to
+// 2 KiB of DER, more than the 1024 bytes of other text fields) fits in
+// audit.tpm_identity's ek_certificate, up to 12 KiB of base64; the event
+// is canonical as the sealer writes it.
+func TestTPMIdentityCarriesACertificate(t *testing.T) {
+	build := func(certLen int) []byte {
+		cert := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x30}, certLen))
+		return []byte(`{"type":"audit.tpm_identity","timestamp":"2026-11-27T10:00:41Z","ak_name":"000bf0ff5021a0bd9b5c4e3c7e2ad58d6c3d34c5e1c8e2f1d1e2b3a4c5d6e7f8a9b0",` +
+			`"ak_public":"ACMACwAFBHIAAAAQABgACwADABAAIE5ZFhp8e9g=","nv_index":22020352,"nv_name":"000b2f0ea4a0c45e3d6bf8d0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6",` +
+			`"ek_certificate":"` + cert + `"}`)
+	}
+	for _, n := range []int{1016, 2048, 9216} { // 9216 bytes: 12288 base64 characters
+		raw := build(n)
+		e, err := Decode(raw, testOpts)
+		if err != nil {
+			t.Fatalf("%d-byte certificate: %v", n, err)
+		}
+		out, err := AppendEncode(nil, e, testNow)
+		if err != nil || !bytes.Equal(out, raw) {
+			t.Fatalf("%d-byte certificate: Encode: %v", n, err)
+		}
+		if _, err := CheckCanonical(raw, testOpts); err != nil {
+			t.Fatalf("%d-byte certificate: %v", n, err)
+		}
+	}
+	_, err := Decode(build(9217), testOpts)
+	assertRule(t, err, "ek_certificate", RuleNotBase64)
 }

@@ -186,18 +186,20 @@ type TailDiscarded struct {
 }
 
 // TPMIdentity is audit.tpm_identity (critical): the TPM that anchors the
-// log, recorded when the sealer first anchors and whenever it changes. Its
-// attestation key (AK) is the only key whose NV_Certify evidence of the
-// anchor counter an auditor accepts for this log (FORMAT.md §5.4).
+// log, recorded at every start of a sealer that anchors, before the
+// checkpoint that seals the start. Its attestation key (AK) is the only key
+// whose NV_Certify evidence of the anchor counter an auditor accepts for
+// this log (FORMAT.md §5.4).
 type TPMIdentity struct {
 	Timestamp time.Time
 	AKName    string // hex of the AK's Name: nameAlg || H(ak_public)
 	AKPublic  string // standard base64 of the AK's TPMT_PUBLIC
 	NVIndex   uint32 // the anchor counter's NV index
 	NVName    string // hex of the counter index's Name
-	// EKCertificate is optional: standard base64 of the DER endorsement
-	// key certificate the TPM holds, when the AK was bound to that EK by
-	// credential activation.
+	// EKCertificate is optional: standard base64 (at most 12 KiB) of the
+	// DER endorsement key certificate the TPM holds in its TCG NV index,
+	// where an auditor finds the EK to challenge: a credential challenge
+	// proves that the AK is in the TPM holding that EK (FORMAT.md §5.4).
 	EKCertificate string
 }
 
@@ -310,7 +312,7 @@ func (e *TPMIdentity) bind(b *binder) {
 	b.text("ak_public", &e.AKPublic, &ruleBase64, false)
 	b.u32("nv_index", &e.NVIndex)
 	b.text("nv_name", &e.NVName, &ruleHex, false)
-	b.text("ek_certificate", &e.EKCertificate, &ruleBase64, true)
+	b.text("ek_certificate", &e.EKCertificate, &ruleCertificate, true)
 }
 
 func (e *LogRead) bind(b *binder) {

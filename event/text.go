@@ -22,6 +22,8 @@ const (
 const (
 	maxTextLen  = 1024
 	maxIdentLen = 256
+	// maxCertificateLen bounds a base64 certificate: 8 KiB of DER.
+	maxCertificateLen = 12 << 10
 )
 
 // textRule is the content rule of a string field.
@@ -29,6 +31,7 @@ type textRule struct {
 	class      textClass
 	allowLF    bool // only free-text "details" fields
 	allowEmpty bool // only strings inside free-form objects
+	maxLen     int  // classBase64: the longest value; 0 = maxTextLen
 	enum       []string
 	enumDetail string
 }
@@ -56,6 +59,9 @@ var (
 	ruleFileName    = textRule{class: classFileName}
 	ruleHex         = textRule{class: classHex}
 	ruleBase64      = textRule{class: classBase64}
+	// ruleCertificate is a DER certificate in base64: an endorsement key
+	// certificate is 1 to 2 KiB, more than maxTextLen.
+	ruleCertificate = textRule{class: classBase64, maxLen: maxCertificateLen}
 	// ruleFree applies to keys and string values inside changes, filters
 	// and settings: free text that may be empty.
 	ruleFree = textRule{class: classText, allowEmpty: true}
@@ -161,6 +167,12 @@ func checkTextMode[T ~string | ~[]byte](s T, r *textRule, rawJSON bool) (rule, d
 		}
 		return RuleInvalidEnum, r.enumDetail
 	case classBase64:
+		if r.maxLen > 0 {
+			if n > r.maxLen || !isCanonicalBase64(s) {
+				return RuleNotBase64, "canonical standard base64 with padding, at most " + strconv.Itoa(r.maxLen) + " bytes"
+			}
+			return "", ""
+		}
 		if n > maxTextLen || !isCanonicalBase64(s) {
 			return RuleNotBase64, "canonical standard base64 with padding, at most 1024 bytes"
 		}

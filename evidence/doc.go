@@ -101,12 +101,75 @@
 // member; and, when the verifier passes a nonce, that extraData equals it
 // ([ErrNonceMismatch] otherwise). Any other failure wraps [ErrBadEvidence].
 //
-// What a valid file proves: the TPM that holds the AK certified that the NV
-// index with this public area held this counter value when the quote was
-// made (after the nonce was chosen, when the nonce is the verifier's). What
-// it does not prove by itself: that the AK belongs to a genuine TPM, or to
-// the host that wrote the log. A verifier pins the AK Name
-// ([Result.AKName]) and the index Name ([Result.IndexName]) it trusts, or
-// takes them from a channel it trusts; an endorsement-key certificate
-// chain is out of scope of format v1.
+// What a valid file proves: the key whose public area is ak_public signed
+// that the NV index with this public area held this counter value when the
+// quote was made (after the nonce was chosen, when the nonce is the
+// verifier's). What it does not prove by itself: that ak_public is a TPM's
+// key at all. A restricted, fixedTPM key signs only what its TPM produced,
+// but the attributes are only claimed: a software ECDSA key with a public
+// area that claims them makes a file that verifies. Two things tie the AK
+// to a TPM. The log: the sealer records the AK's Name and public area
+// (audit.tpm_identity) at every start, authenticated by its keys, and a
+// verifier accepts evidence only by the AK the log last recorded, or one
+// the auditor pinned ([Result.AKName]). And the endorsement key: a
+// credential challenge (below) proves that the AK is in the TPM whose
+// endorsement key a CA the auditor pins certified.
+//
+// # Credential challenge
+//
+// A TPM's endorsement key (EK) is a decryption key created from the TPM's
+// endorsement seed, and its manufacturer certifies it (an EK certificate in
+// an NV index of the TPM, [EKCertIndexRSA] or [EKCertIndexECC]). The
+// auditor, with [NewChallenge], encrypts a credential to the EK with
+// [MakeCredential] for the AK's Name, and keeps a 32-byte secret; the
+// operator's TPM recovers the credential with TPM2_ActivateCredential and
+// certifies the counter with it as the nonce (package tpm,
+// CertifyChallenge); the auditor computes the credential from the
+// challenge file and the secret ([Challenge.Nonce]) and passes it to
+// [Evidence.Verify]. A challenge file is one JSON object, parsed as
+// strictly as an evidence file ([ParseChallenge]), with exactly these six
+// members:
+//
+//	{
+//	  "format":           "audit-sealer tpm credential challenge v1",
+//	  "ak_name":          hex,
+//	  "ek_certificate":   base64,
+//	  "credential_blob":  base64,
+//	  "encrypted_secret": base64,
+//	  "created_at":       RFC 3339 time
+//	}
+//
+// Base64 is canonical standard encoding with padding, as in an evidence
+// file.
+//
+//   - ak_name is the Name of the AK the credential is for, lowercase hex:
+//     nameAlg (2 bytes: SHA-256, SHA-384 or SHA-512) and a digest of that
+//     algorithm's size.
+//   - ek_certificate is the EK's X.509 certificate, DER, nothing after it.
+//     It certifies an RSA 2048 or ECC NIST P-256 key: the EK of the TCG
+//     default template L-1 or L-2 (TCG EK Credential Profile), which name
+//     with SHA-256 and protect with AES-128-CFB.
+//   - credential_blob and encrypted_secret are TPM2_MakeCredential's
+//     outputs, the contents (without size) of a TPM2B_ID_OBJECT and a
+//     TPM2B_ENCRYPTED_SECRET, for the EK, the AK Name and the credential
+//     HMAC-SHA256(secret, "audit-sealer tpm credential v1" || 0x00 ||
+//     uint16(len(ak_name)) || ak_name || ek_certificate).
+//   - created_at is when the auditor made the challenge (informational).
+//
+// A verifier with the secret checks: that the evidence verifies with the
+// credential as the nonce (so a file altered on its way, naming another AK
+// or EK certificate, gives another credential than the one the TPM
+// recovered); that the evidence's AK Name is ak_name; and that the EK
+// certificate chains to a CA it pins ([VerifyEKCertificate]).
+//
+// What it proves: TPM2_ActivateCredential releases the credential only
+// inside the TPM that holds the EK's private key, and only while an object
+// whose Name is ak_name is loaded there with its private part (a TPM does
+// not authorize a public-only object for it). The Name covers the public
+// area, and a TPM never holds a fixedTPM key it did not create itself from
+// its own seed or randomness (it refuses to import or load one). So the
+// AK that signed the evidence lives in the TPM whose EK the pinned CA
+// certified, and the quote was made after the challenge. With a TPM
+// vendor's root CA pinned, that is a genuine TPM of that vendor; with
+// swtpm's local CA, only the swtpm instance that CA set up.
 package evidence

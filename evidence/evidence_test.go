@@ -183,6 +183,7 @@ func TestVerifyGood(t *testing.T) {
 		AKName:      tpmName(algSHA256, e.AKPublic),
 		ClockMillis: 123456789, ResetCount: 7, RestartCount: 2, Safe: true,
 		FirmwareVersion: 0x2019102300163636,
+		Nonce:           s.extraData,
 		NonceChecked:    true,
 	}
 	if !equalResult(*res, want) {
@@ -199,7 +200,7 @@ func equalResult(a, b evidence.Result) bool {
 	return a.Counter == b.Counter && a.Index == b.Index && bytes.Equal(a.IndexName, b.IndexName) &&
 		bytes.Equal(a.AKName, b.AKName) && a.ClockMillis == b.ClockMillis &&
 		a.ResetCount == b.ResetCount && a.RestartCount == b.RestartCount && a.Safe == b.Safe &&
-		a.FirmwareVersion == b.FirmwareVersion && a.NonceChecked == b.NonceChecked
+		a.FirmwareVersion == b.FirmwareVersion && a.NonceChecked == b.NonceChecked && bytes.Equal(a.Nonce, b.Nonce)
 }
 
 func TestVerifyVariantsAccepted(t *testing.T) {

@@ -36,6 +36,8 @@ type Result struct {
 	Safe         bool
 	// FirmwareVersion is the TPM vendor's firmware version.
 	FirmwareVersion uint64
+	// Nonce is the certified nonce (extraData in attest).
+	Nonce []byte
 	// NonceChecked reports whether the certified nonce was compared with a
 	// nonce the verifier gave. When it is false, the evidence may be as
 	// old as the counter value allows: nothing shows it is fresh.
@@ -49,24 +51,9 @@ type Result struct {
 // does not verify wraps [ErrBadSignature]; every other failure wraps
 // [ErrBadEvidence].
 func (e *Evidence) Verify(nonce []byte) (*Result, error) {
-	ak, err := parseECCPublic(e.AKPublic)
+	ak, key, err := parseAK(e.AKPublic)
 	if err != nil {
 		return nil, err
-	}
-	const want = objFixedTPM | objRestricted | objSign
-	if ak.attributes&want != want || ak.attributes&objDecrypt != 0 {
-		return nil, badf("ak_public: attributes 0x%08x: the AK must be fixedTPM, restricted and sign, and not decrypt", ak.attributes)
-	}
-	if ak.scheme == algECDSA && ak.schemeHash != algSHA256 {
-		return nil, badf("ak_public: scheme hash %s, want SHA-256", cryptoHash(ak.schemeHash))
-	}
-	pt := make([]byte, 65)
-	pt[0] = 4
-	copy(pt[1+32-len(ak.x):33], ak.x)
-	copy(pt[33+32-len(ak.y):], ak.y)
-	key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pt)
-	if err != nil {
-		return nil, badf("ak_public: %v", err)
 	}
 
 	sig, err := parseECDSASignature(e.Signature)
@@ -125,6 +112,7 @@ func (e *Evidence) Verify(nonce []byte) (*Result, error) {
 		return nil, fmt.Errorf("evidence: certified nonce %x, want %x: %w", att.extraData, nonce, ErrNonceMismatch)
 	}
 	return &Result{
+		Nonce:           att.extraData,
 		Counter:         binary.BigEndian.Uint64(att.nvContents),
 		Index:           nv.index,
 		IndexName:       indexName,
@@ -136,4 +124,42 @@ func (e *Evidence) Verify(nonce []byte) (*Result, error) {
 		FirmwareVersion: att.firmwareVersion,
 		NonceChecked:    checked,
 	}, nil
+}
+
+// parseAK parses an AK's public area (ak_public) and checks that it is an
+// attestation key as the package documentation describes: a restricted,
+// signing-only, fixedTPM ECC P-256 key signing with ECDSA/SHA-256.
+func parseAK(akPublic []byte) (*eccPublic, *ecdsa.PublicKey, error) {
+	ak, err := parseECCPublic(akPublic)
+	if err != nil {
+		return nil, nil, err
+	}
+	const want = objFixedTPM | objRestricted | objSign
+	if ak.attributes&want != want || ak.attributes&objDecrypt != 0 {
+		return nil, nil, badf("ak_public: attributes 0x%08x: the AK must be fixedTPM, restricted and sign, and not decrypt", ak.attributes)
+	}
+	if ak.scheme == algECDSA && ak.schemeHash != algSHA256 {
+		return nil, nil, badf("ak_public: scheme hash %s, want SHA-256", cryptoHash(ak.schemeHash))
+	}
+	pt := make([]byte, 65)
+	pt[0] = 4
+	copy(pt[1+32-len(ak.x):33], ak.x)
+	copy(pt[33+32-len(ak.y):], ak.y)
+	key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pt)
+	if err != nil {
+		return nil, nil, badf("ak_public: %v", err)
+	}
+	return ak, key, nil
+}
+
+// AKName checks an AK's public area (a marshalled TPMT_PUBLIC, as in the
+// ak_public member of an evidence file and of an audit.tpm_identity record)
+// as Verify does, and returns the AK's Name: nameAlg || H_nameAlg(akPublic).
+// Every error wraps ErrBadEvidence.
+func AKName(akPublic []byte) ([]byte, error) {
+	ak, _, err := parseAK(akPublic)
+	if err != nil {
+		return nil, err
+	}
+	return name(ak.nameAlg, akPublic), nil
 }

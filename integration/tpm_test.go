@@ -200,3 +200,90 @@ func auditVerifyArgsRaw(t *testing.T, args ...string) (int, string) {
 	}
 	return 0, string(out)
 }
+
+// TestTPMCredentialChallenge runs the auditor's whole EK flow with the real
+// binaries on a swtpm that scripts/swtpm/start.sh manufactured with an EK
+// certificate: the sealer records the TPM identity; audit-sealer tpm
+// identity prints the same AK Name and writes the EK certificate; the
+// auditor makes a challenge with audit-verify tpm challenge; audit-sealer
+// tpm certify --challenge answers it; audit-verify checks the evidence
+// against the log, the pinned AK and the CA that start.sh exported. With
+// another CA the AK is unknown_ak.
+func TestTPMCredentialChallenge(t *testing.T) {
+	hsmEnv := softHSM(t, "ecdsa-p256")
+	requireTool(t, "swtpm_setup")
+	tpmEnv, _ := swtpm(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	socket := filepath.Join(shortSocketDir(t), "s.sock")
+	env := append(append(hsmEnv, tpmEnv...), "AUDIT_SEALER_DATA_DIR="+dataDir, "AUDIT_SEALER_SOCKET="+socket)
+	var ekCA string
+	for _, kv := range tpmEnv {
+		if v, ok := strings.CutPrefix(kv, "AUDIT_SEALER_TPM_EK_CA="); ok {
+			ekCA = v
+		}
+	}
+	if ekCA == "" {
+		t.Fatalf("start.sh exported no EK CA: %v", tpmEnv)
+	}
+	if out, err := sealerCmd(env, "tpm", "provision").CombinedOutput(); err != nil {
+		t.Fatalf("tpm provision: %v\n%s", err, out)
+	}
+	d := startDaemonEnv(t, env)
+	runClients(socket, 1, "ek", closedAfter(200*time.Millisecond))
+	if err := d.stop(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, d.stderr)
+	}
+	key := filepath.Join(t.TempDir(), "key.pem")
+	pem, err := sealerCmd(env, "keys", "export-public").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(key, pem, 0o600)
+
+	// The operator gives the EK certificate; the AK Name comes from the log.
+	work := t.TempDir()
+	ek := filepath.Join(work, "ek.pem")
+	out, err := sealerCmd(env, "tpm", "identity", "--ek-cert", ek).Output()
+	if err != nil {
+		t.Fatalf("tpm identity: %v", err)
+	}
+	var akName string
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "ak_name "); ok {
+			akName = v
+		}
+	}
+	code, rep := auditVerifyArgs(t, "--key", key, "--json", dataDir)
+	id, _ := rep["tpm_identity"].(map[string]any)
+	if code != 0 || id == nil || id["ak_name"] != akName || akName == "" || id["ek_certificate"] == nil {
+		t.Fatalf("the log's TPM identity %v, tpm identity printed %q (exit %d)", id, out, code)
+	}
+
+	ch := filepath.Join(work, "challenge.json")
+	cmd := exec.Command(filepath.Join(bin, "audit-verify"), "tpm", "challenge", "--ek-cert", ek, "--ak-name", akName, "--out", ch)
+	secret, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("audit-verify tpm challenge: %v", err)
+	}
+	ev := filepath.Join(work, "evidence.json")
+	if out, err := sealerCmd(env, "tpm", "certify", "--challenge", ch, "--out", ev).CombinedOutput(); err != nil {
+		t.Fatalf("tpm certify --challenge: %v\n%s", err, out)
+	}
+	args := []string{"--key", key, "--require-hardware", "--ak-name", akName, "--tpm-evidence", ev, "--challenge", ch,
+		"--challenge-secret", strings.TrimSpace(string(secret)), "--ek-ca", ekCA, "--json", dataDir}
+	code, rep = auditVerifyArgs(t, args...)
+	e, _ := rep["tpm_evidence"].(map[string]any)
+	if code != 0 || e["ek_ca"] != "CN=swtpm-localca-rootca" || e["ak_pinned"] != true {
+		t.Fatalf("the answered challenge: exit %d %v", code, rep)
+	}
+	// Another CA: the root alone, without the intermediate that issued the
+	// EK certificate, certifies nothing.
+	caPEM, _ := os.ReadFile(ekCA)
+	blocks := strings.SplitAfter(string(caPEM), "-----END CERTIFICATE-----\n")
+	rootOnly := filepath.Join(work, "root.pem")
+	os.WriteFile(rootOnly, []byte(blocks[1]), 0o644)
+	args[len(args)-3] = rootOnly
+	if code, rep := auditVerifyArgs(t, args...); code != 1 || rep["first_failure"].(map[string]any)["reason"] != "unknown_ak" {
+		t.Fatalf("without the intermediate CA: exit %d %v", code, rep)
+	}
+}

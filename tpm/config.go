@@ -171,4 +171,18 @@ var (
 	ErrInsecureAuthFile = errors.New("auth file is accessible by others")
 	// ErrClosed is wrapped when a Counter is used after Close.
 	ErrClosed = errors.New("counter is closed")
+	// ErrWrongAK is wrapped by CertifyChallenge when the challenge was made
+	// for an attestation key other than this TPM's.
+	ErrWrongAK = errors.New("the challenge is for another attestation key")
+	// ErrEKMismatch is wrapped by CertifyChallenge when the TPM's
+	// endorsement key is not the one the challenge's EK certificate
+	// certifies (another TPM's certificate).
+	ErrEKMismatch = errors.New("the EK certificate is not this TPM's")
+	// ErrActivation is wrapped when the TPM refuses to recover a
+	// credential (TPM2_ActivateCredential): it was not made for this TPM's
+	// endorsement key and attestation key, or it was altered.
+	ErrActivation = errors.New("credential activation failed")
+	// ErrNoEKCertificate is wrapped by ReadEKCertificate when the TPM
+	// holds no endorsement key certificate at the TCG indexes.
+	ErrNoEKCertificate = errors.New("no endorsement key certificate")
 )

@@ -38,12 +38,21 @@
 // an attestation key of the endorsement hierarchy and an auditor's nonce,
 // and returns an evidence file, whose format, and the offline check, are in
 // package evidence (which does not import this package, nor go-tpm).
+// [ReadIdentity] returns that attestation key's Name and public area and
+// the counter's Name, which the sealer records in the log at every start,
+// and [ReadEKCertificate] the endorsement key certificate the TPM's
+// manufacturer stored in it. [CertifyChallenge] answers an auditor's
+// credential challenge: TPM2_ActivateCredential with the endorsement key
+// and the attestation key recovers the auditor's credential, which becomes
+// the nonce of the evidence, proving that the attestation key lives in the
+// TPM whose endorsement key the certificate certifies.
 //
 // # Errors
 //
 // Errors start with "tpm:" and wrap the TPM's response code (compare with
 // errors.Is and the tpm2.TPMRC constants) and, where one applies, one of
 // [ErrIndexMissing], [ErrIndexMismatch], [ErrAlreadyProvisioned],
-// [ErrUninitialized], [ErrAuthFailed], [ErrNoAuth], [ErrInsecureAuthFile]
-// or [ErrClosed].
+// [ErrUninitialized], [ErrAuthFailed], [ErrNoAuth], [ErrInsecureAuthFile],
+// [ErrClosed], [ErrWrongAK], [ErrEKMismatch], [ErrActivation] or
+// [ErrNoEKCertificate].
 package tpm

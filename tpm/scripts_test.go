@@ -106,6 +106,7 @@ func nvread(t *testing.T, env map[string]string, ownerRead bool) uint64 {
 func TestScripts(t *testing.T) {
 	swtpmtest.Require(t)
 	requireTool(t, "tpm2_nvread", "tpm2-tools")
+	requireTool(t, "swtpm_setup", "swtpm-tools")
 	dir := t.TempDir()
 	env := startScript(t, dir)
 	t.Cleanup(func() { stopScript(t, dir) })
@@ -159,13 +160,34 @@ func TestScripts(t *testing.T) {
 	if res, err := e.Verify(n); err != nil || res.Counter != last {
 		t.Errorf("evidence over TCP: %+v, %v", res, err)
 	}
+	// The TPM was manufactured with an EK certificate by the local CA
+	// whose certificates start.sh exported.
+	der, err := tpm.ReadEKCertificate(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := evidence.ParseEKCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(env["AUDIT_SEALER_TPM_EK_CA"])
+	if err != nil {
+		t.Fatalf("AUDIT_SEALER_TPM_EK_CA: %v", err)
+	}
+	anchors, inter, err := evidence.ParseCAFile(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evidence.VerifyEKCertificate(cert, anchors, inter, time.Now()); err != nil {
+		t.Errorf("the EK certificate does not chain to the exported CA: %v", err)
+	}
 	c.Close()
 
 	// Restart on the same directory: same state, same auth, a new port.
 	stopScript(t, dir)
 	env2 := startScript(t, dir)
-	if env2["AUDIT_SEALER_TPM_AUTH_FILE"] != env["AUDIT_SEALER_TPM_AUTH_FILE"] {
-		t.Errorf("auth file moved: %v", env2)
+	if env2["AUDIT_SEALER_TPM_AUTH_FILE"] != env["AUDIT_SEALER_TPM_AUTH_FILE"] || env2["AUDIT_SEALER_TPM_EK_CA"] != env["AUDIT_SEALER_TPM_EK_CA"] {
+		t.Errorf("auth file or EK CA moved: %v", env2)
 	}
 	cfg.Transport = env2["AUDIT_SEALER_TPM"]
 	if v, err := tpm.Provision(cfg); v != last || err == nil {

@@ -33,6 +33,11 @@ const (
 	ReasonEvidenceMismatch   Reason = "evidence_mismatch" // TPM evidence for another index, or older than the log
 	ReasonRetiredKey         Reason = "retired_key"       // a checkpoint is signed by a key after it endorsed its successor
 	ReasonPruneTooEarly      Reason = "prune_too_early"   // a retention prune deleted records younger than its retention period
+	// ReasonUnknownAK: TPM evidence by an attestation key that is not the
+	// one the log's last TPM identity names (or the log records none),
+	// the one the auditor pinned, or the one a credential challenge bound
+	// to a certified endorsement key: it proves nothing about this log.
+	ReasonUnknownAK Reason = "unknown_ak"
 	// Incomplete: nothing contradicts the signatures, but not everything is sealed.
 	ReasonUnsealedTail Reason = "unsealed_tail" // records the run key authenticated that no checkpoint covers yet
 	// ReasonUnauthenticatedTail: records at the end of the log that no
@@ -122,6 +127,9 @@ type Report struct {
 	PrunedBefore   uint64             `json:"pruned_before,omitempty"`
 	LastCheckpoint *CheckpointSummary `json:"last_checkpoint,omitempty"`
 	LastAnchor     *AnchorSummary     `json:"last_anchor,omitempty"`
+	// TPMIdentity is the TPM identity the log last recorded (the last
+	// authenticated audit.tpm_identity record).
+	TPMIdentity *IdentitySummary `json:"tpm_identity,omitempty"`
 	// Evidence reports the TPM evidence the log was compared with.
 	Evidence *EvidenceSummary `json:"tpm_evidence,omitempty"`
 	// TrustedCheckpoint reports on the checkpoint the auditor supplied.
@@ -150,6 +158,24 @@ type EvidenceSummary struct {
 	Index        string `json:"index"`
 	NonceChecked bool   `json:"nonce_checked"`
 	AKName       string `json:"ak_name"` // hex: pin it to recognise the TPM next time
+	// AKPinned reports that the AK is the one the auditor pinned.
+	AKPinned bool `json:"ak_pinned"`
+	// EKCA is the subject of the pinned CA that certified the endorsement
+	// key to which a credential challenge bound the AK ("" without one).
+	EKCA string `json:"ek_ca,omitempty"`
+}
+
+// IdentitySummary describes the TPM identity a log records
+// (audit.tpm_identity): the attestation key whose evidence counts for it,
+// and the counter index.
+type IdentitySummary struct {
+	AKName  string `json:"ak_name"` // hex
+	NVIndex string `json:"nv_index"`
+	NVName  string `json:"nv_name"` // hex
+	// EKCertificate is the TPM's endorsement key certificate, standard
+	// base64 of DER, if the sealer found one.
+	EKCertificate string `json:"ek_certificate,omitempty"`
+	Seq           uint64 `json:"seq"` // the record
 }
 
 // TrustedResult says whether the log is consistent with a checkpoint the
@@ -162,7 +188,7 @@ type TrustedResult struct {
 // Exception is something the log records that an auditor must look at
 // although it verifies: Code is stable (crash_recovered, counter_jump,
 // rollback_override, anchor_reset, tail_discarded, interrupted_prune,
-// unendorsed_key), Seq the record that says so.
+// unendorsed_key, tpm_identity_changed), Seq the record that says so.
 type Exception struct {
 	Code    string `json:"code"`
 	Seq     uint64 `json:"seq"`

@@ -546,7 +546,7 @@ func (f *follower) sealerEvent(p *prepared, typ string) bool {
 		return false
 	}
 	switch typ {
-	case event.TypeRetentionPruned, event.TypeAnchorState, event.TypeTailDiscarded:
+	case event.TypeRetentionPruned, event.TypeAnchorState, event.TypeTailDiscarded, event.TypeTPMIdentity:
 		ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()})
 		if err != nil {
 			return fail(err)
@@ -558,6 +558,11 @@ func (f *follower) sealerEvent(p *prepared, typ string) bool {
 			at.kind, at.state = anchorState, e
 		case *event.TailDiscarded:
 			at.kind, at.discarded = tailDiscarded, e
+		case *event.TPMIdentity:
+			if err := checkIdentity(e); err != nil {
+				return fail(err)
+			}
+			at.kind, at.identity = tpmIdentity, e
 		}
 	case event.TypeKeyIntroduced:
 		key, err := introducedKey(rec.Event)

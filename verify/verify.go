@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -45,9 +46,21 @@ type Options struct {
 	// reached: a last anchor below it is a rollback (reason rolled_back).
 	MinCounter *uint64
 	// Evidence, if set, is a verified TPM NV_Certify of the counter
-	// (package evidence): the log's last anchor must reach the certified
-	// value at the certified index (rolled_back, evidence_mismatch).
+	// (package evidence): it must be by the attestation key of the TPM
+	// identity the log last recorded (unknown_ak), of the index it names,
+	// and the log's last anchor must reach the certified value at the
+	// certified index (rolled_back, evidence_mismatch).
 	Evidence *evidence.Result
+	// AKName, if set, is the attestation key Name the auditor pinned: the
+	// TPM identity the log last recorded, and the evidence, must name it
+	// (unknown_ak).
+	AKName []byte
+	// EKChallenge, if set, is the credential challenge the evidence
+	// answers: the evidence's AK must be the one the challenge names, its
+	// nonce the challenge's credential, and the challenge's endorsement
+	// key certificate must chain to a CA the auditor pinned (unknown_ak).
+	// It requires Evidence.
+	EKChallenge *EKChallenge
 	// AllSignatures checks the signature of every checkpoint. Without it,
 	// Dir checks the signature of each segment's last checkpoint, of every
 	// checkpoint that endorses a key, of every checkpoint after a key
@@ -250,7 +263,10 @@ type run struct {
 	anchors       int
 	states        []keyEvent // audit.anchor_state records since the last anchor
 	intent        *keyEvent  // the last increment_intent since the last anchor
-	exceptions    []Exception
+	// identities are the audit.tpm_identity records that may still be the
+	// last authenticated one: the latest before authEnd, and every later.
+	identities []keyEvent
+	exceptions []Exception
 }
 
 type pendingKey struct {
@@ -485,6 +501,9 @@ func (v *run) followKeys(res *segResult) *Failure {
 				v.intent = &k
 			}
 			continue
+		case tpmIdentity:
+			v.noteIdentity(ke)
+			continue
 		case tailDiscarded:
 			d := ke.discarded
 			v.exception(ke, "tail_discarded", fmt.Sprintf("at start the sealer cut %d bytes (%d records from %d) of segment %s that nothing it signed authenticated, kept as %s, SHA-256 %s; decided by %s",
@@ -609,6 +628,7 @@ type keyEvent struct {
 	state       *event.AnchorState     // anchorState
 	prune       *event.RetentionPruned // retentionPruned
 	discarded   *event.TailDiscarded   // tailDiscarded
+	identity    *event.TPMIdentity     // tpmIdentity
 }
 
 type keyEventKind int
@@ -620,6 +640,7 @@ const (
 	anchorState
 	retentionPruned
 	tailDiscarded
+	tpmIdentity
 )
 
 // followAnchor checks an anchored checkpoint's counter against the one
@@ -698,16 +719,42 @@ func introducedKey(body []byte) (signer.PublicKey, error) {
 	return k, nil
 }
 
-// checkEvidence compares the counter a TPM certified with the log's last
-// anchor (FORMAT.md §5.4): equal is current; one above with an
-// authenticated, unfinished increment_intent for exactly that value after
-// the last anchor is an anchor in progress (incomplete); anything else
-// above is a rolled-back log; below, or at another index, the evidence does
-// not belong to this log's anchor.
-func (v *run) checkEvidence(e *evidence.Result) *Failure {
+// checkEvidence checks TPM evidence against the log (FORMAT.md §5.4). The
+// evidence must be by the attestation key of the TPM identity the log last
+// recorded (and the one the auditor pinned, and the one its credential
+// challenge bound to a certified EK); otherwise it proves nothing about
+// this log's TPM: unknown_ak. It must certify the index the identity names.
+// Then it compares the certified counter with the log's last anchor: equal
+// is current; one above with an authenticated, unfinished increment_intent
+// for exactly that value after the last anchor is an anchor in progress
+// (incomplete); anything else above is a rolled-back log; below, or at
+// another index, the evidence does not belong to this log's anchor.
+func (v *run) checkEvidence(e *evidence.Result, id *keyEvent, sum *EvidenceSummary) *Failure {
 	last := v.segs[len(v.segs)-1].Name
 	fail := func(reason Reason, format string, args ...any) *Failure {
 		return &Failure{Reason: reason, Segment: last, Offset: -1, Detail: fmt.Sprintf(format, args...)}
+	}
+	akName := hex.EncodeToString(e.AKName)
+	if id == nil {
+		return fail(ReasonUnknownAK, "the evidence is by the attestation key %s, but the log records no TPM identity (audit.tpm_identity) that its keys authenticate: nothing ties that key to the log's TPM", akName)
+	}
+	ti := id.identity
+	if ti.AKName != akName {
+		return fail(ReasonUnknownAK, "the evidence is by the attestation key %s, but the log's TPM identity (record %d) names %s: the evidence is not from the log's TPM", akName, id.seq, ti.AKName)
+	}
+	if pin := v.opts.AKName; len(pin) > 0 {
+		if !bytes.Equal(pin, e.AKName) {
+			return fail(ReasonUnknownAK, "the evidence is by the attestation key %s, not the one you pinned, %x", akName, pin)
+		}
+		sum.AKPinned = true
+	}
+	if c := v.opts.EKChallenge; c != nil {
+		if f := v.checkEKChallenge(e, c, sum); f != nil {
+			return f
+		}
+	}
+	if e.Index != ti.NVIndex || hex.EncodeToString(e.IndexName) != ti.NVName {
+		return fail(ReasonEvidenceMismatch, "the evidence certifies index 0x%08x (Name %x), the log's TPM identity (record %d) names index 0x%08x (Name %s)", e.Index, e.IndexName, id.seq, ti.NVIndex, ti.NVName)
 	}
 	if v.lastAnchor == nil {
 		return fail(ReasonRolledBack, "the TPM certifies counter %d but the log holds no anchored checkpoint", e.Counter)
@@ -846,9 +893,18 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 	if fileCP != nil && v.lastCP != nil && fileCP.Size < v.lastCP.Size {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s holds an older checkpoint (size %d) than the log (size %d)", CheckpointFile, fileCP.Size, v.lastCP.Size))
 	}
+	id := v.lastIdentity()
+	if id != nil {
+		ti := id.identity
+		rep.TPMIdentity = &IdentitySummary{AKName: ti.AKName, NVIndex: fmt.Sprintf("0x%08x", ti.NVIndex), NVName: ti.NVName,
+			EKCertificate: ti.EKCertificate, Seq: id.seq}
+	}
+	if f := v.checkAKPin(id); f != nil {
+		return f
+	}
 	if e := v.opts.Evidence; e != nil {
 		rep.Evidence = &EvidenceSummary{Counter: e.Counter, Index: fmt.Sprintf("0x%08x", e.Index), NonceChecked: e.NonceChecked, AKName: hex.EncodeToString(e.AKName)}
-		if f := v.checkEvidence(e); f != nil {
+		if f := v.checkEvidence(e, id, rep.Evidence); f != nil {
 			return f
 		}
 	}

@@ -126,7 +126,11 @@ func serveCommand() *cobra.Command {
 			}
 			if counter != nil {
 				defer counter.Close()
-				opts = append(opts, sealer.WithCounter(counter))
+				id, err := tpmIdentity(counter, log)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				opts = append(opts, sealer.WithCounter(counter), sealer.WithTPMIdentity(id))
 			}
 			sl, err := sealer.New(cfg, s, log, opts...)
 			if err != nil {

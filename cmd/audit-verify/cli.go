@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,11 @@ const (
 	maxResultFile = chain.MaxBundleSize + event.MaxEncodedSize + 16<<10
 	// maxEvidenceFile: a TPM evidence file (FORMAT.md §5.4).
 	maxEvidenceFile = evidence.MaxSize
+	// maxChallengeFile: a credential challenge file (FORMAT.md §5.4).
+	maxChallengeFile = evidence.MaxChallengeSize
+	// maxCAFile: PEM CA certificates for EK certificates, or one EK
+	// certificate (a few KiB each).
+	maxCAFile = 256 << 10
 )
 
 // exitCode carries an exit status out of a cobra command.
@@ -101,7 +107,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var workers int
 	var requireHardware, allSignatures bool
 	var minCounter int64
-	var evidenceFile, nonceHex string
+	var evidenceFile, nonceHex, akNameHex, challengeFile, secretHex, ekCAFile string
 	root := &cobra.Command{
 		Use:   "audit-verify --key FILE [--key FILE...] [--checkpoint FILE] [--json] DATA_DIR",
 		Short: "Check an audit-sealer log offline with only the public key",
@@ -111,6 +117,11 @@ Merkle roots and checkpoint signatures, and that the tail is sealed.
 
 --key takes a PEM public key or a note verifier key (repeat it for several).
 --checkpoint takes a checkpoint you kept earlier: the log must contain it.
+--tpm-evidence takes TPM evidence of the anchor counter (audit-sealer tpm
+certify): it must be by the attestation key the log's TPM identity names
+(unknown_ak otherwise), which --ak-name pins; with --challenge (see
+audit-verify tpm challenge) it must also prove that key lives in the TPM
+whose EK certificate chains to a CA of --ek-ca.
 
 Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 		Args:          cobra.ExactArgs(1),
@@ -122,8 +133,35 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 				return err
 			}
 			opts := verify.Options{Keys: keys, Workers: workers, RequireHardware: requireHardware, AllSignatures: allSignatures}
+			if akNameHex != "" {
+				if opts.AKName, err = parseAKName(akNameHex); err != nil {
+					return fmt.Errorf("--ak-name: %w", err)
+				}
+			}
+			if challengeFile != "" || secretHex != "" || ekCAFile != "" {
+				switch {
+				case challengeFile == "" || secretHex == "" || ekCAFile == "":
+					return errors.New("--challenge, --challenge-secret and --ek-ca go together: the challenge you made, the secret it printed, and the CA certificates you trust for EK certificates")
+				case evidenceFile == "":
+					return errors.New("--challenge needs --tpm-evidence: the evidence the operator made with it")
+				case nonceHex != "":
+					return errors.New("--challenge replaces --nonce: the challenge's credential is the nonce")
+				}
+				if opts.EKChallenge, err = readEKChallenge(challengeFile, secretHex, ekCAFile); err != nil {
+					return err
+				}
+			}
 			if evidenceFile != "" {
-				res, err := checkEvidence(evidenceFile, nonceHex)
+				var nonce []byte
+				switch {
+				case opts.EKChallenge != nil:
+					nonce = opts.EKChallenge.Challenge.Nonce(opts.EKChallenge.Secret)
+				case nonceHex != "":
+					if nonce, err = hex.DecodeString(nonceHex); err != nil {
+						return fmt.Errorf("--nonce: %w", err)
+					}
+				}
+				res, err := checkEvidence(evidenceFile, nonce)
 				if err != nil {
 					return err
 				}
@@ -170,10 +208,14 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 	root.Flags().IntVar(&workers, "workers", 0, "goroutines checking records, and segments checked at once (0 = all cores)")
 	root.Flags().StringVar(&evidenceFile, "tpm-evidence", "", "TPM evidence (audit-sealer tpm certify): the log's last anchor must reach the certified counter")
 	root.Flags().StringVar(&nonceHex, "nonce", "", "with --tpm-evidence: the hex nonce you gave to tpm certify (proves the evidence is fresh)")
+	root.Flags().StringVar(&akNameHex, "ak-name", "", "the TPM attestation key Name (hex) you pinned: the log's TPM identity and the evidence must name it (unknown_ak)")
+	root.Flags().StringVar(&challengeFile, "challenge", "", "with --tpm-evidence: the credential challenge you made (audit-verify tpm challenge) and the operator answered")
+	root.Flags().StringVar(&secretHex, "challenge-secret", "", "with --challenge: the hex secret audit-verify tpm challenge printed")
+	root.Flags().StringVar(&ekCAFile, "ek-ca", "", "with --challenge: PEM certificates of the CAs you trust for EK certificates (roots are trusted, others only link to them)")
 	root.Flags().Int64Var(&minCounter, "min-counter", -1, "a TPM counter value the log is known to have reached; a lower last anchor fails (rolled_back)")
 	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
 	root.Flags().BoolVar(&allSignatures, "all-signatures", false, "check every checkpoint's signature; by default each segment's last checkpoint, key endorsements and checkpoints by introduced keys are checked, and their signatures cover every earlier checkpoint (FORMAT.md §7)")
-	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout))
+	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout), newTPMCommand(stdout, stderr))
 	return root
 }
 
@@ -309,12 +351,31 @@ func printReport(w io.Writer, rep *verify.Report) {
 	if a := rep.LastAnchor; a != nil {
 		fmt.Fprintf(w, "last anchor: TPM counter %d (index %s) at record %d, %d anchored checkpoints\n", a.Counter, a.Index, a.Seq, a.Anchors)
 	}
-	if e := rep.Evidence; e != nil && rep.FirstFailure == nil {
-		fresh := "nonce checked"
-		if !e.NonceChecked {
-			fresh = "NO NONCE: the evidence may be old"
+	if id := rep.TPMIdentity; id != nil {
+		ek := "no EK certificate"
+		if id.EKCertificate != "" {
+			ek = "with an EK certificate"
 		}
-		fmt.Fprintf(w, "TPM evidence: counter %d at index %s certified (%s); the log reaches it\n", e.Counter, e.Index, fresh)
+		fmt.Fprintf(w, "TPM identity: attestation key %s, counter index %s (record %d, %s)\n", id.AKName, id.NVIndex, id.Seq, ek)
+	}
+	if e := rep.Evidence; e != nil {
+		var notes []string
+		if e.NonceChecked {
+			notes = append(notes, "nonce checked")
+		} else {
+			notes = append(notes, "NO NONCE: the evidence may be old")
+		}
+		if e.AKPinned {
+			notes = append(notes, "the attestation key you pinned")
+		}
+		if e.EKCA != "" {
+			notes = append(notes, fmt.Sprintf("in the TPM whose EK %q certified", e.EKCA))
+		}
+		reaches := ""
+		if rep.FirstFailure == nil {
+			reaches = "; the log reaches it"
+		}
+		fmt.Fprintf(w, "TPM evidence: counter %d at index %s certified by attestation key %s (%s)%s\n", e.Counter, e.Index, e.AKName, strings.Join(notes, ", "), reaches)
 	}
 	if t := rep.TrustedCheckpoint; t != nil && t.Consistent {
 		fmt.Fprintf(w, "consistent with your checkpoint of size %d\n", t.Size)
@@ -327,8 +388,9 @@ func printReport(w io.Writer, rep *verify.Report) {
 	}
 }
 
-// checkEvidence reads and verifies a TPM evidence file offline.
-func checkEvidence(path, nonceHex string) (*evidence.Result, error) {
+// checkEvidence reads and verifies a TPM evidence file offline; a nonce,
+// if given, must be the certified one.
+func checkEvidence(path string, nonce []byte) (*evidence.Result, error) {
 	data, err := storage.ReadFileMax(path, maxEvidenceFile)
 	if err != nil {
 		return nil, fmt.Errorf("--tpm-evidence: %w", err)
@@ -337,17 +399,110 @@ func checkEvidence(path, nonceHex string) (*evidence.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var nonce []byte
-	if nonceHex != "" {
-		if nonce, err = hex.DecodeString(nonceHex); err != nil {
-			return nil, fmt.Errorf("--nonce: %w", err)
-		}
-	}
 	res, err := ev.Verify(nonce)
 	if err != nil {
 		return nil, fmt.Errorf("the TPM evidence does not verify: %w", err)
 	}
 	return res, nil
+}
+
+// parseAKName decodes an attestation key Name given in hex: a TPM name
+// algorithm (SHA-256, SHA-384 or SHA-512) and a digest of its size.
+func parseAKName(s string) ([]byte, error) {
+	name, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(name); n < 2 || (name[0] != 0 || !(name[1] == 0x0b && n == 34 || name[1] == 0x0c && n == 50 || name[1] == 0x0d && n == 66)) {
+		return nil, fmt.Errorf("%s is not a TPM Name (000b and 32 bytes of SHA-256, as audit-verify prints it)", s)
+	}
+	return name, nil
+}
+
+// readEKChallenge reads what --challenge, --challenge-secret and --ek-ca
+// name.
+func readEKChallenge(challengeFile, secretHex, caFile string) (*verify.EKChallenge, error) {
+	data, err := storage.ReadFileMax(challengeFile, maxChallengeFile)
+	if err != nil {
+		return nil, fmt.Errorf("--challenge: %w", err)
+	}
+	ch, err := evidence.ParseChallenge(data)
+	if err != nil {
+		return nil, fmt.Errorf("--challenge: %w", err)
+	}
+	secret, err := hex.DecodeString(secretHex)
+	if err != nil || len(secret) != evidence.SecretSize {
+		return nil, fmt.Errorf("--challenge-secret: want the %d-byte hex secret audit-verify tpm challenge printed", evidence.SecretSize)
+	}
+	data, err = storage.ReadFileMax(caFile, maxCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ek-ca: %w", err)
+	}
+	anchors, inter, err := evidence.ParseCAFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("--ek-ca: %w", err)
+	}
+	return &verify.EKChallenge{Challenge: ch, Secret: secret, Anchors: anchors, Intermediates: inter}, nil
+}
+
+func newTPMCommand(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "tpm", Short: "Credential challenges for TPM evidence"}
+	var ekFile, akNameHex, out string
+	challenge := &cobra.Command{
+		Use:   "challenge --ek-cert FILE --ak-name HEX --out FILE",
+		Short: "Make a credential challenge: proof that the attestation key lives in the TPM whose EK certificate you have",
+		Long: `challenge encrypts a fresh credential to the endorsement key (EK) that the
+certificate certifies, for the attestation key (AK) named (TPM2_MakeCredential,
+in pure Go), and writes the challenge file for the operator, who answers it
+with audit-sealer tpm certify --challenge FILE --out EVIDENCE. Only the TPM
+holding that EK, with that AK loaded, recovers the credential, and the
+evidence carries it as its nonce.
+
+It prints a secret (hex) on standard output: keep it, and check the answer
+with audit-verify --tpm-evidence EVIDENCE --challenge FILE
+--challenge-secret SECRET --ek-ca CA.pem DATA_DIR. The secret determines the
+credential together with the AK Name and the EK certificate in the file, so
+a file altered on its way fails the check.
+
+--ek-cert takes the EK certificate (PEM or DER: audit-sealer tpm identity
+--ek-cert writes it, and audit-verify --json shows the one the log
+records); --ak-name the AK Name the log's TPM identity names.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ekFile == "" || akNameHex == "" || out == "" {
+				return errors.New("--ek-cert, --ak-name and --out are required")
+			}
+			name, err := parseAKName(akNameHex)
+			if err != nil {
+				return fmt.Errorf("--ak-name: %w", err)
+			}
+			cert, err := storage.ReadFileMax(ekFile, maxCAFile)
+			if err != nil {
+				return fmt.Errorf("--ek-cert: %w", err)
+			}
+			ch, secret, err := evidence.NewChallenge(rand.Reader, cert, name)
+			if err != nil {
+				return fmt.Errorf("--ek-cert: %w", err)
+			}
+			data, err := ch.Marshal()
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, data, 0o644); err != nil {
+				return err
+			}
+			parsed, _ := ch.Certificate()
+			fmt.Fprintf(stderr, "audit-verify: wrote a credential challenge for attestation key %x to %s (EK certificate issued by %q); keep the secret below\n",
+				name, out, parsed.Issuer.String())
+			fmt.Fprintln(stdout, hex.EncodeToString(secret))
+			return nil
+		},
+	}
+	challenge.Flags().StringVar(&ekFile, "ek-cert", "", "the TPM's EK certificate (PEM or DER)")
+	challenge.Flags().StringVar(&akNameHex, "ak-name", "", "the attestation key Name (hex) the log's TPM identity names")
+	challenge.Flags().StringVar(&out, "out", "", "the challenge file to write, for the operator")
+	cmd.AddCommand(challenge)
+	return cmd
 }
 
 // errorf prints an error in the house style: "audit-verify: error: …".

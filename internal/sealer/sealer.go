@@ -67,6 +67,8 @@ type Sealer struct {
 	openInfo  *ledger.OpenInfo
 	anchoring bool
 	ledgerCfg ledger.Config // to open the log again after a storage failure
+	// identity is the TPM's, recorded at every start when anchoring.
+	identity *event.TPMIdentity
 	// startSeq is the first record of this run; startSealErr why the
 	// start could not be sealed (the writer retries).
 	startSeq     uint64
@@ -93,12 +95,23 @@ type Sealer struct {
 type Option func(*options)
 
 type options struct {
-	counter ledger.Counter
+	counter  ledger.Counter
+	identity *event.TPMIdentity
 }
 
 // WithCounter anchors checkpoints in c (the TPM NV counter, FORMAT.md §5.3).
 // Without it the sealer does not anchor, and says so in the chain.
 func WithCounter(c ledger.Counter) Option { return func(o *options) { o.counter = c } }
+
+// WithTPMIdentity records id, the identity of the TPM that holds the
+// counter (its attestation key, the counter index and, if it has one, its
+// endorsement key certificate), in the chain at every start, before the
+// checkpoint that seals the start: auditors accept counter evidence only
+// from the attestation key the log last recorded (FORMAT.md §5.4). Its
+// Timestamp is set when it is recorded. It applies only with WithCounter.
+func WithTPMIdentity(id event.TPMIdentity) Option {
+	return func(o *options) { o.identity = &id }
+}
 
 // New opens the log and prepares the daemon; it does not listen yet. The
 // caller owns the signer (and the counter). With a counter, New compares it
@@ -130,7 +143,7 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	}
 	sl := &Sealer{cfg: cfg, log: log, signer: s, ledger: l, policy: pol,
 		intake: make(chan *request, cfg.Queue.Events+criticalReserve), space: make(chan struct{}, 1),
-		started: time.Now(), openInfo: info, anchoring: o.counter != nil, ledgerCfg: lc,
+		started: time.Now(), openInfo: info, anchoring: o.counter != nil, identity: o.identity, ledgerCfg: lc,
 		indexQueue: make(chan string, indexQueueLen), badLines: newBadLineBudget(cfg.Limits.BadLinesPerSecond)}
 	// The queue gauges were registered but never set (always 0): they now
 	// read the queue's counters at each scrape.
@@ -219,9 +232,10 @@ func (s *Sealer) Run(ctx context.Context) error {
 }
 
 // recordStart writes audit.sealer_started (with any torn tail cut at open),
-// records what Open discarded or completed, and seals: the checkpoint names
-// this run's key, so that from then on every group commit is authenticated.
-// Every run of the sealer is visible in the chain.
+// records what Open discarded or completed, and the TPM's identity, and
+// seals: the checkpoint names this run's key, so that from then on every
+// group commit is authenticated. Every run of the sealer is visible in the
+// chain.
 func (s *Sealer) recordStart() error {
 	mode := event.ModeProduction
 	if s.cfg.Dev {
@@ -273,6 +287,16 @@ func (s *Sealer) recordStart() error {
 			Details: "no TPM counter is configured"}); err != nil {
 			return err
 		}
+	} else if s.identity != nil {
+		// At every start, not only when it changed: the start-up check
+		// reads only the end of the log, and one record per start is
+		// cheap. The checkpoint below seals it.
+		id := *s.identity
+		id.Timestamp = time.Now().UTC()
+		if _, err := s.ledger.AppendSealerEvent(&id); err != nil {
+			return err
+		}
+		s.log.Info("TPM identity recorded", "ak_name", id.AKName, "nv_index", fmt.Sprintf("0x%08x", id.NVIndex), "ek_certificate", id.EKCertificate != "")
 	}
 	if _, err := s.ledger.Seal(); err != nil {
 		if s.ledger.Err() != nil {

@@ -19,11 +19,23 @@
 #   AUDIT_SEALER_TPM=tcp:127.0.0.1:PORT        the TPM transport (package tpm)
 #   AUDIT_SEALER_TPM_INDEX=0x01500100          the counter's NV index
 #   AUDIT_SEALER_TPM_AUTH_FILE=DIR/auth        the index auth
+#   AUDIT_SEALER_TPM_EK_CA=DIR/ek-ca.pem       the CA of the EK certificate (audit-verify --ek-ca)
 #   TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=PORT   for tpm2_* tools
+#
+# A new state is manufactured first, as a TPM vendor does, by swtpm_setup
+# (swtpm-tools): it creates the endorsement keys and stores an EK
+# certificate for each in its TCG NV index (RSA 2048 at 0x01c00002, ECC
+# P-384 at 0x01c00016), signed by a throwaway local CA (swtpm_localca, in
+# DIR/localca: a root CA and an intermediate that signs). DIR/ek-ca.pem holds
+# the intermediate and the root: what an auditor pins. That CA vouches only
+# for this swtpm, not for any hardware (a real TPM's EK certificate chains
+# to its vendor's root). Without swtpm_setup the TPM gets no EK certificate
+# and AUDIT_SEALER_TPM_EK_CA is not printed.
 #
 # The counter is not provisioned here: `audit-sealer tpm provision` does it.
 # Stopping swtpm without TPM2_Shutdown is a power loss to the TPM, which a
-# non-orderly counter survives exactly. Needs: swtpm (apt-get install swtpm).
+# non-orderly counter survives exactly. Needs: swtpm (apt-get install swtpm),
+# and swtpm-tools for the EK certificate.
 set -euo pipefail
 
 usage() {
@@ -52,6 +64,35 @@ if [ ! -e "$dir/auth" ]; then
   printf '%s' "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" > "$dir/auth"
 fi
 chmod 600 "$dir/auth"
+
+# manufacture gives a new TPM state endorsement keys and EK certificates from
+# a local CA of its own (never the system's /var/lib/swtpm-localca).
+manufacture() {
+  local localca=$dir/localca
+  mkdir -p "$localca"
+  printf 'statedir = %s\nsigningkey = %s/signkey.pem\nissuercert = %s/issuercert.pem\ncertserial = %s/certserial\n' \
+    "$localca" "$localca" "$localca" "$localca" >"$dir/swtpm-localca.conf"
+  printf -- '--platform-manufacturer audit-sealer\n--platform-version 2.1\n--platform-model swtpm\n' >"$dir/swtpm-localca.options"
+  printf 'create_certs_tool = %s\ncreate_certs_tool_config = %s\ncreate_certs_tool_options = %s\nactive_pcr_banks = sha256\n' \
+    "$(command -v swtpm_localca)" "$dir/swtpm-localca.conf" "$dir/swtpm-localca.options" >"$dir/swtpm_setup.conf"
+  if ! swtpm_setup --tpm2 --tpmstate "$dir/state" --config "$dir/swtpm_setup.conf" \
+    --create-ek-cert --logfile "$dir/swtpm_setup.log" </dev/null >>"$dir/swtpm_setup.log" 2>&1; then
+    echo "start.sh: swtpm_setup failed; last lines of $dir/swtpm_setup.log:" >&2
+    tail -n 5 "$dir/swtpm_setup.log" >&2 || true
+    rm -f "$dir/state/tpm2-00.permall"
+    exit 1
+  fi
+  cat "$localca/issuercert.pem" "$localca/swtpm-localca-rootca-cert.pem" >"$dir/ek-ca.pem"
+  chmod 644 "$dir/ek-ca.pem"
+  echo "start.sh: manufactured the TPM: EK certificates by the local CA in $dir/ek-ca.pem" >&2
+}
+if [ ! -e "$dir/state/tpm2-00.permall" ]; then
+  if command -v swtpm_setup >/dev/null && command -v swtpm_localca >/dev/null; then
+    manufacture
+  else
+    echo "start.sh: swtpm_setup is not installed (apt-get install swtpm-tools): the TPM gets no EK certificate" >&2
+  fi
+fi
 
 # listening PORT: true if something accepts connections on 127.0.0.1:PORT.
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -99,8 +140,13 @@ AUDIT_SEALER_TPM=tcp:127.0.0.1:$port
 AUDIT_SEALER_TPM_INDEX=$index
 AUDIT_SEALER_TPM_AUTH_FILE=$dir/auth
 TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=$port
+vars=(AUDIT_SEALER_TPM AUDIT_SEALER_TPM_INDEX AUDIT_SEALER_TPM_AUTH_FILE TPM2TOOLS_TCTI)
+if [ -s "$dir/ek-ca.pem" ]; then
+  AUDIT_SEALER_TPM_EK_CA=$dir/ek-ca.pem
+  vars+=(AUDIT_SEALER_TPM_EK_CA)
+fi
 # Single-quoted values (a ' inside becomes '\''), one export per line.
-for v in AUDIT_SEALER_TPM AUDIT_SEALER_TPM_INDEX AUDIT_SEALER_TPM_AUTH_FILE TPM2TOOLS_TCTI; do
+for v in "${vars[@]}"; do
   value=${!v}
   printf "export %s='%s'\n" "$v" "${value//\'/\'\\\'\'}"
 done

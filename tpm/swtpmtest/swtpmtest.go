@@ -2,18 +2,22 @@
 // tests, one process per call on a socketpair: no port, no socket path, no
 // cleanup to forget. The TPM state lives in a directory the test chooses,
 // so a test can stop swtpm (or kill it, which is power loss to the TPM) and
-// start it again on the same state.
+// start it again on the same state. ProvisionEK gives a state endorsement
+// key certificates, as a TPM manufacturer does, with swtpm_setup.
 //
-// When swtpm is not installed, tests are skipped, except under CI=true,
-// where they fail: CI must install it (apt-get install swtpm).
+// When swtpm (or swtpm_setup) is not installed, tests are skipped, except
+// under CI=true, where they fail: CI must install it (apt-get install swtpm
+// swtpm-tools).
 package swtpmtest
 
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -37,6 +41,69 @@ func Require(t testing.TB) string {
 		t.Skip("swtpm is not installed (apt-get install swtpm swtpm-tools): skipping the tests that need a TPM")
 	}
 	return path
+}
+
+// ProvisionEK manufactures the TPM state in stateDir (which must hold no
+// state yet) as swtpm_setup does for a virtual machine: it creates the
+// endorsement keys and, for each, an EK certificate in its TCG NV index
+// (RSA 2048 at 0x01c00002; swtpm 0.7 adds ECC P-384 at 0x01c00016), signed
+// by a local CA that swtpm_localca creates in a new directory of the test
+// (a root CA and an intermediate that issues the EK certificates). It
+// returns the path of a PEM file with the intermediate and root
+// certificates: what an auditor pins with audit-verify --ek-ca. It takes
+// about a second (the CA's RSA 3072 key). swtpm must not be running on
+// stateDir.
+func ProvisionEK(t testing.TB, stateDir string) string {
+	t.Helper()
+	Require(t)
+	setup, err := exec.LookPath("swtpm_setup")
+	localca, err2 := exec.LookPath("swtpm_localca")
+	if err == nil {
+		err = err2
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("swtpm_setup is not installed, and CI=true: CI must install it (apt-get install swtpm-tools)")
+		}
+		t.Skip("swtpm_setup is not installed (apt-get install swtpm-tools): skipping the tests that need an EK certificate")
+	}
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca")
+	files := map[string]string{
+		// A private CA, not the system's /var/lib/swtpm-localca.
+		"swtpm-localca.conf":    fmt.Sprintf("statedir = %[1]s\nsigningkey = %[1]s/signkey.pem\nissuercert = %[1]s/issuercert.pem\ncertserial = %[1]s/certserial\n", ca),
+		"swtpm-localca.options": "--platform-manufacturer audit-sealer\n--platform-version 2.1\n--platform-model swtpmtest\n",
+		"swtpm_setup.conf": fmt.Sprintf("create_certs_tool = %[2]s\ncreate_certs_tool_config = %[1]s/swtpm-localca.conf\n"+
+			"create_certs_tool_options = %[1]s/swtpm-localca.options\nactive_pcr_banks = sha256\n", dir, localca),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(ca, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "setup.log")
+	out, err := exec.Command(setup, "--tpm2", "--tpmstate", stateDir, "--config", filepath.Join(dir, "swtpm_setup.conf"),
+		"--create-ek-cert", "--logfile", log).CombinedOutput()
+	if err != nil {
+		logged, _ := os.ReadFile(log)
+		t.Fatalf("swtpmtest: swtpm_setup: %v\n%s\n%s", err, out, logged)
+	}
+	var pem []byte
+	for _, f := range []string{"issuercert.pem", "swtpm-localca-rootca-cert.pem"} {
+		b, err := os.ReadFile(filepath.Join(ca, f))
+		if err != nil {
+			t.Fatalf("swtpmtest: the local CA: %v", err)
+		}
+		pem = append(pem, b...)
+	}
+	caFile := filepath.Join(dir, "ek-ca.pem")
+	if err := os.WriteFile(caFile, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return caFile
 }
 
 // Start starts swtpm on stateDir (a new temporary directory if stateDir is
