@@ -18,7 +18,6 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
-	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/evidence"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
@@ -89,22 +88,6 @@ func identityLog(t *testing.T, ids ...event.TPMIdentity) (string, verify.Options
 		}
 	}
 	return dir, verify.Options{Keys: signer.Verifiers{testkit.Key("main").Public()}}, ctr
-}
-
-func appendEvents(t *testing.T, l *ledger.Ledger, clock *testkit.Clock, n int) {
-	t.Helper()
-	for i := range n {
-		now := clock.Now()
-		service, raw := testkit.EventJSON(i, now.Add(-time.Millisecond))
-		ev, err := event.Decode(raw, event.DecodeOptions{Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := event.Encode(ev)
-		if _, _, err := l.Append(chain.KindEvent, service, ev.EventType(), body, now); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func check(t *testing.T, dir string, opts verify.Options) *verify.Report {
