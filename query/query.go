@@ -229,7 +229,7 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 			// No usable index, or it failed part way: read the rest of
 			// the segment end to end, after what was already returned.
 			info.UnindexedSegments++
-			if !errors.Is(err, fs.ErrNotExist) && info.IndexProblem == "" {
+			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, index.ErrOutdated) && info.IndexProblem == "" {
 				info.IndexProblem = err.Error()
 			}
 			segFrom = max(from, next)
