@@ -10,6 +10,8 @@ import (
 
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/query"
+	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 // ErrQueryNotAllowed is returned when a peer that the configuration does
@@ -47,10 +49,21 @@ func (s *Sealer) mayRead(peer *Peer) bool {
 	return false
 }
 
+// queryTrust is what the sealer's own queries trust: its signing key (by
+// the key itself, whatever name a checkpoint's signature line gives it).
+// The log's older segments, signed by keys rotated out, are authenticated
+// through the later ones (package query), never by an old key.
+func (s *Sealer) queryTrust() verify.Trust {
+	pub := s.signer.Public()
+	pub.Name = ""
+	return verify.Trust{Keys: signer.Verifiers{pub}}
+}
+
 // handleQuery answers a query op: only peers the configuration allows may
 // read the log, and every read is recorded in the chain (audit.log_read:
 // who asked, with what filters, how many results) and made durable before
-// the results are sent.
+// the results are sent. The query trusts the sealer's own key and checks
+// what it reads (package query).
 func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
 	if !s.mayRead(peer) {
 		s.log.Warn("refused a read of the log", "uid", peer.UID, "gid", peer.GID, "pid", peer.PID)
@@ -74,7 +87,7 @@ func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
 		return s.reject(id, "bad_request", err.Error(), nil)
 	}
 	var matches []*query.Match
-	info, err := query.Scan(context.Background(), s.cfg.DataDir, f, func(m *query.Match) error {
+	info, err := query.Scan(context.Background(), s.cfg.DataDir, s.queryTrust(), f, func(m *query.Match) error {
 		matches = append(matches, m)
 		return nil
 	})
