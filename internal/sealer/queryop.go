@@ -63,7 +63,8 @@ func (s *Sealer) queryTrust() verify.Trust {
 // read the log, and every read is recorded in the chain (audit.log_read:
 // who asked, with what filters, how many results) and made durable before
 // the results are sent. The query trusts the sealer's own key and checks
-// what it reads (package query).
+// what it reads (package query); a log that does not check gets the error
+// code tampered, with the verifier's reason code, and no results.
 func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
 	if !s.mayRead(peer) {
 		s.log.Warn("refused a read of the log", "uid", peer.UID, "gid", peer.GID, "pid", peer.PID)
@@ -91,7 +92,17 @@ func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
 		matches = append(matches, m)
 		return nil
 	})
-	if err != nil {
+	var te *verify.TamperError
+	switch {
+	case errors.As(err, &te):
+		// The log does not check: nothing is sent, and the reply names
+		// the verifier's reason code.
+		s.log.Error("a query found the log tampered with", "reason", te.Failure.Reason, "segment", te.Failure.Segment, "error", err)
+		r := errorReply(id, "tampered", fmt.Sprintf("sealer: %v", err))
+		r.Error.Reason = string(te.Failure.Reason)
+		s.m.rejected.WithLabelValues("tampered").Inc()
+		return pending{ready: r}
+	case err != nil:
 		return s.reject(id, "internal", fmt.Sprintf("sealer: query: %v", err), nil)
 	}
 	filters, _ := json.Marshal(wf)
