@@ -106,7 +106,8 @@ func TestGDPR(t *testing.T) {
 	}
 }
 
-// TestReportOnTamperedLog: the report says the log did not verify.
+// TestReportOnTamperedLog: the report says the log did not verify, and
+// lists and counts nothing from it (its records are not authenticated).
 func TestReportOnTamperedLog(t *testing.T) {
 	v, keys := setup(t, "modified_event")
 	r, err := report.SOC2(context.Background(), report.Options{Dir: v.Dir, Keys: keys})
@@ -115,6 +116,9 @@ func TestReportOnTamperedLog(t *testing.T) {
 	}
 	if r.Coverage.Verdict != "tampered" || r.Coverage.FirstFailure == nil {
 		t.Fatalf("coverage of a tampered log: %+v", r.Coverage)
+	}
+	if r.Coverage.Records != 0 || r.CriticalEvents.Total != 0 || len(r.AuthSuccesses) != 0 {
+		t.Fatalf("a tampered log's records were reported: %d in range, %d critical", r.Coverage.Records, r.CriticalEvents.Total)
 	}
 	var b bytes.Buffer
 	r.HTML(&b)
