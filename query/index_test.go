@@ -153,6 +153,11 @@ func compareFilters(t *testing.T, cases []filterCase) {
 			if !bytes.Equal(encoded(got), encoded(want)) {
 				t.Fatalf("indexed: %d matches, full read: %d; they differ", len(got), len(want))
 			}
+			one := tc.f
+			one.Workers = 1 // no segment authenticated ahead of the scan
+			if got1, _ := all(t, withIndex, one); !bytes.Equal(encoded(got1), encoded(want)) {
+				t.Fatalf("indexed, one worker: %d matches, full read: %d; they differ", len(got1), len(want))
+			}
 			if info.Matched != scan.Matched || info.More != scan.More || info.Next != scan.Next || info.SealedSize != scan.SealedSize {
 				t.Fatalf("indexed info %+v, full read %+v", info, scan)
 			}

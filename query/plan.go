@@ -110,8 +110,9 @@ type slot struct {
 const prefetchAhead = 2
 
 // prefetch starts the workers for the segments plan reads through their
-// index; nil when there are fewer than two, only one core, or a limit (a
-// page is often done in a segment or two: preparing more would be waste).
+// index; nil when there are fewer than two, one worker (Filter.Workers, or
+// one core), or a limit (a page is often done in a segment or two:
+// preparing more would be waste).
 func (sc *scan) prefetch(plan []segmentPlan) *prefetcher {
 	if sc.f.Limit > 0 {
 		return nil
@@ -122,7 +123,10 @@ func (sc *scan) prefetch(plan []segmentPlan) *prefetcher {
 			order = append(order, i)
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0)-1, 3)
+	workers := min(runtime.GOMAXPROCS(0), 4) - 1 // the scan's core helps
+	if sc.f.Workers > 0 {
+		workers = sc.f.Workers - 1
+	}
 	if len(order) < 2 || workers < 1 {
 		return nil
 	}

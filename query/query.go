@@ -88,6 +88,11 @@ type Filter struct {
 	Before uint64
 	// Limit stops after this many matches; 0 = no limit.
 	Limit int
+	// Workers is how many closed segments read through their index are
+	// authenticated at once, the scan's core among them: 0 = as many as
+	// there are cores (at most 4), 1 = one at a time, holding one index in
+	// memory (the sealer's own queries).
+	Workers int
 	// Resume, from the End of an earlier scan of the same log in the same
 	// process, starts reading there: the segments before its segment, and
 	// the frames before its offset, are neither read nor returned (the
@@ -184,6 +189,9 @@ func (f *Filter) Check() error {
 	}
 	if f.Limit < 0 {
 		return fmt.Errorf("%w: negative limit", ErrBadFilter)
+	}
+	if f.Workers < 0 {
+		return fmt.Errorf("%w: negative workers", ErrBadFilter)
 	}
 	return nil
 }

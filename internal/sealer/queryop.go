@@ -82,8 +82,9 @@ func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
 	if limit <= 0 || limit > maxQueryResults {
 		limit = maxQueryResults
 	}
+	// One segment at a time: the sealer's memory stays flat beside ingest.
 	f := query.Filter{UserID: wf.User, Service: wf.Service, Types: wf.Types, Entity: wf.Entity, From: wf.From, To: wf.To,
-		CriticalOnly: wf.Critical, Sealer: wf.Sealer, After: wf.After, Limit: limit}
+		CriticalOnly: wf.Critical, Sealer: wf.Sealer, After: wf.After, Limit: limit, Workers: 1}
 	if err := f.Check(); err != nil {
 		return s.reject(id, "bad_request", err.Error(), nil)
 	}
