@@ -17,6 +17,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/query"
 	"github.com/audit-sealer/audit-sealer/storage"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 var large struct {
@@ -202,7 +203,7 @@ func (c *lineChecker) check(line []byte) error {
 func matches(t *testing.T, dir string, f query.Filter) []uint64 {
 	t.Helper()
 	var want []uint64
-	if _, err := query.Scan(context.Background(), dir, f, func(m *query.Match) error { want = append(want, m.Seq); return nil }); err != nil {
+	if _, err := query.Scan(context.Background(), dir, verify.Trust{Keys: testkit.Keys("main")}, f, func(m *query.Match) error { want = append(want, m.Seq); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(want) == 0 {
@@ -222,7 +223,7 @@ func exportAndCheck(t *testing.T, dir string, f query.Filter, fm export.Format, 
 		c.heapBase = c.heapPeak
 	}
 	x := export.NewWriter(c, fm, "test")
-	if _, err := query.Scan(context.Background(), dir, f, x.Write); err != nil {
+	if _, err := query.Scan(context.Background(), dir, verify.Trust{Keys: testkit.Keys("main")}, f, x.Write); err != nil {
 		t.Fatal(err)
 	}
 	if c.err != nil {

@@ -19,7 +19,8 @@ import (
 
 // Build reads the closed segment file at path from its start and returns
 // its index. It fails on any damage to the segment: an index is built only
-// from frames that pass their checks.
+// from frames that pass their checks, holding records that match their
+// hash.
 func Build(ctx context.Context, path string) (*Index, error) {
 	r, err := storage.OpenSegment(path, false)
 	if err != nil {
@@ -28,6 +29,7 @@ func Build(ctx context.Context, path string) (*Index, error) {
 	defer r.Close()
 	x := &Index{Segment: filepath.Base(path)}
 	var bd builder
+	h := chain.NewHasher()
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -44,6 +46,9 @@ func Build(ctx context.Context, path string) (*Index, error) {
 		if err != nil {
 			return nil, fmt.Errorf("index: %s at offset %d: %w", x.Segment, off, err)
 		}
+		if !h.Check(p) {
+			return nil, fmt.Errorf("index: %s at offset %d: record %d does not match its hash", x.Segment, off, rec.Seq)
+		}
 		if n == 0 {
 			x.FirstSeq, x.FirstTime = rec.Seq, rec.TimeNano
 		} else if rec.Seq != x.FirstSeq+uint64(n) {
@@ -51,6 +56,7 @@ func Build(ctx context.Context, path string) (*Index, error) {
 		}
 		x.Records++
 		x.LastOffset, x.LastHash, x.LastTime = off, rec.Hash, rec.TimeNano
+		x.Leaves = append(x.Leaves, chain.LeafHash(rec.Hash))
 		bd.record(off)
 		eachKey(&rec, &bd.scan, bd.post)
 	}
@@ -207,12 +213,13 @@ func (bd *builder) entries() []entry {
 func Path(dir, segment string) string { return filepath.Join(dir, FileName(segment)) }
 
 // Load reads and parses the index file of segment in dir. A missing file
-// (or segment) is an error matching fs.ErrNotExist; a damaged one, or one
-// larger than any index of the segment can be (4 × its size + 4096 bytes),
-// matches ErrMalformed and is refused before it is read; a symbolic link
-// or anything but a regular file is refused and never followed
-// (storage.ErrNotRegular). Load does not compare the index with its
-// segment: see Bind.
+// (or segment) is an error matching fs.ErrNotExist; one of an earlier
+// version matches ErrOutdated (a reader treats it as missing); a damaged
+// one, or one larger than any index of the segment can be (4 × its size +
+// 4096 bytes), matches ErrMalformed and is refused before it is read; a
+// symbolic link or anything but a regular file is refused and never
+// followed (storage.ErrNotRegular). Load does not compare the index with
+// its segment: see Bind.
 func Load(dir, segment string) (*Index, error) {
 	seg, err := os.Lstat(filepath.Join(dir, segment))
 	if err != nil {
@@ -334,6 +341,11 @@ func diff(file, built *Index) string {
 		file.Size != built.Size || file.LastOffset != built.LastOffset || file.LastHash != built.LastHash ||
 		file.FirstTime != built.FirstTime || file.LastTime != built.LastTime {
 		return "the header does not describe the segment"
+	}
+	for i := range built.Leaves {
+		if file.Leaves[i] != built.Leaves[i] {
+			return fmt.Sprintf("the leaf hash of record %d is not the record's", built.FirstSeq+uint64(i))
+		}
 	}
 	i, j := 0, 0
 	for i < len(file.keys) || j < len(built.keys) {

@@ -48,8 +48,9 @@ func Usable(dir string, seg storage.SegmentInfo) (*Index, error) {
 type Result struct {
 	Segment string `json:"segment"`
 	// Status: "ok" (usable, or identical to the rebuilt index for
-	// CheckAll), "built" (written by Update), "missing", "stale",
-	// "malformed", "mismatch" or "error".
+	// CheckAll), "built" (written by Update), "missing", "outdated" (an
+	// index of an earlier version, which readers treat as missing),
+	// "stale", "malformed", "mismatch" or "error".
 	Status string `json:"status"`
 	Err    string `json:"error,omitempty"`
 }
@@ -61,6 +62,8 @@ func status(err error) string {
 		return "ok"
 	case errors.Is(err, fs.ErrNotExist):
 		return "missing"
+	case errors.Is(err, ErrOutdated):
+		return "outdated"
 	case errors.Is(err, ErrStale):
 		return "stale"
 	case errors.Is(err, ErrMalformed):
@@ -72,7 +75,7 @@ func status(err error) string {
 }
 
 // Update writes the index of every closed segment of the log in dir that
-// has none, or whose index is malformed or stale; with all, it rebuilds
+// has none, or whose index is outdated, malformed or stale; with all, it rebuilds
 // every index, including one that is bound to its segment but differs
 // from its content (as Check reports). It goes on past a segment it cannot
 // index and returns the errors joined. It also removes index files whose

@@ -18,18 +18,28 @@
 // unreadable, malformed or stale is ignored and the segment is read end to
 // end; one larger than any index of its segment can be (4 × the segment's
 // size + 4096 bytes) is refused before it is read, and a symbolic link is
-// never followed. Any index can be rebuilt from its segment at any time
-// (Build).
+// never followed. An index of an earlier version (1) is outdated and
+// treated as missing. Any index can be rebuilt from its segment at any
+// time (Build).
+//
+// The index also holds the Merkle leaf hash of every record of its
+// segment, so that a reader can authenticate the segment without reading
+// it: package query recomputes the segment's root from its tree state and
+// these leaves and compares it with the segment's final checkpoint (or
+// with the next segment's tree state), and checks every record it reads
+// against its leaf (package verify judges both). Leaves that do not give
+// the signed root make the reader read the segment in full.
 //
 // # File
 //
-//	header   "ASEALIDX" | u32 version = 1 | u16 len | segment file name
+//	header   "ASEALIDX" | u32 version = 2 | u16 len | segment file name
 //	         u64 first_seq | u64 records | u64 segment size
 //	         u64 offset of the last frame | [32] hash of the last record
 //	         i64 first record time | i64 last record time | u32 key count
 //	keys     sorted by their bytes, no duplicates, each:
 //	         u16 len | key | u32 postings | u32 bytes | postings
 //	posting  uvarint seq delta | uvarint offset delta
+//	leaves   records × [32] SHA-256(0x00 | record hash), in record order
 //	trailer  u32 CRC-32C of every byte before it
 //
 // Keys are "user:<id>", "entity:<id>", "service:<name>" and "type:<name>",

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 )
@@ -17,8 +18,10 @@ import (
 const (
 	// magic opens every index file.
 	magic = "ASEALIDX"
-	// Version is the index file format version.
-	Version = 1
+	// Version is the index file format version. Version 2 added the
+	// records' Merkle leaf hashes; a file of version 1 is outdated
+	// (ErrOutdated): readers treat it as missing, Update rewrites it.
+	Version = 2
 	// suffix ends every index file name.
 	suffix = ".idx"
 	// segHeaderSize is the size of a segment file header: the first frame
@@ -41,6 +44,9 @@ var (
 	// ErrMismatch: the file differs from the index rebuilt from its
 	// segment (Check), for example it omits a record.
 	ErrMismatch = errors.New("index: index differs from its segment's content")
+	// ErrOutdated: the file is an index of an earlier version (1, without
+	// leaf hashes). Readers treat it as missing; Update rewrites it.
+	ErrOutdated = errors.New("index: index file of an earlier version")
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -71,6 +77,12 @@ type Index struct {
 	LastHash   chain.Hash // hash of the last record
 	FirstTime  int64      // time of the first record, Unix nanoseconds
 	LastTime   int64      // time of the last record, Unix nanoseconds
+	// Leaves are the Merkle leaf hashes (chain.LeafHash of the record
+	// hash) of the segment's records in order, Records of them. Like
+	// everything in an index they are not trusted: a reader uses them
+	// only once their root matches a checkpoint it trusts (package
+	// verify), and checks every record it reads against its leaf.
+	Leaves []chain.Hash
 
 	keys []entry // sorted by name
 	// damaged is the first malformed list of postings Lookup met (Parse
@@ -159,9 +171,10 @@ func encodePostings(firstSeq uint64, ps []Posting) []byte {
 //	first_seq, records, size, last offset (u64 each), last hash (32 bytes),
 //	first and last record time (i64 each), key count (u32)
 //	per key: u16 length, key, u32 postings, u32 bytes, postings
+//	leaves: records × 32 bytes, the leaf hash of each record in order
 //	CRC-32C of all of the above (u32)
 func (x *Index) Encode() []byte {
-	b := make([]byte, 0, 128+x.encodedKeysLen())
+	b := make([]byte, 0, 128+x.encodedKeysLen()+len(x.Leaves)*chain.HashSize)
 	b = append(b, magic...)
 	b = binary.BigEndian.AppendUint32(b, Version)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(x.Segment)))
@@ -181,6 +194,9 @@ func (x *Index) Encode() []byte {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(e.postings)))
 		b = append(b, e.postings...)
 	}
+	for i := range x.Leaves {
+		b = append(b, x.Leaves[i][:]...)
+	}
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -198,7 +214,10 @@ func (x *Index) encodedKeysLen() int {
 // data directory costs a reader nothing.
 //
 // Every byte of an index but its header and checksum (122 bytes with a
-// segment name of 20) belongs to a key entry or a posting. A posting names
+// segment name of 20) belongs to a key entry, a posting or a leaf hash.
+// Each record has one leaf hash of 32 bytes, and every frame takes at
+// least 90 bytes (framing, kind, sequence number, time and two hashes):
+// a record without keys adds less than its frame. A posting names
 // one record under one key, and each key of a record comes from its own
 // field of that record: the type, the service, or one string member of the
 // event JSON (a member gives at most one key; a record's duplicate keys
@@ -207,12 +226,13 @@ func (x *Index) encodedKeysLen() int {
 // bytes of lengths and counts, a prefix of at most 8 bytes and the value v.
 // That is at most 38+|v| bytes, never more than 4 times what the field
 // takes in the frame: the type and service share the frame's 100 fixed
-// bytes (framing, kind, sequence number, time, hashes, lengths); a member
+// bytes (framing, kind, sequence number, time, hashes, lengths), whose
+// four times also pay for the record's leaf hash (76+32 < 400); a member
 // takes at least `"_id":"v"` and a comma or brace, 9+|v| bytes (a value
 // decodes to at most 3 bytes per encoded byte, an invalid byte to U+FFFD,
-// and 37+3k <= 4×(9+k) for k >= 1). Frames do not overlap, so the entries
-// and postings of a segment of S bytes take at most 4×S bytes. Real
-// indexes take about 4 % of their segment.
+// and 37+3k <= 4×(9+k) for k >= 1). Frames do not overlap, so the entries,
+// postings and leaf hashes of a segment of S bytes take at most 4×S bytes.
+// Real indexes take about 4 % of their segment, plus 32 bytes a record.
 func maxFileSize(segSize int64) int64 {
 	const slack = 4096 // the header and checksum, with room to spare
 	if segSize <= 0 {
@@ -226,9 +246,11 @@ func maxFileSize(segSize int64) int64 {
 
 // Parse parses an index file. It is strict: it checks the checksum, every
 // length, that keys are known kinds, sorted and unique, that every posting
-// lies inside the segment in increasing order, and that every number has
-// its one canonical encoding, so that Encode gives back exactly b. It
-// allocates little beyond the key table; the keys alias b.
+// lies inside the segment in increasing order, that there is one leaf
+// hash per record and nothing after them, and that every number has its
+// one canonical encoding, so that Encode gives back exactly b. It
+// allocates little beyond the key table; the keys and the leaf hashes
+// alias b. A file of version 1 is refused with ErrOutdated.
 func Parse(b []byte) (*Index, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
@@ -245,6 +267,9 @@ func Parse(b []byte) (*Index, error) {
 	}
 	d := reader{b: body[len(magic):]}
 	if v := d.u32(); d.ok() && v != Version {
+		if v == 1 {
+			return nil, fmt.Errorf("%w: version 1, without leaf hashes (audit-sealer index build rewrites it)", ErrOutdated)
+		}
 		return nil, bad("version %d, want %d", v, Version)
 	}
 	x := &Index{}
@@ -296,9 +321,14 @@ func Parse(b []byte) (*Index, error) {
 		}
 		x.keys = append(x.keys, e)
 	}
-	if len(d.b) != 0 {
-		return nil, bad("%d trailing bytes", len(d.b))
+	// The leaf hashes: exactly records of them, nothing after.
+	if uint64(len(d.b))%chain.HashSize != 0 || uint64(len(d.b))/chain.HashSize != x.Records {
+		return nil, bad("%d bytes of leaf hashes for %d records", len(d.b), x.Records)
 	}
+	// The leaves alias b, as the keys do: an index of a large segment
+	// holds megabytes of them, read once. A chain.Hash is 32 bytes of
+	// alignment 1, so the bytes are a []chain.Hash as they are.
+	x.Leaves = unsafe.Slice((*chain.Hash)(unsafe.Pointer(unsafe.SliceData(d.b))), x.Records) // Records >= 1
 	return x, nil
 }
 
@@ -404,13 +434,20 @@ func (r *reader) u64() uint64 {
 	return 0
 }
 
-// New returns the index with the header fields of hdr and the given
-// postings per key (each in sequence order), checked as Parse checks a
-// file. Build is the way to index a segment; New lets a caller (a test, a
-// tool) write any index, for example one that omits a record.
+// New returns the index with the header fields and leaf hashes of hdr and
+// the given postings per key (each in sequence order), checked as Parse
+// checks a file; leaf hashes hdr lacks (one per record) are zero, and
+// those past its Records are dropped. Build is the way to index a segment;
+// New lets a caller (a test, a tool) write any index, for example one that
+// omits a record.
 func New(hdr Index, postings map[string][]Posting) (*Index, error) {
 	x := hdr
-	x.keys = nil
+	x.keys, x.damaged = nil, nil
+	if x.Records > 1<<24 {
+		return nil, fmt.Errorf("%w: %d records", ErrMalformed, x.Records)
+	}
+	x.Leaves = make([]chain.Hash, x.Records)
+	copy(x.Leaves, hdr.Leaves)
 	names := make([]string, 0, len(postings))
 	for k := range postings {
 		names = append(names, k)

@@ -78,6 +78,15 @@ func TestIndexListsEveryRecord(t *testing.T) {
 		if len(want["user:admin@example.com"]) == 0 || len(want["entity:pool-7"]) == 0 {
 			t.Fatalf("%s: the mix has no admin or pool-7 records", s.Name)
 		}
+		// One leaf hash per record, in order: the record hash's.
+		var leaves []chain.Hash
+		testkit.SegmentRecords(filepath.Join(dir, s.Name), false, func(rec chain.Record, _ int64) bool {
+			leaves = append(leaves, chain.LeafHash(rec.Hash))
+			return true
+		})
+		if !slices.Equal(x.Leaves, leaves) || uint64(len(leaves)) != x.Records {
+			t.Fatalf("%s: %d leaf hashes for %d records, or not the records'", s.Name, len(x.Leaves), len(leaves))
+		}
 		if err := index.Check(context.Background(), dir, s); err != nil {
 			t.Fatalf("%s: check of a fresh index: %v", s.Name, err)
 		}
@@ -151,6 +160,96 @@ func TestCheckFindsOmission(t *testing.T) {
 	})
 	if err := index.Check(context.Background(), dir, seg); !errors.Is(err, index.ErrMismatch) {
 		t.Fatalf("check of an index with an extra key: %v", err)
+	}
+}
+
+// TestCheckFindsChangedLeaf: an index whose leaf hash of one record is
+// not the record's is still bound to its segment (Bind does not read the
+// leaves; a reader checks them against the segment's checkpoint), and
+// Check names the record.
+func TestCheckFindsChangedLeaf(t *testing.T) {
+	dir, closed := smallLog(t)
+	seg := closed[1]
+	withPostings(t, dir, seg, func(hdr *index.Index, _ map[string][]index.Posting) {
+		hdr.Leaves = slices.Clone(hdr.Leaves)
+		hdr.Leaves[7][0] ^= 1
+	})
+	if _, err := index.Usable(dir, seg); err != nil {
+		t.Fatalf("the changed index should still be bound to its segment: %v", err)
+	}
+	err := index.Check(context.Background(), dir, seg)
+	if want := fmt.Sprintf("leaf hash of record %d", seg.FirstSeq+7); !errors.Is(err, index.ErrMismatch) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("check: %v, want a mismatch naming %q", err, want)
+	}
+}
+
+// encodeV1 returns x as a file of index version 1: no leaf hashes.
+func encodeV1(x *index.Index) []byte {
+	b := x.Encode()
+	b = b[:len(b)-4-len(x.Leaves)*chain.HashSize]
+	binary.BigEndian.PutUint32(b[8:12], 1)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// TestVersion1Outdated: an index file of version 1 (no leaf hashes) is
+// outdated: readers treat it as missing, CheckAll lists it as outdated,
+// and Update rewrites it as version 2.
+func TestVersion1Outdated(t *testing.T) {
+	dir, closed := smallLog(t)
+	seg := closed[0]
+	good, _ := os.ReadFile(index.Path(dir, seg.Name))
+	x, err := index.Parse(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(index.Path(dir, seg.Name))
+	if err := os.WriteFile(index.Path(dir, seg.Name), encodeV1(x), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := index.Usable(dir, seg); !errors.Is(err, index.ErrOutdated) || errors.Is(err, index.ErrMalformed) {
+		t.Fatalf("Usable of a version 1 index: %v, want ErrOutdated", err)
+	}
+	res, ok, err := index.CheckAll(context.Background(), dir)
+	if err != nil || ok || res[0].Status != "outdated" {
+		t.Fatalf("CheckAll: %+v, ok %v, %v", res, ok, err)
+	}
+	if res, err := index.Update(context.Background(), dir, false); err != nil || res[0].Status != "built" || res[1].Status != "ok" {
+		t.Fatalf("Update: %+v, %v", res, err)
+	}
+	if b, _ := os.ReadFile(index.Path(dir, seg.Name)); !bytes.Equal(b, good) {
+		t.Fatal("Update did not rewrite the version 1 index as version 2")
+	}
+}
+
+// TestBuildRefusesChangedRecord: a record whose bytes no longer give its
+// stored hash (its frame checksum recomputed) is not indexed.
+func TestBuildRefusesChangedRecord(t *testing.T) {
+	dir, closed := smallLog(t)
+	path := filepath.Join(dir, closed[1].Name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first event's frame: change a byte of its event JSON, then fix
+	// the frame's CRC-32C.
+	off := 16
+	for k := 0; ; k++ {
+		n := int(binary.BigEndian.Uint32(data[off:]))
+		if rec, err := chain.Decode(data[off+8 : off+8+n]); err == nil && rec.Kind == chain.KindEvent {
+			i := off + 8 + bytes.Index(data[off+8:off+8+n], []byte(`"type"`)) + 2
+			data[i] ^= 0x20
+			crc := crc32.Update(crc32.Update(0, crc32.MakeTable(crc32.Castagnoli), data[off:off+4]), crc32.MakeTable(crc32.Castagnoli), data[off+8:off+8+n])
+			binary.BigEndian.PutUint32(data[off+4:], crc)
+			break
+		}
+		off += 8 + n
+	}
+	os.Chmod(path, 0o600)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := index.Build(context.Background(), path); err == nil || !strings.Contains(err.Error(), "does not match its hash") {
+		t.Fatalf("Build of a segment with a changed record: %v", err)
 	}
 }
 
@@ -249,6 +348,7 @@ func FuzzParse(f *testing.F) {
 		map[string][]index.Posting{"type:auth.success": {{Seq: 1, Offset: 100}, {Seq: 2, Offset: 200}}, "user:a": {{Seq: 2, Offset: 200}}})
 	f.Add(small.Encode())
 	f.Add(good[:len(good)-1])
+	f.Add(encodeV1(x))
 	f.Add([]byte("ASEALIDX"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parse(t, b)
@@ -265,13 +365,16 @@ func FuzzParse(f *testing.F) {
 func parse(t *testing.T, b []byte) {
 	x, err := index.Parse(b)
 	if err != nil {
-		if !errors.Is(err, index.ErrMalformed) {
-			t.Fatalf("error %v does not match ErrMalformed", err)
+		if !errors.Is(err, index.ErrMalformed) && !errors.Is(err, index.ErrOutdated) {
+			t.Fatalf("error %v matches neither ErrMalformed nor ErrOutdated", err)
 		}
 		return
 	}
 	if !bytes.Equal(x.Encode(), b) {
 		t.Fatal("an accepted file does not encode back to the same bytes")
+	}
+	if uint64(len(x.Leaves)) != x.Records {
+		t.Fatalf("%d leaf hashes for %d records", len(x.Leaves), x.Records)
 	}
 	// Parse checks the key table; Lookup checks each list of postings: a
 	// list it returns lies inside the segment, in order, and one it

@@ -17,7 +17,7 @@ func TestExportFollow(t *testing.T) {
 	socket := filepath.Join(shortSocketDir(t), "s.sock")
 	d := startDaemon(t, dataDir, socket, "--seal-interval", "50ms")
 	defer d.stop()
-	exp := exec.Command(filepath.Join(bin, "audit-sealer"), "export", "--data-dir", dataDir, "--format", "jsonl", "--follow", "--poll", "50ms")
+	exp := exec.Command(filepath.Join(bin, "audit-sealer"), "export", "--dev", "--data-dir", dataDir, "--format", "jsonl", "--follow", "--poll", "50ms")
 	stdout, _ := exp.StdoutPipe()
 	if err := exp.Start(); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/query"
 	"github.com/audit-sealer/audit-sealer/report"
 	"github.com/audit-sealer/audit-sealer/storage"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 // large is the log of realistic size the tests of this file share, built
@@ -77,7 +78,7 @@ func TestProveLargeLog(t *testing.T) {
 	}
 	// A scan to the end reads the last checkpoint (a scan that stops early
 	// reports the last one it read).
-	info, err := query.Scan(context.Background(), dir, query.Filter{Types: []string{"audit.*"}, Sealer: true}, func(*query.Match) error { return nil })
+	info, err := query.Scan(context.Background(), dir, verify.Trust{Keys: testkit.Keys("main")}, query.Filter{Types: []string{"audit.*"}, Sealer: true}, func(*query.Match) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func TestReportsLargeLog(t *testing.T) {
 	var records int
 	gdpr := map[string]int{}
 	var tokens uint64
-	if _, err := query.Scan(context.Background(), dir, query.Filter{Sealer: true}, func(m *query.Match) error {
+	if _, err := query.Scan(context.Background(), dir, verify.Trust{Keys: testkit.Keys("main")}, query.Filter{Sealer: true}, func(m *query.Match) error {
 		records++
 		switch {
 		case m.Type == "auth.success" || m.Type == "auth.failure":

@@ -28,7 +28,7 @@ func TestQueryResultsCarryProofs(t *testing.T) {
 	}
 	key := exportKey(t, dataDir)
 	const limit = 40
-	out, err := exec.Command(filepath.Join(bin, "audit-sealer"), "query", "--data-dir", dataDir, "--type", "seal.verified",
+	out, err := exec.Command(filepath.Join(bin, "audit-sealer"), "query", "--dev", "--data-dir", dataDir, "--type", "seal.verified",
 		"--after", "100", "--json", "--proofs", "--limit", "40").Output()
 	if err != nil {
 		t.Fatalf("query --proofs: %v", err)
@@ -103,7 +103,7 @@ func TestQueryProofsKeepCanonicalEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(filepath.Join(bin, "audit-sealer"), "query", "--data-dir", dataDir, "--json", "--proofs", "--limit", "100").Output()
+	out, err := exec.Command(filepath.Join(bin, "audit-sealer"), "query", "--key", key, "--data-dir", dataDir, "--json", "--proofs", "--limit", "100").Output()
 	if err != nil {
 		t.Fatalf("query --proofs: %v", err)
 	}

@@ -31,7 +31,7 @@ func BenchmarkQuery(b *testing.B) {
 				var info *query.Info
 				for b.Loop() {
 					var err error
-					info, err = query.Scan(context.Background(), dir.path, tc.f, func(*query.Match) error { return nil })
+					info, err = query.Scan(context.Background(), dir.path, mainTrust, tc.f, func(*query.Match) error { return nil })
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -1,7 +1,9 @@
 package query_test
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -60,7 +62,7 @@ func TestFollowResumes(t *testing.T) {
 	poll := func(wantRead int) {
 		t.Helper()
 		last := f.After
-		info, err := query.Scan(t.Context(), dir, f, func(m *query.Match) error {
+		info, err := query.Scan(t.Context(), dir, mainTrust, f, func(m *query.Match) error {
 			got = append(got, m.Seq)
 			last = m.Seq
 			return nil
@@ -154,5 +156,88 @@ func TestResumeThatNoLongerFits(t *testing.T) {
 	}
 	if len(lastSegment) == 0 || len(lastSegment) == len(everything) {
 		t.Fatalf("the last segment holds %d of %d events: the cases would not differ", len(lastSegment), len(everything))
+	}
+}
+
+// TestFollowChecksWhatFollows: a follower that resumes from the End of
+// its previous scan goes on from the chain state verified there: records
+// changed after that point fail the next scan (chain_broken) although it
+// reads only what follows, and so does a checkpoint that no trusted key
+// signed (unknown_key); neither scan returns anything it could not
+// authenticate.
+func TestFollowChecksWhatFollows(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	clock := testkit.NewClock()
+	l, _, err := ledger.Open(ledger.Config{Dir: dir, Signer: testkit.Key("main"), Dev: true, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendEvents := func(n int) {
+		for i := 0; i < n; i++ {
+			now := clock.Now()
+			raw := fmt.Sprintf(`{"type":"seal.verified","timestamp":"%s","shard_id":"shard-%d","worker_id":"worker-gpu-0"}`,
+				now.Add(-time.Millisecond).Format(time.RFC3339Nano), i)
+			ev, err := event.Decode([]byte(raw), event.DecodeOptions{Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := event.Encode(ev)
+			if _, _, err := l.Append(chain.KindEvent, "worker-gpu-0", ev.EventType(), body, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := l.Seal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendEvents(20)
+	var f query.Filter
+	poll := func() (*query.Info, []uint64, error) {
+		var got []uint64
+		info, err := query.Scan(t.Context(), dir, mainTrust, f, func(m *query.Match) error { got = append(got, m.Seq); return nil })
+		if err == nil {
+			if len(got) > 0 {
+				f.After = got[len(got)-1]
+			}
+			f.Resume = info.End
+		}
+		return info, got, err
+	}
+	if _, got, err := poll(); err != nil || len(got) != 20 {
+		t.Fatalf("first poll: %d records, %v", len(got), err)
+	}
+	appendEvents(20)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(t.TempDir(), "good")
+	testkit.CopyDir(dir, good)
+
+	// One event after the resume point changed, rehashed: the next record
+	// no longer links to it.
+	changed := f.After + 10
+	if err := testkit.EditRecord(dir, changed, true, func(rec *chain.Record) {
+		rec.Event = bytes.Replace(rec.Event, []byte(`"shard-`), []byte(`"shard_`), 1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	info, got, err := poll()
+	if reasonOf(err) != "chain_broken" || len(got) != 0 || info.RecordsRead > 25 {
+		t.Fatalf("after a change past the resume point: %v, %d records returned, %d read", err, len(got), info.RecordsRead)
+	}
+
+	// The genuine log again: the follower reads the rest, then a forged
+	// event and a checkpoint signed by the attacker appear.
+	os.RemoveAll(dir)
+	testkit.CopyDir(good, dir)
+	if _, got, err := poll(); err != nil || len(got) != 20 {
+		t.Fatalf("second poll: %d records, %v", len(got), err)
+	}
+	if err := testkit.ForgeTail(dir, testkit.Key("attacker")); err != nil {
+		t.Fatal(err)
+	}
+	info, got, err = poll()
+	if reasonOf(err) != "unknown_key" || len(got) != 0 || info.RecordsRead > 2 {
+		t.Fatalf("after a forged tail: %v, %d records returned, %d read", err, len(got), info.RecordsRead)
 	}
 }

@@ -3,9 +3,11 @@ package query_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/index"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/query"
 	"github.com/audit-sealer/audit-sealer/storage"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 // largeRecords is the number of events of the large log: enough for
@@ -148,6 +152,11 @@ func compareFilters(t *testing.T, cases []filterCase) {
 			got, info := all(t, withIndex, tc.f)
 			if !bytes.Equal(encoded(got), encoded(want)) {
 				t.Fatalf("indexed: %d matches, full read: %d; they differ", len(got), len(want))
+			}
+			one := tc.f
+			one.Workers = 1 // no segment authenticated ahead of the scan
+			if got1, _ := all(t, withIndex, one); !bytes.Equal(encoded(got1), encoded(want)) {
+				t.Fatalf("indexed, one worker: %d matches, full read: %d; they differ", len(got1), len(want))
 			}
 			if info.Matched != scan.Matched || info.More != scan.More || info.Next != scan.Next || info.SealedSize != scan.SealedSize {
 				t.Fatalf("indexed info %+v, full read %+v", info, scan)
@@ -369,5 +378,194 @@ func TestBefore(t *testing.T) {
 				t.Fatalf("before %d (%s): read %d records of %d; the scan did not stop", before, filepath.Base(dir), info.RecordsRead, full.RecordsRead)
 			}
 		}
+	}
+}
+
+// rewriteIndex replaces the index of seg in dir by the one edit makes of
+// it (header, leaves and postings), as a disk writer can.
+func rewriteIndex(t *testing.T, dir string, seg storage.SegmentInfo, edit func(hdr *index.Index, ps map[string][]index.Posting)) {
+	t.Helper()
+	x, err := index.Load(dir, seg.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := map[string][]index.Posting{}
+	for _, k := range x.Keys() {
+		ps[k] = x.Lookup(k)
+	}
+	hdr := *x
+	hdr.Leaves = slices.Clone(x.Leaves)
+	edit(&hdr, ps)
+	y, err := index.New(hdr, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(index.Path(dir, seg.Name))
+	if err := os.WriteFile(index.Path(dir, seg.Name), y.Encode(), 0o400); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRewrittenIndexAddsNothing: an index rewritten by someone without
+// the key can hide records (the reason audit-sealer index check exists)
+// but never add one or change one: postings added under the filter's key
+// (to records that do not match, or to other frames), and changed leaf
+// hashes (which then authenticate nothing: the segment is read in full),
+// leave the result exactly the full read's.
+func TestRewrittenIndexAddsNothing(t *testing.T) {
+	plain, closed := largeLog(t, false)
+	f := query.Filter{UserID: "customer-5"}
+	want, _ := all(t, plain, f)
+	seg := closed[3]
+	for name, tc := range map[string]struct {
+		edit       func(hdr *index.Index, ps map[string][]index.Posting)
+		unindexed  int
+		subsetOnly bool
+	}{
+		"postings added": {edit: func(_ *index.Index, ps map[string][]index.Posting) {
+			// Every record of another user listed under customer-5.
+			ps["user:customer-5"] = union(ps["user:customer-5"], ps["user:customer-6"])
+		}},
+		"leaf of a listed record changed": {unindexed: 1, edit: func(hdr *index.Index, ps map[string][]index.Posting) {
+			p := ps["user:customer-5"][0]
+			hdr.Leaves[p.Seq-hdr.FirstSeq][5] ^= 1
+		}},
+		"leaves of another segment": {unindexed: 1, edit: func(hdr *index.Index, _ map[string][]index.Posting) {
+			other, err := index.Load(plain+"/../indexed", closed[4].Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(hdr.Leaves, other.Leaves)
+		}},
+		"postings hidden": {subsetOnly: true, edit: func(_ *index.Index, ps map[string][]index.Posting) {
+			ps["user:customer-5"] = ps["user:customer-5"][:1]
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := largeCopy(t)
+			rewriteIndex(t, dir, seg, tc.edit)
+			got, info := all(t, dir, f)
+			if tc.subsetOnly {
+				for _, m := range got {
+					if !slices.ContainsFunc(want, func(w *query.Match) bool { return bytes.Equal(encoded([]*query.Match{w}), encoded([]*query.Match{m})) }) {
+						t.Fatalf("record %d returned, which a full read does not return", m.Seq)
+					}
+				}
+				if len(got) >= len(want) {
+					t.Fatalf("%d of %d: the test hides nothing", len(got), len(want))
+				}
+				return
+			}
+			if !bytes.Equal(encoded(got), encoded(want)) {
+				t.Fatalf("%d matches, the full read has %d", len(got), len(want))
+			}
+			if info.UnindexedSegments != tc.unindexed || tc.unindexed > 0 && info.IndexProblem == "" {
+				t.Fatalf("info %+v", info)
+			}
+			t.Logf("%s", info.IndexProblem)
+		})
+	}
+}
+
+// union returns the postings of a and b in sequence order, once each.
+func union(a, b []index.Posting) []index.Posting {
+	out := append(slices.Clone(a), b...)
+	slices.SortFunc(out, func(x, y index.Posting) int { return int(x.Seq) - int(y.Seq) })
+	return slices.CompactFunc(out, func(x, y index.Posting) bool { return x.Seq == y.Seq })
+}
+
+// TestChangedClosedSegmentThroughIndex: a record of a closed segment
+// changed on disk (its frame checksum fixed), whether it keeps its old
+// stored hash under the index built before, or is rehashed and the index
+// rebuilt to match, fails a query that reads it through the index with
+// the verifier's reason code, and the changed record is never returned:
+// what is returned is each the genuine record (a record read through the
+// index is handed out only once it hashes to its leaf, authenticated by
+// the segment's signed checkpoint).
+func TestChangedClosedSegmentThroughIndex(t *testing.T) {
+	plain, closed := largeLog(t, false)
+	seg := closed[2]
+	f := query.Filter{Entity: "pool-7", Types: []string{"authz.denied"}}
+	want, _ := all(t, plain, f)
+	for _, tc := range []struct {
+		name    string
+		rehash  bool
+		rebuild bool
+		want    verify.Reason
+	}{
+		{"old hash, index of before", false, false, verify.ReasonModified},
+		{"rehashed, index rebuilt", true, true, verify.ReasonChainBroken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := largeCopy(t)
+			x, err := index.Load(dir, seg.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := x.Lookup("entity:pool-7")[3].Seq
+			err = testkit.EditRecord(dir, target, tc.rehash, func(rec *chain.Record) {
+				rec.Event = bytes.Replace(rec.Event, []byte(`"delete"`), []byte(`"create"`), 1)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.rebuild {
+				os.Remove(index.Path(dir, seg.Name))
+				y, err := index.Build(context.Background(), filepath.Join(dir, seg.Name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := index.Write(dir, y); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []*query.Match
+			_, err = query.Scan(context.Background(), dir, mainTrust, f, func(m *query.Match) error { got = append(got, m); return nil })
+			var te *verify.TamperError
+			if !errors.As(err, &te) || te.Failure.Reason != tc.want || te.Failure.Segment != seg.Name {
+				t.Fatalf("%v, want %s in %s", err, tc.want, seg.Name)
+			}
+			for i, m := range got {
+				if m.Seq >= target || !bytes.Equal(encoded(got[i:i+1]), encoded(want[i:i+1])) {
+					t.Fatalf("returned record %d, which is not the genuine one, or comes at or after the changed record %d", m.Seq, target)
+				}
+			}
+			t.Logf("%d genuine records before it; %v", len(got), err)
+		})
+	}
+}
+
+// TestVersion1IndexIgnored: an index of version 1 (no leaf hashes) is
+// treated as missing: its segment is read in full, without a warning, and
+// index.Update rewrites it, after which the query uses it again.
+func TestVersion1IndexIgnored(t *testing.T) {
+	plain, closed := largeLog(t, false)
+	dir := largeCopy(t)
+	f := query.Filter{UserID: "customer-5"}
+	want, _ := all(t, plain, f)
+	seg := closed[1]
+	x, err := index.Load(dir, seg.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := x.Encode()
+	b = b[:len(b)-4-len(x.Leaves)*chain.HashSize]
+	binary.BigEndian.PutUint32(b[8:12], 1)
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+	os.Remove(index.Path(dir, seg.Name))
+	if err := os.WriteFile(index.Path(dir, seg.Name), b, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	got, info := all(t, dir, f)
+	if !bytes.Equal(encoded(got), encoded(want)) || info.UnindexedSegments != 1 || info.IndexProblem != "" {
+		t.Fatalf("with a version 1 index: %d of %d matches, %+v", len(got), len(want), info)
+	}
+	res, err := index.Update(context.Background(), dir, false)
+	if err != nil || res[1].Status != "built" {
+		t.Fatalf("update: %+v, %v", res, err)
+	}
+	got, info = all(t, dir, f)
+	if !bytes.Equal(encoded(got), encoded(want)) || info.UnindexedSegments != 0 || info.IndexedSegments != len(closed) {
+		t.Fatalf("after the update: %d of %d matches, %+v", len(got), len(want), info)
 	}
 }

@@ -1,7 +1,7 @@
 package query
 
 import (
-	"context"
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -12,6 +12,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/index"
 	"github.com/audit-sealer/audit-sealer/storage"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 // errIndexBroken is returned by indexedSegment when a record the index
@@ -110,21 +111,34 @@ func intersect(a, b []index.Posting) []index.Posting {
 	return out
 }
 
-// indexedSegment reads the closed segment s at the records its index lists
-// for f, from sequence number from on. Each is read from the segment (its
-// frame checked), must be the record the index names, and is matched
-// against f like any other. It reports whether the query is over. An error
-// that is not the query's end (done false) means the index could not be
-// used: missing (fs.ErrNotExist), malformed, stale, or errIndexBroken part
-// way, in which case next is the first sequence number not yet considered,
-// from which the caller reads the segment end to end. It counts the
-// segment in info.IndexedSegments when it used the index.
-func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, from uint64, f *Filter, info *Info, fn func(*Match) error) (done bool, next uint64, err error) {
-	x, err := index.Load(dir, s.Name)
-	if err != nil {
+// indexedSegment reads the closed segment i at the records its index
+// lists for the filter, from sequence number from on. It first
+// authenticates the segment with the index's leaf hashes (package verify:
+// their root is the root of the segment's final checkpoint, trusted, or
+// the segment continues into the next one, authenticated); then each
+// listed record is read from the segment, must be the record the index
+// names and hash to its leaf, and is matched against the filter like any
+// other. A segment where the index lists nothing the filter can select is
+// not read at all. It reports whether the query is over. An error that is
+// not the query's end (done false) means the index could not be used:
+// missing (fs.ErrNotExist), outdated, malformed, stale, leaves that do not
+// authenticate the segment, or errIndexBroken part way, in which case
+// next is the first sequence number not yet considered, from which the
+// caller reads the segment end to end. It counts the segment in
+// info.IndexedSegments when it used the index.
+func (sc *scan) indexedSegment(i int, from uint64) (done bool, next uint64, err error) {
+	s, f, info := sc.segs[i], sc.f, sc.info
+	var x *index.Index
+	var end *verify.SegmentEnd // authenticated by a prefetch worker, if it did
+	if p := sc.pf.take(i); p != nil {
+		if p.err != nil {
+			return false, 0, p.err
+		}
+		x, end = p.x, p.end
+	} else if x, err = index.Load(sc.dir, s.Name); err != nil {
 		return false, 0, err
 	}
-	r, err := storage.OpenFrames(filepath.Join(dir, s.Name))
+	r, err := storage.OpenFrames(filepath.Join(sc.dir, s.Name))
 	if err != nil {
 		return false, 0, fmt.Errorf("query: %w", err)
 	}
@@ -136,17 +150,33 @@ func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, from
 	if err := x.Err(); err != nil {
 		return false, from, fmt.Errorf("%w: %v", errIndexBroken, err) // nothing returned yet: read the whole segment
 	}
+	lo, _ := slices.BinarySearchFunc(cands, from, func(p index.Posting, seq uint64) int { return cmp.Compare(p.Seq, seq) })
+	cands = cands[lo:]
+	if f.Before != 0 {
+		hi, _ := slices.BinarySearchFunc(cands, f.Before, func(p index.Posting, seq uint64) int { return cmp.Compare(p.Seq, seq) })
+		cands, done = cands[:hi], f.Before <= x.FirstSeq+x.Records-1
+	}
+	if len(cands) == 0 {
+		info.IndexedSegments++
+		return done, from, nil // nothing here can match: nothing to read, or to authenticate
+	}
+	if end == nil {
+		if end, err = sc.authenticateIndexed(i, x, r); err != nil {
+			return false, from, err // nothing returned yet: read the whole segment
+		}
+	}
+	info.RecordsRead += 2 // its first and last records
+	if err := sc.linked(i, &end.Start); err != nil {
+		return true, from, err
+	}
+	sc.ends[i] = end
+	sc.sealedUpTo(end.NextSeq - 1)
 	info.IndexedSegments++
+	h := chain.NewHasher()
 	next = from
 	for n, p := range cands {
-		if n%4096 == 0 && ctx.Err() != nil {
-			return true, next, ctx.Err()
-		}
-		if p.Seq < from {
-			continue
-		}
-		if f.Before != 0 && p.Seq >= f.Before {
-			return true, next, nil // the rest of the log is past Before
+		if n%4096 == 0 && sc.ctx.Err() != nil {
+			return true, next, sc.ctx.Err()
 		}
 		info.RecordsRead++
 		payload, _, err := r.FrameAt(p.Offset)
@@ -155,14 +185,18 @@ func indexedSegment(ctx context.Context, dir string, s storage.SegmentInfo, from
 			return false, next, fmt.Errorf("%w: record %d at offset %d of %s: %v", errIndexBroken, p.Seq, p.Offset, s.Name, err)
 		}
 		rec, err := chain.Decode(payload)
-		if err != nil || rec.Seq != p.Seq || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) {
+		if err != nil || rec.Seq != p.Seq || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) ||
+			!h.Check(payload) || chain.LeafHash(rec.Hash) != x.Leaves[p.Seq-x.FirstSeq] {
+			// Not the record the authenticated leaves name there: the
+			// index points elsewhere, or the segment changed; the full
+			// read says which.
 			info.IndexedSegments--
 			return false, next, fmt.Errorf("%w: record %d at offset %d of %s", errIndexBroken, p.Seq, p.Offset, s.Name)
 		}
-		if done, err := consider(&rec, f, info, fn); done || err != nil {
+		if done, err := consider(&rec, f, info, sc.fn); done || err != nil {
 			return true, next, err
 		}
 		next = p.Seq + 1
 	}
-	return false, next, nil
+	return done, next, nil
 }

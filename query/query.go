@@ -1,21 +1,46 @@
 // Package query reads sealed records out of an audit-sealer log with
 // filters: by actor, service, event type (dotted name or "prefix.*"),
 // entity identifier, time range and criticality. It streams (memory flat in
-// the log's size) and returns only records a signed checkpoint covers, so
-// that every result can be proved (verify.Prove) against that checkpoint.
+// the log's size) and returns only records that a checkpoint it trusts
+// covers, so that every result can be proved (verify.Prove) against that
+// checkpoint.
+//
+// # What a result is worth
+//
+// Scan is given the keys it trusts (verify.Trust: the log's current key,
+// or a checkpoint the caller verified) and checks, with package verify,
+// everything it reads (FORMAT.md §8.5): a segment read in full is followed
+// from its segment_start (record hashes, chain links, sequence numbers,
+// audit_ids, every checkpoint against the Merkle tree), and its records are
+// handed out once a checkpoint whose signature verifies with a trusted key
+// covers them; a closed segment read through its index is first
+// authenticated as a whole (the root of its tree state and of the leaf
+// hashes its index holds must be the root of its final checkpoint, signed
+// by a trusted key), and every record read through the index must hash to
+// its leaf. A closed segment signed by a key rotated out since is
+// authenticated through the segment after it, toward the end of the log,
+// never by the old key. Consecutive segments it authenticates must link
+// (sequence numbers, chain, tree state, log). A log that fails a check
+// makes Scan fail with an error wrapping a *verify.TamperError (the
+// verifier's reason code, segment, offset and sequence number): every
+// record it handed out before was authenticated, and none that failed a
+// check, or that no trusted checkpoint covers, is ever handed out.
+//
+// # Indexes and time ranges
 //
 // A time range skips whole segments by the time of their first records
 // (read from the log itself). For a filter by user, entity, service, type
 // or criticality, a closed segment with a usable index (package index,
 // FORMAT.md §8) is read only at the records its index lists for the
 // filter; the active segment, and a closed segment whose index is missing,
-// malformed or stale, are read end to end, and Info says how many were.
-// The index is never trusted over the log: each listed record is read from
-// the segment, checked (frame checksum, sequence number) and matched
-// against the filter exactly as a full scan matches it, so an index cannot
-// add a result; an index that hides records is found by index.Check
-// (audit-sealer index check). With indexes that check accepts, a query
-// returns exactly what a full scan returns.
+// outdated, malformed, stale or whose leaves do not authenticate it, are
+// read end to end, and Info says how many were. An index cannot add a
+// result (each listed record is checked and matched against the filter
+// exactly as a full scan matches it); an index that hides records, like a
+// segment's first record time that makes a time range skip it, can only
+// hide records: index.Check (audit-sealer index check) and audit-verify
+// find those. With indexes that check accepts, a query returns exactly
+// what a full scan returns.
 package query
 
 import (
@@ -23,10 +48,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -35,6 +58,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/index"
 	"github.com/audit-sealer/audit-sealer/storage"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 // Filter selects records. Zero fields select everything.
@@ -64,24 +88,36 @@ type Filter struct {
 	Before uint64
 	// Limit stops after this many matches; 0 = no limit.
 	Limit int
-	// Resume, from the End of an earlier scan of the same log, starts
-	// reading there: the segments before its segment, and the frames
-	// before its offset, are neither read nor returned (the earlier scan
-	// read them), so that a follower (export --follow) reads only what was
-	// sealed since. Set After too: it alone says which records were
-	// returned already. If the offset no longer fits (past the file, or
-	// not the start of the record it names), its segment is read from the
-	// start; if its segment is gone, the whole log is read.
+	// Workers is how many closed segments read through their index are
+	// authenticated at once, the scan's core among them: 0 = as many as
+	// there are cores (at most 4), 1 = one at a time, holding one index in
+	// memory (the sealer's own queries).
+	Workers int
+	// Resume, from the End of an earlier scan of the same log in the same
+	// process, starts reading there: the segments before its segment, and
+	// the frames before its offset, are neither read nor returned (the
+	// earlier scan read them), so that a follower (export --follow) reads
+	// only what was sealed since. Set After too: it alone says which
+	// records were returned already. The End carries the verified state
+	// of the chain at its offset, and the read goes on from it, checking
+	// that what follows continues it; a Position without that state (one
+	// decoded from JSON, or made by hand), or whose segment no longer
+	// continues it there (cut back, rewritten), makes its segment read
+	// from the start; if its segment is gone, the whole log is read.
 	Resume *Position
 }
 
 // Position is where a scan of the log can resume: the frame at byte Offset
-// of segment Segment, which holds record NextSeq. It follows the last
-// checkpoint the scan read, so every record before it was sealed.
+// of segment Segment, which holds record NextSeq. It follows a trusted
+// checkpoint the scan authenticated, so every record before it was
+// sealed. In memory it also carries the verified state of the chain there
+// (never written out: a Position read back from JSON carries none).
 type Position struct {
 	Segment string `json:"segment"`
 	Offset  int64  `json:"offset"`
 	NextSeq uint64 `json:"next_seq"`
+
+	state *verify.ReadState
 }
 
 // Match is one record that passed the filter.
@@ -106,7 +142,7 @@ type Info struct {
 	// kind, including those before the After cursor: what the scan cost.
 	RecordsRead uint64 `json:"records_read"`
 	Matched     int    `json:"matched"`
-	SealedSize  uint64 `json:"sealed_size"` // records 0..SealedSize-1 are covered by the last checkpoint the scan read (it stops reading where the query ends)
+	SealedSize  uint64 `json:"sealed_size"` // records 0..SealedSize-1 are covered by the last trusted checkpoint the scan authenticated (it stops reading where the query ends)
 	More        bool   `json:"more"`        // Limit stopped the scan before the end
 	Next        uint64 `json:"next"`        // the last match's seq: with More, the After value for the next page
 
@@ -154,31 +190,38 @@ func (f *Filter) Check() error {
 	if f.Limit < 0 {
 		return fmt.Errorf("%w: negative limit", ErrBadFilter)
 	}
+	if f.Workers < 0 {
+		return fmt.Errorf("%w: negative workers", ErrBadFilter)
+	}
 	return nil
 }
 
 // Scan streams the sealed records of the log in dir that match f, in
-// sequence order, to fn. Every closed segment ends in a checkpoint, so
-// its records are sealed; in the active segment a match is handed to fn
-// once a checkpoint after it is read, and the records after the last
-// checkpoint (not sealed yet) are left out. Each segment is read at most
-// once. It uses the segments' indexes where they are usable (see the package documentation) and never
-// writes to dir.
-func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*Info, error) {
+// sequence order, to fn: those that a checkpoint trust trusts covers (see
+// the package documentation), checked as they are read. In a segment read
+// in full a match is handed to fn once a trusted checkpoint after it
+// covers it; the records after the active segment's last trusted
+// checkpoint (not sealed yet) are left out. A closed segment read through
+// its index is authenticated before any of its records is handed out.
+// Each segment is read once, twice for a segment signed by a key rotated
+// out (it is authenticated through the next one first). It never writes
+// to dir.
+//
+// A log that fails a check gives an error wrapping a *verify.TamperError;
+// one Scan cannot check (no trusted key, an unreadable file) an error
+// wrapping verify.ErrCannotCheck.
+func Scan(ctx context.Context, dir string, trust verify.Trust, f Filter, fn func(*Match) error) (*Info, error) {
 	if err := f.Check(); err != nil {
 		return nil, err
 	}
+	if len(trust.Keys) == 0 && trust.Pinned == nil {
+		return nil, fmt.Errorf("query: %w: no trusted key", verify.ErrCannotCheck)
+	}
 	segs, err := storage.ListSegments(dir)
 	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
+		return nil, fmt.Errorf("query: %w: %w", verify.ErrCannotCheck, err)
 	}
 	info := &Info{}
-	if len(segs) > 1 {
-		// Every closed segment ends in a checkpoint, the one just before
-		// the last segment's start record: it covers every record before
-		// it. Checkpoints read in the active segment raise this.
-		info.SealedSize = segs[len(segs)-1].FirstSeq - 1
-	}
 	from := uint64(0) // the first sequence number that may be returned
 	if f.After != 0 {
 		if f.After == math.MaxUint64 {
@@ -186,40 +229,30 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 		}
 		from = f.After + 1
 	}
+	sc := newScan(ctx, dir, &trust, segs, &f, info, fn)
 	resumeAt := -1
 	if f.Resume != nil {
 		// The segments before it were read by the scan that gave f.Resume;
-		// within it, openAt starts at its offset only if the record there
-		// is the one it names. Records are never skipped by f.Resume's
-		// sequence number: After alone decides which are returned.
+		// within it, the read resumes at its offset only if the Position
+		// carries the chain's state there and the segment still continues
+		// it. Records are never skipped by f.Resume's sequence number:
+		// After alone decides which are returned.
 		resumeAt = slices.IndexFunc(segs, func(s storage.SegmentInfo) bool { return s.Name == f.Resume.Segment })
 	}
-	for i, s := range segs {
-		if i < resumeAt {
-			continue // read by the scan that gave f.Resume
-		}
-		if f.Before != 0 && s.FirstSeq >= f.Before {
-			break // this segment and all later ones are past Before
-		}
-		if i+1 < len(segs) && segs[i+1].FirstSeq <= f.After {
-			continue // the whole segment is before the cursor
-		}
-		// A time range skips whole segments by their first records' times,
-		// read from the log itself (record times never decrease), so large
-		// logs are not read end to end for one period.
-		if !f.From.IsZero() && i+1 < len(segs) {
-			if next, err := firstRecordTime(filepath.Join(dir, segs[i+1].Name)); err == nil && next.Before(f.From) {
-				continue // every record of this segment is before From
-			}
-		}
-		if !f.To.IsZero() {
-			if start, err := firstRecordTime(filepath.Join(dir, s.Name)); err == nil && start.After(f.To) {
-				break // this segment and all later ones are after To
-			}
+	plan := sc.plan(resumeAt)
+	if pf := sc.prefetch(plan); pf != nil {
+		defer pf.stop()
+	}
+	for i := range segs {
+		switch plan[i] {
+		case skipSegment:
+			continue
+		case stopScan:
+			return info, nil
 		}
 		segFrom := from
-		if i+1 < len(segs) && indexable(&f) {
-			done, next, err := indexedSegment(ctx, dir, s, from, &f, info, fn)
+		if plan[i] == readIndexed {
+			done, next, err := sc.indexedSegment(i, from)
 			if err == nil || done {
 				if done {
 					return info, err
@@ -229,121 +262,22 @@ func Scan(ctx context.Context, dir string, f Filter, fn func(*Match) error) (*In
 			// No usable index, or it failed part way: read the rest of
 			// the segment end to end, after what was already returned.
 			info.UnindexedSegments++
-			if !errors.Is(err, fs.ErrNotExist) && info.IndexProblem == "" {
+			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, index.ErrOutdated) && info.IndexProblem == "" {
 				info.IndexProblem = err.Error()
 			}
 			segFrom = max(from, next)
 		}
 		info.ScannedSegments++
-		start := Position{Segment: s.Name, NextSeq: s.FirstSeq}
+		var resume *Position
 		if i == resumeAt {
-			start = *f.Resume
+			resume = f.Resume
 		}
-		done, err := scanSegment(ctx, dir, start, i == len(segs)-1, segFrom, &f, info, fn)
+		done, err := sc.fullRead(i, resume, segFrom)
 		if err != nil || done {
 			return info, err
 		}
 	}
-	return info, nil
-}
-
-func scanSegment(ctx context.Context, dir string, start Position, active bool, from uint64, f *Filter, info *Info, fn func(*Match) error) (bool, error) {
-	path := filepath.Join(dir, start.Segment)
-	r, err := openAt(path, active, start)
-	if err != nil {
-		return false, fmt.Errorf("query: %w", err)
-	}
-	defer func() { r.Close() }()
-	// In the active segment, the records after its last checkpoint are not
-	// sealed yet. Its matches wait here until a checkpoint covers them, and
-	// those none covers are dropped at the end: one read of the segment,
-	// where finding its last checkpoint first would read it twice. The wait
-	// holds at most the matches between two checkpoints (the sealer seals
-	// every 100 records or every second by default).
-	var pending []*Match
-	end := Position{Segment: start.Segment, Offset: r.Offset(), NextSeq: start.NextSeq}
-	for n := 0; ; n++ {
-		if n%4096 == 0 && ctx.Err() != nil {
-			return true, ctx.Err()
-		}
-		p, _, err := r.Next()
-		if err == io.EOF {
-			if active {
-				info.End = &end
-			}
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("query: %w", err)
-		}
-		info.RecordsRead++
-		rec, err := chain.Decode(p)
-		if err != nil {
-			return false, fmt.Errorf("query: %w", err)
-		}
-		if f.Before != 0 && rec.Seq >= f.Before && len(pending) == 0 {
-			return true, nil // past Before, and no match waits for a checkpoint
-		}
-		if rec.Kind == chain.KindCheckpoint {
-			// It covers the records before its tree size: all those before
-			// it, or those up to the commit it seals (FORMAT.md §3.5).
-			cp, _, _, err := chain.PeekCheckpoint(rec.Checkpoint)
-			if err != nil {
-				return false, fmt.Errorf("query: checkpoint record %d: %w", rec.Seq, err)
-			}
-			info.SealedSize = max(info.SealedSize, cp.Size)
-			kept := pending[:0]
-			for _, m := range pending {
-				if m.Seq >= cp.Size {
-					kept = append(kept, m)
-					continue
-				}
-				if done, err := emit(m, f, info, fn); done || err != nil {
-					return true, err
-				}
-			}
-			clear(pending[len(kept):])
-			pending = kept
-			if len(pending) == 0 && cp.Size == rec.Seq {
-				end = Position{Segment: start.Segment, Offset: r.Offset(), NextSeq: rec.Seq + 1}
-			}
-			continue
-		}
-		if rec.Seq < from || (f.Before != 0 && rec.Seq >= f.Before) || (rec.Kind != chain.KindEvent && rec.Kind != chain.KindSealerEvent) {
-			continue
-		}
-		info.Scanned++
-		m, ok := match(&rec, f)
-		if !ok {
-			continue
-		}
-		if active {
-			pending = append(pending, m)
-		} else if done, err := emit(m, f, info, fn); done || err != nil {
-			return true, err
-		}
-	}
-}
-
-// openAt opens the segment at path positioned at start, when start is a
-// resume position that still fits (its frame holds record start.NextSeq);
-// otherwise, at the segment's first frame.
-func openAt(path string, active bool, start Position) (*storage.Reader, error) {
-	if start.Offset > 0 {
-		if r, err := storage.OpenSegmentAt(path, active, start.Offset); err == nil {
-			if r.Offset() == r.Size() {
-				return r, nil // nothing appended since
-			}
-			if p, _, err := r.Next(); err == nil {
-				if rec, err := chain.Decode(p); err == nil && rec.Seq == start.NextSeq {
-					r.Close()
-					return storage.OpenSegmentAt(path, active, start.Offset)
-				}
-			}
-			r.Close()
-		}
-	}
-	return storage.OpenSegment(path, active)
+	return info, sc.finish()
 }
 
 // consider matches one event record read from the log against f and
@@ -422,14 +356,15 @@ func typeMatches(typ string, patterns []string) bool {
 	return false
 }
 
-// firstRecordTime reads the time of a segment's first record.
+// firstRecordTime reads the time of a segment's first record (one small
+// read: the frame after the file header).
 func firstRecordTime(path string) (time.Time, error) {
-	r, err := storage.OpenSegment(path, false)
+	r, err := storage.OpenFrames(path)
 	if err != nil {
 		return time.Time{}, err
 	}
 	defer r.Close()
-	p, _, err := r.Next()
+	p, _, err := r.FrameAt(16)
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -17,6 +17,9 @@ import (
 
 var vectors map[string]testkit.Vector
 
+// mainTrust trusts the key that signs the vectors and the test logs.
+var mainTrust = verify.Trust{Keys: signer.Verifiers{testkit.Key("main").Public()}}
+
 func TestMain(m *testing.M) {
 	root, _ := os.MkdirTemp("", "query-vectors-")
 	vs, err := testkit.Generate(root)
@@ -37,7 +40,7 @@ func TestMain(m *testing.M) {
 func all(t testing.TB, dir string, f query.Filter) ([]*query.Match, *query.Info) {
 	t.Helper()
 	var out []*query.Match
-	info, err := query.Scan(context.Background(), dir, f, func(m *query.Match) error {
+	info, err := query.Scan(context.Background(), dir, mainTrust, f, func(m *query.Match) error {
 		out = append(out, m)
 		return nil
 	})
@@ -89,10 +92,10 @@ func TestFilters(t *testing.T) {
 	if len(withSealer) == 0 {
 		t.Log("no sealer events in this vector")
 	}
-	if _, err := query.Scan(context.Background(), dir, query.Filter{Types: []string{"no.such"}}, func(*query.Match) error { return nil }); err == nil {
+	if _, err := query.Scan(context.Background(), dir, mainTrust, query.Filter{Types: []string{"no.such"}}, func(*query.Match) error { return nil }); err == nil {
 		t.Fatal("an unknown type was accepted")
 	}
-	if _, err := query.Scan(context.Background(), dir, query.Filter{From: mid, To: mid.Add(-time.Second)}, func(*query.Match) error { return nil }); err == nil {
+	if _, err := query.Scan(context.Background(), dir, mainTrust, query.Filter{From: mid, To: mid.Add(-time.Second)}, func(*query.Match) error { return nil }); err == nil {
 		t.Fatal("an empty time range was accepted")
 	}
 }

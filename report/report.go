@@ -108,20 +108,31 @@ type SOC2Report struct {
 // scanCovered runs query.Scan up to the checkpoint the verification ended
 // on: records sealed after it (the log may grow while the report is built)
 // are not covered by the checkpoint the report names, so they are left out
-// rather than reported as verified.
+// rather than reported as verified. The scan trusts that checkpoint (the
+// verification followed the key history to it, so a log whose key was
+// rotated since the key the report was given is covered too) and checks
+// again what it reads: a log changed since its verification fails the
+// report (an error wrapping verify.ErrTampered). A log that did not
+// verify (tampered) is not read: the report lists nothing from it.
 func scanCovered(ctx context.Context, o Options, cov *Coverage, f query.Filter, fn func(*query.Match) error) error {
 	var size uint64
-	if cov.Checkpoint != nil {
+	if cov.Checkpoint != nil && cov.Verdict != string(verify.Tampered) {
 		size = cov.Checkpoint.Size
 	}
 	if size == 0 {
 		cov.SealedSize = 0
 		return nil // no verified checkpoint: nothing is covered
 	}
+	pin, err := cov.Checkpoint.Pin()
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
 	f.Before = size
-	_, err := query.Scan(ctx, o.Dir, f, fn)
+	if _, err := query.Scan(ctx, o.Dir, verify.Trust{Keys: o.Keys, Pinned: pin}, f, fn); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
 	cov.SealedSize = size
-	return err
+	return nil
 }
 
 // check verifies the log and returns the coverage skeleton.

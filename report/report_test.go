@@ -11,6 +11,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/query"
 	"github.com/audit-sealer/audit-sealer/report"
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 func setup(t *testing.T, name string) (testkit.Vector, signer.Verifiers) {
@@ -35,7 +36,7 @@ func setup(t *testing.T, name string) (testkit.Vector, signer.Verifiers) {
 
 func countType(t *testing.T, dir, typ string) int {
 	n := 0
-	if _, err := query.Scan(context.Background(), dir, query.Filter{Types: []string{typ}}, func(*query.Match) error { n++; return nil }); err != nil {
+	if _, err := query.Scan(context.Background(), dir, verify.Trust{Keys: testkit.Keys("main")}, query.Filter{Types: []string{typ}}, func(*query.Match) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -105,7 +106,8 @@ func TestGDPR(t *testing.T) {
 	}
 }
 
-// TestReportOnTamperedLog: the report says the log did not verify.
+// TestReportOnTamperedLog: the report says the log did not verify, and
+// lists and counts nothing from it (its records are not authenticated).
 func TestReportOnTamperedLog(t *testing.T) {
 	v, keys := setup(t, "modified_event")
 	r, err := report.SOC2(context.Background(), report.Options{Dir: v.Dir, Keys: keys})
@@ -115,9 +117,33 @@ func TestReportOnTamperedLog(t *testing.T) {
 	if r.Coverage.Verdict != "tampered" || r.Coverage.FirstFailure == nil {
 		t.Fatalf("coverage of a tampered log: %+v", r.Coverage)
 	}
+	if r.Coverage.Records != 0 || r.CriticalEvents.Total != 0 || len(r.AuthSuccesses) != 0 {
+		t.Fatalf("a tampered log's records were reported: %d in range, %d critical", r.Coverage.Records, r.CriticalEvents.Total)
+	}
 	var b bytes.Buffer
 	r.HTML(&b)
 	if !strings.Contains(b.String(), `class="bad">tampered`) {
 		t.Fatal("the HTML does not show the failed verification")
+	}
+}
+
+// TestReportOnRotatedLog: the key was rotated twice since the key the
+// report is given; the verification follows the key history, and the
+// records of the period are read trusting the checkpoint it verified: every
+// record the log holds is counted, as a scan trusting every key counts them.
+func TestReportOnRotatedLog(t *testing.T) {
+	v, keys := setup(t, "intact_key_rotation")
+	r, err := report.SOC2(context.Background(), report.Options{Dir: v.Dir, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Coverage.Verdict != "intact" || r.Coverage.Checkpoint == nil {
+		t.Fatalf("coverage %+v", r.Coverage)
+	}
+	n := 0
+	_, err = query.Scan(context.Background(), v.Dir, verify.Trust{Keys: testkit.Keys("main", "second", "third")},
+		query.Filter{Sealer: true, Before: r.Coverage.Checkpoint.Size}, func(*query.Match) error { n++; return nil })
+	if err != nil || n < 100 || r.Coverage.Records != uint64(n) {
+		t.Fatalf("the report counts %d records of %d (%v)", r.Coverage.Records, n, err)
 	}
 }

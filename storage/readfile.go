@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -54,10 +55,15 @@ func readMax(f *os.File, path string, max int64) ([]byte, error) {
 	if fi.Size() > max {
 		return nil, fmt.Errorf("%w: %s has %d bytes, at most %d are allowed", ErrTooLarge, path, fi.Size(), max)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	// One buffer of the size stat gave (with room to see a file that
+	// grew): an index file of a few hundred KiB is read without the
+	// copies of a growing buffer.
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	_, err = buf.ReadFrom(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("storage: read %s: %w", path, err)
 	}
+	data := buf.Bytes()
 	if int64(len(data)) > max {
 		return nil, fmt.Errorf("%w: %s grew past %d bytes while it was read", ErrTooLarge, path, max)
 	}

@@ -444,7 +444,7 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 	lr.lat, lr.critLat, lr.plainLat, lags.lag, lags.sendLag = nil, nil, nil, nil, nil
 	if !f.skipQuery {
 		pprof.Do(ctx, pprof.Labels("phase", "query"), func(ctx context.Context) {
-			res.Query, err = runQueryPhase(ctx, dataDir, benchQueries(loadStart, loadEnd), f.queryRuns)
+			res.Query, err = runQueryPhase(ctx, dataDir, verify.Trust{Keys: keys}, benchQueries(loadStart, loadEnd), f.queryRuns)
 		})
 		if err != nil {
 			return err
@@ -456,7 +456,7 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 	}
 	if !f.skipExport {
 		pprof.Do(ctx, pprof.Labels("phase", "export"), func(ctx context.Context) {
-			res.Export, err = runExportPhase(ctx, dataDir)
+			res.Export, err = runExportPhase(ctx, dataDir, verify.Trust{Keys: keys})
 		})
 		if err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/export"
 	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/query"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 // queryFigures are the figures of one filter of the query phase.
@@ -75,8 +76,9 @@ func benchQueries(start, end time.Time) []benchQuery {
 
 // runQueryPhase runs each filter runs times (the paged one 10 times as
 // often) over the log in dir, as audit-sealer query does without the
-// printing, and returns the figures by filter name.
-func runQueryPhase(ctx context.Context, dir string, qs []benchQuery, runs int) (map[string]*queryFigures, error) {
+// printing (trusting trust, the run's key), and returns the figures by
+// filter name.
+func runQueryPhase(ctx context.Context, dir string, trust verify.Trust, qs []benchQuery, runs int) (map[string]*queryFigures, error) {
 	out := map[string]*queryFigures{}
 	for _, q := range qs {
 		n := runs
@@ -90,7 +92,7 @@ func runQueryPhase(ctx context.Context, dir string, qs []benchQuery, runs int) (
 		for range n {
 			matched := 0
 			t0 := time.Now()
-			info, err := query.Scan(ctx, dir, f, func(*query.Match) error { matched++; return nil })
+			info, err := query.Scan(ctx, dir, trust, f, func(*query.Match) error { matched++; return nil })
 			d := time.Since(t0)
 			if err != nil {
 				return nil, fmt.Errorf("query %s: %w", q.name, err)
@@ -126,7 +128,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // audit-sealer export does with no filter) in each format to a counting
 // writer behind the same 4 KiB buffer as the command, sampling the heap and
 // RSS meanwhile.
-func runExportPhase(ctx context.Context, dir string) (map[string]*exportFigures, error) {
+func runExportPhase(ctx context.Context, dir string, trust verify.Trust) (map[string]*exportFigures, error) {
 	out := map[string]*exportFigures{}
 	for _, fm := range []export.Format{export.JSONL, export.CEF, export.OCSF} {
 		runtime.GC()
@@ -161,7 +163,7 @@ func runExportPhase(ctx context.Context, dir string) (map[string]*exportFigures,
 		x := export.NewWriter(bw, fm, sealer.Version)
 		lines := 0
 		t0 := time.Now()
-		_, err := query.Scan(ctx, dir, query.Filter{}, func(m *query.Match) error { lines++; return x.Write(m) })
+		_, err := query.Scan(ctx, dir, trust, query.Filter{}, func(m *query.Match) error { lines++; return x.Write(m) })
 		if err == nil {
 			err = bw.Flush()
 		}

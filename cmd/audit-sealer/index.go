@@ -19,17 +19,21 @@ func indexCommand() *cobra.Command {
 		Long: `Each closed segment of the log has an index file beside it (<first seq>.idx,
 FORMAT.md §8) that lets query read only the records that can match. The
 sealer writes it in the background when it closes a segment. The index is
-never trusted over the log: query reads every listed record from the
-segment and applies the filter to it, and ignores (and reads in full) a
-segment whose index is missing, damaged or stale.
+never trusted over the log: query checks the leaf hashes it holds against
+the segment's signed checkpoint, reads every listed record from the
+segment, checks it against its leaf and applies the filter to it, and
+ignores (and reads in full) a segment whose index is missing, outdated
+(version 1), damaged or stale.
 
-build writes the missing, damaged and stale index files (--all: every one);
+build writes the missing, outdated, damaged and stale index files (--all:
+every one);
 it needs write access to the data directory and can run while the sealer
 runs. check rebuilds every index in memory from its segment and compares it
 with the file: an index that omits a record, which would hide it from
 queries, fails the check. check exits 0 when every index file present is
-exactly what its segment gives (missing ones are listed, they hide
-nothing), 1 when one differs or is damaged, 2 when it could not check.`,
+exactly what its segment gives (missing and outdated ones are listed:
+queries do not use them, so they hide nothing), 1 when one differs or is
+damaged, 2 when it could not check.`,
 	}
 	var dataDir string
 	var all, asJSON bool
@@ -62,7 +66,7 @@ nothing), 1 when one differs or is damaged, 2 when it could not check.`,
 			}
 			for _, r := range res {
 				switch r.Status {
-				case "ok", "missing":
+				case "ok", "missing", "outdated":
 				case "error":
 					return &exitError{code: 2, err: fmt.Errorf("index check: %s: %s", r.Segment, r.Err)}
 				default:

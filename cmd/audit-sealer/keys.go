@@ -36,32 +36,9 @@ func exportPublicCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			var pub signer.PublicKey
-			if cfg.Dev {
-				s, err := devSigner(cfg, false)
-				if err != nil {
-					return err
-				}
-				pub = s.Public()
-			} else {
-				hc, err := hsmConfig(cfg)
-				if err != nil {
-					return err
-				}
-				keys, err := hsm.ListKeys(hc)
-				if err != nil {
-					return err
-				}
-				found := false
-				for _, k := range keys {
-					if k.Label == cfg.Signer.KeyLabel && k.KeyID != "" {
-						pub, found = k.Public, true
-					}
-				}
-				if !found {
-					return fmt.Errorf("no key labelled %q with a public half on the token", cfg.Signer.KeyLabel)
-				}
-				pub.Name = cfg.Signer.KeyName
+			pub, err := configuredKey(cfg)
+			if err != nil {
+				return err
 			}
 			switch format {
 			case "pem":

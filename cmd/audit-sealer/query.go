@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,14 +21,17 @@ import (
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
-// filterFlags are the record filters shared by query and export.
+// filterFlags are the record filters shared by query and export, and the
+// keys they trust.
 type filterFlags struct {
 	dataDir, from, to string
 	f                 query.Filter
+	trust             trustFlags
 }
 
 func (ff *filterFlags) register(fl *pflag.FlagSet) {
-	fl.StringVar(&ff.dataDir, "data-dir", "/var/lib/audit-sealer", "data directory")
+	fl.StringVar(&ff.dataDir, "data-dir", "/var/lib/audit-sealer", "data directory (default: the configuration's)")
+	ff.trust.register(fl)
 	fl.StringVar(&ff.f.UserID, "user", "", "actor user_id")
 	fl.StringVar(&ff.f.Service, "service", "", "service identity")
 	fl.StringArrayVar(&ff.f.Types, "type", nil, "event type or prefix.* (repeatable)")
@@ -58,6 +62,27 @@ func (ff *filterFlags) filter() (query.Filter, error) {
 	return f, nil
 }
 
+// trusted returns what the read trusts (--key, or the configuration's
+// key) and the data directory to read.
+func (ff *filterFlags) trusted(fs *pflag.FlagSet) (verify.Trust, string, error) {
+	keys, dir, err := ff.trust.resolve(fs, ff.dataDir)
+	return verify.Trust{Keys: keys}, dir, err
+}
+
+// trustHelp is the part of query's and export's help about what they
+// trust.
+const trustHelp = `Only records that a checkpoint signed by a trusted key covers are
+returned, and everything read is checked as audit-verify checks it
+(record hashes, chain links, checkpoints against the Merkle tree, the
+index's leaf hashes against the segment's signed checkpoint): a log that
+was tampered with makes the command fail with the verifier's reason code
+(exit 1) instead of printing forged records. The trusted key is --key
+(PEM or note verifier key; give the log's current key: segments signed by
+a key rotated out are authenticated through the later ones, and a key
+given is trusted on its own), or else the key of the configuration
+(--config, AUDIT_SEALER_CONFIG; with --dev the development key of the
+data directory). Without a key it exits 2.`
+
 func queryCommand() *cobra.Command {
 	var ff filterFlags
 	var asJSON bool
@@ -82,7 +107,9 @@ Closed segments are read through their index files (audit-sealer index)
 when the filter selects by user, entity, service, type or criticality:
 only the records an index lists are read, and each is matched against the
 filter itself. A segment without a usable index is read in full, and the
-summary says how many were.`,
+summary says how many were.
+
+` + trustHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := ff.filter()
@@ -102,12 +129,18 @@ summary says how many were.`,
 				if f.Limit <= 0 || f.Limit > maxProvedPage {
 					return &exitError{code: 2, err: fmt.Errorf("--proofs needs --limit between 1 and %d: proofs are built for one page at a time", maxProvedPage)}
 				}
-				return queryWithProofs(cmd, ff.dataDir, f)
+			}
+			trust, dir, err := ff.trusted(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			if proofs {
+				return readError(queryWithProofs(cmd, dir, trust, f))
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			defer w.Flush()
 			enc := newMatchEncoder(w)
-			info, err := query.Scan(context.Background(), ff.dataDir, f, func(m *query.Match) error {
+			info, err := query.Scan(context.Background(), dir, trust, f, func(m *query.Match) error {
 				if asJSON {
 					return enc.Encode(m)
 				}
@@ -115,7 +148,7 @@ summary says how many were.`,
 				return err
 			})
 			if err != nil {
-				return err
+				return readError(err)
 			}
 			if asJSON {
 				return enc.Encode(map[string]any{"summary": info})
@@ -168,9 +201,9 @@ const maxProvedPage = 10000
 // queryWithProofs runs the query for one page, then reads the log once to
 // attach each result's inclusion bundle (verify.ProveRecords), and prints
 // the results as JSON lines followed by the summary.
-func queryWithProofs(cmd *cobra.Command, dir string, f query.Filter) error {
+func queryWithProofs(cmd *cobra.Command, dir string, trust verify.Trust, f query.Filter) error {
 	var page []*query.Match
-	info, err := query.Scan(context.Background(), dir, f, func(m *query.Match) error {
+	info, err := query.Scan(context.Background(), dir, trust, f, func(m *query.Match) error {
 		page = append(page, m)
 		return nil
 	})
@@ -184,6 +217,19 @@ func queryWithProofs(cmd *cobra.Command, dir string, f query.Filter) error {
 	bundles, err := verify.ProveRecords(dir, seqs)
 	if err != nil {
 		return err
+	}
+	// The proofs are built from a second read of the log: each must
+	// verify with the trusted key and prove the very record the scan
+	// authenticated, else the log changed in between (or its last
+	// checkpoint is not the trusted key's) and nothing is printed.
+	for i, m := range page {
+		d, err := verify.CheckInclusion(bundles[i], verify.Options{Keys: trust.Keys})
+		if err == nil && (d.Record.Seq != m.Seq || string(d.Record.AuditID) != m.AuditID || !bytes.Equal(d.Record.Event, m.Event)) {
+			err = errors.New("it proves another record")
+		}
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("query: the proof of record %d does not verify with the trusted key: %w", m.Seq, err)}
+		}
 	}
 	w := bufio.NewWriter(cmd.OutOrStdout())
 	defer w.Flush()
@@ -264,7 +310,10 @@ func exportCommand() *cobra.Command {
 line each, in flat memory: jsonl (for Elastic and Splunk), cef (ArcSight
 CEF:0) or ocsf (OCSF 1.1 event objects). With --follow it keeps running and
 writes each new record once a signed checkpoint covers it; each poll reads
-only what was appended after the last checkpoint the previous poll read.`,
+only what was appended after the last checkpoint the previous poll read,
+going on from the chain state it verified there.
+
+` + trustHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := ff.filter()
@@ -275,6 +324,10 @@ only what was appended after the last checkpoint the previous poll read.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			trust, dir, err := ff.trusted(cmd.Flags())
+			if err != nil {
+				return err
+			}
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			defer out.Flush()
 			x := export.NewWriter(out, fm, sealer.Version)
@@ -282,12 +335,13 @@ only what was appended after the last checkpoint the previous poll read.`,
 			defer stop()
 			for {
 				last := f.After
-				info, err := query.Scan(ctx, ff.dataDir, f, func(m *query.Match) error {
+				info, err := query.Scan(ctx, dir, trust, f, func(m *query.Match) error {
 					last = m.Seq
 					return x.Write(m)
 				})
 				if err != nil && ctx.Err() == nil {
-					return err
+					out.Flush()
+					return readError(err)
 				}
 				if err := out.Flush(); err != nil || !follow || ctx.Err() != nil {
 					return err

@@ -19,7 +19,8 @@ import (
 func TestQueryJSONPrintsCanonicalEvents(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	const n = 12
-	if _, err := testkit.BuildLogOf(dir, n, testkit.EscapeEvent); err != nil {
+	key, err := testkit.BuildLogOf(dir, n, testkit.EscapeEvent)
+	if err != nil {
 		t.Fatal(err)
 	}
 	events := map[uint64][]byte{}
@@ -39,7 +40,7 @@ func TestQueryJSONPrintsCanonicalEvents(t *testing.T) {
 		var out bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetErr(&out)
-		cmd.SetArgs(append([]string{"--data-dir", dir}, args...))
+		cmd.SetArgs(append([]string{"--data-dir", dir, "--key", key}, args...))
 		if err := cmd.Execute(); err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, out.String())
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,14 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/audit-sealer/audit-sealer/report"
-	"github.com/audit-sealer/audit-sealer/signer"
 )
 
 func reportCommand() *cobra.Command {
 	var dataDir, from, to, customer, format, out string
-	var keyFiles []string
+	var trust trustFlags
 	cmd := &cobra.Command{
-		Use:   "report gdpr|soc2 --data-dir DIR --key FILE [--customer ID] [--from T] [--to T] [--format json|html] [--out FILE]",
+		Use:   "report gdpr|soc2 --data-dir DIR [--key FILE] [--customer ID] [--from T] [--to T] [--format json|html] [--out FILE]",
 		Short: "Compliance reports for a time range (GDPR per customer, SOC 2), verified against the signed log",
 		Long: `report verifies the whole log with the given public key(s), then summarises
 the records of the period (the sealer's receive time, RFC 3339, inclusive):
@@ -28,18 +26,22 @@ erasure and access requests for that customer; soc2 counts authentication
 successes and failures, authorization denials, security incidents by kind
 and integrity checks by result, and lists critical events. Every report
 states the sequence range and the checkpoint it covers and whether the log
-verified.`,
+verified; it lists the records that checkpoint covers, checked again as
+they are read, and nothing from a log that did not verify.
+
+The key is --key (repeatable; the verification follows the key history
+from it, so give the key the log started with, or every key since), or
+else the key of the configuration (--config, AUDIT_SEALER_CONFIG; --dev
+for the development key), which verifies a log that was never rotated
+away from it.`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"gdpr", "soc2"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(keyFiles) == 0 {
-				return &exitError{code: 2, err: errors.New("--key: name the public key(s) the log must verify with")}
-			}
-			keys, err := signer.LoadPublicKeys(keyFiles)
+			keys, dir, err := trust.resolve(cmd.Flags(), dataDir)
 			if err != nil {
 				return err
 			}
-			o := report.Options{Dir: dataDir, Keys: keys, Customer: customer}
+			o := report.Options{Dir: dir, Keys: keys, Customer: customer}
 			if from != "" {
 				if o.From, err = time.Parse(time.RFC3339Nano, from); err != nil {
 					return &exitError{code: 2, err: fmt.Errorf("--from: %w", err)}
@@ -65,13 +67,13 @@ verified.`,
 			case "gdpr":
 				g, err := report.GDPR(context.Background(), o)
 				if err != nil {
-					return err
+					return readError(err)
 				}
 				r, verdict = g, g.Coverage.Verdict
 			case "soc2":
 				s, err := report.SOC2(context.Background(), o)
 				if err != nil {
-					return err
+					return readError(err)
 				}
 				r, verdict = s, s.Coverage.Verdict
 			default:
@@ -96,8 +98,8 @@ verified.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/audit-sealer", "data directory")
-	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "trusted public key (PEM or note verifier key); repeatable")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/audit-sealer", "data directory (default: the configuration's)")
+	trust.register(cmd.Flags())
 	cmd.Flags().StringVar(&customer, "customer", "", "gdpr: the customer_id")
 	cmd.Flags().StringVar(&from, "from", "", "period start (RFC 3339)")
 	cmd.Flags().StringVar(&to, "to", "", "period end (RFC 3339)")

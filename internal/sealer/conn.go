@@ -62,6 +62,7 @@ type wireError struct {
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
 	Rule    string `json:"rule,omitempty"`
+	Reason  string `json:"reason,omitempty"` // tampered: the verifier's reason code
 }
 
 // pending is one reply owed, in request order: either ready now, or waiting

@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/audit-sealer/audit-sealer/index"
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/query"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 // TestIndexAfterRotation: the sealer writes the index of every segment it
@@ -50,7 +52,7 @@ func TestIndexAfterRotation(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("index check: %v %+v", err, res)
 	}
-	info, err := query.Scan(context.Background(), cfg.DataDir, query.Filter{Entity: "shard-7"}, func(*query.Match) error { return nil })
+	info, err := query.Scan(context.Background(), cfg.DataDir, verify.Trust{Keys: testkit.Keys("main")}, query.Filter{Entity: "shard-7"}, func(*query.Match) error { return nil })
 	if err != nil || info.Matched != 1 || info.IndexedSegments < closed || info.UnindexedSegments != 0 {
 		t.Fatalf("query: %v %+v (closed %d)", err, info, closed)
 	}
@@ -82,7 +84,7 @@ func TestIndexOff(t *testing.T) {
 			t.Fatalf("segment %s has an index file with indexing off: %v", s.Name, err)
 		}
 	}
-	info, err := query.Scan(context.Background(), cfg.DataDir, query.Filter{Entity: "shard-7"}, func(*query.Match) error { return nil })
+	info, err := query.Scan(context.Background(), cfg.DataDir, verify.Trust{Keys: testkit.Keys("main")}, query.Filter{Entity: "shard-7"}, func(*query.Match) error { return nil })
 	if err != nil || info.Matched != 1 || info.IndexedSegments != 0 {
 		t.Fatalf("query: %v %+v", err, info)
 	}

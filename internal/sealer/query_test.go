@@ -1,11 +1,17 @@
 package sealer_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
+	"slices"
 	"testing"
 
+	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/index"
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
 )
 
 // TestQueryThroughSealer: an allowed peer reads sealed records through the
@@ -57,4 +63,54 @@ func TestQueryThroughSealer(t *testing.T) {
 	}
 	c2.close()
 	h2.stopAndVerify()
+}
+
+// TestQueryThroughSealerRefusesTamperedLog: a record of a closed segment
+// changed on disk while the sealer was stopped (the sealer checks only the
+// end of the log when it starts) makes a query through the socket fail
+// with the code tampered and the verifier's reason, through the index and
+// without it, and sends no record.
+func TestQueryThroughSealerRefusesTamperedLog(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SegmentSize = 4096
+	cfg.Query.UIDs = []uint32{uint32(os.Getuid())}
+	h := startSealer(t, cfg)
+	c := dial(t, cfg.Socket)
+	var seqs []uint64
+	for i := 0; i < 60; i++ {
+		seqs = append(seqs, c.emitDurable(sealVerified(i)))
+	}
+	c.close()
+	if err := h.stop(ioTimeout); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := index.Update(context.Background(), cfg.DataDir, false); err != nil {
+		t.Fatal(err)
+	}
+	closed, _ := index.Closed(cfg.DataDir)
+	if len(closed) < 2 {
+		t.Fatalf("%d closed segments", len(closed))
+	}
+	// An event of the second closed segment, changed; its stored hash kept.
+	target := seqs[slices.IndexFunc(seqs, func(s uint64) bool { return s > closed[1].FirstSeq })]
+	if err := testkit.EditRecord(cfg.DataDir, target, false, func(rec *chain.Record) {
+		rec.Event = bytes.Replace(rec.Event, []byte(`"shard-`), []byte(`"shard_`), 1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h = startSealer(t, cfg)
+	c = dial(t, cfg.Socket)
+	for _, filter := range []string{`{"types":["seal.verified"]}`, `{}`} {
+		r := c.do(`{"op":"query","id":"q","filter":` + filter + `}`)
+		var rep struct {
+			OK      bool              `json:"ok"`
+			Matches []json.RawMessage `json:"matches"`
+			Error   struct{ Code, Reason string }
+		}
+		if err := json.Unmarshal([]byte(r.raw), &rep); err != nil || rep.OK || rep.Error.Code != "tampered" || rep.Error.Reason != "modified" || len(rep.Matches) != 0 {
+			t.Fatalf("query %s of a tampered log: %v %s", filter, err, r.raw)
+		}
+	}
+	c.close()
+	h.stop(ioTimeout)
 }

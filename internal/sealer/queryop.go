@@ -10,6 +10,8 @@ import (
 
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/query"
+	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 // ErrQueryNotAllowed is returned when a peer that the configuration does
@@ -47,10 +49,22 @@ func (s *Sealer) mayRead(peer *Peer) bool {
 	return false
 }
 
+// queryTrust is what the sealer's own queries trust: its signing key (by
+// the key itself, whatever name a checkpoint's signature line gives it).
+// The log's older segments, signed by keys rotated out, are authenticated
+// through the later ones (package query), never by an old key.
+func (s *Sealer) queryTrust() verify.Trust {
+	pub := s.signer.Public()
+	pub.Name = ""
+	return verify.Trust{Keys: signer.Verifiers{pub}}
+}
+
 // handleQuery answers a query op: only peers the configuration allows may
 // read the log, and every read is recorded in the chain (audit.log_read:
 // who asked, with what filters, how many results) and made durable before
-// the results are sent.
+// the results are sent. The query trusts the sealer's own key and checks
+// what it reads (package query); a log that does not check gets the error
+// code tampered, with the verifier's reason code, and no results.
 func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
 	if !s.mayRead(peer) {
 		s.log.Warn("refused a read of the log", "uid", peer.UID, "gid", peer.GID, "pid", peer.PID)
@@ -68,17 +82,28 @@ func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
 	if limit <= 0 || limit > maxQueryResults {
 		limit = maxQueryResults
 	}
+	// One segment at a time: the sealer's memory stays flat beside ingest.
 	f := query.Filter{UserID: wf.User, Service: wf.Service, Types: wf.Types, Entity: wf.Entity, From: wf.From, To: wf.To,
-		CriticalOnly: wf.Critical, Sealer: wf.Sealer, After: wf.After, Limit: limit}
+		CriticalOnly: wf.Critical, Sealer: wf.Sealer, After: wf.After, Limit: limit, Workers: 1}
 	if err := f.Check(); err != nil {
 		return s.reject(id, "bad_request", err.Error(), nil)
 	}
 	var matches []*query.Match
-	info, err := query.Scan(context.Background(), s.cfg.DataDir, f, func(m *query.Match) error {
+	info, err := query.Scan(context.Background(), s.cfg.DataDir, s.queryTrust(), f, func(m *query.Match) error {
 		matches = append(matches, m)
 		return nil
 	})
-	if err != nil {
+	var te *verify.TamperError
+	switch {
+	case errors.As(err, &te):
+		// The log does not check: nothing is sent, and the reply names
+		// the verifier's reason code.
+		s.log.Error("a query found the log tampered with", "reason", te.Failure.Reason, "segment", te.Failure.Segment, "error", err)
+		r := errorReply(id, "tampered", fmt.Sprintf("sealer: %v", err))
+		r.Error.Reason = string(te.Failure.Reason)
+		s.m.rejected.WithLabelValues("tampered").Inc()
+		return pending{ready: r}
+	case err != nil:
 		return s.reject(id, "internal", fmt.Sprintf("sealer: query: %v", err), nil)
 	}
 	filters, _ := json.Marshal(wf)

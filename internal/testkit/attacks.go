@@ -502,6 +502,31 @@ var attackVectors = []generator{
 			}
 			return v, errors.Join(f.write(), writePEM(v.KeyFile, Key("main")))
 		}},
+	{name: "closed_chain_rewritten", expect: "checkpoint_mismatch",
+		comment: "an event of a middle (closed) segment changed and the rest of the segment re-linked up to its final checkpoint, whose head no longer matches",
+		build: tamperSegment(1, func(s *segmentFile) error {
+			i := s.findFrame(isEvent)
+			flipEventByte(s, i)
+			return s.rehash(i)
+		})},
+	{name: "final_checkpoint_resigned", expect: "unknown_key",
+		comment: "the final checkpoint of a middle (closed) segment replaced by the same checkpoint signed by the attacker's key",
+		build: tamperSegment(1, func(s *segmentFile) error {
+			i := len(s.frames) - 1
+			rec, err := chain.Decode(s.frames[i])
+			if err != nil || rec.Kind != chain.KindCheckpoint {
+				return fmt.Errorf("the segment's last record is not a checkpoint: %v", err)
+			}
+			cp, name, _, err := chain.PeekCheckpoint(rec.Checkpoint)
+			if err != nil {
+				return err
+			}
+			if rec.Checkpoint, err = chain.SignCheckpoint(&cp, Key("attacker"), name); err != nil {
+				return err
+			}
+			s.frames[i], err = rec.Encode(nil)
+			return err
+		})},
 	{name: "tail_record_modified", sealer: SealerTailInvalid, expect: "chain_broken",
 		comment: "an event the run key's commit already authenticated changed, after a crash left the tail unsealed",
 		build: func(root, name string) (Vector, error) {
@@ -549,3 +574,61 @@ func Forge(dir, service string, ev event.Event) (uint64, error) {
 // AuthSuccess is an auth.success event of a service at t, for tests that
 // forge one.
 func AuthSuccess(t time.Time) event.Event { return authSuccess(t) }
+
+// EditRecord changes record seq of the log in dir as a disk writer can:
+// edit changes the decoded record, which is encoded again in place of the
+// old one, its frame checksum recomputed. With rehash its stored hash is
+// the hash of its new bytes (the next record no longer links to it);
+// without, it keeps the old hash (it no longer matches its bytes).
+func EditRecord(dir string, seq uint64, rehash bool, edit func(rec *chain.Record)) error {
+	names, err := segmentNames(dir)
+	if err != nil {
+		return err
+	}
+	for i := range names {
+		s, err := readSegment(segPath(dir, names, i))
+		if err != nil {
+			return err
+		}
+		for j, f := range s.frames {
+			rec, err := chain.Decode(f)
+			if err != nil || rec.Seq != seq {
+				continue
+			}
+			old := rec.Hash
+			edit(&rec)
+			enc, err := rec.Encode(nil)
+			if err != nil {
+				return err
+			}
+			if !rehash {
+				copy(enc[len(enc)-chain.HashSize:], old[:])
+			}
+			s.frames[j] = enc
+			return s.write()
+		}
+	}
+	return fmt.Errorf("testkit: no record %d in %s", seq, dir)
+}
+
+// ForgeTail appends to the last segment of the log in dir, as a disk
+// writer can, an auth.success event of a service the writer does not
+// hold and, when signWith is not nil, a checkpoint of the log so far that
+// signWith signs (the attacker's key, or one it stole).
+func ForgeTail(dir string, signWith signer.Signer) error {
+	clock := NewClock()
+	clock.T = clock.T.Add(24 * time.Hour)
+	f, err := forgeAt(dir, clock)
+	if err != nil {
+		return err
+	}
+	if err := f.event("queen-rbee", authSuccess(clock.T)); err != nil {
+		return err
+	}
+	if signWith != nil {
+		if err := f.checkpoint(dir, signWith, nil); err != nil {
+			return err
+		}
+	}
+	return f.write()
+}

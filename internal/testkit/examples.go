@@ -94,7 +94,7 @@ func annotateIndex(x *index.Index) string {
 		b = b[n:]
 	}
 	line(`magic "ASEALIDX"`, 8)
-	line("version 1", 4)
+	line(fmt.Sprintf("version %d", index.Version), 4)
 	line("segment name length", 2)
 	line("segment name "+x.Segment, len(x.Segment))
 	line(fmt.Sprintf("first_seq %d", x.FirstSeq), 8)
@@ -117,6 +117,9 @@ func annotateIndex(x *index.Index) string {
 			desc = append(desc, fmt.Sprintf("(%d, %d)", p.Seq, p.Offset))
 		}
 		line("  (seq, offset) "+strings.Join(desc, " "), int(n))
+	}
+	for i := range x.Leaves {
+		line(fmt.Sprintf("leaf hash of record %d", x.FirstSeq+uint64(i)), chain.HashSize)
 	}
 	line("CRC-32C", 4)
 	return sb.String()

@@ -72,6 +72,19 @@ func Key(label string) *signer.SoftwareSigner {
 	return s
 }
 
+// Keys returns the public halves of the test keys with the given labels,
+// without their names: trusted whatever name a signature line gives them,
+// as a key read from PEM is.
+func Keys(labels ...string) signer.Verifiers {
+	var vs signer.Verifiers
+	for _, l := range labels {
+		k := Key(l).Public()
+		k.Name = ""
+		vs = append(vs, k)
+	}
+	return vs
+}
+
 // Clock is a fake clock that advances by Step on every reading.
 type Clock struct {
 	T    time.Time
