@@ -221,38 +221,6 @@ func TestVersion1Outdated(t *testing.T) {
 	}
 }
 
-// TestBuildRefusesChangedRecord: a record whose bytes no longer give its
-// stored hash (its frame checksum recomputed) is not indexed.
-func TestBuildRefusesChangedRecord(t *testing.T) {
-	dir, closed := smallLog(t)
-	path := filepath.Join(dir, closed[1].Name)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The first event's frame: change a byte of its event JSON, then fix
-	// the frame's CRC-32C.
-	off := 16
-	for k := 0; ; k++ {
-		n := int(binary.BigEndian.Uint32(data[off:]))
-		if rec, err := chain.Decode(data[off+8 : off+8+n]); err == nil && rec.Kind == chain.KindEvent {
-			i := off + 8 + bytes.Index(data[off+8:off+8+n], []byte(`"type"`)) + 2
-			data[i] ^= 0x20
-			crc := crc32.Update(crc32.Update(0, crc32.MakeTable(crc32.Castagnoli), data[off:off+4]), crc32.MakeTable(crc32.Castagnoli), data[off+8:off+8+n])
-			binary.BigEndian.PutUint32(data[off+4:], crc)
-			break
-		}
-		off += 8 + n
-	}
-	os.Chmod(path, 0o600)
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := index.Build(context.Background(), path); err == nil || !strings.Contains(err.Error(), "does not match its hash") {
-		t.Fatalf("Build of a segment with a changed record: %v", err)
-	}
-}
-
 // TestStaleAndMalformed: an index that does not describe its segment as it
 // is, or that is damaged, is refused with the error that says which.
 func TestStaleAndMalformed(t *testing.T) {
