@@ -468,18 +468,61 @@ func (l *Ledger) appendCommit(flags chain.CommitFlags) (*chain.Record, error) {
 // Sync makes every appended record durable, with one write and one
 // fdatasync for all of them (group commit). Once the run key is named it
 // first appends a commit record that authenticates them, so that nothing
-// becomes durable unauthenticated.
+// becomes durable unauthenticated. It is Commit followed by SyncAppended.
 func (l *Ledger) Sync() error {
-	if l.failed != nil {
-		return l.failed
-	}
-	if l.runNamed && l.authTo < l.nextSeq {
-		if _, err := l.appendCommit(0); err != nil {
-			return err
-		}
+	if _, err := l.Commit(false); err != nil {
+		return err
 	}
 	return l.syncStore()
 }
+
+// Commit ends a group of records without syncing it: once the run key is
+// named it appends a commit record that authenticates every record
+// appended since the last one (when there are any, or when a seal is
+// requested). With requestSeal it flags that commit and returns the
+// checkpoint of the log up to it, for the log key to sign (SignSeal) while
+// the caller goes on; it returns no request before the run key is named.
+// Nothing is durable until SyncAppended returns: the caller acknowledges
+// the group only then. This lets the caller append the next group while
+// the previous one is being synced.
+func (l *Ledger) Commit(requestSeal bool) (*SealRequest, error) {
+	if l.failed != nil {
+		return nil, l.failed
+	}
+	if !l.runNamed {
+		return nil, nil
+	}
+	if !requestSeal {
+		if l.authTo < l.nextSeq {
+			_, err := l.appendCommit(0)
+			return nil, err
+		}
+		return nil, nil
+	}
+	c, err := l.appendCommit(chain.FlagSealRequested)
+	if err != nil {
+		return nil, err
+	}
+	req := &SealRequest{Checkpoint: l.checkpointOf(c.TimeNano, nil)}
+	l.sealReq = req
+	return req, nil
+}
+
+// SyncAppended makes every record appended so far durable. Unlike every
+// other method it may run on another goroutine while the ledger's owner
+// appends (storage.Log allows that): the owner then learns of a failure
+// from its result and hands it to Fail. Records appended while it runs may
+// or may not be in its write; they are durable once a later SyncAppended
+// (or Sync) returns.
+func (l *Ledger) SyncAppended() error { return l.store.Sync() }
+
+// Unsynced reports whether records were appended that no sync has
+// written yet.
+func (l *Ledger) Unsynced() bool { return l.store.Buffered() > 0 }
+
+// Fail stops the ledger after SyncAppended failed (on another goroutine):
+// nothing more is appended, as after any write or sync failure.
+func (l *Ledger) Fail(err error) error { return l.fail(fmt.Errorf("ledger: %w", err)) }
 
 func (l *Ledger) syncStore() error {
 	if err := l.store.Sync(); err != nil {
@@ -521,22 +564,11 @@ var ErrSealSuperseded = errors.New("ledger: the seal request was superseded by a
 // syncs, while the run key is not named yet (Seal, which needs no commit, is
 // then the way to seal).
 func (l *Ledger) SyncRequestingSeal() (*SealRequest, error) {
-	if l.failed != nil {
-		return nil, l.failed
-	}
-	if !l.runNamed {
-		return nil, l.Sync()
-	}
-	c, err := l.appendCommit(chain.FlagSealRequested)
+	req, err := l.Commit(true)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.syncStore(); err != nil {
-		return nil, err
-	}
-	req := &SealRequest{Checkpoint: l.checkpointOf(c.TimeNano, nil)}
-	l.sealReq = req
-	return req, nil
+	return req, l.syncStore()
 }
 
 // checkpointOf returns the checkpoint of the log as it is now, with the
@@ -687,6 +719,10 @@ func (l *Ledger) IntroduceKey(next signer.Signer, reason string) (*chain.Checkpo
 	l.cfg.Signer = next
 	return l.sealNow(true, nil)
 }
+
+// RotationDue reports whether the current segment is full or from an
+// earlier UTC day, so that RotateIfDue would rotate it.
+func (l *Ledger) RotationDue() bool { return l.store.NeedsRotation(l.cfg.Now()) }
 
 // RotateIfDue closes the current segment when it is full or from an earlier
 // UTC day: it seals the head (so every closed segment ends with a

@@ -21,30 +21,41 @@ const maxBatch = 8192
 // writer is the one goroutine that owns the ledger. Each round it
 //
 //  1. collects what is queued (up to maxBatch requests), or waits for a
-//     request, a signed checkpoint or a tick;
-//  2. appends the events, and the checkpoint the log key signed since the
-//     last round;
-//  3. commits: one commit record signed by the run key and one fdatasync
-//     make the round durable and authenticated (ledger.Sync). When a seal is
-//     due it flags that commit and hands the checkpoint to the signer
-//     goroutine, so that the log key's latency stays off this path; an
-//     anchored seal (once per anchor interval) is the one seal it waits for;
-//  4. acknowledges durable emits, and critical events and flushes once a
-//     durable checkpoint covers them;
+//     request, a signed checkpoint, the end of the group commit in flight,
+//     or a tick;
+//  2. appends the events, and the checkpoint the log key signed since;
+//  3. settles the previous group commit: waits for its fdatasync, then
+//     acknowledges its durable emits, and the critical events and flushes
+//     that a durable checkpoint now covers; takes what arrived meanwhile;
+//  4. commits this round: a commit record signed by the run key ends the
+//     group (FORMAT.md §3.6), and a syncer goroutine writes and fdatasyncs
+//     it while the next round appends. When a seal is due it flags that
+//     commit and hands the checkpoint to the signer goroutine, so that the
+//     log key's latency stays off this path; an anchored seal (once per
+//     anchor interval) is the one seal it waits for;
 //  5. maintains the log: segment rotation, the checkpoint file, retention,
 //     and after a storage failure, recovery.
 //
-// It returns after a stop request, once the log is sealed and closed.
+// One group commit is in flight at a time, so the writer's own work on a
+// round overlaps the disk's fdatasync of the previous one. It returns after
+// a stop request, once the log is sealed and closed.
 type writer struct {
 	s *Sealer
 
 	batch       []*request
-	durables    []*request // acknowledged once this round is durable
+	durables    []*request // appended this round: acknowledged once durable
 	sealWaiters []*request // acknowledged once a durable checkpoint covers them
 	stop        bool
 	forceSeal   bool // a record of this round must be sealed at once (audit.events_shed)
+	appended    int  // records appended this round
 
-	appended int // records appended this round
+	// The group commit in flight: its records are committed and a syncer
+	// goroutine makes them durable; syncDone reports the outcome.
+	inflight *groupCommit
+	syncDone chan error
+	// durableSize is the tree size of the last checkpoint known durable.
+	durableSize uint64
+
 	// Sealing off the acknowledgement path: one request at a time.
 	signing     *ledger.SealRequest // the checkpoint being signed for the current ledger, or nil
 	inFlight    int                 // jobs given to the signer goroutine and not yet answered
@@ -64,6 +75,16 @@ type writer struct {
 	lastRetention   time.Time
 }
 
+// groupCommit is a committed group of records being synced.
+type groupCommit struct {
+	durables       []*request
+	records        int
+	checkpointSize uint64 // of the last checkpoint appended before the sync started
+	started        time.Time
+	done           bool
+	err            error
+}
+
 // signJob is a checkpoint for the signer goroutine to sign.
 type signJob struct {
 	l   *ledger.Ledger
@@ -80,28 +101,48 @@ type signResult struct {
 
 func (s *Sealer) writer() error {
 	w := &writer{s: s, lastSeal: time.Now(), lastAnchor: time.Now(), lastSealErr: s.startSealErr,
-		signJobs: make(chan signJob, 1), signed: make(chan signResult, 1)}
+		signJobs: make(chan signJob, 1), signed: make(chan signResult, 1), syncDone: make(chan error, 1)}
 	if s.startSealErr != nil {
 		w.sealRetryAt = time.Now().Add(sealRetryInterval)
+	}
+	if cp := s.ledger.LastCheckpoint(); cp != nil {
+		w.durableSize = cp.Size // Open and the start's seal synced everything
 	}
 	go w.signLoop()
 	defer close(w.signJobs)
 	tick := time.NewTicker(writerTick(s.cfg.Seal.Interval.Duration))
 	defer tick.Stop()
 	for {
-		w.collect(tick.C)
-		w.appendAll()
-		w.commit()
-		// Publish the new head before acknowledging it, so that a status
-		// asked after an ack never shows less than the ack.
-		s.updateStatus()
-		w.acknowledge()
-		w.maintain()
-		s.updateStatus()
+		w.round(tick.C)
 		if w.stop {
+			w.settle()
 			return w.finishStop()
 		}
 	}
+}
+
+// round is one turn of the writer: collect, append, settle the previous
+// group commit, commit this one, maintain.
+func (w *writer) round(tick <-chan time.Time) {
+	s := w.s
+	w.durables, w.appended = w.durables[:0], 0
+	w.forceSeal, w.sealErr = false, nil
+	w.collect(tick)
+	w.appendAll()
+	if w.settle() {
+		// What arrived while the previous group was being synced joins
+		// this one.
+		w.drain()
+		w.appendAll()
+	}
+	w.recordShed()
+	w.commit()
+	// Publish the new head before acknowledging it, so that a status
+	// asked after an ack never shows less than the ack.
+	s.updateStatus()
+	w.acknowledgeSealed()
+	w.maintain()
+	s.updateStatus()
 }
 
 // writerTick is how often an idle writer wakes up to check the seal
@@ -121,21 +162,30 @@ func (w *writer) signLoop() {
 }
 
 // collect waits for work and takes every queued request, up to maxBatch. A
-// checkpoint signed meanwhile is taken too (appendSigned).
+// checkpoint signed meanwhile is taken too (appendSigned), and the end of
+// the group commit in flight is noted.
 func (w *writer) collect(tick <-chan time.Time) {
 	s := w.s
-	w.batch, w.durables = w.batch[:0], w.durables[:0]
-	w.forceSeal, w.sealErr = false, nil
+	w.batch = w.batch[:0]
 	select {
 	case r := <-s.intake:
 		w.batch = append(w.batch, r)
 	case res := <-w.signed:
 		w.appendSigned(res)
+	case err := <-w.syncDone:
+		w.synced(err)
 	case <-tick:
 	}
 	if s.testHookRound != nil {
 		s.testHookRound()
 	}
+	w.drain()
+}
+
+// drain takes queued requests and signed checkpoints until the batch is
+// full or nothing more is queued.
+func (w *writer) drain() {
+	s := w.s
 	for len(w.batch) < maxBatch {
 		select {
 		case r := <-s.intake:
@@ -146,17 +196,17 @@ func (w *writer) collect(tick <-chan time.Time) {
 			continue
 		default:
 		}
-		break
+		return
 	}
 }
 
-// appendAll appends the round's requests. Until a checkpoint names this
-// run's key (the start could not be sealed), nothing can be authenticated:
-// events are refused, as when the log cannot be written.
+// appendAll appends the batch's requests and empties the batch. Until a
+// checkpoint names this run's key (the start could not be sealed), nothing
+// can be authenticated: events are refused, as when the log cannot be
+// written.
 func (w *writer) appendAll() {
 	s := w.s
 	l := s.ledger
-	w.appended = 0
 	for _, r := range w.batch {
 		if r.kind == reqStop {
 			w.stop = true
@@ -202,19 +252,25 @@ func (w *writer) appendAll() {
 			w.durables = append(w.durables, r)
 		}
 	}
+	clear(w.batch)
+	w.batch = w.batch[:0]
 	s.signalSpace()
-	if w.refusal() == nil {
-		if n, err := s.recordShed(); err != nil {
-			w.appendError(err)
-		} else if n > 0 {
-			w.appended++
-			w.forceSeal = true // audit.events_shed is critical
-		}
+	if w.appended > 0 && w.unsealedAt.IsZero() {
+		w.unsealedAt = time.Now()
 	}
-	if w.appended > 0 {
-		if w.unsealedAt.IsZero() {
-			w.unsealedAt = time.Now()
-		}
+}
+
+// recordShed records the events shed since the last round
+// (audit.events_shed is critical: it asks for a seal).
+func (w *writer) recordShed() {
+	if w.refusal() != nil {
+		return
+	}
+	if n, err := w.s.recordShed(); err != nil {
+		w.appendError(err)
+	} else if n > 0 {
+		w.appended++
+		w.forceSeal = true
 	}
 }
 
@@ -305,10 +361,11 @@ func (w *writer) waitersUncovered() bool {
 	return false
 }
 
-// commit makes the round durable and authenticated, sealing as due.
+// commit ends the round's group and starts its sync, sealing as due.
 func (w *writer) commit() {
 	s, l := w.s, w.s.ledger
 	if l.Err() != nil || w.storageErr != nil {
+		w.failDurables(w.refusal())
 		return
 	}
 	if !l.RunNamed() {
@@ -316,37 +373,119 @@ func (w *writer) commit() {
 		return
 	}
 	retryWait := time.Now().Before(w.sealRetryAt) && !w.waitersUncovered()
-	start := time.Now()
-	var err error
-	switch due := w.sealDue(); {
-	case w.stop:
-		err = l.Sync() // finishStop seals (anchored) after recording the stop
-	case due && !retryWait && s.anchoring && time.Since(w.lastAnchor) >= s.cfg.Seal.AnchorInterval.Duration:
+	due := w.sealDue() && !retryWait && !w.stop // finishStop seals (anchored) after recording the stop
+	if due && s.anchoring && time.Since(w.lastAnchor) >= s.cfg.Seal.AnchorInterval.Duration {
+		// The anchored seal waits for the log key and the counter, and
+		// syncs everything: this round is durable when it returns.
+		w.settle()
 		w.signing = nil // the anchored checkpoint covers more than any outstanding request
-		err = w.sealAnchored()
-	case due && !retryWait && w.inFlight == 0:
-		var req *ledger.SealRequest
-		if req, err = l.SyncRequestingSeal(); err == nil && req != nil {
-			w.signing, w.requestedAt = req, time.Now()
-			w.inFlight++
-			w.signJobs <- signJob{l: l, req: req}
+		if err := w.sealAnchored(); err != nil {
+			w.commitFailed(err)
+			return
 		}
-	default:
-		err = l.Sync()
-	}
-	if err != nil {
-		if l.Err() != nil {
-			w.storageErr = s.noteStorageError(err)
-		} else {
-			w.sealFailed(err)
-		}
+		w.durableSize = w.checkpointSize()
+		w.acknowledgeDurables(w.durables, w.appended)
 		return
 	}
-	s.m.fsync.Observe(time.Since(start).Seconds())
-	if w.appended > 0 {
-		s.m.batch.Observe(float64(w.appended))
-		s.m.records.Add(float64(w.appended))
+	var req *ledger.SealRequest
+	var err error
+	if due && w.inFlight == 0 {
+		req, err = l.Commit(true)
+	} else {
+		_, err = l.Commit(false)
 	}
+	if err != nil {
+		w.commitFailed(err)
+		return
+	}
+	if req != nil {
+		w.signing, w.requestedAt = req, time.Now()
+		w.inFlight++
+		w.signJobs <- signJob{l: l, req: req}
+	}
+	w.startSync()
+}
+
+// commitFailed sorts out a failure to commit or seal: the storage's, which
+// stops the writer until it recovers, or the log key's.
+func (w *writer) commitFailed(err error) {
+	s := w.s
+	if s.ledger.Err() != nil {
+		w.storageErr = s.noteStorageError(err)
+		w.failDurables(w.refusal())
+		return
+	}
+	w.sealFailed(err)
+	// The records are committed (the run key authenticated them): make
+	// them durable all the same.
+	w.startSync()
+}
+
+// startSync hands the round's committed group to a syncer goroutine. Only
+// one is in flight: settle ran before. A round that appended nothing has
+// nothing to sync.
+func (w *writer) startSync() {
+	l := w.s.ledger
+	if !l.Unsynced() {
+		w.acknowledgeDurables(w.durables, w.appended)
+		w.durables = w.durables[:0]
+		return
+	}
+	g := &groupCommit{durables: append([]*request(nil), w.durables...), records: w.appended,
+		checkpointSize: w.checkpointSize(), started: time.Now()}
+	w.durables = w.durables[:0]
+	w.inflight = g
+	go func() { w.syncDone <- l.SyncAppended() }()
+}
+
+// synced notes the end of the group commit in flight.
+func (w *writer) synced(err error) {
+	w.inflight.done, w.inflight.err = true, err
+}
+
+// settle waits for the group commit in flight, if any, and acknowledges
+// it. It reports whether it waited for one.
+func (w *writer) settle() bool {
+	g := w.inflight
+	if g == nil {
+		return false
+	}
+	if !g.done {
+		w.synced(<-w.syncDone)
+	}
+	w.inflight = nil
+	s := w.s
+	if g.err != nil {
+		w.storageErr = s.noteStorageError(s.ledger.Fail(g.err))
+		err := fmt.Errorf("%w: %v", ErrUnavailable, g.err)
+		for _, r := range g.durables {
+			r.finish(reply{err: err})
+		}
+		return true
+	}
+	s.m.fsync.Observe(time.Since(g.started).Seconds())
+	w.durableSize = max(w.durableSize, g.checkpointSize)
+	w.acknowledgeDurables(g.durables, g.records)
+	return true
+}
+
+// acknowledgeDurables answers requests whose records are durable.
+func (w *writer) acknowledgeDurables(rs []*request, records int) {
+	for _, r := range rs {
+		r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: true})
+	}
+	if records > 0 {
+		w.s.m.batch.Observe(float64(records))
+		w.s.m.records.Add(float64(records))
+	}
+}
+
+// failDurables answers the round's durable requests with err.
+func (w *writer) failDurables(err error) {
+	for _, r := range w.durables {
+		r.finish(reply{err: err})
+	}
+	w.durables = w.durables[:0]
 }
 
 // sealStart retries sealing the sealer's start, which names the run key.
@@ -365,6 +504,7 @@ func (w *writer) sealStart() {
 	}
 	s.noteSealOK()
 	w.lastSeal = time.Now()
+	w.durableSize = w.checkpointSize()
 }
 
 // sealAnchored seals with an anchored checkpoint, waiting for the log key
@@ -390,20 +530,18 @@ func (w *writer) sealAnchored() error {
 	return nil
 }
 
-// acknowledge answers the requests this round made durable, and those
-// waiting for a checkpoint that a durable one now covers.
-func (w *writer) acknowledge() {
-	if err := w.refusal(); err != nil {
-		for _, r := range append(w.durables, w.sealWaiters...) {
+// acknowledgeSealed answers the requests that wait for a checkpoint: once a
+// durable one covers them, or with the signing failure of this round.
+func (w *writer) acknowledgeSealed() {
+	if err := w.refusal(); err != nil && w.s.ledger.RunNamed() {
+		for _, r := range w.sealWaiters {
 			r.finish(reply{err: err})
 		}
-		w.durables, w.sealWaiters = w.durables[:0], w.sealWaiters[:0]
+		clear(w.sealWaiters)
+		w.sealWaiters = w.sealWaiters[:0]
 		return
 	}
-	for _, r := range w.durables {
-		r.finish(reply{seq: r.seq, auditID: r.auditID, hasSeq: true})
-	}
-	size := w.checkpointSize()
+	size := w.durableSize
 	kept := w.sealWaiters[:0]
 	for _, r := range w.sealWaiters {
 		switch {
@@ -419,11 +557,13 @@ func (w *writer) acknowledge() {
 	w.sealWaiters = kept
 }
 
-// maintain rotates the segment, applies retention, and recovers from a
-// storage failure.
+// maintain rotates the segment, refreshes the checkpoint file, applies
+// retention, and recovers from a storage failure. Each of these syncs, or
+// reopens the log: the group commit in flight settles first.
 func (w *writer) maintain() {
 	s := w.s
-	if s.ledger.Err() == nil && w.storageErr == nil && s.ledger.RunNamed() {
+	if s.ledger.Err() == nil && w.storageErr == nil && s.ledger.RunNamed() && s.ledger.RotationDue() {
+		w.settle()
 		closing, _ := s.ledger.Durable()
 		rotated, err := s.ledger.RotateIfDue()
 		var anchorErr *ledger.AnchorError
@@ -437,17 +577,21 @@ func (w *writer) maintain() {
 		}
 		if rotated {
 			w.signing = nil // the closing checkpoint covered it
+			w.durableSize = w.checkpointSize()
 			s.queueIndex(closing)
 		}
 	}
-	if w.storageErr == nil && s.ledger.RunNamed() {
+	// The file may only hold a checkpoint that is durable in the log.
+	if w.storageErr == nil && s.ledger.RunNamed() && w.durableSize == w.checkpointSize() {
 		if err := s.ledger.RefreshCheckpointFile(); err != nil {
 			w.storageErr = s.noteStorageError(err)
 		}
 	}
 	if w.storageErr == nil && !w.stop && s.cfg.Retention.Days > 0 && time.Since(w.lastRetention) >= s.cfg.Retention.CheckInterval.Duration {
+		w.settle()
 		w.lastRetention = time.Now()
 		s.applyRetention()
+		w.durableSize = max(w.durableSize, w.checkpointSize())
 	}
 	if w.storageErr == nil && s.ledger.Err() != nil {
 		w.storageErr = s.noteStorageError(s.ledger.Err())
@@ -456,6 +600,7 @@ func (w *writer) maintain() {
 		w.storageFailedAt = time.Now()
 	}
 	if w.storageErr != nil && !w.stop && time.Since(w.lastRecovery) >= storageRetryInterval {
+		w.settle()
 		w.lastRecovery = time.Now()
 		if err := s.recoverStorage(w.storageFailedAt, w.storageErr); err != nil {
 			s.log.Debug("the log still cannot be written", "error", err)
@@ -464,6 +609,7 @@ func (w *writer) maintain() {
 		w.storageErr, w.storageFailedAt = nil, time.Time{}
 		w.signing = nil
 		w.lastSeal, w.unsealedAt = time.Now(), time.Time{}
+		w.durableSize = w.checkpointSize()
 	}
 }
 
