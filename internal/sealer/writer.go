@@ -427,6 +427,9 @@ func (w *writer) commitFailed(err error) {
 func (w *writer) startSync() {
 	l := w.s.ledger
 	if !l.Unsynced() {
+		// Everything appended is durable (an earlier sync may have written
+		// what this round appended): the last checkpoint too.
+		w.durableSize = w.checkpointSize()
 		w.acknowledgeDurables(w.durables, w.appended)
 		w.durables = w.durables[:0]
 		return
@@ -465,6 +468,11 @@ func (w *writer) settle() bool {
 	}
 	s.m.fsync.Observe(time.Since(g.started).Seconds())
 	w.durableSize = max(w.durableSize, g.checkpointSize)
+	if !s.ledger.Unsynced() {
+		// The sync also wrote what was appended after it started (a
+		// checkpoint among it): all of it is durable.
+		w.durableSize = w.checkpointSize()
+	}
 	w.acknowledgeDurables(g.durables, g.records)
 	return true
 }
