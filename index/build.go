@@ -31,13 +31,13 @@ func Build(ctx context.Context, path string) (*Index, error) {
 	}
 	defer r.Close()
 	x := &Index{Segment: filepath.Base(path)}
-	// A record takes a few hundred bytes: room for the leaf hashes of a
-	// segment of such records, without growing the slice record by record.
-	x.Leaves = make([]chain.Hash, 0, r.Size()/256)
 	var bd builder
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if n == reserveAfter {
+			x.Leaves = bd.reserve(x.Leaves, r.Size())
 		}
 		p, off, err := r.Next()
 		if err == io.EOF {
@@ -158,6 +158,32 @@ func (bd *builder) grow() {
 		}
 		bd.slots[i] = uint32(id) + 1
 	}
+}
+
+// reserveAfter is the number of records after which Build sizes the
+// per-record lists for the whole segment.
+const reserveAfter = 1024
+
+// reserve gives the lists that grow by a fixed amount per record (the
+// frame offsets, the postings and leaves, the leaf hashes) the capacity
+// the whole segment of size bytes needs, extrapolated from the records
+// read so far, with a margin. The sealer indexes every segment it closes
+// while it ingests: growing these lists by doubling copied and cleared
+// each of them about twice and left up to half of them unused.
+func (bd *builder) reserve(leaves []chain.Hash, size int64) []chain.Hash {
+	n := len(bd.offs)
+	if n == 0 || size <= 0 {
+		return leaves
+	}
+	read := bd.offs[n-1] // the records before the last one
+	if read <= 0 {
+		return leaves
+	}
+	est := int(size/read*int64(n-1)) + int(size%read*int64(n-1)/read)
+	est += est/16 + 64
+	bd.offs = slices.Grow(bd.offs, est-n)
+	bd.posts = slices.Grow(bd.posts, (len(bd.posts)*est/n)-len(bd.posts))
+	return slices.Grow(leaves, est-len(leaves))
 }
 
 // name returns the bytes of key id.
