@@ -15,12 +15,20 @@ import (
 // before it asks the log key again.
 const sealRetryInterval = time.Second
 
-// maxBatch bounds one group commit.
-const maxBatch = 8192
+// maxBatch and maxBatchCost bound the requests of one group commit, in
+// number and in what they cost against the queue's byte bound. Two groups
+// are in memory at once (one being synced, the next being appended),
+// outside that bound: these keep both under ~8 MiB with their records,
+// and a group that large already makes an fdatasync's cost per record
+// negligible.
+const (
+	maxBatch     = 4096
+	maxBatchCost = 4 << 20
+)
 
 // writer is the one goroutine that owns the ledger. Each round it
 //
-//  1. collects what is queued (up to maxBatch requests), or waits for a
+//  1. collects what is queued (up to maxBatch requests a round), or waits for a
 //     request, a signed checkpoint, the end of the group commit in flight,
 //     or a tick;
 //  2. appends the events, and the checkpoint the log key signed since;
@@ -46,8 +54,10 @@ type writer struct {
 	durables    []*request // appended this round: acknowledged once durable
 	sealWaiters []*request // acknowledged once a durable checkpoint covers them
 	stop        bool
-	forceSeal   bool // a record of this round must be sealed at once (audit.events_shed)
-	appended    int  // records appended this round
+	forceSeal   bool  // a record of this round must be sealed at once (audit.events_shed)
+	appended    int   // records appended this round
+	taken       int   // requests taken from the queue this round (maxBatch)
+	takenCost   int64 // and their cost (maxBatchCost)
 
 	// The group commit in flight: its records are committed and a syncer
 	// goroutine makes them durable; syncDone reports the outcome.
@@ -125,7 +135,7 @@ func (s *Sealer) writer() error {
 // group commit, commit this one, maintain.
 func (w *writer) round(tick <-chan time.Time) {
 	s := w.s
-	w.durables, w.appended = w.durables[:0], 0
+	w.durables, w.appended, w.taken, w.takenCost = w.durables[:0], 0, 0, 0
 	w.forceSeal, w.sealErr = false, nil
 	w.collect(tick)
 	w.appendAll()
@@ -169,7 +179,7 @@ func (w *writer) collect(tick <-chan time.Time) {
 	w.batch = w.batch[:0]
 	select {
 	case r := <-s.intake:
-		w.batch = append(w.batch, r)
+		w.take(r)
 	case res := <-w.signed:
 		w.appendSigned(res)
 	case err := <-w.syncDone:
@@ -182,14 +192,14 @@ func (w *writer) collect(tick <-chan time.Time) {
 	w.drain()
 }
 
-// drain takes queued requests and signed checkpoints until the batch is
-// full or nothing more is queued.
+// drain takes queued requests and signed checkpoints until the round has
+// taken maxBatch requests or maxBatchCost, or nothing more is queued.
 func (w *writer) drain() {
 	s := w.s
-	for len(w.batch) < maxBatch {
+	for w.taken < maxBatch && w.takenCost < maxBatchCost {
 		select {
 		case r := <-s.intake:
-			w.batch = append(w.batch, r)
+			w.take(r)
 			continue
 		case res := <-w.signed:
 			w.appendSigned(res)
@@ -198,6 +208,13 @@ func (w *writer) drain() {
 		}
 		return
 	}
+}
+
+// take adds r to the batch.
+func (w *writer) take(r *request) {
+	w.batch = append(w.batch, r)
+	w.taken++
+	w.takenCost += int64(r.cost)
 }
 
 // appendAll appends the batch's requests and empties the batch. Until a
