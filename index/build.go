@@ -313,7 +313,7 @@ func Write(dir string, x *Index) error {
 		return fmt.Errorf("index: write %s: %w", name, err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(x.Encode())
+	_, err = x.WriteTo(f)
 	if err == nil {
 		err = f.Chmod(0o400)
 	}

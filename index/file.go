@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"slices"
 	"sort"
@@ -166,7 +167,7 @@ func encodePostings(firstSeq uint64, ps []Posting) []byte {
 // Encode returns the index file:
 //
 //	41 53 45 41 4c 49 44 58  "ASEALIDX"
-//	00 00 00 01              version 1
+//	00 00 00 02              version 2
 //	00 14 "0000000000000000.seg"
 //	first_seq, records, size, last offset (u64 each), last hash (32 bytes),
 //	first and last record time (i64 each), key count (u32)
@@ -174,7 +175,46 @@ func encodePostings(firstSeq uint64, ps []Posting) []byte {
 //	leaves: records × 32 bytes, the leaf hash of each record in order
 //	CRC-32C of all of the above (u32)
 func (x *Index) Encode() []byte {
-	b := make([]byte, 0, 128+x.encodedKeysLen()+len(x.Leaves)*chain.HashSize)
+	var b bytes.Buffer
+	b.Grow(128 + x.encodedKeysLen() + len(x.Leaves)*chain.HashSize)
+	x.WriteTo(&b) // a bytes.Buffer takes every write
+	return b.Bytes()
+}
+
+// WriteTo writes the index file, as Encode returns it, to w through a
+// buffer of its own, so that the index of a large segment (a tenth of the
+// segment's size, most of it leaf hashes) is written without a copy of the
+// whole file in memory: the sealer writes one for every segment it closes
+// while it ingests.
+func (x *Index) WriteTo(w io.Writer) (int64, error) {
+	const chunk = 64 << 10
+	var (
+		b   = make([]byte, 0, chunk)
+		crc uint32
+		n   int64
+		err error
+	)
+	flush := func() {
+		if err != nil || len(b) == 0 {
+			return
+		}
+		crc = crc32.Update(crc, castagnoli, b)
+		var k int
+		k, err = w.Write(b)
+		n += int64(k)
+		b = b[:0]
+	}
+	put := func(p []byte) {
+		if len(b)+len(p) > chunk {
+			flush()
+		}
+		if len(p) > chunk/2 {
+			b = append(b, p...)
+			flush()
+			return
+		}
+		b = append(b, p...)
+	}
 	b = append(b, magic...)
 	b = binary.BigEndian.AppendUint32(b, Version)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(x.Segment)))
@@ -187,17 +227,22 @@ func (x *Index) Encode() []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(x.FirstTime))
 	b = binary.BigEndian.AppendUint64(b, uint64(x.LastTime))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(x.keys)))
+	var head [10]byte
 	for _, e := range x.keys {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(e.name)))
-		b = append(b, e.name...)
-		b = binary.BigEndian.AppendUint32(b, e.n)
-		b = binary.BigEndian.AppendUint32(b, uint32(len(e.postings)))
-		b = append(b, e.postings...)
+		put(binary.BigEndian.AppendUint16(head[:0], uint16(len(e.name))))
+		put(e.name)
+		put(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(head[:0], e.n), uint32(len(e.postings))))
+		put(e.postings)
 	}
 	for i := range x.Leaves {
-		b = append(b, x.Leaves[i][:]...)
+		put(x.Leaves[i][:])
 	}
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	flush()
+	if err != nil {
+		return n, err
+	}
+	k, err := w.Write(binary.BigEndian.AppendUint32(head[:0], crc))
+	return n + int64(k), err
 }
 
 func (x *Index) encodedKeysLen() int {

@@ -417,6 +417,57 @@ func TestBuildManyKeys(t *testing.T) {
 	}
 }
 
+// TestWriteToFailure: WriteTo writes the index in pieces no larger than
+// its buffer, and stops at the first write that fails, returning that
+// error and the bytes the writer took.
+func TestWriteToFailure(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := testkit.BuildLargeLog(dir, 3000, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := storage.ListSegments(dir)
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("segments %v, %v: want one", segs, err)
+	}
+	x, err := index.Build(context.Background(), filepath.Join(dir, segs[0].Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := x.Encode()
+	if len(whole) < 4*64<<10 {
+		t.Fatalf("index of %d bytes: too small to be written in several pieces", len(whole))
+	}
+	w := &failingWriter{room: len(whole) / 2}
+	n, err := x.WriteTo(w)
+	if !errors.Is(err, errDiskFull) {
+		t.Fatalf("WriteTo: %v, want the writer's error", err)
+	}
+	if n != int64(w.buf.Len()) || n > int64(len(whole)/2) || !bytes.Equal(w.buf.Bytes(), whole[:n]) {
+		t.Fatalf("WriteTo reported %d bytes, the writer took %d (of room %d), want the first bytes of the file", n, w.buf.Len(), w.room)
+	}
+	if w.largest > 64<<10 {
+		t.Fatalf("a write of %d bytes, want at most the 64 KiB buffer", w.largest)
+	}
+}
+
+var errDiskFull = errors.New("disk full")
+
+// failingWriter takes room bytes, then fails.
+type failingWriter struct {
+	buf     bytes.Buffer
+	room    int
+	largest int
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	w.largest = max(w.largest, len(p))
+	if left := w.room - w.buf.Len(); len(p) > left {
+		w.buf.Write(p[:left])
+		return left, errDiskFull
+	}
+	return w.buf.Write(p)
+}
+
 // TestUpdateRemovesStaleTempFiles: a temporary index file older than an
 // hour (a crash during Write) is removed by Update; a recent one (a Write
 // in progress) and files of other names are left alone.
