@@ -198,24 +198,32 @@ func (sc *scan) endByReading(i int) (*verify.SegmentEnd, error) {
 		return nil, err
 	}
 	defer sr.Close()
-	for n := 0; ; n++ {
-		if n%4096 == 0 && sc.ctx.Err() != nil {
-			return nil, sc.ctx.Err()
-		}
-		_, _, err := sr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		sc.info.RecordsRead++
+	if err := sc.readAll(sr); err != nil {
+		return nil, err
 	}
 	end, err := sr.End()
 	if err != nil {
 		return nil, err
 	}
 	return end, sc.through(i, end)
+}
+
+// readAll reads sr to its end without handing anything out, so that its
+// signatures and chain are checked; it stops when the scan is cancelled.
+func (sc *scan) readAll(sr *verify.SegmentReader) error {
+	for n := 0; ; n++ {
+		if n%4096 == 0 && sc.ctx.Err() != nil {
+			return sc.ctx.Err()
+		}
+		_, _, err := sr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		sc.info.RecordsRead++
+	}
 }
 
 // through authenticates the closed segment i, whose end is end, through
@@ -249,18 +257,8 @@ func (sc *scan) activeStart() (*chain.Record, error) {
 			return nil, err
 		}
 		defer sr.Close()
-		for n := 0; ; n++ {
-			if n%4096 == 0 && sc.ctx.Err() != nil {
-				return nil, sc.ctx.Err()
-			}
-			_, _, err := sr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
-			sc.info.RecordsRead++
+		if err := sc.readAll(sr); err != nil {
+			return nil, err
 		}
 		covered, err := sr.Sealed()
 		if err != nil {
