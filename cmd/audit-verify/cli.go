@@ -11,11 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
@@ -508,40 +506,4 @@ records); --ak-name the AK Name the log's TPM identity names.`,
 // errorf prints an error in the house style: "audit-verify: error: …".
 func errorf(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, "audit-verify: error: "+format+"\n", args...)
-}
-
-// progress prints a one-line progress meter when stderr is a terminal.
-type progress struct {
-	w    io.Writer
-	mu   sync.Mutex
-	last time.Time
-}
-
-func newProgress(stderr io.Writer) *progress {
-	f, ok := stderr.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
-	}
-	return &progress{w: stderr}
-}
-
-func (p *progress) update(done, total int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if time.Since(p.last) < 100*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	pct := 100.0
-	if total > 0 {
-		pct = 100 * float64(done) / float64(total)
-	}
-	fmt.Fprintf(p.w, "\rverifying: %5.1f%% (%d of %d MiB)", pct, done>>20, total>>20)
-}
-
-func (p *progress) clear() {
-	if p == nil {
-		return
-	}
-	fmt.Fprint(p.w, "\r\033[K")
 }
