@@ -18,6 +18,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/evidence"
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
@@ -214,6 +215,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
 	root.Flags().BoolVar(&allSignatures, "all-signatures", false, "check every checkpoint's signature; by default each segment's last checkpoint, key endorsements and checkpoints by introduced keys are checked, and their signatures cover every earlier checkpoint (FORMAT.md §7)")
 	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout), newTPMCommand(stdout, stderr))
+	buildinfo.AddVersion(root, buildinfo.Hardware{}) // software verification only: no PKCS#11, no TPM
 	return root
 }
 
