@@ -43,10 +43,12 @@ func TestVersion(t *testing.T) {
 }
 
 // TestVersionOfABuiltBinary builds audit-verify as README's release build
-// does (CGO_ENABLED=0, a version stamped with -ldflags -X) and checks that
+// does (CGO_ENABLED=0, -buildvcs=true, a version stamped with -ldflags -X;
+// not -trimpath, which would rebuild every dependency) and checks that
 // --version prints that version, cgo off, and the revision go version -m
-// shows (when the source is a git checkout, as the go command then stamps
-// it).
+// shows (when there is one: the go command stamps it in a clone, whose .git
+// is a directory, not in a git worktree, whose .git is a file, nor in a
+// tarball).
 func TestVersionOfABuiltBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a binary")
@@ -57,7 +59,7 @@ func TestVersionOfABuiltBinary(t *testing.T) {
 	}
 	const release = "v9.8.7-buildinfo.test"
 	bin := filepath.Join(t.TempDir(), "audit-verify")
-	build := exec.Command(goTool, "build", "-ldflags", "-X github.com/audit-sealer/audit-sealer/internal/buildinfo.version="+release, "-o", bin, ".")
+	build := exec.Command(goTool, "build", "-buildvcs=true", "-ldflags", "-X github.com/audit-sealer/audit-sealer/internal/buildinfo.version="+release, "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -78,7 +80,7 @@ func TestVersionOfABuiltBinary(t *testing.T) {
 	}
 	m := regexp.MustCompile(`(?m)^\s*build\s+vcs\.revision=(\S+)$`).FindSubmatch(meta)
 	if m == nil {
-		t.Logf("no vcs.revision in go version -m (not built in a git checkout?):\n%s", meta)
+		t.Logf("no vcs.revision in go version -m (a git worktree or no git checkout):\n%s", meta)
 		return
 	}
 	rev := string(m[1])
