@@ -4,6 +4,10 @@ package hsm
 
 import "github.com/audit-sealer/audit-sealer/signer"
 
+// Supported reports whether this build can use PKCS#11 tokens: it needs cgo,
+// and this build has none.
+const Supported = false
+
 // Signer signs with a private key on a PKCS#11 token. In a build without cgo
 // it cannot be created: Open returns an error wrapping ErrNoCgo.
 type Signer struct{}

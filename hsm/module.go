@@ -19,6 +19,10 @@ import (
 	"github.com/audit-sealer/audit-sealer/signer"
 )
 
+// Supported reports whether this build can use PKCS#11 tokens: it needs cgo
+// (a build without cgo has Supported false and ErrNoCgo).
+const Supported = true
+
 // PKCS#11 v3.0 constants that github.com/miekg/pkcs11 v1.1.2 (a v2.40
 // binding) does not define.
 const (

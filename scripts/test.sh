@@ -6,7 +6,8 @@
 # It installs the Debian packages the tests use when they are missing (as
 # root, with apt-get), checks that every Go file is gofmt-formatted and
 # passes go vet, checks that the offline verifier builds without cgo
-# and links no hardware code, runs the whole suite with the race detector,
+# and links no hardware code, that a release build (README, Installing)
+# names its version and VCS revision, runs the whole suite with the race detector,
 # and runs every fuzz target briefly (AUDIT_SEALER_FUZZTIME, default 5s;
 # set it to 5m for a long run).
 set -euo pipefail
@@ -46,6 +47,43 @@ CGO_ENABLED=0 go build ./verify/... ./chain/... ./storage/... ./signer/... ./eve
 if go list -deps ./cmd/audit-verify | grep -E 'miekg/pkcs11|go-tpm|/hsm$|/tpm$'; then
   echo "audit-verify depends on hardware packages (above)" >&2
   exit 1
+fi
+
+# README's release build: the version stamped with -ldflags -X and the VCS
+# revision the go command stamps (-buildvcs=true overrides a GOFLAGS of
+# -buildvcs=false). The go command finds the revision only where .git is a
+# directory: not in a git worktree (.git is a file) or a tarball.
+echo "== a release build names its -ldflags version and its VCS revision (--version, go version -m)"
+release=v0.0.0-release-check
+buildtmp=$(mktemp -d)
+CGO_ENABLED=0 go build -buildvcs=true -trimpath \
+  -ldflags "-X github.com/audit-sealer/audit-sealer/internal/buildinfo.version=$release" \
+  -o "$buildtmp/audit-verify" ./cmd/audit-verify
+shown=$("$buildtmp/audit-verify" --version)
+meta=$(go version -m "$buildtmp/audit-verify")
+rm -rf "$buildtmp"
+if ! grep -qxF "audit-verify $release" <<<"$shown"; then
+  echo "audit-verify --version does not name the -ldflags version $release:" >&2
+  echo "$shown" >&2
+  exit 1
+fi
+rev=$(sed -n 's/^[[:space:]]*build[[:space:]]*vcs\.revision=//p' <<<"$meta")
+if [ -d .git ]; then
+  if [ -z "$rev" ]; then
+    echo "go version -m shows no vcs.revision for a release build in a git clone:" >&2
+    echo "$meta" >&2
+    exit 1
+  fi
+  if grep -q 'vcs\.modified=true' <<<"$meta"; then
+    rev="$rev+dirty"
+  fi
+  if ! grep -qxF "  revision:    $rev" <<<"$shown"; then
+    echo "audit-verify --version does not name revision $rev (go version -m):" >&2
+    echo "$shown" >&2
+    exit 1
+  fi
+else
+  echo "   (.git is not a directory, a git worktree or no checkout: no VCS revision to compare)"
 fi
 
 echo "== go test -race"

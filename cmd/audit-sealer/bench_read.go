@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/export"
-	"github.com/audit-sealer/audit-sealer/internal/sealer"
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 	"github.com/audit-sealer/audit-sealer/query"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
@@ -160,7 +160,7 @@ func runExportPhase(ctx context.Context, dir string, trust verify.Trust) (map[st
 		}()
 		cw := &countingWriter{}
 		bw := bufio.NewWriter(cw)
-		x := export.NewWriter(bw, fm, sealer.Version)
+		x := export.NewWriter(bw, fm, buildinfo.Version())
 		lines := 0
 		t0 := time.Now()
 		_, err := query.Scan(ctx, dir, trust, query.Filter{}, func(m *query.Match) error { lines++; return x.Write(m) })

@@ -10,6 +10,7 @@
 //	audit-sealer query --data-dir DIR [--user U] [--service S] [--type T] [--entity E] [--from T] [--to T] [--critical] [--json]
 //	audit-sealer bench --clients K --events N [--durable] [--json]
 //	audit-sealer tpm provision | read | certify --nonce HEX --out FILE
+//	audit-sealer version [--json]   (or audit-sealer --version)
 //
 // main only wires flags and configuration; the work is in internal/sealer
 // and the libraries.
@@ -21,6 +22,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/audit-sealer/audit-sealer/hsm"
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 )
 
 // exitError carries an exit status out of a command.
@@ -31,7 +35,12 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 
-func main() {
+// hardware is the hardware support audit-sealer links: PKCS#11 when built
+// with cgo (package hsm), the TPM always (package tpm is pure Go).
+var hardware = buildinfo.Hardware{PKCS11: hsm.Supported, TPM: true}
+
+// newRoot returns the audit-sealer command with all its subcommands.
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "audit-sealer",
 		Short:         "Tamper-evident, hardware-sealed audit log daemon",
@@ -39,7 +48,12 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), benchCommand(), tpmCommand(), queryCommand(), indexCommand(), exportCommand(), reportCommand())
-	if err := root.Execute(); err != nil {
+	buildinfo.AddVersion(root, hardware)
+	return root
+}
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
 		code := 1
 		var ee *exitError
 		if errors.As(err, &ee) {

@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/audit-sealer/audit-sealer/export"
-	"github.com/audit-sealer/audit-sealer/internal/sealer"
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 	"github.com/audit-sealer/audit-sealer/query"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
@@ -330,7 +330,7 @@ going on from the chain state it verified there.
 			}
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			defer out.Flush()
-			x := export.NewWriter(out, fm, sealer.Version)
+			x := export.NewWriter(out, fm, buildinfo.Version())
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			for {

@@ -11,15 +11,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/evidence"
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
@@ -216,6 +215,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
 	root.Flags().BoolVar(&allSignatures, "all-signatures", false, "check every checkpoint's signature; by default each segment's last checkpoint, key endorsements and checkpoints by introduced keys are checked, and their signatures cover every earlier checkpoint (FORMAT.md §7)")
 	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout), newTPMCommand(stdout, stderr))
+	buildinfo.AddVersion(root, buildinfo.Hardware{}) // software verification only: no PKCS#11, no TPM
 	return root
 }
 
@@ -508,40 +508,4 @@ records); --ak-name the AK Name the log's TPM identity names.`,
 // errorf prints an error in the house style: "audit-verify: error: …".
 func errorf(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, "audit-verify: error: "+format+"\n", args...)
-}
-
-// progress prints a one-line progress meter when stderr is a terminal.
-type progress struct {
-	w    io.Writer
-	mu   sync.Mutex
-	last time.Time
-}
-
-func newProgress(stderr io.Writer) *progress {
-	f, ok := stderr.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
-	}
-	return &progress{w: stderr}
-}
-
-func (p *progress) update(done, total int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if time.Since(p.last) < 100*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	pct := 100.0
-	if total > 0 {
-		pct = 100 * float64(done) / float64(total)
-	}
-	fmt.Fprintf(p.w, "\rverifying: %5.1f%% (%d of %d MiB)", pct, done>>20, total>>20)
-}
-
-func (p *progress) clear() {
-	if p == nil {
-		return
-	}
-	fmt.Fprint(p.w, "\r\033[K")
 }

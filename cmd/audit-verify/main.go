@@ -4,6 +4,7 @@
 //
 //	audit-verify --key FILE [--key FILE…] [--checkpoint FILE] [--json] DATA_DIR
 //	audit-verify proof --key FILE [--json] BUNDLE
+//	audit-verify version [--json]   (or audit-verify --version)
 //
 // Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.
 package main

@@ -2,6 +2,8 @@ package sealer
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 )
 
 // metrics are the sealer's Prometheus metrics, on a registry of its own.
@@ -103,6 +105,14 @@ func newMetrics(queueDepth, queueBytes, queueUIDs func() float64) *metrics {
 	m.indexes = mk.counter("indexes_written_total", "Segment index files written by the sealer (after rotation, and at start for segments without one).")
 	m.indexErrors = mk.counter("index_errors_total", "Segment indexes the sealer could not write (queries read those segments in full; audit-sealer index build writes them).")
 	m.tailDiscarded = mk.counter("tail_discarded_total", "Times the end of the log held records that none of the sealer's keys authenticated and the sealer cut them at start (kept aside, never sealed, recorded in the chain as audit.tail_discarded).")
+	// build_info is the usual Prometheus info metric: a constant 1 whose
+	// labels name the build, so dashboards can join on it.
+	build := buildinfo.Read()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metricNamespace, Name: "build_info",
+		Help:        "Always 1; the labels name the running build: version (the release version, or the one Go derived from VCS), VCS revision (+dirty when built from a modified work tree, unknown when not stamped) and Go version.",
+		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.RevisionText(), "goversion": build.GoVersion}})
+	buildInfo.Set(1)
+	m.reg.MustRegister(buildInfo)
 	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

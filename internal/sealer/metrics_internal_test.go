@@ -1,8 +1,16 @@
 package sealer
 
 import (
+	"fmt"
+	"io"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 )
 
 // TestEveryMetricRegistered: every metric the sealer documents is on its
@@ -22,12 +30,38 @@ func TestEveryMetricRegistered(t *testing.T) {
 		"checkpoints_total", "seal_errors_total", "queue_depth", "queue_bytes", "queue_uids", "bad_line_waits_total", "unsealed_records", "connections",
 		"last_checkpoint_timestamp_seconds", "fsync_seconds", "seal_seconds", "batch_records", "anchors_total",
 		"anchor_errors_total", "last_anchor_timestamp_seconds", "last_anchor_counter", "nv_writes_per_year_estimate",
-		"indexes_written_total", "index_errors_total"} {
+		"indexes_written_total", "index_errors_total", "build_info"} {
 		if !slices.Contains(names, "audit_sealer_"+want) {
 			t.Errorf("audit_sealer_%s is not registered", want)
 		}
 	}
 	if !slices.Contains(names, "go_goroutines") || !slices.Contains(names, "process_resident_memory_bytes") {
 		t.Error("the Go and process collectors are not registered")
+	}
+}
+
+// TestBuildInfoMetric: a scrape of the sealer's registry has
+// audit_sealer_build_info = 1, labelled with this build's version, revision
+// and Go version (under go test: devel, unknown and the running toolchain).
+func TestBuildInfoMetric(t *testing.T) {
+	m := newMetrics(func() float64 { return 0 }, func() float64 { return 0 }, func() float64 { return 0 })
+	srv := httptest.NewServer(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := buildinfo.Read()
+	want := fmt.Sprintf("audit_sealer_build_info{goversion=%q,revision=%q,version=%q} 1\n", b.GoVersion, b.RevisionText(), b.Version)
+	if !strings.Contains(string(body), want) {
+		t.Errorf("the scrape has no %q:\n%s", want, body)
+	}
+	if b.Version != buildinfo.Devel || b.RevisionText() != "unknown" {
+		t.Errorf("under go test the build is %q at %q, want devel at unknown", b.Version, b.RevisionText())
 	}
 }

@@ -24,13 +24,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
 	"github.com/audit-sealer/audit-sealer/signer"
 )
-
-// Version is the sealer's version, recorded in audit.sealer_started.
-var Version = "dev"
 
 // Sealer is a running daemon. Create it with New, run it with Run.
 type Sealer struct {
@@ -243,7 +241,7 @@ func (s *Sealer) recordStart() error {
 		s.log.Warn("DEVELOPMENT MODE: checkpoints are signed with a software key from the data directory and no TPM anchors the log; every checkpoint says \"mode dev\"; never use this in production")
 	}
 	pub := s.signer.Public()
-	ev := &event.SealerStarted{Timestamp: time.Now().UTC(), Version: Version, Mode: mode, KeyID: pub.ID(),
+	ev := &event.SealerStarted{Timestamp: time.Now().UTC(), Version: buildinfo.Version(), Mode: mode, KeyID: pub.ID(),
 		KeyKind: event.KeyKind(s.signer.Kind()), Algorithm: event.Algorithm(pub.Algorithm), Settings: s.cfg.Settings()}
 	info := s.openInfo
 	if r := info.Recovery; r != nil {
