@@ -8,7 +8,6 @@
 //	audit-sealer report gdpr|soc2 --data-dir DIR --key FILE [--customer ID] [--from T] [--to T] [--format json|html]
 //	audit-sealer export --format jsonl|cef|ocsf [filters] [--follow]
 //	audit-sealer query --data-dir DIR [--user U] [--service S] [--type T] [--entity E] [--from T] [--to T] [--critical] [--json]
-//	audit-sealer bench --clients K --events N [--durable] [--json]
 //	audit-sealer tpm provision | read | certify --nonce HEX --out FILE
 //	audit-sealer version [--json]   (or audit-sealer --version)
 //
@@ -47,7 +46,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), benchCommand(), tpmCommand(), queryCommand(), indexCommand(), exportCommand(), reportCommand())
+	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), tpmCommand(), queryCommand(), indexCommand(), exportCommand(), reportCommand())
 	buildinfo.AddVersion(root, hardware)
 	return root
 }

@@ -34,6 +34,7 @@ type configFlags struct {
 	logLevel    string
 	logFormat   string
 	metrics     string
+	pprof       bool
 	acceptKey   bool
 	tpm         string
 	acceptRoll  bool
@@ -53,6 +54,7 @@ func (f *configFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "", "trace, debug, info, warn or error (default info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "text or json (default text)")
 	fs.StringVar(&f.metrics, "metrics-listen", "", "address for Prometheus /metrics (default off)")
+	fs.BoolVar(&f.pprof, "metrics-pprof", false, "also serve Go's /debug/pprof/ on the metrics listener (for profiling; keep the listener private)")
 	fs.StringVar(&f.tpm, "tpm", "", "TPM holding the anchor counter: device:/dev/tpmrm0, unix:PATH or tcp:HOST:PORT (default: none)")
 	fs.BoolVar(&f.acceptRoll, "accept-rollback", false, "start although the TPM counter is ahead of the log (an old copy); recorded in the chain")
 	fs.BoolVar(&f.acceptReset, "accept-anchor-reset", false, "start although the TPM counter is behind the log or missing (TPM cleared); recorded in the chain")
@@ -89,6 +91,7 @@ func (f *configFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 	set("log-level", func() { cfg.Log.Level = f.logLevel })
 	set("log-format", func() { cfg.Log.Format = f.logFormat })
 	set("metrics-listen", func() { cfg.Metrics.Listen = f.metrics })
+	set("metrics-pprof", func() { cfg.Metrics.Pprof = f.pprof })
 	set("accept-new-key", func() { cfg.Signer.AcceptNewKey = f.acceptKey })
 	set("tpm", func() { cfg.TPM.Transport = f.tpm })
 	set("accept-rollback", func() { cfg.TPM.AcceptRollback = f.acceptRoll })

@@ -176,6 +176,10 @@ type Metrics struct {
 	// Listen is the address of the /metrics listener, e.g. "127.0.0.1:9477";
 	// "" (the default) turns metrics off.
 	Listen string `toml:"listen"`
+	// Pprof also serves Go's /debug/pprof/ profiles on that listener
+	// (off by default: a profile shows what the sealer is doing, so the
+	// listener must then be reachable only by those allowed to see it).
+	Pprof bool `toml:"pprof"`
 }
 
 // Signer says which key signs checkpoints. Outside --dev it is a key on a

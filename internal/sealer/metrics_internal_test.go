@@ -65,3 +65,23 @@ func TestBuildInfoMetric(t *testing.T) {
 		t.Errorf("under go test the build is %q at %q, want devel at unknown", b.Version, b.RevisionText())
 	}
 }
+
+// TestPprofOnlyWhenAsked: /debug/pprof/ is served on the metrics listener
+// only with [metrics] pprof; /metrics always.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	m := newMetrics(func() float64 { return 0 }, func() float64 { return 0 }, func() float64 { return 0 })
+	for _, on := range []bool{false, true} {
+		srv := httptest.NewServer(metricsMux(m.reg, on))
+		for path, want := range map[string]int{"/metrics": 200, "/debug/pprof/": map[bool]int{false: 404, true: 200}[on]} {
+			resp, err := srv.Client().Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("pprof %v: GET %s = %d, want %d", on, path, resp.StatusCode, want)
+			}
+		}
+		srv.Close()
+	}
+}

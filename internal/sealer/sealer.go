@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/audit-sealer/audit-sealer/event"
@@ -383,12 +385,24 @@ func (s *Sealer) serveMetrics() (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sealer: metrics listener: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: metricsMux(s.m.reg, s.cfg.Metrics.Pprof), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	s.log.Info("metrics listening", "address", ln.Addr().String())
 	return srv, nil
+}
+
+// metricsMux serves /metrics from reg and, with withPprof, Go's
+// /debug/pprof/ profiles (the benchmark's --sealer-cpuprofile uses them).
+func metricsMux(reg *prometheus.Registry, withPprof bool) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
 }
 
 // accept serves connections until the listener closes.

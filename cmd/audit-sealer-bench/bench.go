@@ -147,6 +147,7 @@ type benchFlags struct {
 	segmentSize                    int64
 	sealInterval, anchorInterval   time.Duration
 	cpuProfile, sealerProfile, dir string
+	sealer                         string
 }
 
 const (
@@ -158,10 +159,11 @@ const (
 func benchCommand() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
-		Use:   "bench [--mode dev|softhsm|softhsm+swtpm] --clients K --events N [--durable] [--json]",
+		Use:   "audit-sealer-bench [--sealer PATH] [--mode dev|softhsm|softhsm+swtpm] --clients K --events N [--durable] [--json]",
 		Short: "Start a sealer process on a temporary directory, drive it over the socket, measure it, verify the result",
-		Long: `bench is the project's benchmark. It starts "audit-sealer serve" (this
-binary) as a separate process on a temporary data directory, with a dev key
+		Long: `audit-sealer-bench is the project's benchmark. It starts "audit-sealer
+serve" (--sealer, default the audit-sealer beside this binary or on PATH)
+as a separate process on a temporary data directory, with a dev key
 (--mode dev), a throwaway SoftHSM2 token (--mode softhsm) or SoftHSM and a
 software TPM (--mode softhsm+swtpm). K clients send N events of a fixed mix
 of 13 types (about 500 bytes each; 1% critical by default) over the socket, each with
@@ -176,7 +178,9 @@ cef and ocsf, measuring its output rate and memory (skip with --skip-query,
 --skip-export).
 
 It prints a summary, or with --json one JSON document. It asserts no figure.`,
-		Args: cobra.NoArgs,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBench(cmd.Context(), f)
 		},
@@ -196,13 +200,13 @@ It prints a summary, or with --json one JSON document. It asserts no figure.`,
 	fl.DurationVar(&f.anchorInterval, "anchor-interval", 0, "TPM anchor interval of the sealer (softhsm+swtpm; 0 = the sealer's default)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON document")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator, verifier, log reader; pprof label phase) to this file")
-	fl.StringVar(&f.sealerProfile, "sealer-cpuprofile", "", "write a CPU profile of the sealer process to this file")
+	fl.StringVar(&f.sealerProfile, "sealer-cpuprofile", "", "write a CPU profile of the sealer process to this file (from its /debug/pprof, which the benchmark turns on)")
+	fl.StringVar(&f.sealer, "sealer", "", "the audit-sealer binary to benchmark (default: beside this binary, else on PATH)")
 	fl.StringVar(&f.dir, "dir", "", "make the temporary data directory under this directory (default $TMPDIR)")
 	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory (its path is printed)")
 	fl.BoolVar(&f.skipQuery, "skip-query", false, "skip the query phase")
 	fl.BoolVar(&f.skipExport, "skip-export", false, "skip the export phase")
 	fl.IntVar(&f.queryRuns, "query-runs", 5, "runs of each filter in the query phase (the paged query: 10 times as many pages)")
-	cmd.AddCommand(serveProfiledCommand())
 	return cmd
 }
 
@@ -221,6 +225,9 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 		return &exitError{code: 2, err: errors.New("--query-runs must be at least 1")}
 	}
 	if _, err := signer.ParseAlgorithm(f.algorithm); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if sealerBinary, err = findSealer(f.sealer); err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	res := &benchResult{Mode: f.mode, Algorithm: f.algorithm, Clients: f.clients, Events: f.events, Durable: f.durable,
@@ -304,6 +311,10 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 		return err
 	}
 	cl.add(sp.kill) // after a failure or an interrupt; a no-op once stopped
+	var prof *sealerProfiler
+	if f.sealerProfile != "" {
+		prof = startProfiler(sp.metricsAddr)
+	}
 	m0, err := sp.scrape()
 	if err != nil {
 		return err
@@ -341,6 +352,13 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 	}
 	if st, err := readProcStatus(sp.pid); err == nil {
 		res.SealerVmHWMMiB = mib(st["VmHWM"])
+	}
+	if prof != nil {
+		// The profile covers the sealer's start to the end of the load
+		// (and up to one chunk after it); the stop is not in it.
+		if err := prof.stop(f.sealerProfile); err != nil {
+			return err
+		}
 	}
 	// Stop: intake closes, the queue drains, the stop is recorded and sealed.
 	if err := sp.stop(2 * time.Minute); err != nil {

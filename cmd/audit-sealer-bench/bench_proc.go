@@ -14,15 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/spf13/cobra"
 )
 
 // sealerProc is the sealer under test: `audit-sealer serve` run as a child
@@ -58,37 +55,30 @@ type sealerArgs struct {
 	logPath         string
 }
 
-// startSealer starts `<this binary> serve` with a for-the-run metrics port
+// startSealer starts `audit-sealer serve` (--sealer) with a for-the-run metrics port
 // and waits until its socket and metrics answer.
 func startSealer(a sealerArgs) (*sealerProc, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	args := []string{"serve"}
-	if a.cpuProfile != "" {
-		// serve has no profiling flag: the hidden `bench serve-profiled`
-		// is serve with a CPU profile around it.
-		args = []string{"bench", "serve-profiled", "--cpuprofile", a.cpuProfile}
-	}
-	args = append(args, "--data-dir", a.dataDir, "--socket", a.socket,
+	args := []string{"serve", "--data-dir", a.dataDir, "--socket", a.socket,
 		"--segment-size", strconv.FormatInt(a.segmentSize, 10),
 		"--seal-records", strconv.Itoa(a.sealRecords),
 		"--seal-interval", a.sealInterval.String(),
-		"--log-level", "warn", "--metrics-listen", addr)
+		"--log-level", "warn", "--metrics-listen", addr}
 	if a.dev {
 		args = append(args, "--dev")
+	}
+	if a.cpuProfile != "" {
+		args = append(args, "--metrics-pprof")
 	}
 	logf, err := os.Create(a.logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, args...)
+	cmd := exec.Command(sealerBinary, args...)
 	cmd.Env = append(cleanEnv(), a.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The sealer must not outlive the benchmark.
@@ -410,34 +400,6 @@ func selfCPU() float64 {
 	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
 
-// serveProfiledCommand is `serve` with a CPU profile around it, for
-// `bench --sealer-cpuprofile`. Hidden: it is the benchmark's, not an
-// operator's, command.
-func serveProfiledCommand() *cobra.Command {
-	cmd := serveCommand()
-	cmd.Use, cmd.Hidden = "serve-profiled --cpuprofile FILE [serve flags]", true
-	cmd.Short = "serve, writing a CPU profile until it stops (used by bench --sealer-cpuprofile)"
-	var profile string
-	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the sealer to this file")
-	serve := cmd.RunE
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		if profile == "" {
-			return &exitError{code: 2, err: errors.New("--cpuprofile is required")}
-		}
-		f, err := os.Create(profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-		return serve(c, args)
-	}
-	return cmd
-}
-
 // --- modes: where the signing key (and the TPM) come from ---
 
 // modeSetup is what a mode adds to the sealer's environment, and how the
@@ -495,13 +457,9 @@ func setupSoftHSM(dir, algorithm string, m *modeSetup) error {
 	if _, err := os.Stat(module); err != nil {
 		return fmt.Errorf("--mode softhsm needs SoftHSM2: no PKCS#11 module at %s (apt-get install softhsm2, or set AUDIT_SEALER_PKCS11_MODULE)", module)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	const label = "checkpoint"
 	if script := repoScript("softhsm/setup.sh"); script != "" {
-		env, err := runExportScript(append(cleanEnv(), "AUDIT_SEALER_BIN="+exe, "AUDIT_SEALER_PKCS11_MODULE="+module),
+		env, err := runExportScript(append(cleanEnv(), "AUDIT_SEALER_BIN="+sealerBinary, "AUDIT_SEALER_PKCS11_MODULE="+module),
 			script, dir, "--algorithm", algorithm, "--label", label)
 		if err != nil {
 			return err
@@ -534,7 +492,7 @@ func setupSoftHSM(dir, algorithm string, m *modeSetup) error {
 	if out, err := init.CombinedOutput(); err != nil {
 		return fmt.Errorf("softhsm2-util --init-token: %v\n%s", err, out)
 	}
-	gen := exec.Command(exe, "keys", "generate", "--algorithm", algorithm, "--label", label)
+	gen := exec.Command(sealerBinary, "keys", "generate", "--algorithm", algorithm, "--label", label)
 	gen.Env = append(cleanEnv(), env...)
 	var stderr bytes.Buffer
 	gen.Stderr = &stderr
@@ -589,11 +547,7 @@ func setupSwtpm(dir string, m *modeSetup) error {
 	m.env = append(m.env, env...)
 	// start.sh leaves the counter index undefined: define it, as an
 	// operator does once per TPM.
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	prov := exec.Command(exe, "tpm", "provision")
+	prov := exec.Command(sealerBinary, "tpm", "provision")
 	prov.Env = append(cleanEnv(), m.env...)
 	if out, err := prov.CombinedOutput(); err != nil {
 		return fmt.Errorf("audit-sealer tpm provision: %v\n%s", err, out)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"sync"
@@ -240,5 +242,26 @@ func pct(sorted []time.Duration, p float64) float64 {
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 func warnf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "audit-sealer bench: "+format+"\n", args...)
+	fmt.Fprintf(os.Stderr, "audit-sealer-bench: "+format+"\n", args...)
 }
+
+// sealerConn is one load-generating connection: the benchmark writes
+// request lines and reads reply lines itself, through large buffers, to
+// spend as little of the shared CPUs as it can.
+type sealerConn struct {
+	c net.Conn
+	r *bufio.Reader
+	w *bufio.Writer
+}
+
+func dialSealer(path string) (*sealerConn, error) {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the sealer at %s: %w", path, err)
+	}
+	return &sealerConn{c: c, r: bufio.NewReaderSize(c, 256<<10), w: bufio.NewWriterSize(c, 256<<10)}, nil
+}
+
+func (rc *sealerConn) flush() error { return rc.w.Flush() }
+
+func (rc *sealerConn) Close() error { return rc.c.Close() }
