@@ -1,6 +1,10 @@
 package sealer
 
-import "time"
+import (
+	"time"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+)
 
 // Status is what `audit-sealer status` shows and the status op returns.
 type Status struct {
@@ -87,8 +91,88 @@ func (s *Sealer) updateStatus() {
 	}
 }
 
-func (s *Sealer) setSignerError(msg string) {
+// component is one of the three things the sealer depends on to seal:
+// the log key, the TPM counter and the disk. Each is either working or
+// failing with an error, which the status shows.
+type component int
+
+const (
+	logKey component = iota
+	tpmCounter
+	disk
+)
+
+// errorOf is where the status keeps c's error ("" while it works).
+func (st *Status) errorOf(c component) *string {
+	switch c {
+	case logKey:
+		return &st.SignerError
+	case tpmCounter:
+		return &st.AnchorError
+	default:
+		return &st.StorageError
+	}
+}
+
+// failing records err as c's error and reports whether c worked until
+// now: only that transition is logged, so a failure that lasts does not
+// flood the log.
+func (s *Sealer) failing(c component, err error) (first bool) {
 	s.statusMu.Lock()
-	s.status.SignerError = msg
-	s.statusMu.Unlock()
+	defer s.statusMu.Unlock()
+	e := s.status.errorOf(c)
+	first = *e == ""
+	*e = err.Error()
+	return first
+}
+
+// working clears c's error and returns the one it had ("" if c was
+// working already).
+func (s *Sealer) working(c component) (was string) {
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	e := s.status.errorOf(c)
+	was, *e = *e, ""
+	return was
+}
+
+// noteStorageError notes a storage failure: after it the ledger refuses
+// every write (fail closed), and every emitter gets "unavailable". It
+// returns err.
+func (s *Sealer) noteStorageError(err error) error {
+	if s.failing(disk, err) {
+		s.log.Error("THE LOG CANNOT BE WRITTEN: refusing events until it can be written again", "error", err)
+	}
+	return err
+}
+
+// noteSealError notes that the log key could not sign.
+func (s *Sealer) noteSealError(err error) {
+	s.m.sealErrors.Inc()
+	if s.failing(logKey, err) {
+		s.log.Error("cannot seal: records stay durable and unsealed until signing works again", "error", err)
+	}
+}
+
+// noteSealOK notes a signed checkpoint.
+func (s *Sealer) noteSealOK() {
+	if was := s.working(logKey); was != "" {
+		s.log.Info("signing works again: unsealed records are sealed", "previous_error", was)
+	}
+}
+
+// noteAnchor notes a checkpoint anchored in the TPM counter.
+func (s *Sealer) noteAnchor(cp *chain.Checkpoint) {
+	s.m.anchors.Inc()
+	if was := s.working(tpmCounter); was != "" {
+		s.log.Info("the TPM counter works again", "counter", *cp.Anchor, "previous_error", was)
+	}
+}
+
+// noteAnchorError notes that a checkpoint could not be anchored.
+func (s *Sealer) noteAnchorError(err error) {
+	s.m.anchorErrors.Inc()
+	if s.failing(tpmCounter, err) {
+		s.log.Error("cannot anchor in the TPM counter: checkpoints are signed but not anchored until it works again", "error", err)
+	}
 }

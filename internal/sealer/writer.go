@@ -582,62 +582,6 @@ func (w *writer) acknowledgeSealed() {
 	w.sealWaiters = kept
 }
 
-// maintain rotates the segment, refreshes the checkpoint file, applies
-// retention, and recovers from a storage failure. Each of these syncs, or
-// reopens the log: the group commit in flight settles first.
-func (w *writer) maintain() {
-	s := w.s
-	if s.ledger.Err() == nil && w.storageErr == nil && s.ledger.RunNamed() && s.ledger.RotationDue() {
-		w.settle()
-		closing, _ := s.ledger.Durable()
-		rotated, err := s.ledger.RotateIfDue()
-		var anchorErr *ledger.AnchorError
-		switch {
-		case err != nil && s.ledger.Err() != nil:
-			w.storageErr = s.noteStorageError(err)
-		case errors.As(err, &anchorErr):
-			s.noteAnchorError(err)
-		case err != nil:
-			s.noteSealError(err)
-		}
-		if rotated {
-			w.signing = nil // the closing checkpoint covered it
-			w.durableSize = w.checkpointSize()
-			s.queueIndex(closing)
-		}
-	}
-	// The file may only hold a checkpoint that is durable in the log.
-	if w.storageErr == nil && s.ledger.RunNamed() && w.durableSize == w.checkpointSize() {
-		if err := s.ledger.RefreshCheckpointFile(); err != nil {
-			w.storageErr = s.noteStorageError(err)
-		}
-	}
-	if w.storageErr == nil && !w.stop && s.cfg.Retention.Days > 0 && time.Since(w.lastRetention) >= s.cfg.Retention.CheckInterval.Duration {
-		w.settle()
-		w.lastRetention = time.Now()
-		s.applyRetention()
-		w.durableSize = max(w.durableSize, w.checkpointSize())
-	}
-	if w.storageErr == nil && s.ledger.Err() != nil {
-		w.storageErr = s.noteStorageError(s.ledger.Err())
-	}
-	if w.storageErr != nil && w.storageFailedAt.IsZero() {
-		w.storageFailedAt = time.Now()
-	}
-	if w.storageErr != nil && !w.stop && time.Since(w.lastRecovery) >= storageRetryInterval {
-		w.settle()
-		w.lastRecovery = time.Now()
-		if err := s.recoverStorage(w.storageFailedAt, w.storageErr); err != nil {
-			s.log.Debug("the log still cannot be written", "error", err)
-			return
-		}
-		w.storageErr, w.storageFailedAt = nil, time.Time{}
-		w.signing = nil
-		w.lastSeal, w.unsealedAt = time.Now(), time.Time{}
-		w.durableSize = w.checkpointSize()
-	}
-}
-
 // appendError sorts out a failed append. If the ledger is poisoned, the log
 // cannot be written: the writer refuses everything until it recovers and
 // the emitter learns "unavailable". Otherwise the log refused this one
