@@ -30,10 +30,13 @@ var (
 	ErrAnchorReset = errors.New("ledger: anchor reset: the TPM counter is behind the log")
 )
 
-// AnchorError is returned, with the checkpoint, when the records were
-// sealed but the counter could not be incremented for the anchor: the log
-// is intact and sealed, only not anchored this time.
-type AnchorError struct{ Err error }
+// AnchorError is returned when the records were sealed but the counter
+// could not be incremented for the anchor: the log is intact and sealed,
+// only not anchored this time. Checkpoint is the seal that was made.
+type AnchorError struct {
+	Err        error
+	Checkpoint *chain.Checkpoint
+}
 
 func (e *AnchorError) Error() string { return "ledger: anchor: " + e.Err.Error() }
 
@@ -82,7 +85,8 @@ func (l *Ledger) LastAnchor() *uint64 { return l.lastAnchor }
 // A crash after 2 and before 3 leaves a durable, authenticated intent whose
 // expected value equals the counter: Open recognises it (crash_recovered)
 // instead of calling it a rollback. If the counter fails, the records are
-// still sealed (without an anchor) and the error is returned.
+// still sealed (without an anchor) and an *AnchorError carries that
+// checkpoint.
 func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
 	if l.cfg.Counter == nil {
 		return l.Seal()
@@ -112,7 +116,7 @@ func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
 		if serr != nil {
 			return nil, errors.Join(fmt.Errorf("ledger: anchor: %w", err), serr)
 		}
-		return cp, &AnchorError{Err: err}
+		return nil, &AnchorError{Err: err, Checkpoint: cp}
 	}
 	if v != expected {
 		// Someone else moved the counter, or a lost reply made us increment
@@ -124,20 +128,23 @@ func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
 	return l.sealNow(false, &v)
 }
 
-// sealForClose seals before a segment closes or the log closes: anchored
-// when a counter is configured.
-func (l *Ledger) sealForClose(ctx context.Context) (*chain.Checkpoint, error) {
+// sealForClose seals before a segment closes or the log closes, anchored
+// when a counter is configured, and writes <dir>/checkpoint. An
+// *AnchorError says the seal was made but not anchored.
+func (l *Ledger) sealForClose(ctx context.Context) error {
 	if l.cfg.Counter == nil {
-		return l.sealNow(true, nil)
+		_, err := l.sealNow(true, nil)
+		return err
 	}
-	cp, err := l.SealAnchored(ctx)
-	if err != nil && cp == nil {
-		return nil, err
+	_, err := l.SealAnchored(ctx)
+	var anchorErr *AnchorError
+	if err != nil && !errors.As(err, &anchorErr) {
+		return err
 	}
-	if err := l.writeCheckpointFile(); err != nil {
-		return nil, err
+	if ferr := l.writeCheckpointFile(); ferr != nil {
+		return ferr // the ledger has failed: that, not the anchor, is the news
 	}
-	return cp, err
+	return err
 }
 
 func (l *Ledger) appendAnchorState(status event.AnchorStatus, counter, expected *uint64, details string) (uint64, error) {

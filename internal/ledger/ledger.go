@@ -740,7 +740,7 @@ func (l *Ledger) RotateIfDue() (bool, error) {
 	// Every closed segment ends in a checkpoint, anchored when a counter is
 	// configured (an anchor failure still closes the segment, sealed, and
 	// is returned with rotated true).
-	_, sealErr := l.sealForClose(context.Background())
+	sealErr := l.sealForClose(context.Background())
 	var anchorErr *AnchorError
 	if sealErr != nil && !errors.As(sealErr, &anchorErr) {
 		return false, sealErr
@@ -781,7 +781,7 @@ func (l *Ledger) Close() error {
 	var err error
 	if l.failed == nil && (l.Unsealed() > 0 || l.anchorDue() || l.lastCheckpoint == nil || !l.lastCheckpoint.Closed) {
 		l.closing = true
-		_, err = l.sealForClose(context.Background())
+		err = l.sealForClose(context.Background())
 		if err != nil && l.failed == nil {
 			err = errors.Join(err, l.Sync()) // not sealed: at least authenticated and durable
 		}

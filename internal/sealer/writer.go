@@ -538,10 +538,11 @@ func (w *writer) sealAnchored() error {
 	s := w.s
 	start := time.Now()
 	cp, err := s.ledger.SealAnchored(context.Background())
+	var anchorErr *ledger.AnchorError
 	switch {
 	case err == nil:
 		s.noteAnchor(cp)
-	case cp != nil: // sealed, but the counter failed
+	case errors.As(err, &anchorErr): // sealed, but the counter failed
 		s.noteAnchorError(err)
 	default:
 		return err
