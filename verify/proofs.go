@@ -10,7 +10,9 @@ import (
 // ProveRecords is Prove for many records at once: it reads the log in dir
 // once, up to its last checkpoint, and returns one bundle per sequence
 // number, in the order given, each checkable on its own with
-// CheckInclusion. A page of query results gets its proofs this way. Memory
+// CheckInclusion, and each carrying the endorsements of the keys the log
+// introduced up to that checkpoint (Endorsements, two more reads when the
+// log introduced a key). A page of query results gets its proofs this way. Memory
 // holds the k records and O(k log n) hashes.
 func ProveRecords(dir string, seqs []uint64) ([]*chain.InclusionBundle, error) {
 	if len(seqs) == 0 {
@@ -45,12 +47,16 @@ func ProveRecords(dir string, seqs []uint64) ([]*chain.InclusionBundle, error) {
 	if err != nil {
 		return nil, err
 	}
+	ends, err := Endorsements(dir, size)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*chain.InclusionBundle, len(seqs))
 	for i, seq := range seqs {
 		if wanted[seq] == nil {
 			return nil, fmt.Errorf("%w: record %d", ErrNoSuchRecord, seq)
 		}
-		out[i] = &chain.InclusionBundle{Format: chain.InclusionBundleFormat, Record: wanted[seq], TreeSize: size, Proof: proofs[i], Checkpoint: note}
+		out[i] = &chain.InclusionBundle{Format: chain.InclusionBundleFormat, Record: wanted[seq], TreeSize: size, Proof: proofs[i], Checkpoint: note, Endorsements: ends}
 	}
 	return out, nil
 }
