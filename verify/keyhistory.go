@@ -37,31 +37,49 @@ func Endorsements(dir string, upTo uint64) ([]chain.Endorsement, error) {
 // findIntroductions lists the key introductions of the log in dir that a
 // checkpoint of at most upTo records covers, with that checkpoint.
 func findIntroductions(dir string, upTo uint64) ([]*introduction, error) {
-	var intros []*introduction
-	open := 0 // intros[open:] wait for a covering checkpoint
-	err := forEachRecord(dir, func(rec *chain.Record, enc []byte) bool {
-		switch {
-		case rec.Kind == chain.KindSealerEvent && string(rec.Type) == event.TypeKeyIntroduced:
-			intros = append(intros, &introduction{seq: rec.Seq, record: bytes.Clone(enc)})
-		case rec.Kind == chain.KindCheckpoint && open < len(intros):
-			cp, _, _, err := chain.PeekCheckpoint(rec.Checkpoint)
-			if err != nil {
-				return true // not a checkpoint a checker could use
-			}
-			if cp.Size > upTo {
-				return false // nothing later counts
-			}
-			for ; open < len(intros) && intros[open].seq < cp.Size; open++ {
-				intros[open].note, intros[open].size = bytes.Clone(rec.Checkpoint), cp.Size
-			}
-		}
-		return true
-	})
-	if err != nil {
+	f := introFinder{upTo: upTo}
+	if err := forEachRecord(dir, f.add); err != nil {
 		return nil, fmt.Errorf("verify: key history: %w", err)
 	}
-	return intros[:open], nil
+	return f.intros[:f.open], nil
 }
+
+// introFinder collects key introductions and their first covering
+// checkpoint from records fed in log order, so that a caller already
+// reading the log (ProveRecords) finds them in the same read.
+type introFinder struct {
+	upTo   uint64
+	intros []*introduction
+	open   int // intros[open:] wait for a covering checkpoint
+	past   bool
+}
+
+// add takes the next record; it returns false once a checkpoint beyond
+// upTo showed that nothing later counts.
+func (f *introFinder) add(rec *chain.Record, enc []byte) bool {
+	switch {
+	case f.past:
+	case rec.Kind == chain.KindSealerEvent && string(rec.Type) == event.TypeKeyIntroduced:
+		f.intros = append(f.intros, &introduction{seq: rec.Seq, record: bytes.Clone(enc)})
+	case rec.Kind == chain.KindCheckpoint && f.open < len(f.intros):
+		cp, _, _, err := chain.PeekCheckpoint(rec.Checkpoint)
+		if err != nil {
+			break // not a checkpoint a checker could use
+		}
+		if cp.Size > f.upTo {
+			f.past = true
+			break
+		}
+		for ; f.open < len(f.intros) && f.intros[f.open].seq < cp.Size; f.open++ {
+			f.intros[f.open].note, f.intros[f.open].size = bytes.Clone(rec.Checkpoint), cp.Size
+		}
+	}
+	return !f.past
+}
+
+// complete reports whether every introduction fed so far has its
+// checkpoint.
+func (f *introFinder) complete() bool { return f.open == len(f.intros) }
 
 // proveIntroductions computes the inclusion proof of each introduction in
 // its checkpoint's tree, in one more read of the log.
