@@ -161,3 +161,29 @@ func KeyHistoryOf(dir string, candidates signer.Verifiers) (*chain.KeyHistory, e
 	}
 	return &chain.KeyHistory{Format: chain.KeyHistoryFormat, Origin: cp.Origin, Root: string(cp.Key.MarshalPEM()), Endorsements: ends}, nil
 }
+
+// RecordHashes returns the hash of each record of the log in dir whose
+// sequence number is in seqs and whose segment is present, reading the log
+// up to the largest of them. A checker compares the records a key history
+// bundle names with the log's (FORMAT.md §5.5). It does not verify the log.
+func RecordHashes(dir string, seqs []uint64) (map[uint64]chain.Hash, error) {
+	out := map[uint64]chain.Hash{}
+	if len(seqs) == 0 {
+		return out, nil
+	}
+	want := make(map[uint64]bool, len(seqs))
+	var last uint64
+	for _, s := range seqs {
+		want[s], last = true, max(last, s)
+	}
+	err := forEachRecord(dir, func(rec *chain.Record, _ []byte) bool {
+		if want[rec.Seq] {
+			out[rec.Seq] = rec.Hash
+		}
+		return rec.Seq < last
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify: records: %w", err)
+	}
+	return out, nil
+}
