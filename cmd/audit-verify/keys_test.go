@@ -37,7 +37,9 @@ func writeKey(t *testing.T, root, label string) string {
 
 // TestKeyHistoryFlag: for a log rotated twice (main -> second -> third),
 // --key takes the key history bundle and the log verifies from its root;
-// a proof made after both rotations verifies with the first key's PEM alone;
+// a proof made after both rotations (a bundle, or a query result line)
+// verifies with the first key's PEM alone, the middle key's, or the
+// history;
 // a key nobody endorsed cannot check it (exit 2, naming the signer's key
 // id); a history whose endorsement names another record than the log
 // holds is refused (exit 2, naming it).
@@ -61,6 +63,12 @@ func TestKeyHistoryFlag(t *testing.T) {
 		if code, out, stderr := runCLI("proof", "--key", key, proof); code != 0 || !strings.Contains(out, "proof valid") {
 			t.Fatalf("proof --key %s: exit %d\n%s%s", key, code, out, stderr)
 		}
+	}
+	// The result line of query --proofs carries the same bundle.
+	line := filepath.Join(root, "result.json")
+	os.WriteFile(line, resultLine(t, b), 0o600)
+	if code, out, stderr := runCLI("proof", "--key", writeKey(t, root, "main"), line); code != 0 || !strings.Contains(out, "every field of the query result line") {
+		t.Fatalf("result line, --key main.pem: exit %d\n%s%s", code, out, stderr)
 	}
 	third := testkit.Key("third").Public().ID()
 	if code, out, _ := runCLI("proof", "--key", writeKey(t, root, "attacker"), proof); code != 2 || !strings.Contains(out, "cannot check") || !strings.Contains(out, third) {
