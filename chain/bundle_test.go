@@ -11,6 +11,16 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/strictjson"
 )
 
+// replaceOnce returns data with the first old replaced by new; old must be
+// there.
+func replaceOnce(t *testing.T, data []byte, old, new string) []byte {
+	t.Helper()
+	if !bytes.Contains(data, []byte(old)) {
+		t.Fatalf("%q is not in %s", old, data)
+	}
+	return bytes.Replace(data, []byte(old), []byte(new), 1)
+}
+
 // bundleEdits are the ways to make a well-formed bundle ambiguous or
 // malformed: each must be refused with ErrBadBundle and the strictjson
 // sentinel named.
@@ -19,12 +29,7 @@ func bundleEdits(t *testing.T, good []byte) []struct {
 	data []byte
 	want error
 } {
-	edit := func(old, new string) []byte {
-		if !bytes.Contains(good, []byte(old)) {
-			t.Fatalf("%q is not in %s", old, good)
-		}
-		return bytes.Replace(good, []byte(old), []byte(new), 1)
-	}
+	edit := func(old, new string) []byte { return replaceOnce(t, good, old, new) }
 	return []struct {
 		name string
 		data []byte
@@ -131,12 +136,7 @@ func TestParseBundleVersions(t *testing.T) {
 	if b, err := chain.ParseConsistencyBundle(cons1); err != nil || b.Format != chain.ConsistencyBundleFormatV1 {
 		t.Fatalf("v1 consistency bundle: %v %+v", err, b)
 	}
-	edit := func(data []byte, old, new string) []byte {
-		if !bytes.Contains(data, []byte(old)) {
-			t.Fatalf("%q is not in %s", old, data)
-		}
-		return bytes.Replace(data, []byte(old), []byte(new), 1)
-	}
+	edit := func(data []byte, old, new string) []byte { return replaceOnce(t, data, old, new) }
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -179,12 +179,7 @@ func TestParseKeyHistoryStrict(t *testing.T) {
 	if k, err := h.RootKey(); err != nil || k.Algorithm != "ed25519" {
 		t.Fatalf("root key: %v %+v", err, k)
 	}
-	edit := func(old, new string) []byte {
-		if !bytes.Contains(good, []byte(old)) {
-			t.Fatalf("%q is not in %s", old, good)
-		}
-		return bytes.Replace(good, []byte(old), []byte(new), 1)
-	}
+	edit := func(old, new string) []byte { return replaceOnce(t, good, old, new) }
 	for _, tc := range []struct {
 		name string
 		data []byte

@@ -64,10 +64,17 @@ type KeyHistory struct {
 func (h KeyHistory) MarshalJSON() ([]byte, error) {
 	type plain KeyHistory
 	p := plain(h)
-	if p.Endorsements == nil {
-		p.Endorsements = []Endorsement{}
-	}
+	p.Endorsements = listed(p.Endorsements)
 	return json.Marshal(p)
+}
+
+// listed returns es, or an empty list for nil: a bundle writes its
+// endorsements as [] rather than null.
+func listed(es []Endorsement) []Endorsement {
+	if es == nil {
+		return []Endorsement{}
+	}
+	return es
 }
 
 // ParseKeyHistory decodes a key history bundle by the strict rules of every

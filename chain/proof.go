@@ -169,9 +169,7 @@ func (b InclusionBundle) MarshalJSON() ([]byte, error) {
 	}
 	type plain InclusionBundle
 	p := plain(b)
-	if p.Endorsements == nil {
-		p.Endorsements = []Endorsement{}
-	}
+	p.Endorsements = listed(p.Endorsements)
 	return json.Marshal(p)
 }
 
@@ -291,9 +289,7 @@ func (b ConsistencyBundle) MarshalJSON() ([]byte, error) {
 	}
 	type plain ConsistencyBundle
 	p := plain(b)
-	if p.Endorsements == nil {
-		p.Endorsements = []Endorsement{}
-	}
+	p.Endorsements = listed(p.Endorsements)
 	return json.Marshal(p)
 }
 

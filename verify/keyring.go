@@ -187,9 +187,9 @@ func (r *KeyRing) unknownSigner(note []byte) error {
 	return fmt.Errorf("%w: signed by a key that neither you nor the bundle's endorsements name (%s)", chain.ErrUnknownKey, trusted)
 }
 
-// follow extends a copy of r with the endorsements that travel with a
-// proof bundle, then opens the bundle's checkpoint with it.
-func (r *KeyRing) follow(note []byte, endorsements []chain.Endorsement) (*chain.SignedCheckpoint, error) {
+// extended returns a copy of r extended with the endorsements that travel
+// with a proof bundle whose checkpoint is note (they must be of its log).
+func (r *KeyRing) extended(note []byte, endorsements []chain.Endorsement) (*KeyRing, error) {
 	origin, err := originOf(note)
 	if err != nil {
 		return nil, err
@@ -198,7 +198,7 @@ func (r *KeyRing) follow(note []byte, endorsements []chain.Endorsement) (*chain.
 	if err := ring.Follow(origin, endorsements); err != nil {
 		return nil, err
 	}
-	return ring.Open(note)
+	return ring, nil
 }
 
 // originOf returns the origin a signed checkpoint note names, unverified:

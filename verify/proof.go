@@ -139,7 +139,11 @@ func CheckInclusion(bundle *chain.InclusionBundle, opts Options) (*Disclosed, er
 // checks many bundles), and a checkpoint by a key the ring knows to be
 // retired fails (ErrRetiredKey).
 func (r *KeyRing) CheckInclusion(bundle *chain.InclusionBundle) (*Disclosed, error) {
-	cp, err := r.follow(bundle.Checkpoint, bundle.Endorsements)
+	ring, err := r.extended(bundle.Checkpoint, bundle.Endorsements)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := ring.Open(bundle.Checkpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -204,12 +208,8 @@ func CheckConsistency(bundle *chain.ConsistencyBundle, old []byte, opts Options)
 // CheckConsistency is CheckConsistency with the keys of the ring, as
 // KeyRing.CheckInclusion is.
 func (r *KeyRing) CheckConsistency(bundle *chain.ConsistencyBundle, old []byte) (*chain.SignedCheckpoint, error) {
-	ring := r.clone()
-	origin, err := originOf(bundle.Checkpoint)
+	ring, err := r.extended(bundle.Checkpoint, bundle.Endorsements)
 	if err != nil {
-		return nil, fmt.Errorf("verify: the bundle's checkpoint: %w", err)
-	}
-	if err := ring.Follow(origin, bundle.Endorsements); err != nil {
 		return nil, err
 	}
 	prev, err := ring.Open(old)

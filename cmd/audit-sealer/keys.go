@@ -99,11 +99,7 @@ func exportHistory(cmd *cobra.Command, cfg config.Config, active signer.PublicKe
 	}
 	candidates = append(candidates, active)
 	if !cfg.Dev {
-		hc, err := hsmConfig(cfg)
-		if err != nil {
-			return err
-		}
-		keys, err := hsm.ListKeys(hc)
+		keys, err := tokenKeys(cfg)
 		if err != nil {
 			return err
 		}
@@ -196,11 +192,7 @@ func listCommand() *cobra.Command {
 			if err != nil && !isOnlyMissingKeyLabel(cfg) {
 				return &exitError{code: 2, err: err}
 			}
-			hc, err := hsmConfig(cfg)
-			if err != nil {
-				return err
-			}
-			keys, err := hsm.ListKeys(hc)
+			keys, err := tokenKeys(cfg)
 			if err != nil {
 				return err
 			}
