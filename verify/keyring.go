@@ -96,12 +96,12 @@ func (r *KeyRing) Follow(origin string, endorsements []chain.Endorsement) error 
 		if !r.known.Contains(key) {
 			r.known = append(r.known, key)
 		}
-		cp, err := chain.OpenCheckpoint(e.Checkpoint, r.trusted)
+		cp, err := r.open(e.Checkpoint)
 		if errors.Is(err, chain.ErrUnknownKey) {
 			continue // not signed by a key trusted so far
 		}
 		if err != nil {
-			return fail("checkpoint: %v", err)
+			return fmt.Errorf("%w %d: %w", ErrEndorsement, i, err)
 		}
 		if cp.Origin != origin {
 			return fail("checkpoint of log %s, not %s", cp.Origin, origin)
@@ -158,7 +158,7 @@ func (r *KeyRing) checkRetired(cp *chain.SignedCheckpoint) error {
 // chain.ErrUnknownKey, naming its signer by key id when an endorsement
 // introduced that key.
 func (r *KeyRing) Open(note []byte) (*chain.SignedCheckpoint, error) {
-	cp, err := chain.OpenCheckpoint(note, r.trusted)
+	cp, err := r.open(note)
 	if errors.Is(err, chain.ErrUnknownKey) {
 		return nil, r.unknownSigner(note)
 	}
@@ -169,6 +169,20 @@ func (r *KeyRing) Open(note []byte) (*chain.SignedCheckpoint, error) {
 		return nil, err
 	}
 	return cp, nil
+}
+
+// open verifies a signed checkpoint with the trusted keys, naming the key
+// of a signature that does not verify by its key id.
+func (r *KeyRing) open(note []byte) (*chain.SignedCheckpoint, error) {
+	cp, err := chain.OpenCheckpoint(note, r.trusted)
+	if errors.Is(err, chain.ErrBadSignature) {
+		if _, name, hash, perr := chain.PeekCheckpoint(note); perr == nil {
+			if k, ok := r.trusted.Lookup(name, hash); ok {
+				return nil, fmt.Errorf("%w: the signature of key %s", chain.ErrBadSignature, k.ID())
+			}
+		}
+	}
+	return cp, err
 }
 
 // unknownSigner describes a checkpoint that no trusted key signed, by key

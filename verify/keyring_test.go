@@ -272,3 +272,15 @@ func TestUnendorsedKeyHistory(t *testing.T) {
 		t.Fatalf("main after the unendorsed key took over: %v", err)
 	}
 }
+
+// TestBadSignatureNamesKey: a checkpoint whose signature by a trusted key
+// does not verify fails with chain.ErrBadSignature naming the key id.
+func TestBadSignatureNamesKey(t *testing.T) {
+	b := rotatedBundle(t, 1)
+	i := bytes.LastIndex(b.Checkpoint, []byte(" ")) + 10
+	b.Checkpoint[i] ^= 1 // a base64 character of the signature
+	third := testkit.Key("third").Public().ID()
+	if _, err := verify.CheckInclusion(b, trusting("third")); !errors.Is(err, chain.ErrBadSignature) || !strings.Contains(err.Error(), third) {
+		t.Fatalf("%v, want ErrBadSignature naming key %s", err, third)
+	}
+}
