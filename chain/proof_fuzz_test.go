@@ -15,6 +15,10 @@ func FuzzParseInclusionBundle(f *testing.F) {
 		Proof: []chain.Hash{{1}, {2}}, Checkpoint: []byte("note")})
 	f.Add(good)
 	f.Add([]byte(`{"format":"audit-sealer inclusion proof v1","proof":null}`))
+	f.Add([]byte(`{"format":"audit-sealer inclusion proof v1","record":"AQ==","tree_size":3,"proof":[],"checkpoint":"bm90ZQ=="}`))
+	withEnd, _ := json.Marshal(chain.InclusionBundle{Format: chain.InclusionBundleFormat, Record: []byte{1}, TreeSize: 3,
+		Endorsements: []chain.Endorsement{{Record: []byte{7}, Proof: []chain.Hash{{3}}, Checkpoint: []byte("cp")}}})
+	f.Add(withEnd)
 	f.Add(bytes.Replace(good, []byte(`"tree_size":3`), []byte(`"tree_size":3,"tree_size":4`), 1))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := chain.ParseInclusionBundle(data)
@@ -26,7 +30,8 @@ func FuzzParseInclusionBundle(f *testing.F) {
 			t.Fatal(err)
 		}
 		b2, err := chain.ParseInclusionBundle(again)
-		if err != nil || b2.TreeSize != b.TreeSize || len(b2.Proof) != len(b.Proof) || string(b2.Record) != string(b.Record) {
+		if err != nil || b2.Format != b.Format || b2.TreeSize != b.TreeSize || len(b2.Proof) != len(b.Proof) || string(b2.Record) != string(b.Record) ||
+			len(b2.Endorsements) != len(b.Endorsements) {
 			t.Fatalf("round trip changed the bundle: %v", err)
 		}
 	})
