@@ -130,19 +130,47 @@ func toBytes(p []Hash) [][]byte {
 	return out
 }
 
-// InclusionBundleFormat is the format line of an InclusionBundle.
-const InclusionBundleFormat = "audit-sealer inclusion proof v1"
+// Format lines of an InclusionBundle. Version 2 adds the endorsements;
+// version 1 bundles are still accepted.
+const (
+	InclusionBundleFormat   = "audit-sealer inclusion proof v2"
+	InclusionBundleFormatV1 = "audit-sealer inclusion proof v1"
+)
 
 // InclusionBundle discloses one record with what an auditor needs to check
 // it against nothing but the public key: the record's encoding, its Merkle
-// inclusion proof, and the signed checkpoint the proof leads to. It is a JSON
-// document; byte fields are base64.
+// inclusion proof, the signed checkpoint the proof leads to, and the
+// endorsements of every key the log introduced up to that checkpoint, so
+// that a bundle made after key rotations checks with the log's first key
+// (or any later one). It is a JSON document; byte fields are base64.
 type InclusionBundle struct {
+	Format       string        `json:"format"`
+	Record       []byte        `json:"record"`       // the record's encoding (a frame payload)
+	TreeSize     uint64        `json:"tree_size"`    // the checkpoint's tree size
+	Proof        []Hash        `json:"proof"`        // inclusion proof of leaf Record.Seq
+	Checkpoint   []byte        `json:"checkpoint"`   // signed checkpoint note
+	Endorsements []Endorsement `json:"endorsements"` // v2: key endorsements in log order
+}
+
+// inclusionBundleV1 is the shape of a version 1 bundle: no endorsements.
+type inclusionBundleV1 struct {
 	Format     string `json:"format"`
-	Record     []byte `json:"record"`     // the record's encoding (a frame payload)
-	TreeSize   uint64 `json:"tree_size"`  // the checkpoint's tree size
-	Proof      []Hash `json:"proof"`      // inclusion proof of leaf Record.Seq
-	Checkpoint []byte `json:"checkpoint"` // signed checkpoint note
+	Record     []byte `json:"record"`
+	TreeSize   uint64 `json:"tree_size"`
+	Proof      []Hash `json:"proof"`
+	Checkpoint []byte `json:"checkpoint"`
+}
+
+// MarshalJSON writes a version 1 bundle without endorsements, and a
+// version 2 bundle with a list (empty, never null).
+func (b InclusionBundle) MarshalJSON() ([]byte, error) {
+	if b.Format == InclusionBundleFormatV1 {
+		return json.Marshal(inclusionBundleV1{Format: b.Format, Record: b.Record, TreeSize: b.TreeSize, Proof: b.Proof, Checkpoint: b.Checkpoint})
+	}
+	type plain InclusionBundle
+	p := plain(b)
+	p.Endorsements = listed(p.Endorsements)
+	return json.Marshal(p)
 }
 
 // MarshalJSON encodes a hash as base64, like every hash in the format.
@@ -161,8 +189,8 @@ func (h *Hash) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// ErrBadBundle is wrapped by errors from ParseInclusionBundle and
-// ParseConsistencyBundle. An error from the strict JSON check wraps the
+// ErrBadBundle is wrapped by errors from ParseInclusionBundle,
+// ParseConsistencyBundle and ParseKeyHistory. An error from the strict JSON check wraps the
 // strictjson sentinel too (strictjson.ErrDuplicate, ErrUnknown, …).
 var ErrBadBundle = errors.New("chain: malformed proof bundle")
 
@@ -170,7 +198,7 @@ var ErrBadBundle = errors.New("chain: malformed proof bundle")
 // FORMAT.md), a checkpoint note 16 KiB, a proof 64 or 128 hashes.
 const MaxBundleSize = 1 << 20
 
-// parseBundle decodes a bundle of either kind strictly (package
+// parseBundle decodes a bundle of any kind strictly (package
 // strictjson): one JSON object with exactly the members of v's type, each
 // once, names matched case-sensitively, nothing after it.
 func parseBundle(data []byte, v any) error {
@@ -186,46 +214,106 @@ func parseBundle(data []byte, v any) error {
 // ParseInclusionBundle decodes a bundle strictly: every member present once
 // under its exact name, no other member, the format line, nothing after the
 // object.
+//
+// A version 1 bundle (no endorsements member) parses to a bundle with
+// Format InclusionBundleFormatV1 and no endorsements.
 func ParseInclusionBundle(data []byte) (*InclusionBundle, error) {
 	var b InclusionBundle
-	if err := parseBundle(data, &b); err != nil {
+	if bundleFormat(data) == InclusionBundleFormatV1 {
+		var v1 inclusionBundleV1
+		if err := parseBundle(data, &v1); err != nil {
+			return nil, err
+		}
+		b = InclusionBundle{Format: v1.Format, Record: v1.Record, TreeSize: v1.TreeSize, Proof: v1.Proof, Checkpoint: v1.Checkpoint}
+	} else if err := parseBundle(data, &b); err != nil {
 		return nil, err
 	}
-	if b.Format != InclusionBundleFormat {
+	if b.Format != InclusionBundleFormat && b.Format != InclusionBundleFormatV1 {
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrBadBundle, b.Format, InclusionBundleFormat)
 	}
 	if len(b.Proof) > 64 {
 		return nil, fmt.Errorf("%w: proof of %d hashes", ErrBadBundle, len(b.Proof))
 	}
+	if err := checkEndorsements(b.Endorsements); err != nil {
+		return nil, err
+	}
 	return &b, nil
 }
 
-// ConsistencyBundleFormat is the format line of a ConsistencyBundle.
-const ConsistencyBundleFormat = "audit-sealer consistency proof v1"
+// bundleFormat returns the format member of a bundle, read leniently only
+// to choose the shape that the strict parse then enforces ("" if none).
+func bundleFormat(data []byte) string {
+	var f struct {
+		Format string `json:"format"`
+	}
+	if len(data) > MaxBundleSize || json.Unmarshal(data, &f) != nil {
+		return ""
+	}
+	return f.Format
+}
+
+// Format lines of a ConsistencyBundle. Version 2 adds the endorsements;
+// version 1 bundles are still accepted.
+const (
+	ConsistencyBundleFormat   = "audit-sealer consistency proof v2"
+	ConsistencyBundleFormatV1 = "audit-sealer consistency proof v1"
+)
 
 // ConsistencyBundle shows an auditor who kept an earlier checkpoint that the
 // log has only grown since: the RFC 6962 consistency proof from the tree of
-// OldSize leaves to the tree of the bundle's signed checkpoint.
+// OldSize leaves to the tree of the bundle's signed checkpoint, with the
+// endorsements of every key the log introduced up to it (v2).
 type ConsistencyBundle struct {
+	Format       string        `json:"format"`
+	OldSize      uint64        `json:"old_size"`
+	TreeSize     uint64        `json:"tree_size"`
+	Proof        []Hash        `json:"proof"`
+	Checkpoint   []byte        `json:"checkpoint"`   // the newer signed checkpoint note
+	Endorsements []Endorsement `json:"endorsements"` // v2: key endorsements in log order
+}
+
+// consistencyBundleV1 is the shape of a version 1 bundle.
+type consistencyBundleV1 struct {
 	Format     string `json:"format"`
 	OldSize    uint64 `json:"old_size"`
 	TreeSize   uint64 `json:"tree_size"`
 	Proof      []Hash `json:"proof"`
-	Checkpoint []byte `json:"checkpoint"` // the newer signed checkpoint note
+	Checkpoint []byte `json:"checkpoint"`
+}
+
+// MarshalJSON writes a version 1 bundle without endorsements, and a
+// version 2 bundle with a list (empty, never null).
+func (b ConsistencyBundle) MarshalJSON() ([]byte, error) {
+	if b.Format == ConsistencyBundleFormatV1 {
+		return json.Marshal(consistencyBundleV1{Format: b.Format, OldSize: b.OldSize, TreeSize: b.TreeSize, Proof: b.Proof, Checkpoint: b.Checkpoint})
+	}
+	type plain ConsistencyBundle
+	p := plain(b)
+	p.Endorsements = listed(p.Endorsements)
+	return json.Marshal(p)
 }
 
 // ParseConsistencyBundle decodes a bundle strictly, as ParseInclusionBundle
 // does.
 func ParseConsistencyBundle(data []byte) (*ConsistencyBundle, error) {
 	var b ConsistencyBundle
-	if err := parseBundle(data, &b); err != nil {
+	if bundleFormat(data) == ConsistencyBundleFormatV1 {
+		var v1 consistencyBundleV1
+		if err := parseBundle(data, &v1); err != nil {
+			return nil, err
+		}
+		b = ConsistencyBundle{Format: v1.Format, OldSize: v1.OldSize, TreeSize: v1.TreeSize, Proof: v1.Proof, Checkpoint: v1.Checkpoint}
+	} else if err := parseBundle(data, &b); err != nil {
 		return nil, err
 	}
-	if b.Format != ConsistencyBundleFormat {
+	if b.Format != ConsistencyBundleFormat && b.Format != ConsistencyBundleFormatV1 {
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrBadBundle, b.Format, ConsistencyBundleFormat)
 	}
 	if len(b.Proof) > 128 {
 		return nil, fmt.Errorf("%w: proof of %d hashes", ErrBadBundle, len(b.Proof))
+	}
+	if err := checkEndorsements(b.Endorsements); err != nil {
+		return nil, err
 	}
 	return &b, nil
 }

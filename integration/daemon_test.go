@@ -185,7 +185,7 @@ func runClients(socket string, n int, round string, stop <-chan struct{}) []ack 
 // exportKey writes the dev public key of dataDir to a PEM file.
 func exportKey(t *testing.T, dataDir string) string {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(bin, "audit-sealer"), "keys", "export-public", "--dev", "--data-dir", dataDir).Output()
+	out, err := exec.Command(filepath.Join(bin, "audit-sealer"), "keys", "export-public", "--current", "--dev", "--data-dir", dataDir).Output()
 	if err != nil {
 		t.Fatalf("export-public: %v", err)
 	}

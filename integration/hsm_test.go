@@ -56,7 +56,7 @@ func TestProductionModeOnSoftHSM(t *testing.T) {
 				t.Fatalf("stop: %v\n%s", err, d.stderr)
 			}
 			key := filepath.Join(t.TempDir(), "key.pem")
-			out, err := sealerCmd(env, "keys", "export-public").Output()
+			out, err := sealerCmd(env, "keys", "export-public", "--current").Output()
 			if err != nil {
 				t.Fatalf("export-public: %v", err)
 			}
@@ -94,6 +94,72 @@ func TestProductionModeOnSoftHSM(t *testing.T) {
 				t.Fatalf("serve with the retired key: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// TestKeyHistoryOnSoftHSM: after two rotations on a real token, keys
+// export-public prints the key history bundle, with which audit-verify
+// checks the log (exit 0); a proof made after both rotations checks with
+// the PEM of the first key alone (exit 0), which the exported active key
+// alone cannot do for the log (it did not sign the first checkpoints).
+func TestKeyHistoryOnSoftHSM(t *testing.T) {
+	env := softHSM(t, "ecdsa-p256")
+	dataDir := filepath.Join(t.TempDir(), "data")
+	socket := filepath.Join(shortSocketDir(t), "s.sock")
+	env = append(env, "AUDIT_SEALER_DATA_DIR="+dataDir, "AUDIT_SEALER_SOCKET="+socket)
+	d := startDaemonEnv(t, env)
+	runClients(socket, 1, "first", closedAfter(100*time.Millisecond))
+	if err := d.stop(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, d.stderr)
+	}
+	dir := t.TempDir()
+	original := filepath.Join(dir, "original.pem")
+	out, err := sealerCmd(env, "keys", "export-public", "--current").Output()
+	if err != nil {
+		t.Fatalf("export-public --current: %v", err)
+	}
+	os.WriteFile(original, out, 0o600)
+
+	cur := env
+	for _, label := range []string{"second", "third"} {
+		if out, err := sealerCmd(cur, "keys", "generate", "--algorithm", "ecdsa-p256", "--label", label).CombinedOutput(); err != nil {
+			t.Fatalf("keys generate %s: %v\n%s", label, err, out)
+		}
+		if out, err := sealerCmd(cur, "keys", "rotate", "--to-label", label).CombinedOutput(); err != nil {
+			t.Fatalf("keys rotate --to-label %s: %v\n%s", label, err, out)
+		}
+		cur = append(append([]string(nil), env...), "AUDIT_SEALER_PKCS11_KEY_LABEL="+label)
+	}
+	bundle := filepath.Join(dir, "bundle.json")
+	cmd := sealerCmd(cur, "keys", "export-public")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err = cmd.Output()
+	if err != nil {
+		t.Fatalf("export-public: %v\n%s", err, stderr.String())
+	}
+	os.WriteFile(bundle, out, 0o600)
+	if !strings.Contains(stderr.String(), "2 key introductions") || strings.Contains(stderr.String(), "warning") {
+		t.Fatalf("export-public said:\n%s", stderr.String())
+	}
+	if code, rep := auditVerifyArgs(t, "--key", bundle, "--require-hardware", "--json", dataDir); code != 0 {
+		t.Fatalf("audit-verify --key bundle.json: exit %d %v", code, rep)
+	}
+	proof := filepath.Join(dir, "proof.json")
+	if out, err := sealerCmd(cur, "prove", "--data-dir", dataDir, "--seq", "1", "--out", proof).CombinedOutput(); err != nil {
+		t.Fatalf("prove: %v\n%s", err, out)
+	}
+	if code, rep := auditVerifyArgs(t, "proof", "--key", original, "--json", proof); code != 0 || rep["verdict"] != "valid" {
+		t.Fatalf("audit-verify proof --key original.pem after two rotations: exit %d %v", code, rep)
+	}
+	active := filepath.Join(dir, "active.pem")
+	out, err = sealerCmd(cur, "keys", "export-public", "--current").Output()
+	if err != nil {
+		t.Fatalf("export-public --current: %v", err)
+	}
+	os.WriteFile(active, out, 0o600)
+	if code, out := auditVerifyArgsRaw(t, "--key", active, dataDir); code == 0 {
+		t.Fatalf("the active key alone verified the whole log:\n%s", out)
 	}
 }
 

@@ -107,28 +107,28 @@ wait $sealer
 trap '"$repo/scripts/swtpm/stop.sh" "$work/tpm" >/dev/null 2>&1 || true' EXIT
 ls -l "$data" | sed 's/^/  /'
 
-say "exporting the public key and verifying the log offline"
-"$bin/audit-sealer" keys export-public --config "$work/audit-sealer.toml" > "$work/key.pem"
+say "exporting the key history (the first key and its endorsed successors) and verifying the log offline"
+"$bin/audit-sealer" keys export-public --config "$work/audit-sealer.toml" > "$work/key-history.json"
 if [ "$tpm" = true ]; then
   say "the TPM certifies its counter for a fresh nonce; audit-verify checks that the log reaches it"
   nonce=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
   "$bin/audit-sealer" tpm certify --config "$work/audit-sealer.toml" --nonce "$nonce" --out "$work/tpm-evidence.json"
-  "$bin/audit-verify" --key "$work/key.pem" --require-hardware --tpm-evidence "$work/tpm-evidence.json" --nonce "$nonce" "$data"
+  "$bin/audit-verify" --key "$work/key-history.json" --require-hardware --tpm-evidence "$work/tpm-evidence.json" --nonce "$nonce" "$data"
 elif [ "$dev" = false ]; then
-  "$bin/audit-verify" --key "$work/key.pem" --require-hardware "$data"
+  "$bin/audit-verify" --key "$work/key-history.json" --require-hardware "$data"
 else
-  "$bin/audit-verify" --key "$work/key.pem" "$data"
+  "$bin/audit-verify" --key "$work/key-history.json" "$data"
 fi
 
 say "disclosing one record with its inclusion proof"
 "$bin/audit-sealer" prove --data-dir "$data" --seq 5 --out "$work/proof-5.json"
-"$bin/audit-verify" proof --key "$work/key.pem" "$work/proof-5.json" | head -2
+"$bin/audit-verify" proof --key "$work/key-history.json" "$work/proof-5.json" | head -2
 
 say "a query for one user, each result with its proof; audit-verify checks a result line"
 "$bin/audit-sealer" query --data-dir "$data" --user customer-7 --json --proofs --limit 5 > "$work/customer-7.jsonl"
 grep -c '"proof"' "$work/customer-7.jsonl" | sed 's/^/results with a proof: /'
 head -1 "$work/customer-7.jsonl" > "$work/result-1.json"
-"$bin/audit-verify" proof --key "$work/key.pem" "$work/result-1.json" | sed -n '1p;4p'
+"$bin/audit-verify" proof --key "$work/key-history.json" "$work/result-1.json" | sed -n '1p;4p'
 
 say "tampering with a copy: one byte of one event changed"
 cp -r "$data" "$work/tampered"
@@ -140,7 +140,7 @@ p = sys.argv[1]; b = bytearray(open(p, 'rb').read())
 i = b.find(b'customer-1'); b[i + 9] ^= 1
 open(p, 'wb').write(b)
 PY
-if "$bin/audit-verify" --key "$work/key.pem" "$work/tampered"; then
+if "$bin/audit-verify" --key "$work/key-history.json" "$work/tampered"; then
   echo "the tampered copy verified: this is a bug" >&2; exit 1
 else
   echo "(audit-verify exited $? as it must for a tampered log)"

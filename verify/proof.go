@@ -127,10 +127,23 @@ var (
 )
 
 // CheckInclusion checks a bundle from Prove: the checkpoint's signature by a
-// trusted key, the record's own hash and event schema, and the inclusion
+// trusted key (opts.Keys, or a key they endorsed through the bundle's
+// endorsements), the record's own hash and event schema, and the inclusion
 // proof from the record to the checkpoint's root.
 func CheckInclusion(bundle *chain.InclusionBundle, opts Options) (*Disclosed, error) {
-	cp, err := chain.OpenCheckpoint(bundle.Checkpoint, opts.Keys)
+	return NewKeyRing(opts.Keys).CheckInclusion(bundle)
+}
+
+// CheckInclusion is CheckInclusion with the keys of the ring: the bundle's
+// endorsements extend a copy of it (r itself is unchanged, so one ring
+// checks many bundles), and a checkpoint by a key the ring knows to be
+// retired fails (ErrRetiredKey).
+func (r *KeyRing) CheckInclusion(bundle *chain.InclusionBundle) (*Disclosed, error) {
+	ring, err := r.extended(bundle.Checkpoint, bundle.Endorsements)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := ring.Open(bundle.Checkpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +173,8 @@ func CheckInclusion(bundle *chain.InclusionBundle, opts Options) (*Disclosed, er
 }
 
 // ProveConsistency returns the bundle that shows the log's tree of oldSize
-// leaves is a prefix of the tree of its last checkpoint.
+// leaves is a prefix of the tree of its last checkpoint, with the
+// endorsements of the keys the log introduced up to it.
 func ProveConsistency(dir string, oldSize uint64) (*chain.ConsistencyBundle, error) {
 	note, size, err := lastCheckpoint(dir)
 	if err != nil {
@@ -175,18 +189,34 @@ func ProveConsistency(dir string, oldSize uint64) (*chain.ConsistencyBundle, err
 			return nil, err
 		}
 	}
-	return &chain.ConsistencyBundle{Format: chain.ConsistencyBundleFormat, OldSize: oldSize, TreeSize: size, Proof: p, Checkpoint: note}, nil
+	ends, err := Endorsements(dir, size)
+	if err != nil {
+		return nil, err
+	}
+	return &chain.ConsistencyBundle{Format: chain.ConsistencyBundleFormat, OldSize: oldSize, TreeSize: size, Proof: p, Checkpoint: note, Endorsements: ends}, nil
 }
 
 // CheckConsistency checks a bundle against the checkpoint the auditor kept
-// (old): both are signed by trusted keys, of the same log, and the proof
-// leads from old's root to the newer root. It returns the newer checkpoint.
+// (old): both are signed by trusted keys (opts.Keys, or keys they endorsed
+// through the bundle's endorsements: old may be signed by an earlier key
+// than the newer checkpoint), of the same log, and the proof leads from
+// old's root to the newer root. It returns the newer checkpoint.
 func CheckConsistency(bundle *chain.ConsistencyBundle, old []byte, opts Options) (*chain.SignedCheckpoint, error) {
-	prev, err := chain.OpenCheckpoint(old, opts.Keys)
+	return NewKeyRing(opts.Keys).CheckConsistency(bundle, old)
+}
+
+// CheckConsistency is CheckConsistency with the keys of the ring, as
+// KeyRing.CheckInclusion is.
+func (r *KeyRing) CheckConsistency(bundle *chain.ConsistencyBundle, old []byte) (*chain.SignedCheckpoint, error) {
+	ring, err := r.extended(bundle.Checkpoint, bundle.Endorsements)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := ring.Open(old)
 	if err != nil {
 		return nil, fmt.Errorf("verify: your checkpoint: %w", err)
 	}
-	cur, err := chain.OpenCheckpoint(bundle.Checkpoint, opts.Keys)
+	cur, err := ring.Open(bundle.Checkpoint)
 	if err != nil {
 		return nil, fmt.Errorf("verify: the bundle's checkpoint: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 func keysCommand() *cobra.Command {
@@ -27,20 +28,47 @@ func keysCommand() *cobra.Command {
 func exportPublicCommand() *cobra.Command {
 	var f configFlags
 	var format string
+	var current bool
+	var roots []string
 	cmd := &cobra.Command{
-		Use:   "export-public [--format pem|note]",
-		Short: "Print the public key that verifies checkpoints (PEM for openssl and audit-verify, or a note verifier key)",
-		Args:  cobra.NoArgs,
+		Use:   "export-public [--current] [--format bundle|pem|note] [--root FILE]",
+		Short: "Print what auditors need to verify checkpoints: the log's key history bundle (default), or the active public key",
+		Long: `export-public prints, by default, the key history bundle of the log in the
+data directory (FORMAT.md §5.5): the key that signed the log's first
+checkpoint (the root, the key auditors pin) and, for every key introduced
+since (keys rotate), the audit.key_introduced record with the checkpoint that
+endorses it and the record's inclusion proof. audit-verify --key takes the
+bundle; it stays valid after any number of rotations.
+
+The log holds its first key's signatures, not the key: export-public looks
+for it among the keys on the token (or the development key) and the keys
+given with --root (the PEM you exported before the first rotation).
+
+--current (or --format pem|note) prints only the active key: PEM
+(SubjectPublicKeyInfo, for openssl and audit-verify) or a note verifier key.
+After a rotation that key alone does not verify the log's earlier
+checkpoints.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd.Flags())
 			if err != nil {
 				return &exitError{code: 2, err: err}
+			}
+			switch {
+			case format == "" && current:
+				format = "pem"
+			case format == "":
+				format = "bundle"
+			case format == "bundle" && current:
+				return &exitError{code: 2, err: errors.New("--current prints one key: --format pem or note")}
 			}
 			pub, err := configuredKey(cfg)
 			if err != nil {
 				return err
 			}
 			switch format {
+			case "bundle":
+				return exportHistory(cmd, cfg, pub, roots)
 			case "pem":
 				fmt.Fprint(cmd.OutOrStdout(), string(pub.MarshalPEM()))
 			case "note":
@@ -49,14 +77,60 @@ func exportPublicCommand() *cobra.Command {
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), pub.VerifierKey())
 			default:
-				return &exitError{code: 2, err: fmt.Errorf("--format %q: want pem or note", format)}
+				return &exitError{code: 2, err: fmt.Errorf("--format %q: want bundle, pem or note", format)}
 			}
 			return nil
 		},
 	}
 	f.register(cmd.Flags())
-	cmd.Flags().StringVar(&format, "format", "pem", "pem (SubjectPublicKeyInfo) or note (sumdb/note verifier key)")
+	cmd.Flags().StringVar(&format, "format", "", "bundle (key history, the default), pem (SubjectPublicKeyInfo of the active key, the default with --current) or note (its sumdb/note verifier key)")
+	cmd.Flags().BoolVar(&current, "current", false, "print only the active key")
+	cmd.Flags().StringArrayVar(&roots, "root", nil, "a public key file (PEM or note key) that may be the log's first key, when it is no longer on the token; repeatable")
 	return cmd
+}
+
+// exportHistory prints the key history bundle of the log in the data
+// directory. The root is looked for among the keys on the token (or the
+// development key), the --root files and the keys the log introduced.
+func exportHistory(cmd *cobra.Command, cfg config.Config, active signer.PublicKey, roots []string) error {
+	candidates, err := signer.LoadPublicKeys(roots)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--root: %w", err)}
+	}
+	candidates = append(candidates, active)
+	if !cfg.Dev {
+		keys, err := tokenKeys(cfg)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k.KeyID != "" {
+				candidates = append(candidates, k.Public)
+			}
+		}
+	}
+	h, err := verify.KeyHistoryOf(cfg.DataDir, candidates)
+	if errors.Is(err, verify.ErrRootUnknown) {
+		return fmt.Errorf("%w: give the public key you exported before the first rotation with --root", err)
+	}
+	if err != nil {
+		return err
+	}
+	root, _ := h.RootKey()
+	ring := verify.NewKeyRing(signer.Verifiers{root})
+	if err := ring.Follow(h.Origin, h.Endorsements); err != nil {
+		return fmt.Errorf("the log's key history does not check: %w", err)
+	}
+	data, err := json.MarshalIndent(h, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), string(data))
+	fmt.Fprintf(cmd.ErrOrStderr(), "audit-sealer: key history of %s: root key %s, %d key introductions\n", h.Origin, root.ID(), len(h.Endorsements))
+	if !ring.Keys().Contains(active) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "audit-sealer: warning: the active key %s is not endorsed from the root (introduced without endorsement, or not yet introduced): auditors must be given it out of band (--current)\n", active.ID())
+	}
+	return nil
 }
 
 func generateCommand() *cobra.Command {
@@ -118,11 +192,7 @@ func listCommand() *cobra.Command {
 			if err != nil && !isOnlyMissingKeyLabel(cfg) {
 				return &exitError{code: 2, err: err}
 			}
-			hc, err := hsmConfig(cfg)
-			if err != nil {
-				return err
-			}
-			keys, err := hsm.ListKeys(hc)
+			keys, err := tokenKeys(cfg)
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,7 @@
 //	audit-sealer serve [--config FILE] [--data-dir DIR] [--socket PATH] [--dev] ...
 //	audit-sealer emit [--durable] --socket PATH < events.ndjson
 //	audit-sealer status [--json] --socket PATH
-//	audit-sealer keys export-public --dev --data-dir DIR [--format pem|note]
+//	audit-sealer keys export-public --dev --data-dir DIR [--current] [--format bundle|pem|note] [--root FILE]
 //	audit-sealer prove --data-dir DIR (--seq N | --from-size A) --out FILE
 //	audit-sealer report gdpr|soc2 --data-dir DIR --key FILE [--customer ID] [--from T] [--to T] [--format json|html]
 //	audit-sealer export --format jsonl|cef|ocsf [filters] [--follow]

@@ -99,11 +99,7 @@ func configuredKey(cfg config.Config) (signer.PublicKey, error) {
 		}
 		return s.Public(), nil
 	}
-	hc, err := hsmConfig(cfg)
-	if err != nil {
-		return signer.PublicKey{}, err
-	}
-	keys, err := hsm.ListKeys(hc)
+	keys, err := tokenKeys(cfg)
 	if err != nil {
 		return signer.PublicKey{}, err
 	}
@@ -115,6 +111,15 @@ func configuredKey(cfg config.Config) (signer.PublicKey, error) {
 		}
 	}
 	return signer.PublicKey{}, fmt.Errorf("no key labelled %q with a public half on the token", cfg.Signer.KeyLabel)
+}
+
+// tokenKeys lists the keys on the configured PKCS#11 token.
+func tokenKeys(cfg config.Config) ([]hsm.KeyInfo, error) {
+	hc, err := hsmConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return hsm.ListKeys(hc)
 }
 
 // readError gives a failed read of the log its exit status: 1 when the

@@ -19,7 +19,6 @@ import (
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/evidence"
 	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
-	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
@@ -81,25 +80,6 @@ type common struct {
 	json     bool
 }
 
-func (c *common) keys() (signer.Verifiers, error) {
-	if len(c.keyFiles) == 0 {
-		return nil, errors.New("no --key given: name the public key(s) you trust")
-	}
-	var vs signer.Verifiers
-	for _, f := range c.keyFiles {
-		data, err := storage.ReadFileMax(f, maxKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("--key: %w", err)
-		}
-		k, err := signer.ParsePublicKey(data)
-		if err != nil {
-			return nil, fmt.Errorf("--key %s: %w", f, err)
-		}
-		vs = append(vs, k)
-	}
-	return vs, nil
-}
-
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var c common
 	var checkpointFile string
@@ -114,7 +94,11 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 record hashes, the hash chain, sequence numbers across segments, event schemas,
 Merkle roots and checkpoint signatures, and that the tail is sealed.
 
---key takes a PEM public key or a note verifier key (repeat it for several).
+--key takes a PEM public key, a note verifier key, or the key history bundle
+of audit-sealer keys export-public (repeat it for several). A key history is
+trusted from its root key (the log's first key; pin it); the log's own key
+endorsements then make later keys trusted, and each endorsement of the
+bundle must name the record the log holds at that seq.
 --checkpoint takes a checkpoint you kept earlier: the log must contain it.
 --tpm-evidence takes TPM evidence of the anchor counter (audit-sealer tpm
 certify): it must be by the attestation key the log's TPM identity names
@@ -127,11 +111,14 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			keys, err := c.keys()
+			t, err := c.trust()
 			if err != nil {
 				return err
 			}
-			opts := verify.Options{Keys: keys, Workers: workers, RequireHardware: requireHardware, AllSignatures: allSignatures}
+			if err := t.checkHistories(args[0]); err != nil {
+				return err
+			}
+			opts := verify.Options{Keys: t.keys, Workers: workers, RequireHardware: requireHardware, AllSignatures: allSignatures}
 			if akNameHex != "" {
 				if opts.AKName, err = parseAKName(akNameHex); err != nil {
 					return fmt.Errorf("--ak-name: %w", err)
@@ -201,7 +188,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 			return nil
 		},
 	}
-	root.PersistentFlags().StringArrayVar(&c.keyFiles, "key", nil, "trusted public key file (PEM or note verifier key); repeatable")
+	root.PersistentFlags().StringArrayVar(&c.keyFiles, "key", nil, "trusted public key file (PEM or note verifier key) or key history bundle (audit-sealer keys export-public); repeatable")
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON document")
 	root.Flags().StringVar(&checkpointFile, "checkpoint", "", "a checkpoint kept earlier; the log must be consistent with it")
 	root.Flags().IntVar(&workers, "workers", 0, "goroutines checking records, and segments checked at once (0 = all cores)")
@@ -225,7 +212,7 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 		Short: "Check a single-record disclosure bundle (from audit-sealer prove), or one result line of audit-sealer query --proofs",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			keys, err := c.keys()
+			t, err := c.trust()
 			if err != nil {
 				return err
 			}
@@ -237,9 +224,12 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err // exit 2: not well formed, so no proof either way
 			}
-			d, err := verify.CheckInclusion(bundle, verify.Options{Keys: keys})
+			d, err := t.ring.CheckInclusion(bundle)
 			if err == nil && result != nil {
 				err = checkResult(result, &d.Record)
+			}
+			if errors.Is(err, chain.ErrUnknownKey) {
+				return untrusted(c, stdout, "proof", err)
 			}
 			if err != nil {
 				if c.json {
@@ -286,7 +276,7 @@ func newConsistencyCommand(c *common, stdout io.Writer) *cobra.Command {
 		Short: "Check that the log only grew since a checkpoint you kept (bundle from audit-sealer prove --from-size)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			keys, err := c.keys()
+			t, err := c.trust()
 			if err != nil {
 				return err
 			}
@@ -305,7 +295,10 @@ func newConsistencyCommand(c *common, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cur, err := verify.CheckConsistency(b, old, verify.Options{Keys: keys})
+			cur, err := t.ring.CheckConsistency(b, old)
+			if errors.Is(err, chain.ErrUnknownKey) {
+				return untrusted(c, stdout, "consistency", err)
+			}
 			if err != nil {
 				if c.json {
 					json.NewEncoder(stdout).Encode(map[string]any{"verdict": "inconsistent", "error": err.Error()})
@@ -324,6 +317,18 @@ func newConsistencyCommand(c *common, stdout io.Writer) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&kept, "checkpoint", "", "the checkpoint you kept earlier")
 	return cmd
+}
+
+// untrusted reports a bundle that no key the auditor trusts signed (nor
+// endorsed through the bundle's endorsements): it cannot be checked, which
+// says nothing about the log (exit 2), unlike a bundle that fails.
+func untrusted(c *common, stdout io.Writer, what string, err error) error {
+	if c.json {
+		json.NewEncoder(stdout).Encode(map[string]any{"verdict": "cannot_check", "error": err.Error()})
+	} else {
+		fmt.Fprintf(stdout, "audit-verify: cannot check the %s: not signed by a key you trust: %v\n", what, err)
+	}
+	return exitCode(exitCannotRun)
 }
 
 func summaryOf(cp *chain.SignedCheckpoint) map[string]any {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/index"
 	"github.com/audit-sealer/audit-sealer/storage"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 // FormatExamples builds a small log with the fixed test key and clock in a
@@ -20,7 +22,8 @@ import (
 // "event-record" (an annotated event record), "checkpoint" (a signed
 // checkpoint with the verifier key that opens it), "commit-record" (an
 // annotated commit record, with the run key that signed it) and
-// "index-file" (the annotated index file of the example's segment).
+// "index-file" (the annotated index file of the example's segment) and
+// "key-history" (the key history bundle of a log rotated once, decoded).
 func FormatExamples() (map[string]string, error) {
 	root, err := os.MkdirTemp("", "audit-sealer-format-")
 	if err != nil {
@@ -81,7 +84,48 @@ func FormatExamples() (map[string]string, error) {
 		return nil, err
 	}
 	out["index-file"] = annotateIndex(x)
+	if out["key-history"], err = keyHistoryExample(filepath.Join(root, "rotated")); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// keyHistoryExample builds a log of two events whose key is then rotated
+// from the "main" test key to the "second", and returns its key history
+// bundle (FORMAT.md §5.5) with the endorsement's record and checkpoint
+// decoded below it.
+func keyHistoryExample(dir string) (string, error) {
+	clock := NewClock()
+	l, err := buildLog(dir, logSpec{events: 2, key: Key("main"), logSeed: "key history example"}, clock, true)
+	if err != nil {
+		return "", err
+	}
+	if _, err := l.IntroduceKey(Key("second"), "scheduled rotation"); err != nil {
+		l.Close()
+		return "", err
+	}
+	if err := l.Close(); err != nil {
+		return "", err
+	}
+	h, err := verify.KeyHistoryOf(dir, Keys("main"))
+	if err != nil {
+		return "", err
+	}
+	data, err := json.MarshalIndent(h, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", data)
+	for i, e := range h.Endorsements {
+		rec, err := chain.Decode(e.Record)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "\nendorsement %d, record %d (sealer_event %s):\n%s\nits checkpoint (signed by key %s):\n%s", i, rec.Seq, rec.Type, rec.Event, Key("main").Public().ID(), e.Checkpoint)
+	}
+	fmt.Fprintf(&b, "\nkey ids: main %s, second %s\n", Key("main").Public().ID(), Key("second").Public().ID())
+	return b.String(), nil
 }
 
 // annotateIndex lays out an index file field by field, as FORMAT.md §8
