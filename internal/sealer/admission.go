@@ -96,10 +96,10 @@ func (s *Sealer) submit(r *request) error {
 // events go first: while one waits for a full queue, every non-critical
 // event is shed, and while one waits for its own uid's share to drain, that
 // uid's non-critical events are (the counter it is counted in, s's or q's,
-// follows the reason it waits). Counting every critical event as waiting
-// shed non-critical events with the queue far from full (~60 per million
-// events under the benchmark's load); counting a wait for a uid's share
-// against everyone got every other peer's events shed.
+// follows the reason it waits). Only a critical event that was refused
+// counts as waiting, so that non-critical events are never shed while the
+// queue has room; and a wait for a uid's share sheds only that uid's
+// events, never another peer's.
 func (s *Sealer) waitForRoom(size int64, q *peerQueue, err error) error {
 	deadline := time.NewTimer(s.cfg.Queue.CriticalWait.Duration)
 	defer deadline.Stop()

@@ -63,9 +63,8 @@ const (
 )
 
 // queueCost is what r is charged against the queue's byte bound: the
-// allocated size of its body plus the overheads above. Counting the body's
-// bytes alone let a full queue of ~500-byte events take ~2.3 KiB of heap
-// each (GC headroom included) while the bound counted 0.47 KiB.
+// allocated size of its body plus the overheads above, so that the byte
+// bound limits the memory a full queue holds, not only its payload.
 func queueCost(r *request) int64 {
 	c := int64(cap(r.body)) + requestOverhead
 	if r.done != nil {
