@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -426,5 +427,46 @@ func TestSigningKeyMustBeIntroduced(t *testing.T) {
 	l.Close()
 	if rep := verifyDir(t, dir); rep.Verdict != verify.Intact {
 		t.Fatalf("%s %v", rep.Verdict, rep.FirstFailure)
+	}
+}
+
+// TestRetiredKeyRefusedSegmentsLater: a sealer started with a key that
+// was rotated out is refused with ErrKeyNotIntroduced, however many
+// segments its successor has written since the endorsement.
+func TestRetiredKeyRefusedSegmentsLater(t *testing.T) {
+	for _, events := range []int{2, 200} {
+		dir := filepath.Join(t.TempDir(), "log")
+		clock := testkit.NewClock()
+		old := config(t, dir, clock)
+		old.SegmentSize = 4000
+		l, _, err := ledger.Open(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		appendN(t, l, clock, 0, 2)
+		if _, err := l.IntroduceKey(testkit.Key("other"), "test"); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		next := old
+		next.Signer = testkit.Key("other")
+		if l, _, err = ledger.Open(next); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < events; i++ {
+			appendN(t, l, clock, 2+i, 1)
+			if _, err := l.RotateIfDue(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close()
+		segs, _ := storage.ListSegments(dir)
+		_, _, err = ledger.Open(old)
+		if !errors.Is(err, ledger.ErrKeyNotIntroduced) {
+			t.Fatalf("%d events (%d segments) after the rotation, open with the retired key: %v, want ErrKeyNotIntroduced", events, len(segs), err)
+		}
+		if len(segs) == 1 && !strings.Contains(err.Error(), "was rotated out") {
+			t.Errorf("the endorsement in the same segment: the refusal should say the key was rotated out: %v", err)
+		}
 	}
 }

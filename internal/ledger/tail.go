@@ -119,6 +119,16 @@ type tailScan struct {
 	checkpoints []scannedCheckpoint
 	commits     []scannedCommit
 	anchors     anchorFacts
+	// introduced are the audit.key_introduced records scanned: the key each
+	// hands signing to, by record.
+	introduced []introduction
+}
+
+// introduction is an audit.key_introduced record: at seq, key keyID was
+// introduced.
+type introduction struct {
+	seq   uint64
+	keyID string
 }
 
 // scanTail reads the last n segments of the log (fewer if it has fewer)
@@ -233,6 +243,11 @@ func (t *tailScan) record(payload []byte, h *chain.Hasher, first bool, at *scann
 		switch string(rec.Type) {
 		case event.TypeAnchorState:
 			t.anchors.state(rec.Seq, rec.Event)
+		case event.TypeKeyIntroduced:
+			ev, err := event.Decode(rec.Event, event.DecodeOptions{Now: rec.Time(), AllowSealerEvents: true})
+			if ki, ok := ev.(*event.KeyIntroduced); err == nil && ok {
+				t.introduced = append(t.introduced, introduction{seq: rec.Seq, keyID: ki.KeyID})
+			}
 		}
 	}
 	return nil
@@ -250,6 +265,9 @@ type authentication struct {
 	// notCrash says why the remainder cannot be what a crash leaves, or is
 	// "" when it can be.
 	notCrash string
+	// foreignAfter is the last checkpoint after trusted that is well formed
+	// but not signed by the log key (another key's, or a forgery), or nil.
+	foreignAfter *scannedCheckpoint
 }
 
 // authenticate finds how far the scanned records are authenticated.
@@ -264,10 +282,21 @@ func (l *Ledger) authenticate(t *tailScan) (*authentication, error) {
 		}
 		if _, err := chain.OpenCheckpoint(c.note, own); err != nil {
 			a.notCrash = fmt.Sprintf("checkpoint record %d does not verify with this sealer's key: %v", c.seq, err)
+			if a.foreignAfter == nil {
+				a.foreignAfter = c
+			}
 			continue
 		}
 		a.trusted = c
 		break
+	}
+	if succ := t.successorOf(l.cfg.Signer.Public().ID(), a); succ != nil {
+		// This key endorsed a successor, whose checkpoints follow: it was
+		// rotated out and signs nothing more (FORMAT.md §5.1). The records
+		// after its last checkpoint are the successor's, not a crash's
+		// remains to cut.
+		return nil, fmt.Errorf("%w: key %s was rotated out: it endorsed key %s (introduced at record %d) in checkpoint record %d, and checkpoint record %d is signed by another key; start the sealer with the key in force",
+			ErrKeyNotIntroduced, l.cfg.Signer.Public().ID(), succ.keyID, succ.seq, a.trusted.seq, a.foreignAfter.seq)
 	}
 	if a.trusted == nil && len(t.checkpoints) > 0 {
 		last := &t.checkpoints[len(t.checkpoints)-1]
@@ -544,4 +573,21 @@ func (l *Ledger) takeTail(t *tailScan, a *authentication) {
 		}
 	}
 	l.lastAnchor, l.lastAnchorSeq, l.pendingIntent = t.anchors.last, t.anchors.lastSeq, t.anchors.intent
+}
+
+// successorOf returns the key introduction that the log key endorsed, when
+// the log key's last checkpoint (a.trusted) covers an introduction of
+// another key and a well-formed checkpoint not signed by the log key
+// follows it: the log key was rotated out. It returns nil otherwise.
+func (t *tailScan) successorOf(ownID string, a *authentication) *introduction {
+	if a.trusted == nil || a.foreignAfter == nil || a.foreignAfter.seq < a.trusted.seq {
+		return nil
+	}
+	for i := len(t.introduced) - 1; i >= 0; i-- {
+		in := &t.introduced[i]
+		if in.seq < a.trusted.seq && in.keyID != ownID {
+			return in
+		}
+	}
+	return nil
 }
