@@ -87,10 +87,9 @@ func ReplySchema() ([]byte, error) {
 			"critical", typed("boolean"),
 			"event", object("$ref", SchemaBaseURI+"events.schema.json"),
 			"proof", typed("object"),
-		),
-		"additionalProperties", false)
+		))
 	status := object("type", "object",
-		"description", "the sealer's status; members may be added",
+		"description", "the sealer's status",
 		"required", []string{"last_seq", "records", "unsealed", "last_checkpoint_size", "last_checkpoint_time",
 			"queue_depth", "queue_bytes", "queue_uids", "shed_total", "key_id", "key_kind", "algorithm", "dev",
 			"signer_error", "storage_error", "anchoring", "anchors_made", "nv_writes_per_year_estimate",
@@ -129,13 +128,13 @@ func ReplySchema() ([]byte, error) {
 			"field", object("type", "string", "description", "invalid_event: the JSON path of the field"),
 			"rule", object("type", "string", "description", "invalid_event: the rule code"),
 			"reason", object("type", "string", "description", "tampered: the verifier's reason code"),
-		),
-		"additionalProperties", false)
+		))
 	s := object(
 		"$schema", draft202012,
 		"$id", SchemaBaseURI+"reply.schema.json",
 		"title", "audit-sealer reply (protocol version 1)",
 		"description", "One reply line of PROTOCOL.md. Generated from package event; do not edit.",
+		"$comment", "Members may be added within protocol version 1 (PROTOCOL.md, Evolution), so the objects here are open: a client ignores members it does not know.",
 		"type", "object",
 		"required", []string{"ok"},
 		"properties", object(
@@ -154,7 +153,6 @@ func ReplySchema() ([]byte, error) {
 			"next", u64Schema(),
 			"error", errObj,
 		),
-		"additionalProperties", false,
 		"allOf", []any{
 			whenConst("ok", false, object("required", []string{"error"})),
 			whenConst("ok", true, object("not", object("required", []string{"error"}))),
