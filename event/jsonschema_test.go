@@ -334,6 +334,15 @@ func TestProtocolExamples(t *testing.T) {
 	if requests < 6 || replies < 10 {
 		t.Errorf("found %d requests and %d replies in PROTOCOL.md; the extraction is broken", requests, replies)
 	}
+	for _, good := range []string{
+		`{"op":"ping","filter":{"usr":"x"},"event":null}`, // fields an op does not use are ignored
+		`{"op":"report_dropped","count":3,"reason":""}`,
+		`{"op":"query","filter":{"user":"admin","from":"2026-11-01T00:00:00+01:00"},"limit":0}`,
+	} {
+		if err := request.Validate(instance(t, good)); err != nil {
+			t.Errorf("request.schema.json refuses %s: %v", good, err)
+		}
+	}
 	for _, bad := range []string{
 		`{"id":"1"}`,                                           // no op
 		`{"op":"shout"}`,                                       // unknown op
@@ -344,6 +353,8 @@ func TestProtocolExamples(t *testing.T) {
 		`{"op":"ping","durable":"yes"}`,                        // wrong type
 		`{"op":"query","filter":{"usr":"x"}}`,                  // unknown filter field
 		`{"op":"ping","id":"` + strings.Repeat("i", 65) + `"}`, // id too long
+		`{"op":"ping","filter":null}`,                          // null where not an event
+		`{"op":"report_dropped","count":1,"reason":"a\rb"}`,    // a reason the event's text rules refuse
 	} {
 		if request.Validate(instance(t, bad)) == nil {
 			t.Errorf("request.schema.json accepts %s", bad)

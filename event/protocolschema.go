@@ -32,12 +32,23 @@ func idSchema() *jsonObject {
 // events.schema.json. The output is deterministic.
 func RequestSchema() ([]byte, error) {
 	events := SchemaBaseURI + "events.schema.json"
+	filter := object("type", "object", "additionalProperties", false, "properties", object(
+		"user", typed("string"),
+		"service", typed("string"),
+		"types", object("type", "array", "items", typed("string")),
+		"entity", typed("string"),
+		"from", dateTime(),
+		"to", dateTime(),
+		"critical", typed("boolean"),
+		"sealer", typed("boolean"),
+		"after", u64Schema(),
+	))
 	s := object(
 		"$schema", draft202012,
 		"$id", SchemaBaseURI+"request.schema.json",
 		"title", "audit-sealer request (protocol version 1)",
 		"description", "One request line of PROTOCOL.md. Generated from package event; do not edit.",
-		"$comment", "Fields an op does not use are accepted and ignored by the sealer, and by this schema. Not expressible: a line is at most 131072 bytes; keys may not repeat; nesting is at most 64 levels.",
+		"$comment", "Fields an op does not use are accepted and ignored by the sealer, and by this schema, but they must have the type given here and may not be null (except event). Not expressible: a line is at most 131072 bytes; keys may not repeat; nesting is at most 64 levels.",
 		"type", "object",
 		"required", []string{"op"},
 		"properties", object(
@@ -47,19 +58,8 @@ func RequestSchema() ([]byte, error) {
 			"service", object("type", "string", "description", "one of the service identities the sealer's policy gives the peer"),
 			"event", object("description", "emit: the event"),
 			"count", u64Schema(),
-			"reason", object("description", "report_dropped: a short code; empty means unspecified",
-				"anyOf", []any{object("const", ""), object("$ref", events+"#/$defs/text")}),
-			"filter", object("type", "object", "additionalProperties", false, "properties", object(
-				"user", typed("string"),
-				"service", typed("string"),
-				"types", object("type", "array", "items", typed("string")),
-				"entity", typed("string"),
-				"from", dateTime(),
-				"to", dateTime(),
-				"critical", typed("boolean"),
-				"sealer", typed("boolean"),
-				"after", u64Schema(),
-			)),
+			"reason", object("type", "string", "description", "report_dropped: a short code; empty means unspecified"),
+			"filter", object("description", "query: which records", "not", typed("null")),
 			"limit", object("type", "integer", "description", "at most 1000 matches; 0, a negative value or one above 1000 means 1000"),
 		),
 		"additionalProperties", false,
@@ -67,7 +67,11 @@ func RequestSchema() ([]byte, error) {
 			whenConst("op", "emit", object("required", []string{"event"},
 				"properties", object("event", object("$ref", events+"#/$defs/client_event")))),
 			whenConst("op", "report_dropped", object("required", []string{"count"},
-				"properties", object("count", object("minimum", 1)))),
+				"properties", object(
+					"count", object("minimum", 1),
+					"reason", object("anyOf", []any{object("const", ""), object("$ref", events+"#/$defs/text")}),
+				))),
+			whenConst("op", "query", object("properties", object("filter", filter))),
 		},
 	)
 	return marshalDocument(s)
