@@ -59,6 +59,17 @@ var typeDocs = map[string]string{
 	TypeTPMIdentity:            "The TPM that anchors the log: its attestation key and the anchor counter's NV index.",
 }
 
+// sharedShapes are the objects several types share, with what they are.
+var sharedShapes = []struct {
+	name string
+	sch  *schema
+	doc  string
+}{
+	{"actor", &actorSchema, "Who performed the action."},
+	{"resource", &resourceSchema, "The object an action applies to."},
+	{"result", &resultSchema, `The outcome of an operation, in exactly one of three forms: {"status":"success"}, {"status":"failure","reason":...} (reason required) or {"status":"partial_success","details":...} (details required); no other combination of keys.`},
+}
+
 // categoryTitles names the categories in EVENTS.md, in registry order.
 var categoryTitles = map[string]string{
 	"authentication": "Authentication",
@@ -152,16 +163,8 @@ func CatalogueMarkdown() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(catalogueIntro)
 	b.WriteString("\n## Shared shapes\n")
-	for _, s := range []struct {
-		name string
-		sch  *schema
-		note string
-	}{
-		{"actor", &actorSchema, "Who performed the action."},
-		{"resource", &resourceSchema, "The object an action applies to."},
-		{"result", &resultSchema, "The outcome of an operation. Exactly one of three forms: `{\"status\":\"success\"}`, `{\"status\":\"failure\",\"reason\":…}` (reason required) or `{\"status\":\"partial_success\",\"details\":…}` (details required); no other combination of keys."},
-	} {
-		fmt.Fprintf(&b, "\n### %s\n\n%s\n\n", s.name, s.note)
+	for _, s := range sharedShapes {
+		fmt.Fprintf(&b, "\n### %s\n\n%s\n\n", s.name, s.doc)
 		writeFieldTable(&b, s.sch)
 	}
 	b.WriteString("\n## Types\n\nC marks the critical types: made durable and sealed by a signed checkpoint before the reply, whatever `durable` says.\n")

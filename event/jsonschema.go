@@ -42,15 +42,19 @@ const (
 	// refusedAlways: C0 controls but tab and line feed, DEL, C1 controls,
 	// the bidirectional controls and U+FEFF.
 	refusedAlways = "\x00-\x08\x0b-\x1f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff"
-	patternHex64  = "^[0-9a-f]{64}$"
-	patternFinger = "^token:[0-9a-f]{6,64}$"
-	patternHex    = "^[0-9a-f]{8,128}$"
 	// patternBase64 is canonical standard base64 with padding: the last
 	// symbol before the padding carries no unused bits.
 	patternBase64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$"
 	// patternTime is the accepted RFC 3339 subset, UTC, years from 2000.
 	patternTime = `^(?:2[0-9]{3}|[3-9][0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?(?:Z|\+00:00)$`
 )
+
+// exactPatterns state the classes whose rule is a pattern exactly.
+var exactPatterns = map[textClass]string{
+	classHex64:       "^[0-9a-f]{64}$",
+	classFingerprint: "^token:[0-9a-f]{6,64}$",
+	classHex:         "^[0-9a-f]{8,128}$",
+}
 
 // textDefs names the text rules in $defs, in output order.
 var textDefs = []struct {
@@ -128,12 +132,8 @@ func textSchema(r *textRule) *jsonObject {
 	switch r.class {
 	case classEnum:
 		return object("enum", r.enum)
-	case classHex64:
-		return object("type", "string", "description", describeText(r), "pattern", patternHex64)
-	case classFingerprint:
-		return object("type", "string", "description", describeText(r), "pattern", patternFinger)
-	case classHex:
-		return object("type", "string", "description", describeText(r), "pattern", patternHex)
+	case classHex64, classFingerprint, classHex:
+		return object("type", "string", "description", describeText(r), "pattern", exactPatterns[r.class])
 	case classBase64:
 		// Base64 is ASCII: maxLength counts bytes here, exactly.
 		return object("type", "string", "description", describeText(r), "minLength", 4, "maxLength", base64Max(r), "pattern", patternBase64)
@@ -194,26 +194,15 @@ func init() {
 			build func(*schemaBuilder) *jsonObject
 		}{name, build})
 	}
-	add("actor", func(b *schemaBuilder) *jsonObject {
-		return b.shape(&actorSchema, "", "Who performed the action.")
-	})
-	add("resource", func(b *schemaBuilder) *jsonObject {
-		return b.shape(&resourceSchema, "", "The object an action applies to.")
-	})
-	add("result", func(b *schemaBuilder) *jsonObject {
-		o := b.shape(&resultSchema, "", `The outcome of an operation: {"status":"success"}, {"status":"failure","reason":...} or {"status":"partial_success","details":...}, no other combination.`)
-		null := object("type", "null")
-		str := object("type", "string")
-		when := func(status ResultStatus, then *jsonObject) *jsonObject {
-			return object("if", object("properties", object("status", object("const", status))), "then", then)
-		}
-		o.set("allOf", []any{
-			when(StatusSuccess, object("properties", object("reason", null, "details", null))),
-			when(StatusFailure, object("required", []string{"reason"}, "properties", object("reason", str, "details", null))),
-			when(StatusPartialSuccess, object("required", []string{"details"}, "properties", object("reason", null, "details", str))),
+	for _, sh := range sharedShapes {
+		add(sh.name, func(b *schemaBuilder) *jsonObject {
+			o := b.shape(sh.sch, "", sh.doc)
+			if sh.sch == &resultSchema {
+				o.set("allOf", resultShapeRules())
+			}
+			return o
 		})
-		return o
-	})
+	}
 	add("timestamp", func(*schemaBuilder) *jsonObject { return timeSchema(timeEvent) })
 	add("expiry_time", func(*schemaBuilder) *jsonObject { return timeSchema(timeExpiry) })
 	for _, d := range textDefs {
@@ -241,6 +230,20 @@ func init() {
 		return object("type", "object", "description", "string to string, at most "+strconv.Itoa(maxSettings)+" entries; keys may not be empty, values may",
 			"maxProperties", maxSettings, "propertyNames", b.ref("text"), "additionalProperties", b.ref("free_text"))
 	})
+}
+
+// resultShapeRules are checkResultShape's rules: which of reason and
+// details each status requires and allows (an absent key may be null).
+func resultShapeRules() []any {
+	null, str := object("type", "null"), object("type", "string")
+	when := func(status ResultStatus, then *jsonObject) *jsonObject {
+		return object("if", object("properties", object("status", object("const", status))), "then", then)
+	}
+	return []any{
+		when(StatusSuccess, object("properties", object("reason", null, "details", null))),
+		when(StatusFailure, object("required", []string{"reason"}, "properties", object("reason", str, "details", null))),
+		when(StatusPartialSuccess, object("required", []string{"details"}, "properties", object("reason", null, "details", str))),
+	}
 }
 
 func timeSchema(r timeRule) *jsonObject {
