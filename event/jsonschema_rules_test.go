@@ -85,3 +85,50 @@ func TestTextSchemasMatchRules(t *testing.T) {
 		}
 	}
 }
+
+// TestTimestampSchemaMatchesRule compares $defs/timestamp (pattern and
+// format date-time, asserted) with parseTimestamp and the 2000-01-01 bound
+// on every combination of the parts that matter. The bound ahead of the
+// sealer's clock is left out: no schema can state it.
+func TestTimestampSchemaMatchesRule(t *testing.T) {
+	doc, err := CatalogueSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	url := SchemaBaseURI + "events.schema.json"
+	if err := c.AddResource(url, inst); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(url + "#/$defs/timestamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := 0
+	for _, date := range []string{"1999-12-31", "2000-01-01", "2024-02-29", "2026-02-29", "2026-02-30", "2026-04-31", "2026-00-10", "2026-13-01", "2026-12-32", "26-11-27", "3000-01-01"} {
+		for _, sep := range []string{"T", "t", " "} {
+			for _, clock := range []string{"00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "9:00:00"} {
+				for _, frac := range []string{"", ".", ".5", ".123456789", ".1234567890", ".50"} {
+					for _, zone := range []string{"Z", "z", "+00:00", "-00:00", "+01:00", "", "+0000"} {
+						ts := date + sep + clock + frac + zone
+						sec, _, _, ok := parseTimestamp(ts)
+						want := ok && sec >= minUnix
+						if got := s.Validate(ts) == nil; got != want {
+							t.Errorf("$defs/timestamp valid(%q) = %v, the event package: %v", ts, got, want)
+						} else if want {
+							accepted++
+						}
+					}
+				}
+			}
+		}
+	}
+	if accepted < 40 {
+		t.Errorf("only %d timestamps accepted; the test does not exercise the rule", accepted)
+	}
+}
