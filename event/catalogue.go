@@ -167,7 +167,7 @@ func CatalogueMarkdown() ([]byte, error) {
 		fmt.Fprintf(&b, "\n### %s\n\n%s\n\n", s.name, s.doc)
 		writeFieldTable(&b, s.sch)
 	}
-	b.WriteString("\n## Types\n\nC marks the critical types: made durable and sealed by a signed checkpoint before the reply, whatever `durable` says.\n")
+	b.WriteString("\n## Types\n\nC marks the critical types: each is made durable and sealed by a signed checkpoint at once (a client's before its reply, whatever `durable` says).\n")
 	category := ""
 	for _, ti := range registry {
 		doc := typeDocs[ti.name]

@@ -344,7 +344,7 @@ func (b *schemaBuilder) typeSchema(ti *typeInfo) *jsonObject {
 func typeSummary(ti *typeInfo) string {
 	d := typeDocs[ti.name]
 	if ti.critical {
-		d += " Critical: made durable and sealed before the reply."
+		d += " Critical: made durable and sealed at once."
 	}
 	if ti.sealer {
 		d += " Written by the sealer only; clients may not send it."
