@@ -19,12 +19,10 @@ var schemaLaxRules = map[string]bool{
 	RuleNotFingerprint:      true, // a "token:" user reference that is not a fingerprint
 }
 
-// TestTextSchemasMatchRules compares each text rule's schema ($defs/text,
-// $defs/identifier, …) with checkText on random strings built from the
-// pieces the rules look at: the schema accepts every string checkText
-// accepts, and refuses every string checkText refuses for a rule JSON
-// Schema can state.
-func TestTextSchemasMatchRules(t *testing.T) {
+// catalogueDef compiles $defs/name of the generated catalogue, formats
+// asserted.
+func catalogueDef(t *testing.T, name string) *jsonschema.Schema {
+	t.Helper()
 	doc, err := CatalogueSchema()
 	if err != nil {
 		t.Fatal(err)
@@ -34,10 +32,24 @@ func TestTextSchemasMatchRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := jsonschema.NewCompiler()
+	c.AssertFormat()
 	url := SchemaBaseURI + "events.schema.json"
 	if err := c.AddResource(url, inst); err != nil {
 		t.Fatal(err)
 	}
+	s, err := c.Compile(url + "#/$defs/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestTextSchemasMatchRules compares each text rule's schema ($defs/text,
+// $defs/identifier, …) with checkText on random strings built from the
+// pieces the rules look at: the schema accepts every string checkText
+// accepts, and refuses every string checkText refuses for a rule JSON
+// Schema can state.
+func TestTextSchemasMatchRules(t *testing.T) {
 	pieces := append([]string{"token:", "abc123", "0f", "deadbeef", "0123456789abcdef", "AAAA", "QQ==", "QUI=", "Qg==", "QUJ=", "+/9z", "=", "/", "é", "\u2028", "\u0085", "\u202e", "\ufeff", "\r",
 		strings.Repeat("x", 250), strings.Repeat("é", 200)}, quickTokens...)
 	// Hex rules get pieces that add up to their lengths.
@@ -48,10 +60,7 @@ func TestTextSchemasMatchRules(t *testing.T) {
 		n = 2000
 	}
 	for _, d := range textDefs {
-		s, err := c.Compile(url + "#/$defs/" + d.name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := catalogueDef(t, d.name)
 		from := pieces
 		if exactPatterns[d.rule.class] != "" {
 			from = hexPieces
@@ -91,24 +100,7 @@ func TestTextSchemasMatchRules(t *testing.T) {
 // on every combination of the parts that matter. The bound ahead of the
 // sealer's clock is left out: no schema can state it.
 func TestTimestampSchemaMatchesRule(t *testing.T) {
-	doc, err := CatalogueSchema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	url := SchemaBaseURI + "events.schema.json"
-	if err := c.AddResource(url, inst); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(url + "#/$defs/timestamp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := catalogueDef(t, "timestamp")
 	accepted := 0
 	for _, date := range []string{"1999-12-31", "2000-01-01", "2024-02-29", "2026-02-29", "2026-02-30", "2026-04-31", "2026-00-10", "2026-13-01", "2026-12-32", "26-11-27", "3000-01-01"} {
 		for _, sep := range []string{"T", "t", " "} {
