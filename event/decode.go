@@ -30,7 +30,7 @@ const (
 	maxObjectSize  = 4 << 10
 )
 
-// Decode decodes one event strictly and validates every rule of events.md.
+// Decode decodes one event strictly and validates every rule of EVENTS.md.
 // Any failure is a *ValidationError wrapping ErrInvalid.
 func Decode(data []byte, opts DecodeOptions) (Event, error) {
 	clk := newClock(opts.Now)

@@ -1,5 +1,5 @@
 // Package event defines the audit events that services send to
-// audit-sealer, decodes them strictly, validates every rule of events.md,
+// audit-sealer, decodes them strictly, validates every rule of EVENTS.md,
 // and produces the one canonical JSON encoding that is stored in the log
 // and hashed. The offline verifier re-checks stored bytes with
 // CheckCanonical.
@@ -7,9 +7,9 @@
 // # Wire form
 //
 // An event is one JSON object: {"type":"auth.success","timestamp":"…",…}.
-// "type" is the dotted name from events.md and the only discriminator;
+// "type" is the dotted name from EVENTS.md and the only discriminator;
 // "timestamp" is the emitter's time. Field names are exactly those of
-// events.md (snake_case). The shared shapes are
+// EVENTS.md (snake_case). The shared shapes are
 //
 //	actor     {"user_id":…, "ip":…?, "auth_method":…, "session_id":…?}
 //	resource  {"resource_type":…, "resource_id":…, "parent_id":…?}
@@ -39,7 +39,7 @@
 //     (trailing_data), at most 64 KiB in and out (too_large), nesting at
 //     most 16 (too_deep), malformed JSON (invalid_json).
 //   - Integers are plain digits: a sign, a fraction, an exponent or a
-//     value above the type's range (u32 or u64 per events.md; risk_score
+//     value above the type's range (u32 or u64 per EVENTS.md; risk_score
 //     0..100) is out_of_range.
 //   - Every string: no control character other than tab (C0, DEL and C1:
 //     control_character; CR: cr_not_allowed; LF: lf_not_allowed except in
@@ -79,7 +79,7 @@
 // # Canonical form
 //
 // Encode writes compact JSON: "type" first, then "timestamp", then the
-// fields in events.md order (nested shapes in the order shown above);
+// fields in EVENTS.md order (nested shapes in the order shown above);
 // absent optional fields are omitted, never null. Timestamps are written
 // as time.RFC3339Nano in UTC (fraction without trailing zeros, "Z").
 // Strings are escaped minimally: only \" \\ \t and \n (valid strings hold

@@ -393,7 +393,7 @@ type GDPRRightToErasure struct {
 	DataTypesDeleted []string
 }
 
-// Field order below is the canonical order (events.md order).
+// Field order below is the canonical order (EVENTS.md order).
 
 func (e *AuthSuccess) bind(b *binder) {
 	b.time("timestamp", &e.Timestamp, timeEvent, false)

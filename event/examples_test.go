@@ -15,7 +15,7 @@ const (
 )
 
 // validExamples holds one or more canonical examples per event type, in
-// events.md order, then the sealer's types.
+// EVENTS.md order, then the sealer's types.
 var validExamples = []struct {
 	name string
 	json string

@@ -26,7 +26,7 @@ type typeInfo struct {
 	prefix   string // `{"type":"<name>"`, the start of every canonical encoding
 }
 
-// registry lists the client types in events.md order, then the sealer's.
+// registry lists the client types in EVENTS.md order, then the sealer's.
 var registry = []*typeInfo{
 	{name: TypeAuthSuccess, category: "authentication", critical: false, newEvent: func() Event { return new(AuthSuccess) }},
 	{name: TypeAuthFailure, category: "authentication", critical: true, newEvent: func() Event { return new(AuthFailure) }},
@@ -103,15 +103,15 @@ func initRegistry() {
 	}
 }
 
-// Types returns the 35 client event types, in events.md order.
+// Types returns the 35 client event types, in EVENTS.md order.
 func Types() []string { return append([]string(nil), clientTypes...) }
 
 // SealerTypes returns the sealer's own audit.* event types.
 func SealerTypes() []string { return append([]string(nil), sealerTypes...) }
 
 // IsCritical reports whether events of the given type are made durable and
-// sealed at once (the C column of events.md, plus audit.events_shed and
-// audit.anchor_state). It is false for unknown types.
+// sealed at once (the C column of EVENTS.md, which this generates). It is
+// false for unknown types.
 func IsCritical(eventType string) bool {
 	ti := typesByName[eventType]
 	return ti != nil && ti.critical

@@ -29,7 +29,7 @@ const (
 	// starts there (FORMAT.md §2.1).
 	segHeaderSize = 16
 	// maxKeyLen bounds a key: "entity:" and an identifier of at most 256
-	// bytes in events.md, with room to spare.
+	// bytes in EVENTS.md, with room to spare.
 	maxKeyLen = 4096
 )
 

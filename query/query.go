@@ -75,7 +75,7 @@ type Filter struct {
 	Entity string
 	// From and To bound the sealer's receive time, inclusive.
 	From, To time.Time
-	// CriticalOnly selects the critical event types of events.md.
+	// CriticalOnly selects the critical event types of EVENTS.md.
 	CriticalOnly bool
 	// Sealer includes the sealer's own audit.* events.
 	Sealer bool

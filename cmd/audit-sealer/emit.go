@@ -15,7 +15,7 @@ func emitCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "emit [--durable] --socket PATH < events.ndjson",
 		Short: "Send NDJSON events from stdin; print one JSON result line per event",
-		Long: `emit reads one audit event (the JSON of events.md) per line from stdin, sends
+		Long: `emit reads one audit event (the JSON of EVENTS.md) per line from stdin, sends
 each to the sealer, and prints one JSON line per event: its sequence number and
 audit_id (with --durable, once the record is fsynced), "accepted" without
 --durable, or the error. Exit status 1 if any event was refused.`,

@@ -106,7 +106,7 @@ type Query struct {
 // older than Days are deleted, and each deletion is recorded in the chain
 // first (audit.retention_pruned).
 type Retention struct {
-	// Days to keep (default 2555, seven years: SOC 2; see events.md).
+	// Days to keep (default 2555, seven years: SOC 2; see EVENTS.md).
 	// 0 keeps everything.
 	Days uint32 `toml:"days"`
 	// ArchiveDir, if set, receives a gzip copy of each segment before it is

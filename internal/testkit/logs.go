@@ -13,7 +13,7 @@ import (
 )
 
 // Services and event templates for the generated logs: a realistic mix of
-// the event types of events.md. %s is replaced by the event timestamp, %d by
+// the event types of EVENTS.md. %s is replaced by the event timestamp, %d by
 // a counter.
 var templates = []struct{ service, json string }{
 	{"queen-rbee", `{"type":"auth.success","timestamp":"%s","actor":{"user_id":"admin@example.com","ip":"10.0.0.7","auth_method":"bearer_token","session_id":"sess-%d"},"method":"bearer_token","path":"/v2/tasks","service_id":"queen-rbee"}`},

@@ -1,0 +1,166 @@
+package event
+
+import "math"
+
+// The request and reply envelopes of PROTOCOL.md, as JSON Schema. They live
+// here, beside the event schemas they refer to, until the protocol has a
+// package of its own. The sealer's parser (internal/sealer) is the
+// authority; these say what it accepts and sends.
+
+// protocolErrorCodes are the error codes of PROTOCOL.md "Errors".
+var protocolErrorCodes = []string{"bad_json", "bad_request", "frame_too_large", "invalid_event", "not_authorized",
+	"shed", "timeout", "unavailable", "not_sealed", "tampered", "internal"}
+
+func u64Schema() *jsonObject { return uintSchema(math.MaxUint64) }
+
+func typed(t string) *jsonObject { return object("type", t) }
+
+func dateTime() *jsonObject { return object("type", "string", "format", "date-time") }
+
+// whenConst returns {"if": {key == value}, "then": then}.
+func whenConst(key string, value any, then *jsonObject) *jsonObject {
+	return object("if", object("required", []string{key}, "properties", object(key, object("const", value))), "then", then)
+}
+
+// idSchema is a request's id, echoed in its reply.
+func idSchema() *jsonObject {
+	return object("type", "string", "maxLength", 64, "$comment", "at most 64 bytes; maxLength counts characters")
+}
+
+// RequestSchema returns the JSON Schema (draft 2020-12) of a request line
+// of PROTOCOL.md, schema/request.schema.json. An emit's event refers to
+// events.schema.json. The output is deterministic.
+func RequestSchema() ([]byte, error) {
+	events := SchemaBaseURI + "events.schema.json"
+	filter := object("type", "object", "additionalProperties", false, "properties", object(
+		"user", typed("string"),
+		"service", typed("string"),
+		"types", object("type", "array", "items", typed("string")),
+		"entity", typed("string"),
+		"from", dateTime(),
+		"to", dateTime(),
+		"critical", typed("boolean"),
+		"sealer", typed("boolean"),
+		"after", u64Schema(),
+	))
+	s := object(
+		"$schema", draft202012,
+		"$id", SchemaBaseURI+"request.schema.json",
+		"title", "audit-sealer request (protocol version 1)",
+		"description", "One request line of PROTOCOL.md. Generated from package event; do not edit.",
+		"$comment", "Fields an op does not use are accepted and ignored by the sealer, and by this schema, but they must have the type given here and may not be null (except event). Not expressible: a line is at most 131072 bytes; keys may not repeat; nesting is at most 64 levels.",
+		"type", "object",
+		"required", []string{"op"},
+		"properties", object(
+			"op", object("enum", []string{"emit", "flush", "status", "ping", "query", "report_dropped"}),
+			"id", idSchema(),
+			"durable", typed("boolean"),
+			"service", object("type", "string", "description", "one of the service identities the sealer's policy gives the peer"),
+			"event", object("description", "emit: the event"),
+			"count", u64Schema(),
+			"reason", object("type", "string", "description", "report_dropped: a short code; empty means unspecified"),
+			"filter", object("description", "query: which records", "not", typed("null")),
+			"limit", object("type", "integer", "description", "at most 1000 matches; 0, a negative value or one above 1000 means 1000"),
+		),
+		"additionalProperties", false,
+		"allOf", []any{
+			whenConst("op", "emit", object("required", []string{"event"},
+				"properties", object("event", object("$ref", events+"#/$defs/client_event")))),
+			whenConst("op", "report_dropped", object("required", []string{"count"},
+				"properties", object(
+					"count", object("minimum", 1),
+					"reason", object("anyOf", []any{object("const", ""), object("$ref", events+"#/$defs/text")}),
+				))),
+			whenConst("op", "query", object("properties", object("filter", filter))),
+		},
+	)
+	return marshalDocument(s)
+}
+
+// ReplySchema returns the JSON Schema (draft 2020-12) of a reply line of
+// PROTOCOL.md, schema/reply.schema.json. The output is deterministic.
+func ReplySchema() ([]byte, error) {
+	match := object("type", "object",
+		"required", []string{"seq", "audit_id", "service", "type", "received", "critical", "event"},
+		"properties", object(
+			"seq", u64Schema(),
+			"audit_id", typed("string"),
+			"service", typed("string"),
+			"type", typed("string"),
+			"received", dateTime(),
+			"critical", typed("boolean"),
+			"event", object("$ref", SchemaBaseURI+"events.schema.json"),
+			"proof", typed("object"),
+		))
+	status := object("type", "object",
+		"description", "the sealer's status",
+		"required", []string{"last_seq", "records", "unsealed", "last_checkpoint_size", "last_checkpoint_time",
+			"queue_depth", "queue_bytes", "queue_uids", "shed_total", "key_id", "key_kind", "algorithm", "dev",
+			"signer_error", "storage_error", "anchoring", "anchors_made", "nv_writes_per_year_estimate",
+			"anchor_error", "connections", "uptime_seconds"},
+		"properties", object(
+			"log_id", typed("string"),
+			"last_seq", u64Schema(),
+			"records", u64Schema(),
+			"unsealed", u64Schema(),
+			"last_checkpoint_size", u64Schema(),
+			"last_checkpoint_time", dateTime(),
+			"queue_depth", typed("integer"),
+			"queue_bytes", typed("integer"),
+			"queue_uids", typed("integer"),
+			"shed_total", u64Schema(),
+			"key_id", typed("string"),
+			"key_kind", typed("string"),
+			"algorithm", typed("string"),
+			"dev", typed("boolean"),
+			"signer_error", typed("string"),
+			"storage_error", typed("string"),
+			"anchoring", typed("boolean"),
+			"last_anchor", object("description", "absent until an anchored checkpoint", "type", "integer", "minimum", 0),
+			"last_anchor_age_seconds", object("description", "absent until an anchored checkpoint", "type", "number"),
+			"anchors_made", u64Schema(),
+			"nv_writes_per_year_estimate", typed("number"),
+			"anchor_error", typed("string"),
+			"connections", typed("integer"),
+			"uptime_seconds", typed("number"),
+		))
+	errObj := object("type", "object",
+		"required", []string{"code", "message"},
+		"properties", object(
+			"code", object("enum", protocolErrorCodes),
+			"message", typed("string"),
+			"field", object("type", "string", "description", "invalid_event: the JSON path of the field"),
+			"rule", object("type", "string", "description", "invalid_event: the rule code"),
+			"reason", object("type", "string", "description", "tampered: the verifier's reason code"),
+		))
+	s := object(
+		"$schema", draft202012,
+		"$id", SchemaBaseURI+"reply.schema.json",
+		"title", "audit-sealer reply (protocol version 1)",
+		"description", "One reply line of PROTOCOL.md. Generated from package event; do not edit.",
+		"$comment", "Members may be added within protocol version 1 (PROTOCOL.md, Evolution), so the objects here are open: a client ignores members it does not know.",
+		"type", "object",
+		"required", []string{"ok"},
+		"properties", object(
+			"id", idSchema(),
+			"ok", typed("boolean"),
+			"accepted", object("const", true),
+			"seq", u64Schema(),
+			"audit_id", typed("string"),
+			"durable", object("const", true),
+			"sealed", object("const", true),
+			"checkpoint_size", u64Schema(),
+			"time", dateTime(),
+			"status", status,
+			"matches", object("type", "array", "items", match),
+			"more", typed("boolean"),
+			"next", u64Schema(),
+			"error", errObj,
+		),
+		"allOf", []any{
+			whenConst("ok", false, object("required", []string{"error"})),
+			whenConst("ok", true, object("not", object("required", []string{"error"}))),
+		},
+	)
+	return marshalDocument(s)
+}
