@@ -9,6 +9,7 @@
 //	audit-sealer export --format jsonl|cef|ocsf [filters] [--follow]
 //	audit-sealer query --data-dir DIR [--user U] [--service S] [--type T] [--entity E] [--from T] [--to T] [--critical] [--json]
 //	audit-sealer tpm provision | read | certify --nonce HEX --out FILE
+//	audit-sealer schema [TYPE|request|reply] [--list]
 //	audit-sealer version [--json]   (or audit-sealer --version)
 //
 // main only wires flags and configuration; the work is in internal/sealer
