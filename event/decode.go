@@ -356,7 +356,7 @@ func (d *decoder) findType(allowSealer bool) (*typeInfo, error) {
 			}
 			ti := typesByName[string(name)]
 			if ti == nil {
-				return nil, invalid("type", RuleUnknownType, "not an event type of events.md")
+				return nil, invalid("type", RuleUnknownType, "not an event type of EVENTS.md")
 			}
 			if ti.sealer && !allowSealer {
 				return nil, invalid("type", RuleSealerTypeNotAllowed, "audit.* events are written by the sealer only")

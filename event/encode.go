@@ -53,7 +53,7 @@ func encodeEvent(dst []byte, e Event, clk *clock, emit bool) ([]byte, error) {
 	}
 	ti := typesByName[e.EventType()]
 	if ti == nil {
-		return nil, invalid("type", RuleUnknownType, "not an event type of events.md")
+		return nil, invalid("type", RuleUnknownType, "not an event type of EVENTS.md")
 	}
 	en := encoder{buf: dst, emit: emit, clk: *clk}
 	start := len(dst)
