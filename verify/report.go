@@ -23,7 +23,7 @@ const (
 	ReasonSegmentDuplicated  Reason = "segment_duplicated"  // a segment repeats records of an earlier one
 	ReasonSegmentForeign     Reason = "segment_foreign"     // a segment belongs to another log
 	ReasonBadSignature       Reason = "bad_signature"       // a trusted key's signature on a checkpoint does not verify
-	ReasonUnknownKey         Reason = "unknown_key"         // a checkpoint is signed by no trusted key
+	ReasonUnknownKey         Reason = "unknown_key"         // a checkpoint by a key neither given nor introduced, after checkpoints of trusted keys
 	ReasonCheckpointMismatch Reason = "checkpoint_mismatch" // a signed checkpoint does not match the records it covers
 	ReasonTruncated          Reason = "truncated"           // the log is shorter than a checkpoint says it was
 	ReasonInconsistent       Reason = "inconsistent_with_checkpoint"
@@ -46,17 +46,27 @@ const (
 	ReasonUnauthenticatedTail Reason = "unauthenticated_tail"
 	ReasonTornTail            Reason = "torn_tail"      // the last segment ends in a partial frame (a crash; the sealer cuts it at start)
 	ReasonAnchorPending       Reason = "anchor_pending" // the counter moved for an anchor the log announced but has not written yet
+	// Unverifiable: the log may be intact, but the keys given cannot tell.
+	// ReasonUntrustedKey: the log's first checkpoint is signed by a key
+	// the auditor did not give, or a checkpoint by a key the log
+	// introduced that no trusted key endorsed (FORMAT.md §7).
+	ReasonUntrustedKey Reason = "untrusted_key"
 )
 
 // Verdict is the overall result.
 type Verdict string
 
-// The verdicts. The command audit-verify exits 0 for Intact and 1 for the
-// others; it exits 2 when it could not check at all.
+// The verdicts. The command audit-verify exits 0 for Intact, 1 for
+// Tampered and Incomplete, and 2 for Unverifiable, as when it could not
+// check at all: not being able to check is not tampering.
 const (
 	Intact     Verdict = "intact"
 	Tampered   Verdict = "tampered"
 	Incomplete Verdict = "incomplete"
+	// Unverifiable: the keys given do not reach the log's signatures
+	// (reason untrusted_key): the auditor holds the wrong key, or a key the
+	// log introduced without an endorsement was not given.
+	Unverifiable Verdict = "unverifiable"
 )
 
 // verdictOf says which verdict a failure reason leads to.
@@ -64,8 +74,22 @@ func verdictOf(r Reason) Verdict {
 	switch r {
 	case ReasonUnsealedTail, ReasonUnauthenticatedTail, ReasonTornTail, ReasonAnchorPending:
 		return Incomplete
+	case ReasonUntrustedKey:
+		return Unverifiable
 	}
 	return Tampered
+}
+
+// ExitCode is the exit status of audit-verify (and audit-sealer report)
+// for a verdict: 0 intact, 1 tampered or incomplete, 2 unverifiable.
+func (v Verdict) ExitCode() int {
+	switch v {
+	case Intact:
+		return 0
+	case Unverifiable:
+		return 2
+	}
+	return 1
 }
 
 // Failure locates the first problem found.

@@ -546,7 +546,7 @@ func (f *follower) sealerEvent(p *prepared, typ string) bool {
 		return false
 	}
 	switch typ {
-	case event.TypeRetentionPruned, event.TypeAnchorState, event.TypeTailDiscarded, event.TypeTPMIdentity:
+	case event.TypeRetentionPruned, event.TypeAnchorState, event.TypeTailDiscarded, event.TypeTPMIdentity, event.TypeSealerStarted:
 		ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()})
 		if err != nil {
 			return fail(err)
@@ -563,6 +563,8 @@ func (f *follower) sealerEvent(p *prepared, typ string) bool {
 				return fail(err)
 			}
 			at.kind, at.identity = tpmIdentity, e
+		case *event.SealerStarted:
+			at.kind, at.start = sealerStarted, e
 		}
 	case event.TypeKeyIntroduced:
 		key, err := introducedKey(rec.Event)

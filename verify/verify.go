@@ -165,7 +165,9 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 		}
 	}
 	if fileCP != nil && fileFailure == nil {
-		if _, err := chain.OpenCheckpoint(fileNote, v.trusted); err != nil {
+		if _, err := chain.OpenCheckpoint(fileNote, v.trusted); errors.Is(err, chain.ErrUnknownKey) {
+			fileFailure = v.untrusted(fileNote, CheckpointFile, -1, nil, "the "+CheckpointFile+" file")
+		} else if err != nil {
 			fileFailure = &Failure{Reason: checkpointReason(err), Segment: CheckpointFile, Offset: -1, Detail: err.Error()}
 		}
 	}
@@ -267,6 +269,9 @@ type run struct {
 	// last authenticated one: the latest before authEnd, and every later.
 	identities []keyEvent
 	exceptions []Exception
+	// started is the latest audit.sealer_started record so far: the key
+	// it names identifies the signer of a checkpoint no key given opens.
+	started *keyEvent
 }
 
 type pendingKey struct {
@@ -509,9 +514,13 @@ func (v *run) followKeys(res *segResult) *Failure {
 			v.exception(ke, "tail_discarded", fmt.Sprintf("at start the sealer cut %d bytes (%d records from %d) of segment %s that nothing it signed authenticated, kept as %s, SHA-256 %s; decided by %s",
 				d.Bytes, d.Records, d.FirstSeq, d.Segment, d.KeptAs, d.SHA256, d.DecidedBy))
 			continue
+		case sealerStarted:
+			k := ke
+			v.started = &k
+			continue
 		case keySigned:
 			if !v.trusted.Contains(ke.cp.Key) {
-				return at(ReasonUnknownKey, "checkpoint record %d is signed by key %s, which the log introduced but no trusted key endorsed before it", seq, ke.cp.Key.ID())
+				return v.untrusted(ke.cp.Note, ke.segment, ke.offset, &seq, fmt.Sprintf("checkpoint record %d", seq))
 			}
 			if ke.unchecked && v.endorses(ke.seq) {
 				// Trust in a key rests on this signature itself, never on
@@ -523,6 +532,9 @@ func (v *run) followKeys(res *segResult) *Failure {
 			}
 		case keyDeferred:
 			cp, err := chain.OpenCheckpoint(ke.note, v.trusted)
+			if errors.Is(err, chain.ErrUnknownKey) {
+				return v.untrusted(ke.note, ke.segment, ke.offset, &seq, fmt.Sprintf("checkpoint record %d", seq))
+			}
 			if err != nil {
 				return at(checkpointReason(err), "checkpoint record %d: %v", seq, err)
 			}
@@ -629,6 +641,7 @@ type keyEvent struct {
 	prune       *event.RetentionPruned // retentionPruned
 	discarded   *event.TailDiscarded   // tailDiscarded
 	identity    *event.TPMIdentity     // tpmIdentity
+	start       *event.SealerStarted   // sealerStarted
 }
 
 type keyEventKind int
@@ -641,6 +654,7 @@ const (
 	retentionPruned
 	tailDiscarded
 	tpmIdentity
+	sealerStarted
 )
 
 // followAnchor checks an anchored checkpoint's counter against the one

@@ -196,8 +196,8 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 			} else {
 				printReport(stdout, rep)
 			}
-			if rep.Verdict != verify.Intact {
-				return exitCode(exitFailed)
+			if code := rep.Verdict.ExitCode(); code != exitIntact {
+				return exitCode(code)
 			}
 			return nil
 		},
@@ -240,6 +240,9 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 			d, err := verify.CheckInclusion(bundle, verify.Options{Keys: keys})
 			if err == nil && result != nil {
 				err = checkResult(result, &d.Record)
+			}
+			if errors.Is(err, chain.ErrUnknownKey) {
+				return cannotVerify(stdout, c.json, untrustedBundle("the bundle's checkpoint", bundle.Checkpoint))
 			}
 			if err != nil {
 				if c.json {
@@ -306,6 +309,13 @@ func newConsistencyCommand(c *common, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			cur, err := verify.CheckConsistency(b, old, verify.Options{Keys: keys})
+			if errors.Is(err, chain.ErrUnknownKey) {
+				what, note := "the bundle's checkpoint", b.Checkpoint
+				if _, oerr := chain.OpenCheckpoint(old, keys); errors.Is(oerr, chain.ErrUnknownKey) {
+					what, note = "your checkpoint", old
+				}
+				return cannotVerify(stdout, c.json, untrustedBundle(what, note))
+			}
 			if err != nil {
 				if c.json {
 					json.NewEncoder(stdout).Encode(map[string]any{"verdict": "inconsistent", "error": err.Error()})
@@ -335,6 +345,10 @@ func printReport(w io.Writer, rep *verify.Report) {
 	case verify.Intact:
 		fmt.Fprintf(w, "audit-verify: intact: %d records in %d segments, %d checkpoints verified, %d signatures checked (%.2fs)\n",
 			rep.Records, rep.Segments, rep.Checkpoints, rep.SignaturesChecked, rep.Seconds)
+	case verify.Unverifiable:
+		fmt.Fprintf(w, "audit-verify: cannot verify: %s\n", rep.FirstFailure)
+		fmt.Fprintf(w, "checked %d records in %d segments, %d checkpoints verified with the keys you gave before it\n",
+			rep.Records, rep.Segments, rep.Checkpoints)
 	default:
 		fmt.Fprintf(w, "audit-verify: %s: %s\n", strings.ToUpper(string(rep.Verdict)), rep.FirstFailure)
 		fmt.Fprintf(w, "checked %d records in %d segments, %d checkpoints verified before the failure\n",
