@@ -546,7 +546,8 @@ func (f *follower) sealerEvent(p *prepared, typ string) bool {
 		return false
 	}
 	switch typ {
-	case event.TypeRetentionPruned, event.TypeAnchorState, event.TypeTailDiscarded, event.TypeTPMIdentity, event.TypeSealerStarted:
+	case event.TypeRetentionPruned, event.TypeAnchorState, event.TypeTailDiscarded, event.TypeTPMIdentity,
+		event.TypeSealerStarted, event.TypeSealerStopped, event.TypeEventsShed, event.TypeClientDropped, event.TypeStorageRecovered:
 		ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()})
 		if err != nil {
 			return fail(err)
@@ -564,7 +565,9 @@ func (f *follower) sealerEvent(p *prepared, typ string) bool {
 			}
 			at.kind, at.identity = tpmIdentity, e
 		case *event.SealerStarted:
-			at.kind, at.start = sealerStarted, e
+			at.kind, at.sealer = sealerStarted, e
+		default:
+			at.kind, at.sealer = sealerNote, e
 		}
 	case event.TypeKeyIntroduced:
 		key, err := introducedKey(rec.Event)

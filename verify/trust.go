@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/signer"
 )
 
@@ -31,6 +32,10 @@ func (v *run) untrusted(note []byte, segment string, offset int64, seq *uint64, 
 	}
 	for _, p := range v.pending {
 		if _, err := chain.OpenCheckpoint(note, signer.Verifiers{p.key}); err == nil {
+			if u := v.ev.key(p.key); u.IntroducedSeq == nil {
+				introduced := p.seq
+				u.IntroducedSeq = &introduced
+			}
 			return fail(ReasonUntrustedKey, "%s is signed by key %s, which the log introduced at record %d without an endorsement by a key you gave: if the operator gave you that key (a lost key replaced), verify with it too (--key); otherwise nothing you trust vouches for the records after record %d",
 				what, p.key.ID(), p.seq, p.seq)
 		}
@@ -55,8 +60,10 @@ func describeSigner(note []byte, started *keyEvent) string {
 	}
 	prefix := fmt.Sprintf("%08x", hash)
 	ecdsa := text.Algorithm == signer.ECDSAP256
-	if st := started; st != nil && string(st.start.Algorithm) == string(text.Algorithm) && (!ecdsa || strings.HasPrefix(st.start.KeyID, prefix)) {
-		return fmt.Sprintf("key %s (the key the log's audit.sealer_started at record %d names)", st.start.KeyID, st.seq)
+	if st := started; st != nil {
+		if ss, ok := st.sealer.(*event.SealerStarted); ok && string(ss.Algorithm) == string(text.Algorithm) && (!ecdsa || strings.HasPrefix(ss.KeyID, prefix)) {
+			return fmt.Sprintf("key %s (the key the log's audit.sealer_started at record %d names)", ss.KeyID, st.seq)
+		}
 	}
 	if ecdsa {
 		return fmt.Sprintf("the %s key whose key ID starts %s", text.Algorithm, prefix)

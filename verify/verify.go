@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -61,6 +62,10 @@ type Options struct {
 	// key certificate must chain to a CA the auditor pinned (unknown_ak).
 	// It requires Evidence.
 	EKChallenge *EKChallenge
+	// AnchorInterval is the anchor interval the evidence report assumes
+	// where the log records none in an audit.sealer_started (0: the
+	// sealer's default, DefaultAnchorInterval).
+	AnchorInterval time.Duration
 	// AllSignatures checks the signature of every checkpoint. Without it,
 	// Dir checks the signature of each segment's last checkpoint, of every
 	// checkpoint that endorses a key, of every checkpoint after a key
@@ -147,7 +152,7 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 		}
 	}
 
-	v := &run{dir: dir, segs: segs, opts: opts, probes: probes, trusted: append(signer.Verifiers(nil), opts.Keys...)}
+	v := &run{dir: dir, segs: segs, opts: opts, probes: probes, trusted: append(signer.Verifiers(nil), opts.Keys...), ev: newEvidence(opts)}
 	for _, s := range segs {
 		v.total += s.Size
 	}
@@ -171,9 +176,11 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 			fileFailure = &Failure{Reason: checkpointReason(err), Segment: CheckpointFile, Offset: -1, Detail: err.Error()}
 		}
 	}
+	followed := fail == nil
 	if fail == nil {
 		fail = v.finish(rep, trustedCP, fileCP, fileFailure)
 	}
+	v.fillEvidence(rep, followed)
 	rep.FirstFailure = fail
 	rep.Verdict = Intact
 	if fail != nil {
@@ -268,15 +275,20 @@ type run struct {
 	// identities are the audit.tpm_identity records that may still be the
 	// last authenticated one: the latest before authEnd, and every later.
 	identities []keyEvent
-	exceptions []Exception
+	// ev gathers the evidence report; firstSeq and firstTime are the
+	// log's first record.
+	ev        *evidenceState
+	firstSeq  uint64
+	firstTime int64
 	// started is the latest audit.sealer_started record so far: the key
 	// it names identifies the signer of a checkpoint no key given opens.
 	started *keyEvent
 }
 
 type pendingKey struct {
-	key signer.PublicKey
-	seq uint64
+	key      signer.PublicKey
+	seq      uint64
+	timeNano int64
 }
 
 // commitInfo is a commit record and the run key it must verify with.
@@ -388,8 +400,9 @@ func (v *run) fill(rep *Report) {
 }
 
 func summarize(cp *chain.SignedCheckpoint) *CheckpointSummary {
+	sum := sha256.Sum256(cp.Note)
 	return &CheckpointSummary{Size: cp.Size, Root: b64(cp.Root), Time: cp.Time, KeyID: cp.Key.ID(), KeyName: cp.KeyName,
-		SignerKind: string(cp.SignerKind), Algorithm: string(cp.Algorithm), Dev: cp.Dev}
+		SignerKind: string(cp.SignerKind), Algorithm: string(cp.Algorithm), Dev: cp.Dev, NoteSHA256: hex.EncodeToString(sum[:])}
 }
 
 // join checks segment i's links to what came before and takes over its state.
@@ -412,6 +425,7 @@ func (v *run) join(i int, res *segResult) *Failure {
 				// prev_hash cannot be checked against the deleted records;
 				// the checkpoints' roots, computed from them, vouch for them.
 				v.prunedBefore = s.Seq
+				v.firstSeq = s.Seq
 				v.nextSeq, v.head = s.Seq, s.PrevHash
 				v.tree = append([]chain.Hash(nil), s.TreeState...)
 				v.lastTime = s.TimeNano
@@ -422,6 +436,7 @@ func (v *run) join(i int, res *segResult) *Failure {
 			}
 			v.logID = s.LogID
 			v.haveCP = true
+			v.firstTime = s.TimeNano
 		case s.LogID != v.logID:
 			return at(ReasonSegmentForeign, s.Seq, "segment belongs to log %s, not %s", s.LogID, v.logID)
 		case s.Seq > v.nextSeq:
@@ -494,12 +509,13 @@ func (v *run) followKeys(res *segResult) *Failure {
 		}
 		switch ke.kind {
 		case keyIntroduce:
-			v.pending = append(v.pending, pendingKey{key: ke.key, seq: ke.seq})
+			v.pending = append(v.pending, pendingKey{key: ke.key, seq: ke.seq, timeNano: ke.timeNano})
 			continue
 		case retentionPruned:
 			v.prunes = append(v.prunes, ke)
 			continue
 		case anchorState:
+			v.sealerNote(ke)
 			v.states = append(v.states, ke)
 			if ke.state.Status == event.AnchorIncrementIntent {
 				k := ke
@@ -517,6 +533,10 @@ func (v *run) followKeys(res *segResult) *Failure {
 		case sealerStarted:
 			k := ke
 			v.started = &k
+			v.sealerNote(ke)
+			continue
+		case sealerNote:
+			v.sealerNote(ke)
 			continue
 		case keySigned:
 			if !v.trusted.Contains(ke.cp.Key) {
@@ -556,6 +576,7 @@ func (v *run) followKeys(res *segResult) *Failure {
 				kept = append(kept, p)
 				continue
 			}
+			v.ev.endorsed(p.key, p.seq, ke.seq, key)
 			switch {
 			case p.key.Equal(key):
 				for _, k := range v.trusted {
@@ -563,7 +584,7 @@ func (v *run) followKeys(res *segResult) *Failure {
 						v.retire(k, ke.seq)
 					}
 				}
-				v.exception(keyEvent{seq: p.seq, segment: ke.segment, offset: ke.offset}, "unendorsed_key",
+				v.exception(keyEvent{seq: p.seq, segment: ke.segment, offset: ke.offset, timeNano: p.timeNano}, "unendorsed_key",
 					fmt.Sprintf("key %s was introduced without an endorsement by the previous key (the operator accepted it); it is trusted only because you gave it", key.ID()))
 			case !v.trusted.Contains(p.key):
 				v.trusted = append(v.trusted, p.key)
@@ -584,6 +605,8 @@ func (v *run) followKeys(res *segResult) *Failure {
 				return f
 			}
 		}
+		v.evidenceCheckpoint(ke)
+		v.ev.promote(v.authEnd)
 	}
 	return nil
 }
@@ -595,6 +618,7 @@ func (v *run) retire(k signer.PublicKey, seq uint64) {
 	}
 	if _, ok := v.retiredAt[k.ID()]; !ok {
 		v.retiredAt[k.ID()] = seq
+		v.ev.retired(k, seq)
 	}
 }
 
@@ -602,8 +626,7 @@ func (v *run) retire(k signer.PublicKey, seq uint64) {
 // intact (Report.Exceptions). finish drops those from records no signature
 // authenticates.
 func (v *run) exception(ke keyEvent, code, detail string) {
-	seq := ke.seq
-	v.exceptions = append(v.exceptions, Exception{Code: code, Seq: seq, Segment: ke.segment, Detail: detail})
+	v.ev.note(Exception{Code: code, Seq: ke.seq, Time: time.Unix(0, ke.timeNano).UTC(), Segment: ke.segment, Detail: detail})
 }
 
 // endorses reports whether a checkpoint at seq makes a key trusted: it
@@ -641,7 +664,7 @@ type keyEvent struct {
 	prune       *event.RetentionPruned // retentionPruned
 	discarded   *event.TailDiscarded   // tailDiscarded
 	identity    *event.TPMIdentity     // tpmIdentity
-	start       *event.SealerStarted   // sealerStarted
+	sealer      event.Event            // sealerStarted, sealerNote: the event
 }
 
 type keyEventKind int
@@ -655,6 +678,7 @@ const (
 	tailDiscarded
 	tpmIdentity
 	sealerStarted
+	sealerNote // a sealer event only the evidence report reads
 )
 
 // followAnchor checks an anchored checkpoint's counter against the one
@@ -829,6 +853,8 @@ func (v *run) checkPrunes(rep *Report) *Failure {
 		}
 		rp := ke.prune
 		seq := ke.seq
+		v.exception(ke, "retention_pruned", fmt.Sprintf("retention deleted records %d to %d (%d segments) older than %d days: %s",
+			rp.FirstSeq, rp.LastSeq, len(rp.Segments), rp.RetentionDays, rp.Reason))
 		if next, ok := v.segStarts[rp.LastSeq+1]; ok {
 			cutoff := ke.timeNano - int64(rp.RetentionDays)*int64(24*time.Hour)
 			if next > cutoff {
@@ -890,11 +916,6 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 	}
 	if f := v.checkPrunes(rep); f != nil {
 		return f
-	}
-	for _, e := range v.exceptions {
-		if e.Seq < v.authEnd {
-			rep.Exceptions = append(rep.Exceptions, e)
-		}
 	}
 	if m := v.opts.MinCounter; m != nil && (v.lastAnchor == nil || *v.lastAnchor < *m) {
 		last := "no anchor"
