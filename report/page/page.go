@@ -6,6 +6,7 @@
 package page
 
 import (
+	"fmt"
 	"html/template"
 	"time"
 )
@@ -31,7 +32,7 @@ var Funcs = template.FuncMap{
 	},
 	"css": func() template.CSS { return template.CSS(Style) },
 	"verdictClass": func(v any) string {
-		switch s := stringOf(v); s {
+		switch fmt.Sprint(v) {
 		case "intact", "valid", "consistent":
 			return "ok"
 		case "unverifiable":
@@ -39,14 +40,4 @@ var Funcs = template.FuncMap{
 		}
 		return "bad"
 	},
-}
-
-func stringOf(v any) string {
-	switch s := v.(type) {
-	case string:
-		return s
-	case interface{ String() string }:
-		return s.String()
-	}
-	return ""
 }
