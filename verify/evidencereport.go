@@ -238,7 +238,11 @@ func (v *run) sealerNote(ke keyEvent) {
 		x.Code, x.Count, x.Detail = code, count, fmt.Sprintf(format, args...)
 		e.note(x)
 	}
-	switch ev := ke.sealer.(type) {
+	sealer := ke.sealer
+	if ke.kind == anchorState {
+		sealer = ke.state
+	}
+	switch ev := sealer.(type) {
 	case *event.SealerStarted:
 		if e.runSeen && !e.stopped {
 			add("unclean_stop", 0, "the sealer started at record %d with no audit.sealer_stopped since its start at record %d: the previous run did not stop cleanly (a crash, a kill or a power loss)", ke.seq, e.lastStart)
