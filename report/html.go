@@ -20,7 +20,15 @@ var tmpl = template.Must(template.New("report").Funcs(page.Funcs).Funcs(template
 <tr><th>Events in the period</th><td>{{.Records}}{{if .FirstSeq}} (sequence {{.FirstSeq}} to {{.LastSeq}}){{end}}</td></tr>
 {{with .Checkpoint}}<tr><th>Covered by checkpoint</th><td>tree size {{.Size}}, root <code>{{.Root}}</code>, signed {{time .Time}} by key <code>{{.KeyID}}</code> ({{.SignerKind}} {{.Algorithm}}{{if .Dev}}, DEV MODE{{end}})</td></tr>{{end}}
 <tr><th>Generated</th><td>{{time .GeneratedAt}}</td></tr>
+{{with .LogPeriod}}<tr><th>The whole log</th><td>records {{.FirstSeq}} to {{.LastSeq}}, {{time .FirstTime}} — {{time .LastTime}}{{if .PrunedBefore}} (records before {{.PrunedBefore}} deleted by retention){{end}}</td></tr>{{end}}
+{{range .KeyHistory}}<tr><th>Signing key</th><td><code>{{.KeyID}}</code> ({{.Trust}}{{with .FirstCheckpoint}}, from checkpoint {{.Seq}}{{end}}{{with .LastCheckpoint}} to {{.Seq}}{{end}}), SHA-256 <code>{{.SPKISHA256}}</code></td></tr>{{end}}
+{{with .Completeness}}<tr><th>Sealer runs</th><td>{{.SealerStarts}} starts, {{.CleanStops}} clean stops, {{.UncleanStops}} starts without a clean stop; {{.EventsShed}} events shed, {{.ClientDropped}} dropped by clients</td></tr>{{end}}
 </table>
+<h2>Exceptions in the period</h2>
+{{if .Exceptions}}<p>{{range $code, $n := .ExceptionCounts}}<code>{{$code}}</code> {{$n}} {{end}}{{if .ExceptionsTruncated}}(the verification listed only the first exceptions of the log){{end}}</p>
+<table><tr><th>Record</th><th>Time</th><th>Code</th><th>Detail</th></tr>
+{{range .Exceptions}}<tr><td>{{.Seq}}</td><td>{{time .Time}}</td><td><code>{{.Code}}</code></td><td>{{.Detail}}</td></tr>{{end}}</table>
+{{else}}<p>none</p>{{end}}
 {{end}}
 {{range .Sections}}<h2>{{.Name}}</h2>
 {{if .Rows}}<table>{{range .Rows}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>{{end}}
