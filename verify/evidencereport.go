@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -300,15 +301,7 @@ func (v *run) fillEvidence(rep *Report, final bool) {
 		rep.ExceptionsTruncated = true
 	}
 	rep.Exceptions = slices.Clone(e.listed)
-	slices.SortStableFunc(rep.Exceptions, func(a, b Exception) int {
-		switch {
-		case a.Seq < b.Seq:
-			return -1
-		case a.Seq > b.Seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(rep.Exceptions, func(a, b Exception) int { return cmp.Compare(a.Seq, b.Seq) })
 	if len(e.counts) > 0 {
 		rep.ExceptionCounts = e.counts
 		if totalOf(e.counts) > len(rep.Exceptions) {

@@ -68,7 +68,7 @@ func describeSigner(note []byte, started *keyEvent) string {
 	if ecdsa {
 		return fmt.Sprintf("the %s key whose key ID starts %s", text.Algorithm, prefix)
 	}
-	return fmt.Sprintf("an %s key that the log does not identify (signature line name %q)", text.Algorithm, name)
+	return fmt.Sprintf("an %s key whose key ID nothing here carries (signature line name %q)", text.Algorithm, name)
 }
 
 // DescribeSigner names the key that signed a checkpoint note that no key

@@ -20,10 +20,7 @@ func TestReportExitCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]testkit.Vector{}
-	for _, v := range vs {
-		byName[v.Name] = v
-	}
+	byName := testkit.ByName(vs)
 	good, bad := byName["intact_multi"], byName["modified_event"]
 	wrong := filepath.Join(root, "attacker.pem")
 	os.WriteFile(wrong, testkit.Key("attacker").Public().MarshalPEM(), 0o600)

@@ -34,10 +34,7 @@ func TestUntrustedKeyIsNotTampering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]testkit.Vector{}
-	for _, v := range vs {
-		byName[v.Name] = v
-	}
+	byName := testkit.ByName(vs)
 	rot := byName["intact_key_rotation"]
 	third := writeKey(t, root, "third")
 	code, out, stderr := runCLI("--key", third, rot.Dir)
