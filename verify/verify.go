@@ -101,10 +101,11 @@ type probe struct {
 func Dir(ctx context.Context, dir string, opts Options) (*Report, error) {
 	start := time.Now()
 	rep, err := checkDir(ctx, dir, opts)
-	if err == nil && rep.Verdict == Tampered && !opts.AllSignatures {
+	if err == nil && (rep.Verdict == Tampered || rep.Verdict == Unverifiable) && !opts.AllSignatures {
 		// Something is wrong: find the first failure as a check of every
 		// signature does, since a signature this run left to a later
-		// checkpoint may be the first thing that fails.
+		// checkpoint may be the first thing that fails (and make an
+		// unverifiable log tampered if one does).
 		opts.AllSignatures = true
 		rep, err = checkDir(ctx, dir, opts)
 	}

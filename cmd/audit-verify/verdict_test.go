@@ -116,6 +116,7 @@ func TestProofAndConsistencyUntrustedKey(t *testing.T) {
 	os.Mkdir(unreadable, 0o700)
 	for _, args := range [][]string{
 		{"--key", v.KeyFile, absent},
+		{"--key", v.KeyFile, proof}, // a file, not a data directory
 		{"proof", "--key", v.KeyFile, absent},
 		{"proof", "--key", v.KeyFile, unreadable},
 		{"proof", "--key", absent, proof},
