@@ -624,8 +624,8 @@ func (v *run) retire(k signer.PublicKey, seq uint64) {
 }
 
 // exception notes something an auditor must look at although the log is
-// intact (Report.Exceptions). finish drops those from records no signature
-// authenticates.
+// intact (Report.Exceptions). It counts only once a trusted checkpoint or
+// the last commit authenticates its record (evidenceState.promote).
 func (v *run) exception(ke keyEvent, code, detail string) {
 	v.ev.note(Exception{Code: code, Seq: ke.seq, Time: time.Unix(0, ke.timeNano).UTC(), Segment: ke.segment, Detail: detail})
 }
