@@ -144,8 +144,8 @@ func printEvidence(w io.Writer, er *evidenceReport) {
 	}
 	if a := rep.Anchoring; a != nil {
 		if a.First != nil {
-			fmt.Fprintf(w, "anchoring: counter %d to %d in %d anchored checkpoints; %d unanchored stretches longer than %s (anchor interval %s, %s)\n",
-				a.First.Counter, a.Last.Counter, a.Anchors, a.StretchesTotal, a.Threshold, a.Interval, a.IntervalSource)
+			fmt.Fprintf(w, "anchoring: counter %d to %d in %d anchored checkpoints; unanchored longer than %s: %d stretch(es) (anchor interval %s, %s)\n",
+				a.First.Counter, a.Last.Counter, a.Anchors, a.Threshold, a.StretchesTotal, a.Interval, a.IntervalSource)
 		} else {
 			fmt.Fprintln(w, "anchoring: no anchored checkpoint (no TPM counter anchors this log)")
 		}

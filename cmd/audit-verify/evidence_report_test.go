@@ -57,7 +57,7 @@ func TestEvidenceReportJSON(t *testing.T) {
 		}
 	}
 	code, out, _ := runCLI("--key", s.KeyFile, s.Dir)
-	for _, want := range []string{"verified by audit-verify", "period: records 0 to ", "keys: ", " (endorsed at record ", "1 unanchored stretches", "1 without a clean stop", "exception: unclean_stop at record "} {
+	for _, want := range []string{"verified by audit-verify", "period: records 0 to ", "keys: ", " (endorsed at record ", ": 1 stretch(es)", "1 without a clean stop", "exception: unclean_stop at record "} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("text output lacks %q: exit %d\n%s", want, code, out)
 		}
