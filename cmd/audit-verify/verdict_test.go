@@ -83,9 +83,7 @@ func TestProofAndConsistencyUntrustedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.Marshal(b)
-	proof := filepath.Join(root, "proof.json")
-	os.WriteFile(proof, data, 0o600)
+	proof := writeBundle(t, filepath.Join(root, "proof.json"), b)
 	code, out, _ := runCLI("proof", "--key", wrong, proof)
 	if code != 2 || !strings.HasPrefix(out, "audit-verify: cannot verify: the bundle's checkpoint is signed by") || strings.Contains(out, "INVALID") {
 		t.Fatalf("proof, wrong key: exit %d\n%s", code, out)
@@ -94,18 +92,7 @@ func TestProofAndConsistencyUntrustedKey(t *testing.T) {
 	if code != 2 || !strings.Contains(out, `"verdict":"unverifiable"`) || !strings.Contains(out, `"reason":"untrusted_key"`) {
 		t.Fatalf("proof --json, wrong key: exit %d\n%s", code, out)
 	}
-	old, _ := os.ReadFile(v.TrustedFile)
-	cp, _, _, err := chain.PeekCheckpoint(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := verify.ProveConsistency(v.Dir, cp.Size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ = json.Marshal(cb)
-	cons := filepath.Join(root, "consistency.json")
-	os.WriteFile(cons, data, 0o600)
+	cons := writeBundle(t, filepath.Join(root, "consistency.json"), consistencyFromKept(t, v))
 	code, out, _ = runCLI("consistency", "--key", wrong, "--checkpoint", v.TrustedFile, cons)
 	if code != 2 || !strings.HasPrefix(out, "audit-verify: cannot verify: your checkpoint is signed by") || strings.Contains(out, "INCONSISTENT") {
 		t.Fatalf("consistency, wrong key: exit %d\n%s", code, out)
@@ -128,4 +115,35 @@ func TestProofAndConsistencyUntrustedKey(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2\n%s%s", args, code, out, stderr)
 		}
 	}
+}
+
+// writeBundle writes b as JSON to path and returns path.
+func writeBundle(t *testing.T, path string, b any) string {
+	t.Helper()
+	data, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// consistencyFromKept proves that v's log extends the checkpoint v keeps.
+func consistencyFromKept(t *testing.T, v testkit.Vector) *chain.ConsistencyBundle {
+	t.Helper()
+	old, err := os.ReadFile(v.TrustedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, _, _, err := chain.PeekCheckpoint(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := verify.ProveConsistency(v.Dir, cp.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
