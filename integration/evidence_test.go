@@ -3,9 +3,14 @@ package integration
 import (
 	"bufio"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/signer"
 )
 
 // TestEvidenceReportOfARealSealer: the evidence report of a log the real
@@ -37,9 +42,27 @@ func TestEvidenceReportOfARealSealer(t *testing.T) {
 	if err := d.stop(); err != nil {
 		t.Fatalf("stop: %v\n%s", err, d.stderr)
 	}
-	code, rep := auditVerify(t, exportKey(t, dataDir), dataDir)
+	keyFile := exportKey(t, dataDir)
+	code, rep := auditVerify(t, keyFile, dataDir)
 	if code != 0 || rep["verdict"] != "intact" {
 		t.Fatalf("audit-verify exit %d: %v", code, rep)
+	}
+	// With another key: cannot verify (exit 2), naming the log's key by
+	// the key ID its audit.sealer_started gives.
+	pemData, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logKey, err := signer.ParsePublicKey(pemData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := filepath.Join(t.TempDir(), "wrong.pem")
+	os.WriteFile(wrong, testkit.Key("attacker").Public().MarshalPEM(), 0o600)
+	code, wrongRep := auditVerify(t, wrong, dataDir)
+	ff, _ := wrongRep["first_failure"].(map[string]any)
+	if detail, _ := ff["detail"].(string); code != 2 || wrongRep["verdict"] != "unverifiable" || ff["reason"] != "untrusted_key" || !strings.Contains(detail, logKey.ID()) {
+		t.Fatalf("another key: exit %d, %v", code, ff)
 	}
 	comp, _ := rep["completeness"].(map[string]any)
 	if comp["sealer_starts"] != 2.0 || comp["clean_stops"] != 1.0 || comp["unclean_stops"] != 1.0 || comp["client_dropped"] != 3.0 {
