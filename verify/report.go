@@ -169,7 +169,8 @@ type Report struct {
 	// prune, a key accepted without endorsement).
 	Exceptions []Exception `json:"exceptions,omitempty"`
 	// ExceptionCounts counts the exceptions by code, all of them: the list
-	// holds the first MaxExceptions in log order (ExceptionsTruncated).
+	// holds the first MaxListed the verification met, sorted by record
+	// (ExceptionsTruncated says when it holds fewer).
 	ExceptionCounts     map[string]int `json:"exception_counts,omitempty"`
 	ExceptionsTruncated bool           `json:"exceptions_truncated,omitempty"`
 	Warnings            []string       `json:"warnings,omitempty"`
