@@ -26,11 +26,17 @@ import (
 // covers are not returned rather than a failure (a live log always has
 // some). Every other vector fails with the verifier's reason.
 var queryDiffers = map[string]string{
-	"anchor_not_increasing":  "",            // anchors
-	"checkpoint_file_forged": "",            // the checkpoint file
-	"crash_remains":          "",            // an unauthenticated tail: not returned
-	"fabricated_history":     "",            // no checkpoint at all: nothing returned
-	"forged_invalid_json":    "",            // an unauthenticated tail
+	"anchor_not_increasing":  "", // anchors
+	"checkpoint_file_forged": "", // the checkpoint file
+	"crash_remains":          "", // an unauthenticated tail: not returned
+	"fabricated_history":     "", // no checkpoint at all: nothing returned
+	"forged_invalid_json":    "", // an unauthenticated tail
+	// Scan trusts only the keys it is given and tells no untrusted_key
+	// (the verifier's "cannot verify") from unknown_key: either way it
+	// returns nothing those keys do not vouch for.
+	"forged_key":             "unknown_key",
+	"forged_key_introduced":  "unknown_key",
+	"key_unendorsed":         "unknown_key",
 	"forged_tail_event":      "",            // an unauthenticated tail
 	"inconsistent_fork":      "",            // the auditor's checkpoint
 	"intact_key_rotation":    "unknown_key", // main alone does not vouch for its successors' checkpoints (TestRotationWithCurrentKeyAlone)

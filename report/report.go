@@ -40,6 +40,16 @@ type Coverage struct {
 	FirstFailure *verify.Failure           `json:"first_failure,omitempty"`
 	GeneratedAt  time.Time                 `json:"generated_at"`
 	SealedSize   uint64                    `json:"sealed_size"`
+	// From the verification's evidence report (FORMAT.md §7.1): the
+	// period the whole log covers, its key history, and the exceptions an
+	// auditor tests for completeness, those of the report's period (by
+	// record time), with their counts by code.
+	LogPeriod           *verify.Period       `json:"log_period,omitempty"`
+	KeyHistory          []verify.KeyUse      `json:"key_history,omitempty"`
+	Completeness        *verify.Completeness `json:"completeness,omitempty"`
+	Exceptions          []verify.Exception   `json:"exceptions"`
+	ExceptionCounts     map[string]int       `json:"exception_counts"`
+	ExceptionsTruncated bool                 `json:"exceptions_truncated,omitempty"`
 }
 
 // MaxListed bounds each list of records in a report (critical events,
@@ -143,6 +153,14 @@ func check(ctx context.Context, o Options) (Coverage, error) {
 		return c, fmt.Errorf("report: %w", err)
 	}
 	c.Verdict, c.FirstFailure, c.Checkpoint = string(rep.Verdict), rep.FirstFailure, rep.LastCheckpoint
+	c.LogPeriod, c.KeyHistory, c.Completeness = rep.Period, rep.KeyHistory, rep.Completeness
+	c.Exceptions, c.ExceptionCounts, c.ExceptionsTruncated = []verify.Exception{}, map[string]int{}, rep.ExceptionsTruncated
+	for _, e := range rep.Exceptions {
+		if (o.From.IsZero() || !e.Time.Before(o.From)) && (o.To.IsZero() || !e.Time.After(o.To)) {
+			c.Exceptions = append(c.Exceptions, e)
+			c.ExceptionCounts[e.Code]++
+		}
+	}
 	return c, nil
 }
 

@@ -9,7 +9,11 @@
 // every checkpoint, that the tail is sealed, and consistency with a
 // checkpoint the auditor kept. It reports the first failure with a stable
 // Reason, the segment, the offset and the sequence number, the same
-// whatever the number of workers.
+// whatever the number of workers. A checkpoint signed by a key the auditor
+// did not give makes the log unverifiable (untrusted_key), not tampered,
+// unless no legitimate rotation explains it (FORMAT.md §7). The Report is
+// also the evidence report an auditor attaches (period, keys and their
+// history, anchoring, exceptions; FORMAT.md §7.1), its lists bounded.
 //
 // Prove and CheckInclusion disclose a single record with its inclusion proof
 // and a signed checkpoint, for an auditor who must see that one record only.

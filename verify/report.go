@@ -23,7 +23,7 @@ const (
 	ReasonSegmentDuplicated  Reason = "segment_duplicated"  // a segment repeats records of an earlier one
 	ReasonSegmentForeign     Reason = "segment_foreign"     // a segment belongs to another log
 	ReasonBadSignature       Reason = "bad_signature"       // a trusted key's signature on a checkpoint does not verify
-	ReasonUnknownKey         Reason = "unknown_key"         // a checkpoint is signed by no trusted key
+	ReasonUnknownKey         Reason = "unknown_key"         // a checkpoint by a key neither given nor introduced, after checkpoints of trusted keys
 	ReasonCheckpointMismatch Reason = "checkpoint_mismatch" // a signed checkpoint does not match the records it covers
 	ReasonTruncated          Reason = "truncated"           // the log is shorter than a checkpoint says it was
 	ReasonInconsistent       Reason = "inconsistent_with_checkpoint"
@@ -46,17 +46,27 @@ const (
 	ReasonUnauthenticatedTail Reason = "unauthenticated_tail"
 	ReasonTornTail            Reason = "torn_tail"      // the last segment ends in a partial frame (a crash; the sealer cuts it at start)
 	ReasonAnchorPending       Reason = "anchor_pending" // the counter moved for an anchor the log announced but has not written yet
+	// Unverifiable: the log may be intact, but the keys given cannot tell.
+	// ReasonUntrustedKey: the log's first checkpoint is signed by a key
+	// the auditor did not give, or a checkpoint by a key the log
+	// introduced that no trusted key endorsed (FORMAT.md §7).
+	ReasonUntrustedKey Reason = "untrusted_key"
 )
 
 // Verdict is the overall result.
 type Verdict string
 
-// The verdicts. The command audit-verify exits 0 for Intact and 1 for the
-// others; it exits 2 when it could not check at all.
+// The verdicts. The command audit-verify exits 0 for Intact, 1 for
+// Tampered and Incomplete, and 2 for Unverifiable, as when it could not
+// check at all: not being able to check is not tampering.
 const (
 	Intact     Verdict = "intact"
 	Tampered   Verdict = "tampered"
 	Incomplete Verdict = "incomplete"
+	// Unverifiable: the keys given do not reach the log's signatures
+	// (reason untrusted_key): the auditor holds the wrong key, or a key the
+	// log introduced without an endorsement was not given.
+	Unverifiable Verdict = "unverifiable"
 )
 
 // verdictOf says which verdict a failure reason leads to.
@@ -64,8 +74,22 @@ func verdictOf(r Reason) Verdict {
 	switch r {
 	case ReasonUnsealedTail, ReasonUnauthenticatedTail, ReasonTornTail, ReasonAnchorPending:
 		return Incomplete
+	case ReasonUntrustedKey:
+		return Unverifiable
 	}
 	return Tampered
+}
+
+// ExitCode is the exit status of audit-verify (and audit-sealer report)
+// for a verdict: 0 intact, 1 tampered or incomplete, 2 unverifiable.
+func (v Verdict) ExitCode() int {
+	switch v {
+	case Intact:
+		return 0
+	case Unverifiable:
+		return 2
+	}
+	return 1
 }
 
 // Failure locates the first problem found.
@@ -102,6 +126,10 @@ type CheckpointSummary struct {
 	SignerKind string    `json:"signer_kind"`
 	Algorithm  string    `json:"algorithm"`
 	Dev        bool      `json:"dev"`
+	// NoteSHA256 is the hex SHA-256 of the signed note's bytes as the log
+	// stores them: it names exactly the checkpoint the verification ended
+	// on, whose root commits to every record before it.
+	NoteSHA256 string `json:"note_sha256"`
 }
 
 // Report is the result of verifying a data directory.
@@ -140,8 +168,152 @@ type Report struct {
 	// crash, an operator's override, records cut at start, an interrupted
 	// prune, a key accepted without endorsement).
 	Exceptions []Exception `json:"exceptions,omitempty"`
-	Warnings   []string    `json:"warnings,omitempty"`
-	Seconds    float64     `json:"seconds"`
+	// ExceptionCounts counts the exceptions by code, all of them: the list
+	// holds the first MaxListed the verification met, sorted by record
+	// (ExceptionsTruncated says when it holds fewer).
+	ExceptionCounts     map[string]int `json:"exception_counts,omitempty"`
+	ExceptionsTruncated bool           `json:"exceptions_truncated,omitempty"`
+	Warnings            []string       `json:"warnings,omitempty"`
+	Seconds             float64        `json:"seconds"`
+
+	// The evidence report (FORMAT.md §7.1): what an auditor attaches.
+
+	// Period is the part of the log that was checked.
+	Period *Period `json:"period,omitempty"`
+	// SegmentFiles lists the segments read, in order (the first
+	// MaxListed; Segments and Bytes count them all).
+	SegmentFiles          []SegmentFile `json:"segment_files,omitempty"`
+	SegmentFilesTruncated bool          `json:"segment_files_truncated,omitempty"`
+	// TrustedKeys are the keys the auditor gave.
+	TrustedKeys []KeyInfo `json:"trusted_keys,omitempty"`
+	// KeyHistory lists every key that signed a checkpoint of the log, or
+	// that the log introduced, in the order they appear.
+	KeyHistory []KeyUse `json:"key_history,omitempty"`
+	// Anchoring summarises the TPM anchors and the stretches of the log
+	// that stayed unanchored longer than the sealer allows.
+	Anchoring *Anchoring `json:"anchoring,omitempty"`
+	// Completeness counts what the sealer recorded about its own runs and
+	// about events that never reached the log.
+	Completeness *Completeness `json:"completeness,omitempty"`
+}
+
+// MaxListed bounds each list of the evidence report (exceptions,
+// unanchored stretches, segment files, keys): memory stays flat in the
+// log's size, and the counts say how many there are in all.
+const MaxListed = 1000
+
+// Period is the stretch of the log the verification covered: its first
+// and last record (the record's time is the sealer's receive time).
+type Period struct {
+	FirstSeq  uint64    `json:"first_seq"`
+	FirstTime time.Time `json:"first_time"`
+	LastSeq   uint64    `json:"last_seq"`
+	LastTime  time.Time `json:"last_time"`
+	// PrunedBefore: retention deleted records 0..PrunedBefore-1, as an
+	// authenticated audit.retention_pruned records (0: nothing pruned).
+	PrunedBefore uint64 `json:"pruned_before"`
+}
+
+// SegmentFile is one segment the verification read.
+type SegmentFile struct {
+	Name     string `json:"name"`
+	Bytes    int64  `json:"bytes"`
+	FirstSeq uint64 `json:"first_seq"`
+}
+
+// KeyInfo identifies a checkpoint key: its key ID (hex of the first 16
+// bytes of SHA-256 of its DER SubjectPublicKeyInfo, as everything else
+// prints it) and its fingerprint (hex of all 32 bytes of that hash).
+type KeyInfo struct {
+	KeyID      string `json:"key_id"`
+	SPKISHA256 string `json:"spki_sha256"`
+	Algorithm  string `json:"algorithm"`
+}
+
+// KeyUse is one key of the log's key history.
+type KeyUse struct {
+	KeyInfo
+	// Trust says why the verifier accepted the key: "given" (the auditor
+	// gave it), "endorsed" (introduced by the log and endorsed by a
+	// checkpoint of a trusted key), "unendorsed" (introduced without an
+	// endorsement and trusted only because the auditor gave it), or
+	// "untrusted" (introduced, never endorsed).
+	Trust string `json:"trust"`
+	// IntroducedSeq is the audit.key_introduced record that carries the
+	// key; EndorsedSeq the checkpoint that endorsed it, signed by
+	// EndorsedBy (a key ID).
+	IntroducedSeq *uint64 `json:"introduced_seq,omitempty"`
+	EndorsedSeq   *uint64 `json:"endorsed_seq,omitempty"`
+	EndorsedBy    string  `json:"endorsed_by,omitempty"`
+	// FirstCheckpoint and LastCheckpoint are the first and last
+	// checkpoints it signed; Checkpoints counts them.
+	FirstCheckpoint *CheckpointRef `json:"first_checkpoint,omitempty"`
+	LastCheckpoint  *CheckpointRef `json:"last_checkpoint,omitempty"`
+	Checkpoints     int            `json:"checkpoints"`
+	// RetiredAfter is the checkpoint after which the key may sign nothing
+	// (it endorsed its successor).
+	RetiredAfter *uint64 `json:"retired_after,omitempty"`
+}
+
+// CheckpointRef is a checkpoint record of the log.
+type CheckpointRef struct {
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+}
+
+// Anchoring summarises the TPM anchors (FORMAT.md §5.3).
+type Anchoring struct {
+	// Interval is the anchor interval the sealer ran with: from the
+	// settings of the log's last audit.sealer_started ("log"), or, if the
+	// log records none, the one assumed (Options.AnchorInterval: "assumed").
+	Interval       string `json:"interval"`
+	IntervalSource string `json:"interval_source"`
+	// Threshold is how long records may stay unanchored before a stretch
+	// is reported: the interval plus the heartbeat (a running sealer
+	// anchors at its first seal after the interval, and seals at least
+	// once per heartbeat).
+	Threshold string     `json:"threshold"`
+	Anchors   int        `json:"anchors"`
+	First     *AnchorRef `json:"first,omitempty"`
+	Last      *AnchorRef `json:"last,omitempty"`
+	// Stretches are the stretches of records that stayed unanchored longer
+	// than Threshold (the first MaxListed; StretchesTotal counts them all).
+	Stretches      []Stretch `json:"unanchored_stretches"`
+	StretchesTotal int       `json:"unanchored_stretches_total"`
+}
+
+// AnchorRef is an anchored checkpoint.
+type AnchorRef struct {
+	Counter uint64    `json:"counter"`
+	Index   string    `json:"index"`
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+}
+
+// Stretch is a run of records that no anchored checkpoint covered for
+// longer than the threshold: from the first checkpoint after an anchored
+// one to the next anchored checkpoint (Open: none yet, to the log's last
+// record).
+type Stretch struct {
+	FromSeq  uint64    `json:"from_seq"`
+	FromTime time.Time `json:"from_time"`
+	ToSeq    uint64    `json:"to_seq"`
+	ToTime   time.Time `json:"to_time"`
+	Seconds  float64   `json:"seconds"`
+	Open     bool      `json:"open,omitempty"`
+}
+
+// Completeness counts what the sealer recorded about its runs and about
+// events that never reached the log (authenticated records only).
+type Completeness struct {
+	SealerStarts int `json:"sealer_starts"`
+	CleanStops   int `json:"clean_stops"`
+	// UncleanStops counts starts with no audit.sealer_stopped since the
+	// previous start (exception unclean_stop).
+	UncleanStops       int    `json:"unclean_stops"`
+	EventsShed         uint64 `json:"events_shed"`
+	CriticalEventsShed uint64 `json:"critical_events_shed"`
+	ClientDropped      uint64 `json:"client_dropped"`
 }
 
 // AnchorSummary describes the log's last anchored checkpoint.
@@ -188,10 +360,18 @@ type TrustedResult struct {
 // Exception is something the log records that an auditor must look at
 // although it verifies: Code is stable (crash_recovered, counter_jump,
 // rollback_override, anchor_reset, tail_discarded, interrupted_prune,
-// unendorsed_key, tpm_identity_changed), Seq the record that says so.
+// unendorsed_key, tpm_identity_changed, unclean_stop, torn_tail_cut,
+// events_shed, client_dropped, storage_recovered, retention_pruned,
+// dev_mode, anchoring_disabled, unanchored_stretch; FORMAT.md §7), Seq
+// the record that says so and Time its time.
 type Exception struct {
-	Code    string `json:"code"`
-	Seq     uint64 `json:"seq"`
-	Segment string `json:"segment"`
-	Detail  string `json:"detail"`
+	Code    string    `json:"code"`
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Segment string    `json:"segment"`
+	Detail  string    `json:"detail"`
+	// Count is the number of events shed or dropped (events_shed,
+	// client_dropped).
+	Count    uint64 `json:"count,omitempty"`
+	critical uint64 // events_shed: critical emits that timed out
 }

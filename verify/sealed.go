@@ -149,9 +149,8 @@ func (t *Trust) verifySignature(note []byte, segment string, off int64, seq uint
 // untrustedFailure is the failure of a checkpoint that no trusted key
 // signed and that nothing trusted covers.
 func untrustedFailure(segment string, off int64, seq uint64, note []byte) *TamperError {
-	_, name, hash, _ := chain.PeekCheckpoint(note)
 	return tamperedAt(ReasonUnknownKey, segment, off, seq,
-		"checkpoint record %d is signed by %s+%08x, which is not a key you gave, and no checkpoint of a key you gave covers it (give the log's current key)", seq, name, hash)
+		"checkpoint record %d is signed by %s, which is not a key you gave, and no checkpoint of a key you gave covers it (give the log's current key)", seq, describeSigner(note, nil))
 }
 
 // SegmentEnd is the state of the log at the end of a segment: what the

@@ -546,7 +546,8 @@ func (f *follower) sealerEvent(p *prepared, typ string) bool {
 		return false
 	}
 	switch typ {
-	case event.TypeRetentionPruned, event.TypeAnchorState, event.TypeTailDiscarded, event.TypeTPMIdentity:
+	case event.TypeRetentionPruned, event.TypeAnchorState, event.TypeTailDiscarded, event.TypeTPMIdentity,
+		event.TypeSealerStarted, event.TypeSealerStopped, event.TypeEventsShed, event.TypeClientDropped, event.TypeStorageRecovered:
 		ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()})
 		if err != nil {
 			return fail(err)
@@ -563,6 +564,10 @@ func (f *follower) sealerEvent(p *prepared, typ string) bool {
 				return fail(err)
 			}
 			at.kind, at.identity = tpmIdentity, e
+		case *event.SealerStarted:
+			at.kind, at.sealer = sealerStarted, e
+		default:
+			at.kind, at.sealer = sealerNote, e
 		}
 	case event.TypeKeyIntroduced:
 		key, err := introducedKey(rec.Event)

@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -61,6 +62,10 @@ type Options struct {
 	// key certificate must chain to a CA the auditor pinned (unknown_ak).
 	// It requires Evidence.
 	EKChallenge *EKChallenge
+	// AnchorInterval is the anchor interval the evidence report assumes
+	// where the log records none in an audit.sealer_started (0: the
+	// sealer's default, DefaultAnchorInterval).
+	AnchorInterval time.Duration
 	// AllSignatures checks the signature of every checkpoint. Without it,
 	// Dir checks the signature of each segment's last checkpoint, of every
 	// checkpoint that endorses a key, of every checkpoint after a key
@@ -96,10 +101,11 @@ type probe struct {
 func Dir(ctx context.Context, dir string, opts Options) (*Report, error) {
 	start := time.Now()
 	rep, err := checkDir(ctx, dir, opts)
-	if err == nil && rep.Verdict == Tampered && !opts.AllSignatures {
+	if err == nil && (rep.Verdict == Tampered || rep.Verdict == Unverifiable) && !opts.AllSignatures {
 		// Something is wrong: find the first failure as a check of every
 		// signature does, since a signature this run left to a later
-		// checkpoint may be the first thing that fails.
+		// checkpoint may be the first thing that fails (and make an
+		// unverifiable log tampered if one does).
 		opts.AllSignatures = true
 		rep, err = checkDir(ctx, dir, opts)
 	}
@@ -147,7 +153,7 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 		}
 	}
 
-	v := &run{dir: dir, segs: segs, opts: opts, probes: probes, trusted: append(signer.Verifiers(nil), opts.Keys...)}
+	v := &run{dir: dir, segs: segs, opts: opts, probes: probes, trusted: append(signer.Verifiers(nil), opts.Keys...), ev: newEvidence(opts)}
 	for _, s := range segs {
 		v.total += s.Size
 	}
@@ -165,13 +171,17 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 		}
 	}
 	if fileCP != nil && fileFailure == nil {
-		if _, err := chain.OpenCheckpoint(fileNote, v.trusted); err != nil {
+		if _, err := chain.OpenCheckpoint(fileNote, v.trusted); errors.Is(err, chain.ErrUnknownKey) {
+			fileFailure = v.untrusted(fileNote, CheckpointFile, -1, nil, "the "+CheckpointFile+" file")
+		} else if err != nil {
 			fileFailure = &Failure{Reason: checkpointReason(err), Segment: CheckpointFile, Offset: -1, Detail: err.Error()}
 		}
 	}
+	followed := fail == nil
 	if fail == nil {
 		fail = v.finish(rep, trustedCP, fileCP, fileFailure)
 	}
+	v.fillEvidence(rep, followed)
 	rep.FirstFailure = fail
 	rep.Verdict = Intact
 	if fail != nil {
@@ -266,12 +276,20 @@ type run struct {
 	// identities are the audit.tpm_identity records that may still be the
 	// last authenticated one: the latest before authEnd, and every later.
 	identities []keyEvent
-	exceptions []Exception
+	// ev gathers the evidence report; firstSeq and firstTime are the
+	// log's first record.
+	ev        *evidenceState
+	firstSeq  uint64
+	firstTime int64
+	// started is the latest audit.sealer_started record so far: the key
+	// it names identifies the signer of a checkpoint no key given opens.
+	started *keyEvent
 }
 
 type pendingKey struct {
-	key signer.PublicKey
-	seq uint64
+	key      signer.PublicKey
+	seq      uint64
+	timeNano int64
 }
 
 // commitInfo is a commit record and the run key it must verify with.
@@ -383,8 +401,9 @@ func (v *run) fill(rep *Report) {
 }
 
 func summarize(cp *chain.SignedCheckpoint) *CheckpointSummary {
+	sum := sha256.Sum256(cp.Note)
 	return &CheckpointSummary{Size: cp.Size, Root: b64(cp.Root), Time: cp.Time, KeyID: cp.Key.ID(), KeyName: cp.KeyName,
-		SignerKind: string(cp.SignerKind), Algorithm: string(cp.Algorithm), Dev: cp.Dev}
+		SignerKind: string(cp.SignerKind), Algorithm: string(cp.Algorithm), Dev: cp.Dev, NoteSHA256: hex.EncodeToString(sum[:])}
 }
 
 // join checks segment i's links to what came before and takes over its state.
@@ -407,6 +426,7 @@ func (v *run) join(i int, res *segResult) *Failure {
 				// prev_hash cannot be checked against the deleted records;
 				// the checkpoints' roots, computed from them, vouch for them.
 				v.prunedBefore = s.Seq
+				v.firstSeq = s.Seq
 				v.nextSeq, v.head = s.Seq, s.PrevHash
 				v.tree = append([]chain.Hash(nil), s.TreeState...)
 				v.lastTime = s.TimeNano
@@ -417,6 +437,7 @@ func (v *run) join(i int, res *segResult) *Failure {
 			}
 			v.logID = s.LogID
 			v.haveCP = true
+			v.firstTime = s.TimeNano
 		case s.LogID != v.logID:
 			return at(ReasonSegmentForeign, s.Seq, "segment belongs to log %s, not %s", s.LogID, v.logID)
 		case s.Seq > v.nextSeq:
@@ -489,12 +510,13 @@ func (v *run) followKeys(res *segResult) *Failure {
 		}
 		switch ke.kind {
 		case keyIntroduce:
-			v.pending = append(v.pending, pendingKey{key: ke.key, seq: ke.seq})
+			v.pending = append(v.pending, pendingKey{key: ke.key, seq: ke.seq, timeNano: ke.timeNano})
 			continue
 		case retentionPruned:
 			v.prunes = append(v.prunes, ke)
 			continue
 		case anchorState:
+			v.sealerNote(ke)
 			v.states = append(v.states, ke)
 			if ke.state.Status == event.AnchorIncrementIntent {
 				k := ke
@@ -509,9 +531,17 @@ func (v *run) followKeys(res *segResult) *Failure {
 			v.exception(ke, "tail_discarded", fmt.Sprintf("at start the sealer cut %d bytes (%d records from %d) of segment %s that nothing it signed authenticated, kept as %s, SHA-256 %s; decided by %s",
 				d.Bytes, d.Records, d.FirstSeq, d.Segment, d.KeptAs, d.SHA256, d.DecidedBy))
 			continue
+		case sealerStarted:
+			k := ke
+			v.started = &k
+			v.sealerNote(ke)
+			continue
+		case sealerNote:
+			v.sealerNote(ke)
+			continue
 		case keySigned:
 			if !v.trusted.Contains(ke.cp.Key) {
-				return at(ReasonUnknownKey, "checkpoint record %d is signed by key %s, which the log introduced but no trusted key endorsed before it", seq, ke.cp.Key.ID())
+				return v.untrusted(ke.cp.Note, ke.segment, ke.offset, &seq, fmt.Sprintf("checkpoint record %d", seq))
 			}
 			if ke.unchecked && v.endorses(ke.seq) {
 				// Trust in a key rests on this signature itself, never on
@@ -523,6 +553,9 @@ func (v *run) followKeys(res *segResult) *Failure {
 			}
 		case keyDeferred:
 			cp, err := chain.OpenCheckpoint(ke.note, v.trusted)
+			if errors.Is(err, chain.ErrUnknownKey) {
+				return v.untrusted(ke.note, ke.segment, ke.offset, &seq, fmt.Sprintf("checkpoint record %d", seq))
+			}
 			if err != nil {
 				return at(checkpointReason(err), "checkpoint record %d: %v", seq, err)
 			}
@@ -544,6 +577,7 @@ func (v *run) followKeys(res *segResult) *Failure {
 				kept = append(kept, p)
 				continue
 			}
+			v.ev.endorsed(p.key, p.seq, ke.seq, key)
 			switch {
 			case p.key.Equal(key):
 				for _, k := range v.trusted {
@@ -551,7 +585,7 @@ func (v *run) followKeys(res *segResult) *Failure {
 						v.retire(k, ke.seq)
 					}
 				}
-				v.exception(keyEvent{seq: p.seq, segment: ke.segment, offset: ke.offset}, "unendorsed_key",
+				v.exception(keyEvent{seq: p.seq, segment: ke.segment, offset: ke.offset, timeNano: p.timeNano}, "unendorsed_key",
 					fmt.Sprintf("key %s was introduced without an endorsement by the previous key (the operator accepted it); it is trusted only because you gave it", key.ID()))
 			case !v.trusted.Contains(p.key):
 				v.trusted = append(v.trusted, p.key)
@@ -572,6 +606,8 @@ func (v *run) followKeys(res *segResult) *Failure {
 				return f
 			}
 		}
+		v.evidenceCheckpoint(ke)
+		v.ev.promote(v.authEnd)
 	}
 	return nil
 }
@@ -583,15 +619,15 @@ func (v *run) retire(k signer.PublicKey, seq uint64) {
 	}
 	if _, ok := v.retiredAt[k.ID()]; !ok {
 		v.retiredAt[k.ID()] = seq
+		v.ev.retired(k, seq)
 	}
 }
 
 // exception notes something an auditor must look at although the log is
-// intact (Report.Exceptions). finish drops those from records no signature
-// authenticates.
+// intact (Report.Exceptions). It counts only once a trusted checkpoint or
+// the last commit authenticates its record (evidenceState.promote).
 func (v *run) exception(ke keyEvent, code, detail string) {
-	seq := ke.seq
-	v.exceptions = append(v.exceptions, Exception{Code: code, Seq: seq, Segment: ke.segment, Detail: detail})
+	v.ev.note(Exception{Code: code, Seq: ke.seq, Time: time.Unix(0, ke.timeNano).UTC(), Segment: ke.segment, Detail: detail})
 }
 
 // endorses reports whether a checkpoint at seq makes a key trusted: it
@@ -629,6 +665,7 @@ type keyEvent struct {
 	prune       *event.RetentionPruned // retentionPruned
 	discarded   *event.TailDiscarded   // tailDiscarded
 	identity    *event.TPMIdentity     // tpmIdentity
+	sealer      event.Event            // sealerStarted, sealerNote: the event
 }
 
 type keyEventKind int
@@ -641,6 +678,8 @@ const (
 	retentionPruned
 	tailDiscarded
 	tpmIdentity
+	sealerStarted
+	sealerNote // a sealer event only the evidence report reads
 )
 
 // followAnchor checks an anchored checkpoint's counter against the one
@@ -815,6 +854,8 @@ func (v *run) checkPrunes(rep *Report) *Failure {
 		}
 		rp := ke.prune
 		seq := ke.seq
+		v.exception(ke, "retention_pruned", fmt.Sprintf("retention deleted records %d to %d (%d segments) older than %d days: %s",
+			rp.FirstSeq, rp.LastSeq, len(rp.Segments), rp.RetentionDays, rp.Reason))
 		if next, ok := v.segStarts[rp.LastSeq+1]; ok {
 			cutoff := ke.timeNano - int64(rp.RetentionDays)*int64(24*time.Hour)
 			if next > cutoff {
@@ -876,11 +917,6 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 	}
 	if f := v.checkPrunes(rep); f != nil {
 		return f
-	}
-	for _, e := range v.exceptions {
-		if e.Seq < v.authEnd {
-			rep.Exceptions = append(rep.Exceptions, e)
-		}
 	}
 	if m := v.opts.MinCounter; m != nil && (v.lastAnchor == nil || *v.lastAnchor < *m) {
 		last := "no anchor"

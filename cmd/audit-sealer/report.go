@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/audit-sealer/audit-sealer/report"
+	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 func reportCommand() *cobra.Command {
@@ -37,6 +38,15 @@ away from it.`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"gdpr", "soc2"},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Usage is checked before anything is read or written: a bad
+			// --format or a GDPR report without --customer exits 2 and
+			// leaves no empty --out file.
+			if format != "json" && format != "html" {
+				return &exitError{code: 2, err: fmt.Errorf("--format %q: want json or html", format)}
+			}
+			if args[0] == "gdpr" && customer == "" {
+				return &exitError{code: 2, err: fmt.Errorf("report: a GDPR report needs a customer id (--customer)")}
+			}
 			keys, dir, err := trust.resolve(cmd.Flags(), dataDir)
 			if err != nil {
 				return err
@@ -52,50 +62,44 @@ away from it.`,
 					return &exitError{code: 2, err: fmt.Errorf("--to: %w", err)}
 				}
 			}
-			var w io.Writer = cmd.OutOrStdout()
-			if out != "" && out != "-" {
-				f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				w = f
-			}
 			var r interface{ HTML(io.Writer) error }
-			var verdict string
+			var cov report.Coverage
 			switch args[0] {
 			case "gdpr":
 				g, err := report.GDPR(context.Background(), o)
 				if err != nil {
 					return readError(err)
 				}
-				r, verdict = g, g.Coverage.Verdict
+				r, cov = g, g.Coverage
 			case "soc2":
 				s, err := report.SOC2(context.Background(), o)
 				if err != nil {
 					return readError(err)
 				}
-				r, verdict = s, s.Coverage.Verdict
+				r, cov = s, s.Coverage
 			default:
 				return &exitError{code: 2, err: fmt.Errorf("unknown report %q (want gdpr or soc2)", args[0])}
 			}
-			switch format {
-			case "html":
+			var w io.Writer = cmd.OutOrStdout()
+			if out != "" && out != "-" {
+				f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--out: %w", err)}
+				}
+				defer f.Close()
+				w = f
+			}
+			if format == "html" {
 				err = r.HTML(w)
-			case "json":
+			} else {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				err = enc.Encode(r)
-			default:
-				return &exitError{code: 2, err: fmt.Errorf("--format %q: want json or html", format)}
 			}
 			if err != nil {
 				return err
 			}
-			if verdict != "intact" {
-				return &exitError{code: 1, err: fmt.Errorf("the log did not verify (%s); the report says so", verdict)}
-			}
-			return nil
+			return verdictError(cov)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/audit-sealer", "data directory (default: the configuration's)")
@@ -106,4 +110,20 @@ away from it.`,
 	cmd.Flags().StringVar(&format, "format", "json", "json or html")
 	cmd.Flags().StringVar(&out, "out", "-", "output file (- for stdout)")
 	return cmd
+}
+
+// verdictError is the exit status of a report on the log's verdict, as
+// audit-verify's (FORMAT.md §7): 0 intact, 1 tampered or incomplete, 2
+// unverifiable (the keys given do not reach the log's signatures: that is
+// not tampering).
+func verdictError(cov report.Coverage) error {
+	v := verify.Verdict(cov.Verdict)
+	switch code := v.ExitCode(); code {
+	case 0:
+		return nil
+	case 2:
+		return &exitError{code: code, err: fmt.Errorf("cannot verify the log with the keys given (%s); the report says so", cov.FirstFailure)}
+	default:
+		return &exitError{code: code, err: fmt.Errorf("the log did not verify (%s); the report says so", v)}
+	}
 }

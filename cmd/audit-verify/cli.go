@@ -86,9 +86,10 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var workers int
 	var requireHardware, allSignatures bool
 	var minCounter int64
-	var evidenceFile, nonceHex, akNameHex, challengeFile, secretHex, ekCAFile string
+	var evidenceFile, nonceHex, akNameHex, challengeFile, secretHex, ekCAFile, format string
+	var anchorInterval time.Duration
 	root := &cobra.Command{
-		Use:   "audit-verify --key FILE [--key FILE...] [--checkpoint FILE] [--json] DATA_DIR",
+		Use:   "audit-verify --key FILE [--key FILE...] [--checkpoint FILE] [--format text|json|html] DATA_DIR",
 		Short: "Check an audit-sealer log offline with only the public key",
 		Long: `audit-verify checks every byte of an audit-sealer data directory: framing,
 record hashes, the hash chain, sequence numbers across segments, event schemas,
@@ -106,11 +107,29 @@ certify): it must be by the attestation key the log's TPM identity names
 audit-verify tpm challenge) it must also prove that key lives in the TPM
 whose EK certificate chains to a CA of --ek-ca.
 
-Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
+--format json (or --json) prints the evidence report as one JSON document,
+--format html as one self-contained page to attach to an audit: the
+verifier's version, the time, the inputs, the period covered, the keys and
+their history, the anchoring and the exceptions (FORMAT.md §7.1).
+
+Exit status: 0 intact, 1 tampered or incomplete, 2 could not verify (a
+checkpoint signed by a key you did not give, bad arguments, unreadable
+input).`,
 		Args:          cobra.ExactArgs(1),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case c.json && cmd.Flags().Changed("format") && format != "json":
+				return fmt.Errorf("--json and --format %s: choose one", format)
+			case c.json:
+				format = "json"
+			case format != "text" && format != "json" && format != "html":
+				return fmt.Errorf("--format %q: want text, json or html", format)
+			}
+			if anchorInterval <= 0 {
+				return fmt.Errorf("--anchor-interval %s: want a positive duration", anchorInterval)
+			}
 			t, err := c.trust()
 			if err != nil {
 				return err
@@ -118,7 +137,7 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 			if err := t.checkHistories(args[0]); err != nil {
 				return err
 			}
-			opts := verify.Options{Keys: t.keys, Workers: workers, RequireHardware: requireHardware, AllSignatures: allSignatures}
+			opts := verify.Options{Keys: t.keys, Workers: workers, RequireHardware: requireHardware, AllSignatures: allSignatures, AnchorInterval: anchorInterval}
 			if akNameHex != "" {
 				if opts.AKName, err = parseAKName(akNameHex); err != nil {
 					return fmt.Errorf("--ak-name: %w", err)
@@ -168,28 +187,30 @@ Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.`,
 			if prog != nil {
 				opts.Progress = prog.update
 			}
+			verifiedAt := time.Now()
 			rep, err := verify.Dir(ctx, args[0], opts)
 			prog.clear()
 			if err != nil {
 				return err
 			}
-			if c.json {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
-					return err
-				}
-			} else {
-				printReport(stdout, rep)
+			in := inputsInfo{DataDir: args[0], KeyFiles: c.keyFiles, Checkpoint: checkpointFile, TPMEvidence: evidenceFile,
+				RequireHardware: requireHardware, AllSignatures: allSignatures, AnchorInterval: anchorInterval.String()}
+			if minCounter >= 0 {
+				in.MinCounter = &minCounter
 			}
-			if rep.Verdict != verify.Intact {
-				return exitCode(exitFailed)
+			if err := writeReport(stdout, format, newEvidenceReport(rep, in, opts.Trusted, verifiedAt)); err != nil {
+				return err
+			}
+			if code := rep.Verdict.ExitCode(); code != exitIntact {
+				return exitCode(code)
 			}
 			return nil
 		},
 	}
 	root.PersistentFlags().StringArrayVar(&c.keyFiles, "key", nil, "trusted public key file (PEM or note verifier key) or key history bundle (audit-sealer keys export-public); repeatable")
-	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON document")
+	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON document (for DATA_DIR: the same as --format json)")
+	root.Flags().StringVar(&format, "format", "text", "text, json (the evidence report as one JSON document) or html (one self-contained page)")
+	root.Flags().DurationVar(&anchorInterval, "anchor-interval", verify.DefaultAnchorInterval, "the sealer's anchor interval, assumed where the log records none (audit.sealer_started settings)")
 	root.Flags().StringVar(&checkpointFile, "checkpoint", "", "a checkpoint kept earlier; the log must be consistent with it")
 	root.Flags().IntVar(&workers, "workers", 0, "goroutines checking records, and segments checked at once (0 = all cores)")
 	root.Flags().StringVar(&evidenceFile, "tpm-evidence", "", "TPM evidence (audit-sealer tpm certify): the log's last anchor must reach the certified counter")
@@ -229,7 +250,7 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 				err = checkResult(result, &d.Record)
 			}
 			if errors.Is(err, chain.ErrUnknownKey) {
-				return untrusted(c, stdout, "proof", err)
+				return cannotVerify(stdout, c.json, untrustedBundle("the bundle's checkpoint", bundle.Checkpoint))
 			}
 			if err != nil {
 				if c.json {
@@ -297,7 +318,11 @@ func newConsistencyCommand(c *common, stdout io.Writer) *cobra.Command {
 			}
 			cur, err := t.ring.CheckConsistency(b, old)
 			if errors.Is(err, chain.ErrUnknownKey) {
-				return untrusted(c, stdout, "consistency", err)
+				what, note := "the bundle's checkpoint", b.Checkpoint
+				if _, oerr := t.ring.Open(old); errors.Is(oerr, chain.ErrUnknownKey) {
+					what, note = "your checkpoint", old
+				}
+				return cannotVerify(stdout, c.json, untrustedBundle(what, note))
 			}
 			if err != nil {
 				if c.json {
@@ -319,27 +344,20 @@ func newConsistencyCommand(c *common, stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-// untrusted reports a bundle that no key the auditor trusts signed (nor
-// endorsed through the bundle's endorsements): it cannot be checked, which
-// says nothing about the log (exit 2), unlike a bundle that fails.
-func untrusted(c *common, stdout io.Writer, what string, err error) error {
-	if c.json {
-		json.NewEncoder(stdout).Encode(map[string]any{"verdict": "cannot_check", "error": err.Error()})
-	} else {
-		fmt.Fprintf(stdout, "audit-verify: cannot check the %s: not signed by a key you trust: %v\n", what, err)
-	}
-	return exitCode(exitCannotRun)
-}
-
 func summaryOf(cp *chain.SignedCheckpoint) map[string]any {
 	return map[string]any{"size": cp.Size, "time": cp.Time, "key_id": cp.Key.ID(), "signer_kind": cp.SignerKind, "algorithm": cp.Algorithm, "dev": cp.Dev}
 }
 
-func printReport(w io.Writer, rep *verify.Report) {
+func printReport(w io.Writer, er *evidenceReport) {
+	rep := er.Report
 	switch rep.Verdict {
 	case verify.Intact:
 		fmt.Fprintf(w, "audit-verify: intact: %d records in %d segments, %d checkpoints verified, %d signatures checked (%.2fs)\n",
 			rep.Records, rep.Segments, rep.Checkpoints, rep.SignaturesChecked, rep.Seconds)
+	case verify.Unverifiable:
+		fmt.Fprintf(w, "audit-verify: cannot verify: %s\n", rep.FirstFailure)
+		fmt.Fprintf(w, "checked %d records in %d segments, %d checkpoints verified with the keys you gave before it\n",
+			rep.Records, rep.Segments, rep.Checkpoints)
 	default:
 		fmt.Fprintf(w, "audit-verify: %s: %s\n", strings.ToUpper(string(rep.Verdict)), rep.FirstFailure)
 		fmt.Fprintf(w, "checked %d records in %d segments, %d checkpoints verified before the failure\n",
@@ -385,8 +403,9 @@ func printReport(w io.Writer, rep *verify.Report) {
 	if t := rep.TrustedCheckpoint; t != nil && t.Consistent {
 		fmt.Fprintf(w, "consistent with your checkpoint of size %d\n", t.Size)
 	}
+	printEvidence(w, er)
 	for _, e := range rep.Exceptions {
-		fmt.Fprintf(w, "exception: %s at record %d (segment %s): %s\n", e.Code, e.Seq, e.Segment, e.Detail)
+		fmt.Fprintf(w, "exception: %s at record %d, %s (segment %s): %s\n", e.Code, e.Seq, e.Time.Format(time.RFC3339Nano), e.Segment, e.Detail)
 	}
 	for _, warn := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)

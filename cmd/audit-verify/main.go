@@ -2,11 +2,17 @@
 // the trusted public key(s). It is pure Go (it builds with CGO_ENABLED=0) and
 // links no HSM or TPM code, so an auditor can build it and trust it alone.
 //
-//	audit-verify --key FILE [--key FILE…] [--checkpoint FILE] [--json] DATA_DIR
+//	audit-verify --key FILE [--key FILE…] [--checkpoint FILE] [--format text|json|html] DATA_DIR
 //	audit-verify proof --key FILE [--json] BUNDLE
+//	audit-verify consistency --key FILE --checkpoint KEPT [--json] BUNDLE
 //	audit-verify version [--json]   (or audit-verify --version)
 //
-// Exit status: 0 intact, 1 tampered or incomplete, 2 could not check.
+// For a data directory it prints an evidence report (FORMAT.md §7.1): the
+// verifier, the time, the inputs, the period, the keys, the anchoring and
+// the exceptions, as text, JSON or one self-contained HTML page.
+//
+// Exit status: 0 intact, 1 tampered or incomplete, 2 could not verify (a
+// checkpoint signed by a key not given, bad arguments, unreadable input).
 package main
 
 import (

@@ -229,8 +229,8 @@ var attackVectors = []generator{
 		build: sealedThenForged(func(dir string, f *forger) error {
 			return f.event("queen-rbee", authSuccess(f.clock.T))
 		})},
-	{name: "forged_key_introduced", sealer: SealerUnauthenticatedTail, expect: "unknown_key",
-		comment: "an audit.key_introduced carrying the attacker's key appended to the log, then a checkpoint signed by that key",
+	{name: "forged_key_introduced", sealer: SealerUnauthenticatedTail, expect: "untrusted_key",
+		comment: "an audit.key_introduced carrying the attacker's key appended to the log, then a checkpoint signed by that key: it looks like an operator's unendorsed key, so the records after it are unverifiable with the keys given",
 		build: sealedThenForged(func(dir string, f *forger) error {
 			attacker := Key("attacker")
 			pub := attacker.Public()

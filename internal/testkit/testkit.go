@@ -129,6 +129,15 @@ func Generate(root string) ([]Vector, error) {
 	return out, nil
 }
 
+// ByName indexes vectors by name.
+func ByName(vs []Vector) map[string]Vector {
+	m := make(map[string]Vector, len(vs))
+	for _, v := range vs {
+		m[v.Name] = v
+	}
+	return m
+}
+
 // writeVectorFile writes <vector>/vector.txt, the header of the vector in the
 // style of age's testkit: "expect: …" and "comment: …" lines.
 func writeVectorFile(v Vector) error {

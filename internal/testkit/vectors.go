@@ -220,7 +220,7 @@ var generators = []generator{
 			os.Chmod(p, 0o600)
 			return v, errors.Join(os.WriteFile(p, data, 0o400), os.RemoveAll(other))
 		}},
-	{name: "forged_key", sealer: SealerKeyNotIntroduced, comment: "a whole log rebuilt and signed by a key the auditor does not trust", expect: "unknown_key",
+	{name: "forged_key", sealer: SealerKeyNotIntroduced, comment: "a whole log rebuilt and signed by a key the auditor does not trust: from the first checkpoint on, nothing the auditor trusts speaks for it (unverifiable, as with the wrong key)", expect: "untrusted_key",
 		build: func(root, name string) (Vector, error) {
 			spec := multiSpec()
 			spec.key = Key("attacker")
@@ -348,7 +348,7 @@ var generators = []generator{
 			}
 			return v, l.Close()
 		}},
-	{name: "key_unendorsed", sealerKey: "other", comment: "the sealer was restarted with a new key that the previous key never endorsed (accepted by the operator)", expect: "unknown_key",
+	{name: "key_unendorsed", sealerKey: "other", comment: "the sealer was restarted with a new key that the previous key never endorsed (accepted by the operator): unverifiable unless the auditor was given that key", expect: "untrusted_key",
 		build: func(root, name string) (Vector, error) {
 			v, err := newVector(root, name, multiSpec())
 			if err != nil {
