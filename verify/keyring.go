@@ -198,7 +198,7 @@ func (r *KeyRing) unknownSigner(note []byte) error {
 			return fmt.Errorf("%w: signed by key %s, which no key you trust endorsed (%s)", chain.ErrUnknownKey, k.ID(), trusted)
 		}
 	}
-	return fmt.Errorf("%w: signed by a key that neither you nor the bundle's endorsements name (%s)", chain.ErrUnknownKey, trusted)
+	return fmt.Errorf("%w: signed by %s, which neither you nor the bundle's endorsements name (%s)", chain.ErrUnknownKey, DescribeSigner(note), trusted)
 }
 
 // extended returns a copy of r extended with the endorsements that travel

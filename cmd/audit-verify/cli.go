@@ -250,7 +250,7 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 				err = checkResult(result, &d.Record)
 			}
 			if errors.Is(err, chain.ErrUnknownKey) {
-				return cannotVerify(stdout, c.json, untrustedBundle("the bundle's checkpoint", bundle.Checkpoint))
+				return cannotVerify(stdout, c.json, untrustedBundle("the bundle's checkpoint", err))
 			}
 			if err != nil {
 				if c.json {
@@ -318,11 +318,11 @@ func newConsistencyCommand(c *common, stdout io.Writer) *cobra.Command {
 			}
 			cur, err := t.ring.CheckConsistency(b, old)
 			if errors.Is(err, chain.ErrUnknownKey) {
-				what, note := "the bundle's checkpoint", b.Checkpoint
+				what := "the bundle's checkpoint"
 				if _, oerr := t.ring.Open(old); errors.Is(oerr, chain.ErrUnknownKey) {
-					what, note = "your checkpoint", old
+					what, err = "your checkpoint", oerr
 				}
-				return cannotVerify(stdout, c.json, untrustedBundle(what, note))
+				return cannotVerify(stdout, c.json, untrustedBundle(what, err))
 			}
 			if err != nil {
 				if c.json {

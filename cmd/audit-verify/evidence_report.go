@@ -7,41 +7,20 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
-// verifierVersion returns the verifier's version and VCS revision, for the
-// evidence report: the module version the binary was built as, and the
-// revision (with "+dirty" when the tree had changes) Go stamped into it.
-// It is a variable so that the build's version information can replace it.
-var verifierVersion = func() (version, revision string) {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown", ""
-	}
-	version = bi.Main.Version
-	dirty := false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "main.version":
-			version = s.Value
-		case "vcs.revision":
-			revision = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if dirty && revision != "" {
-		revision += "+dirty"
-	}
-	if version == "" {
-		version = "(devel)"
-	}
-	return version, revision
+// verifierVersion returns the verifier's version and VCS revision (with
+// "+dirty" when the tree had changes), for the evidence report: what
+// --version prints (internal/buildinfo).
+func verifierVersion() (version, revision string) {
+	b := buildinfo.Read()
+	return b.Version, b.RevisionText()
 }
 
 // evidenceReport is what audit-verify prints (--format json, text, html):

@@ -71,7 +71,7 @@ func TestKeyHistoryFlag(t *testing.T) {
 		t.Fatalf("result line, --key main.pem: exit %d\n%s%s", code, out, stderr)
 	}
 	third := testkit.Key("third").Public().ID()
-	if code, out, _ := runCLI("proof", "--key", writeKey(t, root, "attacker"), proof); code != 2 || !strings.Contains(out, "cannot check") || !strings.Contains(out, third) {
+	if code, out, _ := runCLI("proof", "--key", writeKey(t, root, "attacker"), proof); code != 2 || !strings.Contains(out, "cannot verify") || !strings.Contains(out, third) {
 		t.Fatalf("proof with an unrelated key: exit %d\n%s", code, out)
 	}
 	// The key history of another log by the same first key: trusted

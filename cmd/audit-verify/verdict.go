@@ -4,15 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
 // untrustedBundle says why a bundle's (or a kept) checkpoint cannot be
-// verified: no key given opens it. It names the key by key ID as far as
-// the note tells it (verify.DescribeSigner).
-func untrustedBundle(what string, note []byte) string {
-	return fmt.Sprintf("%s is signed by %s, not by a key you gave: give the key that signed it (or the key history that endorses it)", what, verify.DescribeSigner(note))
+// verified: no key given opens it, even through the bundle's endorsements.
+// err (from verify.KeyRing, wrapping chain.ErrUnknownKey) names the
+// signer by key ID as far as the note and the endorsements tell it.
+func untrustedBundle(what string, err error) string {
+	why := strings.TrimPrefix(err.Error(), chain.ErrUnknownKey.Error()+": ")
+	return fmt.Sprintf("%s is %s: give the key that signed it, or the key history that endorses it", what, why)
 }
 
 // cannotVerify reports that proof or consistency could not be checked with
