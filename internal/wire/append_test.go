@@ -91,3 +91,18 @@ func BenchmarkAppendReply(b *testing.B) {
 		buf = AppendDurable(buf, "12346", i, "3f9a1c0d5e6b7a81-1234")
 	}
 }
+
+// FuzzAppendString: strings are written byte for byte as encoding/json
+// writes them, so that the hand-written lines equal encoding/json's for
+// any id, service, reason or audit_id.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "queen-rbee", "a\"b\\c", "<&>", "\x00\x1f\b\f\n\r\t\x7f", "é\u2028\u2029\U0001F600", "\xff\xc3(", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("appendString(%q) = %s, encoding/json = %s", s, got[1:], want)
+		}
+	})
+}
