@@ -47,6 +47,7 @@ func TestAppendRequest(t *testing.T) {
 			Request{Op: OpEmit, ID: ptr("8"), Service: "svc-a", Durable: true, Event: ev}},
 		{string(AppendEmit(nil, 0, "a<\"b\"", true, ev)), `{"op":"emit","service":"a\u003c\"b\"","durable":true,"event":` + string(ev) + "}\n",
 			Request{Op: OpEmit, Service: "a<\"b\"", Durable: true, Event: ev}},
+		{string(AppendEmit(nil, 0, "", false, ev)), `{"op":"emit","event":` + string(ev) + "}\n", Request{Op: OpEmit, Event: ev}},
 		{string(AppendFlush(nil, 18446744073709551615)), `{"op":"flush","id":"18446744073709551615"}` + "\n",
 			Request{Op: OpFlush, ID: ptr("18446744073709551615")}},
 		{string(AppendFlush(nil, 0)), `{"op":"flush"}` + "\n", Request{Op: OpFlush}},
