@@ -3,7 +3,6 @@ package wire
 import (
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
 )
 
 // The appenders write the lines that most traffic consists of without
@@ -119,56 +118,27 @@ func appendIDField(dst []byte, id string) []byte {
 }
 
 // appendString appends s as a JSON string, byte for byte as encoding/json
-// writes it, without allocating: it escapes quotes, backslashes, control
-// characters, the HTML characters <, > and &, and U+2028 and U+2029, and
-// replaces invalid UTF-8 with U+FFFD.
+// writes it: a plain string by hand, any other through encoding/json (which
+// escapes quotes, backslashes, control and HTML characters, and U+2028 and
+// U+2029, and replaces invalid UTF-8).
 func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
+	if isPlain(s) {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	b, _ := json.Marshal(s)
+	return append(dst, b...)
+}
+
+// isPlain reports whether s needs no escaping in JSON: printable ASCII
+// without quotes, backslashes or the HTML characters encoding/json escapes.
+func isPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
