@@ -77,14 +77,20 @@ audit_id (with --durable, once the record is fsynced), "accepted" without
 			failed := 0
 			for s := range queue {
 				var rep wire.Reply
-				if _, err := rc.recv(&rep); err != nil {
+				line, err := rc.recv(&rep)
+				if err != nil {
 					return err
 				}
+				res := emitResult{Accepted: rep.Accepted, AuditID: rep.AuditID, Line: s.line, OK: rep.OK, Sealed: rep.Sealed, Seq: rep.Seq}
 				if !rep.OK {
 					failed++
+					var e struct {
+						Error map[string]any `json:"error"`
+					}
+					json.Unmarshal(line, &e)
+					res.Error = e.Error
 				}
-				b, _ := json.Marshal(emitResult{Accepted: rep.Accepted, AuditID: rep.AuditID, Error: rep.Error,
-					Line: s.line, OK: rep.OK, Sealed: rep.Sealed, Seq: rep.Seq})
+				b, _ := json.Marshal(res)
 				out.Write(append(b, '\n'))
 			}
 			if err := <-sendErr; err != nil {
@@ -104,13 +110,15 @@ audit_id (with --durable, once the record is fsynced), "accepted" without
 }
 
 // emitResult is the line emit prints for an event: the fields of the
-// sealer's reply that it has, with the event's line number.
+// sealer's reply that it has, with the event's line number. The error is
+// the reply's error object as a map, so that its members are printed
+// sorted by name, as emit has always printed them.
 type emitResult struct {
-	Accepted bool        `json:"accepted,omitempty"`
-	AuditID  string      `json:"audit_id,omitempty"`
-	Error    *wire.Error `json:"error,omitempty"`
-	Line     int         `json:"line"`
-	OK       bool        `json:"ok"`
-	Sealed   bool        `json:"sealed,omitempty"`
-	Seq      *uint64     `json:"seq,omitempty"`
+	Accepted bool           `json:"accepted,omitempty"`
+	AuditID  string         `json:"audit_id,omitempty"`
+	Error    map[string]any `json:"error,omitempty"`
+	Line     int            `json:"line"`
+	OK       bool           `json:"ok"`
+	Sealed   bool           `json:"sealed,omitempty"`
+	Seq      *uint64        `json:"seq,omitempty"`
 }
