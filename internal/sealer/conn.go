@@ -14,9 +14,6 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
 
-// MaxLine is the longest request line, newline included (PROTOCOL.md).
-const MaxLine = wire.MaxLine
-
 // maxPending bounds the replies a connection may owe; a client that sends
 // faster than it reads replies is slowed down, not buffered without bound.
 const maxPending = 512
@@ -60,7 +57,7 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 		defer close(writerDone)
 		s.writeReplies(c, replies)
 	}()
-	lr := newLineReader(c, MaxLine, s.cfg.Limits.LineTimeout.Duration, s.cfg.Limits.IdleTimeout.Duration, s.stopping.Load)
+	lr := newLineReader(c, wire.MaxLine, s.cfg.Limits.LineTimeout.Duration, s.cfg.Limits.IdleTimeout.Duration, s.stopping.Load)
 	lr.onSkip = func() { s.holdBackBadLine(uid, pid) } // an over-long line costs a refused line per 128 KiB
 	// refused counts a line refused as the client's fault, already
 	// answered: it reports whether the connection is to be closed (more

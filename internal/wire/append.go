@@ -7,10 +7,10 @@ import (
 
 // The appenders write the lines that most traffic consists of without
 // encoding/json: the request lines the client and the benchmark send, and the
-// replies most emits get. Each appends one line, newline included, and
-// writes byte for byte what encoding/json writes for the same Request or
-// Reply, except that a request's fields come in the order the Go client has
-// always sent them (service before durable).
+// replies most emits get. Each appends one line, newline included. A reply
+// is byte for byte what encoding/json writes for the same Reply. A request
+// line reads, with ParseRequest or encoding/json, as the same Request; its
+// event is written as given, and an emit's service comes before durable.
 
 // AppendEmitHead appends the start of an emit request line, up to and
 // including the event's key: the id (written as a decimal string) unless it
@@ -98,7 +98,7 @@ func AppendAccepted(dst []byte, id string) []byte {
 
 // AppendDurable appends the reply to an emit whose record is durable and not
 // yet sealed: {"id":…,"ok":true,"seq":…,"audit_id":…,"durable":true}.
-// auditID must not be "" (the reply would omit it).
+// auditID is not empty (encoding/json would leave an empty one out).
 func AppendDurable(dst []byte, id string, seq uint64, auditID string) []byte {
 	dst = appendIDField(append(dst, '{'), id)
 	dst = append(dst, `"ok":true,"seq":`...)

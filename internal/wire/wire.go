@@ -1,10 +1,9 @@
 // Package wire is the Go rendering of the sealer's socket protocol
-// (PROTOCOL.md): the request and reply lines, the error codes, the fast
-// appenders that write the common lines byte for byte as encoding/json
-// would, and the parser that splits a request line. The sealer, the client
-// package, the audit-sealer commands, the benchmark's load generator and the
-// client's test fake all speak the protocol through it, so that its bytes are
-// defined in one place.
+// (PROTOCOL.md): the request and reply types, the ops and error codes, the
+// fast appenders of the common lines, and the parser that splits a request
+// line. The sealer, the client package, the audit-sealer commands, the
+// benchmark's load generator and the client's test fake all speak the
+// protocol through it, so that its lines are defined in one place.
 //
 // PROTOCOL.md is normative; where this package and it disagree, this package
 // is wrong.
