@@ -32,7 +32,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -202,7 +201,7 @@ type Client struct {
 	dialTimeout time.Duration
 	maxEvents   int
 	maxBytes    int
-	svcField    []byte // `,"service":"…"` or nil
+	service     string // Options.Service
 	warn        warner
 
 	ctx     context.Context // canceled when Close gives up
@@ -246,6 +245,7 @@ func New(socketPath string, opts Options) (*Client, error) {
 	}
 	c := &Client{
 		path:        socketPath,
+		service:     opts.Service,
 		dialTimeout: opts.DialTimeout,
 		maxEvents:   opts.BufferEvents,
 		maxBytes:    opts.BufferBytes,
@@ -262,13 +262,6 @@ func New(socketPath string, opts Options) (*Client, error) {
 	}
 	if c.maxBytes <= 0 {
 		c.maxBytes = DefaultBufferBytes
-	}
-	if opts.Service != "" {
-		q, err := json.Marshal(opts.Service)
-		if err != nil {
-			return nil, fmt.Errorf("client: new: service: %w", err)
-		}
-		c.svcField = append([]byte(`,"service":`), q...)
 	}
 	c.ctx, c.abort = context.WithCancel(context.Background())
 	go c.run()

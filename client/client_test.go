@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
 
 const (
@@ -180,7 +181,7 @@ func TestErrorCodes(t *testing.T) {
 		{"some_future_code", nil},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
-			s.setHook(func(*fakeRequest) fakeAction { return fakeAction{code: tc.code} })
+			s.setHook(func(*wire.Request) fakeAction { return fakeAction{code: tc.code} })
 			_, err := c.EmitDurable(ctx, task(1))
 			var se *ServerError
 			if !errors.As(err, &se) || se.Code != tc.code || se.Message != "fake: "+tc.code {
@@ -197,7 +198,7 @@ func TestErrorCodes(t *testing.T) {
 		})
 	}
 	t.Run("invalid_event", func(t *testing.T) {
-		s.setHook(func(*fakeRequest) fakeAction { return fakeAction{code: "invalid_event"} })
+		s.setHook(func(*wire.Request) fakeAction { return fakeAction{code: "invalid_event"} })
 		_, err := c.EmitDurable(ctx, task(1))
 		var ie *InvalidEventError
 		if !errors.As(err, &ie) || ie.Field != "actor.user_id" || ie.Rule != event.RuleTooLong || ie.Message == "" {
@@ -208,7 +209,7 @@ func TestErrorCodes(t *testing.T) {
 		}
 	})
 	t.Run("not_sealed", func(t *testing.T) {
-		s.setHook(func(*fakeRequest) fakeAction { return fakeAction{code: "not_sealed"} })
+		s.setHook(func(*wire.Request) fakeAction { return fakeAction{code: "not_sealed"} })
 		rc, err := c.EmitDurable(ctx, task(1))
 		if !errors.Is(err, ErrNotSealed) {
 			t.Fatalf("err %v, want ErrNotSealed", err)
@@ -218,7 +219,7 @@ func TestErrorCodes(t *testing.T) {
 		}
 	})
 	t.Run("connection_lost", func(t *testing.T) {
-		s.setHook(func(r *fakeRequest) fakeAction { return fakeAction{close: r.Durable} })
+		s.setHook(func(r *wire.Request) fakeAction { return fakeAction{close: r.Durable} })
 		_, err := c.EmitDurable(ctx, task(1))
 		if !errors.Is(err, ErrConnectionLost) {
 			t.Fatalf("err %v, want ErrConnectionLost", err)
@@ -378,7 +379,7 @@ func TestDropCountClearedOnlyWhenAcknowledged(t *testing.T) {
 	for i := range 15 {
 		c.Emit(task(i))
 	}
-	s.setHook(func(r *fakeRequest) fakeAction {
+	s.setHook(func(r *wire.Request) fakeAction {
 		if r.Op == "report_dropped" {
 			return fakeAction{code: "unavailable"}
 		}
@@ -470,7 +471,7 @@ func TestFlushReportsUncertainEvents(t *testing.T) {
 	s := newFakeSealer(t)
 	c := newTestClient(t, s.path, Options{})
 	var once sync.Once
-	s.setHook(func(r *fakeRequest) fakeAction {
+	s.setHook(func(r *wire.Request) fakeAction {
 		act := fakeAction{}
 		if r.Op == "flush" {
 			once.Do(func() { act.close = true })
@@ -515,7 +516,7 @@ func TestRejectedEmitsAreCountedAndLogged(t *testing.T) {
 	s := newFakeSealer(t)
 	log := &testLogger{}
 	c := newTestClient(t, s.path, Options{Logger: log})
-	s.setHook(func(r *fakeRequest) fakeAction {
+	s.setHook(func(r *wire.Request) fakeAction {
 		if r.Op == "emit" {
 			return fakeAction{code: "shed"}
 		}
@@ -721,7 +722,7 @@ func TestNewOptions(t *testing.T) {
 func TestPoisonEventIsDropped(t *testing.T) {
 	s := newFakeSealer(t)
 	c := newTestClient(t, s.path, Options{})
-	s.setHook(func(r *fakeRequest) fakeAction {
+	s.setHook(func(r *wire.Request) fakeAction {
 		return fakeAction{close: r.Op == "emit" && strings.Contains(string(r.Event), `"task-poison"`)}
 	})
 	c.Emit(task(0))
@@ -789,7 +790,7 @@ func TestBadReplyBreaksConnection(t *testing.T) {
 	log := &testLogger{}
 	c := newTestClient(t, s.path, Options{Logger: log})
 	var once sync.Once
-	s.setHook(func(r *fakeRequest) fakeAction {
+	s.setHook(func(r *wire.Request) fakeAction {
 		act := fakeAction{}
 		if r.Op == "emit" {
 			once.Do(func() { act.badID = true })

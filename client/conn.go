@@ -12,10 +12,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
-)
 
-// maxLine is the protocol's longest line, newline included.
-const maxLine = 128 << 10
+	"github.com/audit-sealer/audit-sealer/internal/wire"
+)
 
 // maxBatch bounds how many items the writer takes per lock.
 const maxBatch = 256
@@ -338,50 +337,13 @@ func (c *Client) serve(cs *connState) (closed bool) {
 func (c *Client) appendRequest(b []byte, r request) []byte {
 	switch r.kind {
 	case reqEvent:
-		b = append(b, `{"op":"emit","id":"`...)
-		b = strconv.AppendUint(b, r.id, 10)
-		b = append(b, '"')
-		b = append(b, c.svcField...)
-		if r.it.kind == kindDurable {
-			b = append(b, `,"durable":true`...)
-		}
-		b = append(b, `,"event":`...)
-		b = append(b, r.it.data...)
-		b = append(b, "}\n"...)
+		return wire.AppendEmit(b, r.id, c.service, r.it.kind == kindDurable, r.it.data)
 	case reqFlush, reqAutoFlush:
-		b = append(b, `{"op":"flush","id":"`...)
-		b = strconv.AppendUint(b, r.id, 10)
-		b = append(b, "\"}\n"...)
+		return wire.AppendFlush(b, r.id)
 	case reqReport:
-		b = append(b, `{"op":"report_dropped","id":"`...)
-		b = strconv.AppendUint(b, r.id, 10)
-		b = append(b, `","count":`...)
-		b = strconv.AppendUint(b, r.count, 10)
-		b = append(b, `,"reason":"`...)
-		b = append(b, reasonNames[r.reason]...)
-		b = append(b, "\"}\n"...)
+		return wire.AppendReportDropped(b, r.id, r.count, reasonNames[r.reason])
 	}
 	return b
-}
-
-// wireReply is a reply line (PROTOCOL.md).
-type wireReply struct {
-	ID             string     `json:"id"`
-	OK             bool       `json:"ok"`
-	Accepted       bool       `json:"accepted"`
-	Seq            *uint64    `json:"seq"`
-	AuditID        string     `json:"audit_id"`
-	Durable        bool       `json:"durable"`
-	Sealed         bool       `json:"sealed"`
-	CheckpointSize *uint64    `json:"checkpoint_size"`
-	Error          *wireError `json:"error"`
-}
-
-type wireError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field"`
-	Rule    string `json:"rule"`
 }
 
 // readLoop reads replies and matches them, in order, to the pending
@@ -389,13 +351,13 @@ type wireError struct {
 func (c *Client) readLoop(cs *connState) {
 	defer close(cs.readerDone)
 	sc := bufio.NewScanner(cs.conn)
-	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	sc.Buffer(make([]byte, 0, 4096), wire.MaxLine)
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var r wireReply
+		var r wire.Reply
 		if err := json.Unmarshal(line, &r); err != nil {
 			cs.fail(fmt.Errorf("client: bad reply from the sealer: %w", err))
 			return
@@ -413,7 +375,7 @@ func (c *Client) readLoop(cs *connState) {
 }
 
 // handleReply applies one reply to the oldest pending request.
-func (c *Client) handleReply(cs *connState, r *wireReply) error {
+func (c *Client) handleReply(cs *connState, r *wire.Reply) error {
 	var (
 		resolve *item
 		out     outcome
@@ -436,7 +398,7 @@ func (c *Client) handleReply(cs *connState, r *wireReply) error {
 	notSealed := false
 	if !r.OK {
 		rerr = replyError(r.Error)
-		notSealed = r.Error != nil && r.Error.Code == "not_sealed"
+		notSealed = r.Error != nil && r.Error.Code == wire.CodeNotSealed
 	}
 	switch req.kind {
 	case reqEvent:

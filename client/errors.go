@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
 
 // Sentinel errors. Test for them with errors.Is: the errors the client
@@ -102,26 +103,26 @@ func (e *ServerError) Error() string {
 // Unwrap returns the sentinel for the code, or nil when there is none.
 func (e *ServerError) Unwrap() error {
 	switch e.Code {
-	case "shed":
+	case wire.CodeShed:
 		return ErrShed
-	case "not_authorized":
+	case wire.CodeNotAuthorized:
 		return ErrNotAuthorized
-	case "timeout":
+	case wire.CodeTimeout:
 		return ErrTimeout
-	case "unavailable":
+	case wire.CodeUnavailable:
 		return ErrUnavailable
-	case "not_sealed":
+	case wire.CodeNotSealed:
 		return ErrNotSealed
 	}
 	return nil
 }
 
 // replyError maps a failed reply to the error returned to callers.
-func replyError(e *wireError) error {
+func replyError(e *wire.Error) error {
 	if e == nil {
-		return &ServerError{Code: "internal", Message: "reply with ok false and no error"}
+		return &ServerError{Code: wire.CodeInternal, Message: "reply with ok false and no error"}
 	}
-	if e.Code == "invalid_event" {
+	if e.Code == wire.CodeInvalidEvent {
 		return &InvalidEventError{Field: e.Field, Rule: e.Rule, Message: e.Message}
 	}
 	return &ServerError{Code: e.Code, Message: e.Message}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
 
 // fakeSealer is a Unix socket server speaking PROTOCOL.md well enough for
@@ -31,7 +32,7 @@ type fakeSealer struct {
 	nconn   int
 	seq     uint64
 	stallCh chan struct{} // non-nil while stalled; closed to resume
-	hook    func(r *fakeRequest) fakeAction
+	hook    func(r *wire.Request) fakeAction
 	ops     []fakeRecord // every request line, in order of arrival
 	events  []fakeRecord // accepted emits, in order
 	reports []fakeRecord // acknowledged report_dropped
@@ -43,16 +44,6 @@ type fakeAction struct {
 	code  string // reply with this error code
 	close bool   // close the connection without replying
 	badID bool   // reply ok with a wrong id
-}
-
-type fakeRequest struct {
-	Op      string          `json:"op"`
-	ID      *string         `json:"id"`
-	Durable bool            `json:"durable"`
-	Service string          `json:"service"`
-	Event   json.RawMessage `json:"event"`
-	Count   uint64          `json:"count"`
-	Reason  string          `json:"reason"`
 }
 
 type fakeRecord struct {
@@ -67,25 +58,13 @@ type fakeRecord struct {
 	Seq     uint64
 }
 
-type fakeReply struct {
-	ID             string     `json:"id,omitempty"`
-	OK             bool       `json:"ok"`
-	Accepted       bool       `json:"accepted,omitempty"`
-	Seq            *uint64    `json:"seq,omitempty"`
-	AuditID        string     `json:"audit_id,omitempty"`
-	Durable        bool       `json:"durable,omitempty"`
-	Sealed         bool       `json:"sealed,omitempty"`
-	CheckpointSize *uint64    `json:"checkpoint_size,omitempty"`
-	Error          *wireError `json:"error,omitempty"`
-}
-
 // allowedFields lists the request fields of each op (PROTOCOL.md).
 var allowedFields = map[string][]string{
-	"emit":           {"op", "id", "durable", "service", "event"},
-	"flush":          {"op", "id"},
-	"status":         {"op", "id"},
-	"ping":           {"op", "id"},
-	"report_dropped": {"op", "id", "count", "reason"},
+	wire.OpEmit:          {"op", "id", "durable", "service", "event"},
+	wire.OpFlush:         {"op", "id"},
+	wire.OpStatus:        {"op", "id"},
+	wire.OpPing:          {"op", "id"},
+	wire.OpReportDropped: {"op", "id", "count", "reason"},
 }
 
 // socketPath returns a short socket path (sun_path is limited to 108 bytes,
@@ -193,7 +172,7 @@ func (s *fakeSealer) unstall() {
 	}
 }
 
-func (s *fakeSealer) setHook(h func(r *fakeRequest) fakeAction) {
+func (s *fakeSealer) setHook(h func(r *wire.Request) fakeAction) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hook = h
@@ -229,7 +208,7 @@ func (s *fakeSealer) serve(c net.Conn, connID int, quit chan struct{}) {
 		if err != nil {
 			return
 		}
-		if len(line) > maxLine {
+		if len(line) > wire.MaxLine {
 			s.t.Errorf("fake sealer: line of %d bytes", len(line))
 			return
 		}
@@ -254,23 +233,23 @@ func (s *fakeSealer) serve(c net.Conn, connID int, quit chan struct{}) {
 
 // handle answers one request line; it reports test failures for anything
 // the protocol refuses, since the client must never send that.
-func (s *fakeSealer) handle(connID int, line []byte) (*fakeReply, bool) {
+func (s *fakeSealer) handle(connID int, line []byte) (*wire.Reply, bool) {
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(line, &keys); err != nil {
 		s.t.Errorf("fake sealer: bad_json: %v: %s", err, line)
-		return &fakeReply{Error: &wireError{Code: "bad_json"}}, false
+		return &wire.Reply{Error: &wire.Error{Code: wire.CodeBadJSON}}, false
 	}
-	var r fakeRequest
+	var r wire.Request
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
 		s.t.Errorf("fake sealer: bad_request: %v: %s", err, line)
-		return &fakeReply{Error: &wireError{Code: "bad_request"}}, false
+		return &wire.Reply{Error: &wire.Error{Code: wire.CodeBadRequest}}, false
 	}
 	allowed, ok := allowedFields[r.Op]
 	if !ok {
 		s.t.Errorf("fake sealer: unknown op: %s", line)
-		return &fakeReply{Error: &wireError{Code: "bad_request"}}, false
+		return &wire.Reply{Error: &wire.Error{Code: wire.CodeBadRequest}}, false
 	}
 	for k := range keys {
 		if !slices.Contains(allowed, k) {
@@ -280,18 +259,18 @@ func (s *fakeSealer) handle(connID int, line []byte) (*fakeReply, bool) {
 	id := ""
 	if r.ID != nil {
 		id = *r.ID
-		if len(id) > 64 {
+		if len(id) > wire.MaxID {
 			s.t.Errorf("fake sealer: id too long: %s", line)
 		}
 	}
 	rec := fakeRecord{Conn: connID, Op: r.Op, Durable: r.Durable, Service: r.Service, Count: r.Count, Reason: r.Reason}
 	var ev event.Event
-	if r.Op == "emit" {
+	if r.Op == wire.OpEmit {
 		var err error
 		ev, err = event.Decode(r.Event, event.DecodeOptions{})
 		if err != nil {
 			s.t.Errorf("fake sealer: invalid event: %v: %s", err, line)
-			return &fakeReply{ID: id, Error: &wireError{Code: "invalid_event", Message: err.Error()}}, false
+			return &wire.Reply{ID: id, Error: &wire.Error{Code: wire.CodeInvalidEvent, Message: err.Error()}}, false
 		}
 		if canon, err := event.Encode(ev); err != nil || !bytes.Equal(canon, r.Event) {
 			s.t.Errorf("fake sealer: event not in canonical form: %s", r.Event)
@@ -313,14 +292,14 @@ func (s *fakeSealer) handle(connID int, line []byte) (*fakeReply, bool) {
 		return nil, true
 	}
 	if act.badID {
-		return &fakeReply{ID: "bogus", OK: true, Accepted: true}, false
+		return &wire.Reply{ID: "bogus", OK: true, Accepted: true}, false
 	}
 	if act.code != "" {
-		rep := &fakeReply{ID: id, Error: &wireError{Code: act.code, Message: "fake: " + act.code}}
+		rep := &wire.Reply{ID: id, Error: &wire.Error{Code: act.code, Message: "fake: " + act.code}}
 		switch act.code {
-		case "invalid_event":
+		case wire.CodeInvalidEvent:
 			rep.Error.Field, rep.Error.Rule = "actor.user_id", event.RuleTooLong
-		case "not_sealed":
+		case wire.CodeNotSealed:
 			s.seq++
 			seq := s.seq
 			rep.Seq, rep.AuditID, rep.Durable = &seq, fmt.Sprintf("fakefakefakefake-%d", seq), true
@@ -330,20 +309,20 @@ func (s *fakeSealer) handle(connID int, line []byte) (*fakeReply, bool) {
 		return rep, false
 	}
 	switch r.Op {
-	case "emit":
+	case wire.OpEmit:
 		s.seq++
 		rec.Seq = s.seq
 		s.events = append(s.events, rec)
 		if !r.Durable && !event.IsCritical(rec.Type) {
-			return &fakeReply{ID: id, OK: true, Accepted: true}, false
+			return &wire.Reply{ID: id, OK: true, Accepted: true}, false
 		}
 		seq := s.seq
-		return &fakeReply{ID: id, OK: true, Seq: &seq, AuditID: fmt.Sprintf("fakefakefakefake-%d", seq),
+		return &wire.Reply{ID: id, OK: true, Seq: &seq, AuditID: fmt.Sprintf("fakefakefakefake-%d", seq),
 			Durable: true, Sealed: event.IsCritical(rec.Type)}, false
-	case "flush":
+	case wire.OpFlush:
 		size := s.seq
-		return &fakeReply{ID: id, OK: true, CheckpointSize: &size}, false
-	case "report_dropped":
+		return &wire.Reply{ID: id, OK: true, CheckpointSize: &size}, false
+	case wire.OpReportDropped:
 		if r.Count == 0 {
 			s.t.Errorf("fake sealer: report_dropped with count 0")
 		}
@@ -351,7 +330,7 @@ func (s *fakeSealer) handle(connID int, line []byte) (*fakeReply, bool) {
 		rec.Seq = s.seq
 		s.reports = append(s.reports, rec)
 		seq := s.seq
-		return &fakeReply{ID: id, OK: true, Seq: &seq}, false
+		return &wire.Reply{ID: id, OK: true, Seq: &seq}, false
 	}
-	return &fakeReply{ID: id, OK: true}, false
+	return &wire.Reply{ID: id, OK: true}, false
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
 
 // loadParams say what the load generator sends.
@@ -112,10 +114,9 @@ func driveClient(p loadParams, client, n int, start time.Time) (*loadResult, err
 		if p.rate > 0 {
 			interval = time.Duration(float64(time.Second) * float64(p.clients) / float64(p.rate))
 		}
-		prefix := []byte(`{"op":"emit","event":`)
-		if p.durable {
-			prefix = []byte(`{"op":"emit","durable":true,"event":`)
-		}
+		// Each request is this prefix, the event built in place and the
+		// line's end. It has no id: replies come in the order of requests.
+		prefix := wire.AppendEmitHead(nil, 0, "", p.durable)
 		buf := make([]byte, 0, 2048)
 		// Requests written to the buffer but not yet to the socket. Their
 		// latency clock starts when they are handed to the kernel.
@@ -149,7 +150,7 @@ func driveClient(p loadParams, client, n int, start time.Time) (*loadResult, err
 			// the send-to-seal lag is measured from it after the run.
 			buf = tmpl.appendEvent(buf, time.Now().UTC(), client*10_000_000+i)
 			sent += int64(len(buf) - l)
-			buf = append(buf, '}', '\n')
+			buf = wire.AppendEmitEnd(buf)
 			if _, err := rc.w.Write(buf); err != nil {
 				sendErr = err
 				rc.c.Close()
@@ -164,7 +165,7 @@ func driveClient(p loadParams, client, n int, start time.Time) (*loadResult, err
 				}
 			}
 		}
-		rc.w.WriteString(`{"op":"flush"}` + "\n")
+		rc.w.Write(wire.AppendFlush(nil, 0))
 		pending = append(pending, inflight{flush: true})
 		flush()
 	}()

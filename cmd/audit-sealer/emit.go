@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
 
 func emitCommand() *cobra.Command {
@@ -42,12 +45,12 @@ audit_id (with --durable, once the record is fsynced), "accepted" without
 					if len(raw) == 0 {
 						continue
 					}
-					req := map[string]any{"op": "emit", "id": fmt.Sprint(n), "durable": durable, "event": json.RawMessage(append([]byte(nil), raw...))}
-					if !json.Valid(raw) {
-						req["event"] = nil // the sealer answers bad_request; keep the line count aligned
-					}
-					if service != "" {
-						req["service"] = service
+					id := strconv.Itoa(n)
+					req := &wire.Request{Op: wire.OpEmit, ID: &id, Durable: durable, Service: service}
+					// Without a valid event the sealer answers bad_request,
+					// which keeps the line count aligned.
+					if json.Valid(raw) {
+						req.Event = raw
 					}
 					if err := rc.send(req); err != nil {
 						sendErr <- err
@@ -73,18 +76,19 @@ audit_id (with --durable, once the record is fsynced), "accepted" without
 			defer out.Flush()
 			failed := 0
 			for s := range queue {
-				rep, _, err := rc.recv()
+				var rep wire.Reply
+				line, err := rc.recv(&rep)
 				if err != nil {
 					return err
 				}
-				res := map[string]any{"line": s.line, "ok": rep["ok"]}
-				for _, k := range []string{"seq", "audit_id", "accepted", "sealed", "error"} {
-					if v, ok := rep[k]; ok {
-						res[k] = v
-					}
-				}
-				if rep["ok"] != true {
+				res := emitResult{Accepted: rep.Accepted, AuditID: rep.AuditID, Line: s.line, OK: rep.OK, Sealed: rep.Sealed, Seq: rep.Seq}
+				if !rep.OK {
 					failed++
+					var e struct {
+						Error map[string]any `json:"error"`
+					}
+					json.Unmarshal(line, &e)
+					res.Error = e.Error
 				}
 				b, _ := json.Marshal(res)
 				out.Write(append(b, '\n'))
@@ -103,4 +107,18 @@ audit_id (with --durable, once the record is fsynced), "accepted" without
 	cmd.Flags().BoolVar(&durable, "durable", false, "wait until each event is fsynced; print its seq and audit_id")
 	cmd.Flags().StringVar(&service, "service", "", "service identity to record (one the policy allows this user)")
 	return cmd
+}
+
+// emitResult is the line emit prints for an event: the fields of the
+// sealer's reply that it has, with the event's line number. The error is
+// the reply's error object as a map, so that its members are printed
+// sorted by name, as emit has always printed them.
+type emitResult struct {
+	Accepted bool           `json:"accepted,omitempty"`
+	AuditID  string         `json:"audit_id,omitempty"`
+	Error    map[string]any `json:"error,omitempty"`
+	Line     int            `json:"line"`
+	OK       bool           `json:"ok"`
+	Sealed   bool           `json:"sealed,omitempty"`
+	Seq      *uint64        `json:"seq,omitempty"`
 }

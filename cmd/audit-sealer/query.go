@@ -17,6 +17,7 @@ import (
 
 	"github.com/audit-sealer/audit-sealer/export"
 	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 	"github.com/audit-sealer/audit-sealer/query"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
@@ -251,32 +252,20 @@ func queryThroughSealer(cmd *cobra.Command, socket string, f query.Filter, asJSO
 		return &exitError{code: 2, err: err}
 	}
 	defer rc.Close()
-	filter := map[string]any{"user": f.UserID, "service": f.Service, "types": f.Types, "entity": f.Entity,
-		"critical": f.CriticalOnly, "sealer": f.Sealer, "after": f.After}
-	if !f.From.IsZero() {
-		filter["from"] = f.From
-	}
-	if !f.To.IsZero() {
-		filter["to"] = f.To
-	}
-	rc.send(map[string]any{"op": "query", "id": "q", "filter": filter, "limit": f.Limit})
-	if err := rc.flush(); err != nil {
-		return err
-	}
-	_, line, err := rc.recv()
+	filter, err := json.Marshal(wire.Filter{User: f.UserID, Service: f.Service, Types: f.Types, Entity: f.Entity,
+		From: f.From, To: f.To, Critical: f.CriticalOnly, Sealer: f.Sealer, After: f.After})
 	if err != nil {
 		return err
 	}
-	var rep struct {
-		OK      bool           `json:"ok"`
-		Matches []*query.Match `json:"matches"`
-		More    bool           `json:"more"`
-		Next    uint64         `json:"next"`
-		Error   *struct {
-			Code, Message string
-		} `json:"error"`
+	id := "q"
+	rc.send(&wire.Request{Op: wire.OpQuery, ID: &id, Filter: filter, Limit: f.Limit})
+	if err := rc.flush(); err != nil {
+		return err
 	}
-	if err := json.Unmarshal(line, &rep); err != nil {
+	var matches []*query.Match
+	rep := wire.Reply{Matches: &matches}
+	line, err := rc.recv(&rep)
+	if err != nil {
 		return err
 	}
 	if !rep.OK {
@@ -285,15 +274,15 @@ func queryThroughSealer(cmd *cobra.Command, socket string, f query.Filter, asJSO
 	w := bufio.NewWriter(cmd.OutOrStdout())
 	defer w.Flush()
 	enc := newMatchEncoder(w)
-	for _, m := range rep.Matches {
+	for _, m := range matches {
 		if asJSON {
 			enc.Encode(m)
 		} else {
 			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", m.Seq, m.Received.Format(time.RFC3339Nano), m.Service, m.Type, m.AuditID, m.Event)
 		}
 	}
-	if rep.More {
-		fmt.Fprintf(w, "# more: --after %d\n", rep.Next)
+	if rep.More != nil && *rep.More && rep.Next != nil {
+		fmt.Fprintf(w, "# more: --after %d\n", *rep.Next)
 	}
 	return nil
 }

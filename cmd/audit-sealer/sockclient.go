@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
 
 // rawConn speaks PROTOCOL.md directly: the admin commands need nothing more
@@ -24,7 +26,8 @@ func dialSealer(path string) (*rawConn, error) {
 	return &rawConn{c: c, r: bufio.NewReaderSize(c, 256<<10), w: bufio.NewWriterSize(c, 256<<10)}, nil
 }
 
-func (rc *rawConn) send(req any) error {
+// send buffers the line of req; flush sends it.
+func (rc *rawConn) send(req *wire.Request) error {
 	b, err := json.Marshal(req)
 	if err != nil {
 		return err
@@ -35,17 +38,17 @@ func (rc *rawConn) send(req any) error {
 
 func (rc *rawConn) flush() error { return rc.w.Flush() }
 
-// recv reads one reply line.
-func (rc *rawConn) recv() (map[string]any, []byte, error) {
+// recv reads one reply line into rep (whose Status or Matches may point to
+// where to decode them) and returns the line.
+func (rc *rawConn) recv(rep *wire.Reply) ([]byte, error) {
 	line, err := rc.r.ReadBytes('\n')
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var m map[string]any
-	if err := json.Unmarshal(line, &m); err != nil {
-		return nil, line, fmt.Errorf("bad reply from the sealer: %w", err)
+	if err := json.Unmarshal(line, rep); err != nil {
+		return line, fmt.Errorf("bad reply from the sealer: %w", err)
 	}
-	return m, line, nil
+	return line, nil
 }
 
 func (rc *rawConn) Close() error { return rc.c.Close() }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
 
 func statusCommand() *cobra.Command {
@@ -21,27 +23,25 @@ func statusCommand() *cobra.Command {
 				return &exitError{code: 2, err: err}
 			}
 			defer rc.Close()
-			rc.send(map[string]any{"op": "status", "id": "status"})
+			id := "status"
+			rc.send(&wire.Request{Op: wire.OpStatus, ID: &id})
 			if err := rc.flush(); err != nil {
 				return err
 			}
-			rep, line, err := rc.recv()
+			var s map[string]any
+			rep := wire.Reply{Status: &s}
+			line, err := rc.recv(&rep)
 			if err != nil {
 				return err
 			}
-			if rep["ok"] != true {
+			if !rep.OK {
 				return fmt.Errorf("status refused: %s", line)
 			}
-			var st struct {
-				Status map[string]any `json:"status"`
-			}
-			json.Unmarshal(line, &st)
 			if asJSON {
-				b, _ := json.MarshalIndent(st.Status, "", "  ")
+				b, _ := json.MarshalIndent(s, "", "  ")
 				fmt.Fprintln(cmd.OutOrStdout(), string(b))
 				return nil
 			}
-			s := st.Status
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "log:             %v\n", s["log_id"])
 			fmt.Fprintf(w, "last sequence:   %v (%v records)\n", num(s["last_seq"]), num(s["records"]))

@@ -3,21 +3,16 @@ package sealer
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
-	"strconv"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/audit-sealer/audit-sealer/event"
-	"github.com/audit-sealer/audit-sealer/query"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
-
-// MaxLine is the longest request line, newline included (PROTOCOL.md).
-const MaxLine = 128 << 10
 
 // maxPending bounds the replies a connection may owe; a client that sends
 // faster than it reads replies is slowed down, not buffered without bound.
@@ -26,57 +21,18 @@ const maxPending = 512
 // writeTimeout cuts off a client that does not read its replies.
 const writeTimeout = 10 * time.Second
 
-// wireRequest is a request line (PROTOCOL.md "Requests").
-type wireRequest struct {
-	Op      string          `json:"op"`
-	ID      *string         `json:"id"`
-	Durable bool            `json:"durable"`
-	Service string          `json:"service"`
-	Event   json.RawMessage `json:"event"`
-	Count   uint64          `json:"count"`
-	Reason  string          `json:"reason"`
-	Filter  json.RawMessage `json:"filter"`
-	Limit   int             `json:"limit"`
-}
-
-// wireReply is a reply line.
-type wireReply struct {
-	ID             string         `json:"id,omitempty"`
-	OK             bool           `json:"ok"`
-	Accepted       bool           `json:"accepted,omitempty"`
-	Seq            *uint64        `json:"seq,omitempty"`
-	AuditID        string         `json:"audit_id,omitempty"`
-	Durable        bool           `json:"durable,omitempty"`
-	Sealed         bool           `json:"sealed,omitempty"`
-	CheckpointSize *uint64        `json:"checkpoint_size,omitempty"`
-	Time           string         `json:"time,omitempty"`
-	Status         *Status        `json:"status,omitempty"`
-	Matches        []*query.Match `json:"matches,omitempty"`
-	More           *bool          `json:"more,omitempty"`
-	Next           *uint64        `json:"next,omitempty"`
-	Error          *wireError     `json:"error,omitempty"`
-}
-
-type wireError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-	Rule    string `json:"rule,omitempty"`
-	Reason  string `json:"reason,omitempty"` // tampered: the verifier's reason code
-}
-
 // pending is one reply owed, in request order: either ready now, or waiting
 // for the writer's outcome of req.
 type pending struct {
-	ready *wireReply
+	ready *wire.Reply
 	req   *request
 	id    string
 	// accepted: the reply is {"ok":true,"accepted":true} with id, written
-	// without building a wireReply (most replies under load are this one).
+	// without building a wire.Reply (most replies under load are this one).
 	accepted bool
 	// result, if set, is the reply to send once req succeeded (a query's
 	// matches, sent only after its read is recorded).
-	result *wireReply
+	result *wire.Reply
 }
 
 // serveConn reads request lines, answers them in order, and closes the
@@ -101,7 +57,7 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 		defer close(writerDone)
 		s.writeReplies(c, replies)
 	}()
-	lr := newLineReader(c, MaxLine, s.cfg.Limits.LineTimeout.Duration, s.cfg.Limits.IdleTimeout.Duration, s.stopping.Load)
+	lr := newLineReader(c, wire.MaxLine, s.cfg.Limits.LineTimeout.Duration, s.cfg.Limits.IdleTimeout.Duration, s.stopping.Load)
 	lr.onSkip = func() { s.holdBackBadLine(uid, pid) } // an over-long line costs a refused line per 128 KiB
 	// refused counts a line refused as the client's fault, already
 	// answered: it reports whether the connection is to be closed (more
@@ -122,8 +78,8 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 			st.lastActive.Store(t.UnixNano())
 		}
 		if errors.Is(err, errLineTooLong) {
-			s.m.rejected.WithLabelValues("frame_too_large").Inc()
-			replies <- pending{ready: errorReply("", "frame_too_large", "sealer: request line longer than 131072 bytes; skipped")}
+			s.m.rejected.WithLabelValues(wire.CodeFrameTooLarge).Inc()
+			replies <- pending{ready: errorReply("", wire.CodeFrameTooLarge, "sealer: request line longer than 131072 bytes; skipped")}
 			if refused() {
 				break
 			}
@@ -140,7 +96,7 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 		}
 		p := s.handle(peer, line)
 		replies <- p
-		if p.ready != nil && !p.ready.OK && isClientFault(p.ready.Error.Code) {
+		if p.ready != nil && !p.ready.OK && wire.IsClientFault(p.ready.Error.Code) {
 			if refused() {
 				break
 			}
@@ -175,14 +131,6 @@ func (s *Sealer) holdBackBadLine(uid uint32, pid int32) {
 	}
 }
 
-func isClientFault(code string) bool {
-	switch code {
-	case "bad_json", "bad_request", "frame_too_large", "invalid_event", "not_authorized":
-		return true
-	}
-	return false
-}
-
 // writeReplies writes owed replies in order, batching writes while more
 // replies are ready.
 func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
@@ -191,15 +139,15 @@ func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
 	for p := range replies {
 		switch {
 		case p.accepted:
-			line = appendAccepted(line[:0], p.id)
+			line = wire.AppendAccepted(line[:0], p.id)
 		case p.ready != nil:
-			line = appendReply(line[:0], p.ready)
+			line = wire.AppendReply(line[:0], p.ready)
 		case p.result != nil:
 			// A query's matches go out only once its read is recorded.
 			if rep := rw.await(p.req); rep.err != nil {
-				line = appendReply(line[:0], replyFor(p.id, p.req, rep))
+				line = wire.AppendReply(line[:0], replyFor(p.id, p.req, rep))
 			} else {
-				line = appendReply(line[:0], p.result)
+				line = wire.AppendReply(line[:0], p.result)
 			}
 		default:
 			line = appendOutcome(line[:0], p.id, p.req, rw.await(p.req))
@@ -275,77 +223,18 @@ func (rw *replyWriter) await(r *request) reply {
 
 // appendOutcome appends the reply to r, whose outcome the writer gave. A
 // durable emit's success, the reply most durable traffic gets, is written
-// by hand (byte for byte what appendReply writes for it); anything else
-// goes through replyFor and appendReply.
+// without building a wire.Reply (byte for byte what wire.AppendReply writes
+// for replyFor's reply); anything else goes through replyFor.
 func appendOutcome(dst []byte, id string, r *request, rep reply) []byte {
-	if rep.err == nil && r.kind == reqEmit && rep.hasSeq && !rep.sealed &&
-		len(id) <= 64 && isPlainJSONString(id) && rep.auditID != "" && isPlainJSONString(rep.auditID) {
-		dst = appendIDField(append(dst, '{'), id)
-		dst = append(dst, `"ok":true,"seq":`...)
-		dst = strconv.AppendUint(dst, rep.seq, 10)
-		dst = append(dst, `,"audit_id":"`...)
-		dst = append(dst, rep.auditID...)
-		return append(dst, `","durable":true}`+"\n"...)
+	if rep.err == nil && r.kind == reqEmit && rep.hasSeq && !rep.sealed && rep.auditID != "" {
+		return wire.AppendDurable(dst, id, rep.seq, rep.auditID)
 	}
-	return appendReply(dst, replyFor(id, r, rep))
+	return wire.AppendReply(dst, replyFor(id, r, rep))
 }
 
 // connState is what the sealer knows of an open connection.
 type connState struct {
 	lastActive atomic.Int64 // Unix nanoseconds of the last complete request line (or the accept)
-}
-
-// appendReply appends r's line (JSON and a newline). The two replies that
-// most emits get (accepted; durable with seq and audit_id) are written by
-// hand, byte for byte what encoding/json writes for them; every other reply
-// goes through encoding/json.
-func appendReply(dst []byte, r *wireReply) []byte {
-	simpleID := len(r.ID) <= 64 && isPlainJSONString(r.ID)
-	switch {
-	case simpleID && r.OK && r.Accepted && r.Seq == nil && r.Status == nil && r.Matches == nil:
-		dst = appendIDField(append(dst, '{'), r.ID)
-		return append(dst, `"ok":true,"accepted":true}`+"\n"...)
-	case simpleID && r.OK && r.Seq != nil && r.Durable && !r.Sealed && r.CheckpointSize == nil && r.Error == nil &&
-		r.Status == nil && r.Matches == nil && r.AuditID != "" && isPlainJSONString(r.AuditID):
-		dst = appendIDField(append(dst, '{'), r.ID)
-		dst = append(dst, `"ok":true,"seq":`...)
-		dst = strconv.AppendUint(dst, *r.Seq, 10)
-		dst = append(dst, `,"audit_id":"`...)
-		dst = append(dst, r.AuditID...)
-		return append(dst, `","durable":true}`+"\n"...)
-	}
-	b, _ := json.Marshal(r)
-	return append(append(dst, b...), '\n')
-}
-
-// appendAccepted appends the reply to an emit acknowledged on acceptance.
-func appendAccepted(dst []byte, id string) []byte {
-	if !isPlainJSONString(id) {
-		return appendReply(dst, &wireReply{ID: id, OK: true, Accepted: true})
-	}
-	dst = appendIDField(append(dst, '{'), id)
-	return append(dst, `"ok":true,"accepted":true}`+"\n"...)
-}
-
-func appendIDField(dst []byte, id string) []byte {
-	if id == "" {
-		return dst
-	}
-	dst = append(dst, `"id":"`...)
-	dst = append(dst, id...)
-	return append(dst, `",`...)
-}
-
-// isPlainJSONString reports whether s needs no escaping in JSON (printable
-// ASCII without quotes, backslashes or HTML characters encoding/json escapes).
-func isPlainJSONString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
 }
 
 // trackConn records open connections so that a stop can interrupt their
@@ -404,47 +293,48 @@ func (s *Sealer) evictIdle(minIdle time.Duration) bool {
 // handle turns one request line into the reply owed for it.
 func (s *Sealer) handle(peer *Peer, line []byte) pending {
 	if !utf8.Valid(line) {
-		return s.reject("", "bad_json", "sealer: request is not valid UTF-8", nil)
+		return s.reject("", wire.CodeBadJSON, "sealer: request is not valid UTF-8", nil)
 	}
 	if line[len(line)-1] == '\r' {
-		return s.reject("", "bad_json", "sealer: request line ends in a carriage return (lines end in a newline alone)", nil)
+		return s.reject("", wire.CodeBadJSON, "sealer: request line ends in a carriage return (lines end in a newline alone)", nil)
 	}
 	if t := bytes.TrimLeft(line, " \t"); len(t) == 0 || t[0] != '{' {
-		return s.reject("", "bad_json", "sealer: request is not a JSON object", nil)
+		return s.reject("", wire.CodeBadJSON, "sealer: request is not a JSON object", nil)
 	}
-	w, perr := parseRequest(line)
-	if perr != nil {
-		if perr.code == "invalid_event" {
-			return s.rejectErr(perr.id, &event.ValidationError{Rule: event.RuleTooDeep, Detail: "JSON nested too deeply"})
+	w, err := wire.ParseRequest(line)
+	var pe *wire.ParseError
+	if errors.As(err, &pe) {
+		if pe.Code == wire.CodeInvalidEvent {
+			return s.rejectErr(pe.ID, &event.ValidationError{Rule: event.RuleTooDeep, Detail: "JSON nested too deeply"})
 		}
-		return s.reject(perr.id, perr.code, perr.message, nil)
+		return s.reject(pe.ID, pe.Code, "sealer: "+pe.Message, nil)
 	}
 	id := ""
 	if w.ID != nil {
 		id = *w.ID
-		if len(id) > 64 {
-			return s.reject("", "bad_request", "sealer: id longer than 64 bytes", nil)
+		if len(id) > wire.MaxID {
+			return s.reject("", wire.CodeBadRequest, "sealer: id longer than 64 bytes", nil)
 		}
 	}
 	switch w.Op {
-	case "emit":
+	case wire.OpEmit:
 		return s.handleEmit(peer, id, &w)
-	case "flush":
+	case wire.OpFlush:
 		r := &request{kind: reqFlush, done: make(chan reply, 1)}
 		if err := s.submit(r); err != nil {
 			return s.rejectErr(id, err)
 		}
 		return pending{req: r, id: id}
-	case "status":
+	case wire.OpStatus:
 		st := s.Status()
-		return pending{ready: &wireReply{ID: id, OK: true, Status: &st}}
-	case "query":
+		return pending{ready: &wire.Reply{ID: id, OK: true, Status: &st}}
+	case wire.OpQuery:
 		return s.handleQuery(peer, id, &w)
-	case "ping":
-		return pending{ready: &wireReply{ID: id, OK: true, Time: time.Now().UTC().Format(time.RFC3339Nano)}}
-	case "report_dropped":
+	case wire.OpPing:
+		return pending{ready: &wire.Reply{ID: id, OK: true, Time: time.Now().UTC().Format(time.RFC3339Nano)}}
+	case wire.OpReportDropped:
 		if w.Count == 0 {
-			return s.reject(id, "bad_request", "sealer: report_dropped needs a count above 0", nil)
+			return s.reject(id, wire.CodeBadRequest, "sealer: report_dropped needs a count above 0", nil)
 		}
 		reason := w.Reason
 		if reason == "" {
@@ -466,14 +356,14 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 		}
 		return pending{req: r, id: id}
 	case "":
-		return s.reject(id, "bad_request", "sealer: request has no op", nil)
+		return s.reject(id, wire.CodeBadRequest, "sealer: request has no op", nil)
 	}
-	return s.reject(id, "bad_request", "sealer: unknown op", nil)
+	return s.reject(id, wire.CodeBadRequest, "sealer: unknown op", nil)
 }
 
-func (s *Sealer) handleEmit(peer *Peer, id string, w *wireRequest) pending {
+func (s *Sealer) handleEmit(peer *Peer, id string, w *wire.Request) pending {
 	if len(w.Event) == 0 || string(w.Event) == "null" {
-		return s.reject(id, "bad_request", "sealer: emit needs an event", nil)
+		return s.reject(id, wire.CodeBadRequest, "sealer: emit needs an event", nil)
 	}
 	service, err := peer.choose(w.Service)
 	if err != nil {
@@ -516,8 +406,8 @@ func (s *Sealer) handleEmit(peer *Peer, id string, w *wireRequest) pending {
 }
 
 // replyFor builds the reply to a request the writer has finished.
-func replyFor(id string, r *request, rep reply) *wireReply {
-	w := &wireReply{ID: id}
+func replyFor(id string, r *request, rep reply) *wire.Reply {
+	w := &wire.Reply{ID: id}
 	if rep.hasSeq {
 		seq := rep.seq
 		w.Seq, w.AuditID = &seq, rep.auditID
@@ -555,29 +445,29 @@ func (s *Sealer) reject(id, code, msg string, ve *event.ValidationError) pending
 func (s *Sealer) rejectErr(id string, err error) pending {
 	e := errorFor(err)
 	s.m.rejected.WithLabelValues(e.Code).Inc()
-	return pending{ready: &wireReply{ID: id, Error: e}}
+	return pending{ready: &wire.Reply{ID: id, Error: e}}
 }
 
-func errorReply(id, code, msg string) *wireReply {
-	return &wireReply{ID: id, Error: &wireError{Code: code, Message: msg}}
+func errorReply(id, code, msg string) *wire.Reply {
+	return &wire.Reply{ID: id, Error: &wire.Error{Code: code, Message: msg}}
 }
 
 // errorFor maps an error to its protocol error code.
-func errorFor(err error) *wireError {
+func errorFor(err error) *wire.Error {
 	var ve *event.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		return &wireError{Code: "invalid_event", Message: err.Error(), Field: ve.Field, Rule: ve.Rule}
+		return &wire.Error{Code: wire.CodeInvalidEvent, Message: err.Error(), Field: ve.Field, Rule: ve.Rule}
 	case errors.Is(err, ErrNotAuthorized):
-		return &wireError{Code: "not_authorized", Message: err.Error()}
+		return &wire.Error{Code: wire.CodeNotAuthorized, Message: err.Error()}
 	case errors.Is(err, ErrShed), errors.Is(err, ErrPeerShare):
-		return &wireError{Code: "shed", Message: err.Error()}
+		return &wire.Error{Code: wire.CodeShed, Message: err.Error()}
 	case errors.Is(err, ErrQueueWait):
-		return &wireError{Code: "timeout", Message: err.Error()}
+		return &wire.Error{Code: wire.CodeTimeout, Message: err.Error()}
 	case errors.Is(err, ErrNotSealed):
-		return &wireError{Code: "not_sealed", Message: err.Error()}
+		return &wire.Error{Code: wire.CodeNotSealed, Message: err.Error()}
 	case errors.Is(err, ErrUnavailable):
-		return &wireError{Code: "unavailable", Message: err.Error()}
+		return &wire.Error{Code: wire.CodeUnavailable, Message: err.Error()}
 	}
-	return &wireError{Code: "internal", Message: err.Error()}
+	return &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
 }

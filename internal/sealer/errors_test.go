@@ -13,6 +13,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 	"github.com/audit-sealer/audit-sealer/signer"
 )
 
@@ -132,8 +133,8 @@ func TestFrameTooLarge(t *testing.T) {
 	}{
 		{"200 KiB", `{"op":"emit","id":"big","event":"` + strings.Repeat("A", 200<<10) + `"}`, "frame_too_large"},
 		{"1 MiB", strings.Repeat("B", 1<<20), "frame_too_large"},
-		{"limit plus one", pad(sealer.MaxLine + 1), "frame_too_large"},
-		{"exactly the limit", pad(sealer.MaxLine), ""},
+		{"limit plus one", pad(wire.MaxLine + 1), "frame_too_large"},
+		{"exactly the limit", pad(wire.MaxLine), ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 	"github.com/audit-sealer/audit-sealer/query"
 	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/verify"
@@ -20,19 +21,6 @@ var ErrQueryNotAllowed = errors.New("sealer: this peer may not read the log")
 
 // maxQueryResults bounds one query reply; clients page with "after".
 const maxQueryResults = 1000
-
-// wireFilter is the "filter" object of a query request (PROTOCOL.md).
-type wireFilter struct {
-	User     string    `json:"user,omitempty"`
-	Service  string    `json:"service,omitempty"`
-	Types    []string  `json:"types,omitempty"`
-	Entity   string    `json:"entity,omitempty"`
-	From     time.Time `json:"from,omitzero"`
-	To       time.Time `json:"to,omitzero"`
-	Critical bool      `json:"critical,omitempty"`
-	Sealer   bool      `json:"sealer,omitempty"`
-	After    uint64    `json:"after,omitempty"`
-}
 
 // mayRead reports whether the configuration lets peer read the log.
 func (s *Sealer) mayRead(peer *Peer) bool {
@@ -65,17 +53,17 @@ func (s *Sealer) queryTrust() verify.Trust {
 // the results are sent. The query trusts the sealer's own key and checks
 // what it reads (package query); a log that does not check gets the error
 // code tampered, with the verifier's reason code, and no results.
-func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
+func (s *Sealer) handleQuery(peer *Peer, id string, w *wire.Request) pending {
 	if !s.mayRead(peer) {
 		s.log.Warn("refused a read of the log", "uid", peer.UID, "gid", peer.GID, "pid", peer.PID)
-		return s.reject(id, "not_authorized", ErrQueryNotAllowed.Error(), nil)
+		return s.reject(id, wire.CodeNotAuthorized, ErrQueryNotAllowed.Error(), nil)
 	}
-	var wf wireFilter
+	var wf wire.Filter
 	if len(w.Filter) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(w.Filter))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&wf); err != nil {
-			return s.reject(id, "bad_request", "sealer: query filter: "+err.Error(), nil)
+			return s.reject(id, wire.CodeBadRequest, "sealer: query filter: "+err.Error(), nil)
 		}
 	}
 	limit := w.Limit
@@ -86,7 +74,7 @@ func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
 	f := query.Filter{UserID: wf.User, Service: wf.Service, Types: wf.Types, Entity: wf.Entity, From: wf.From, To: wf.To,
 		CriticalOnly: wf.Critical, Sealer: wf.Sealer, After: wf.After, Limit: limit, Workers: 1}
 	if err := f.Check(); err != nil {
-		return s.reject(id, "bad_request", err.Error(), nil)
+		return s.reject(id, wire.CodeBadRequest, err.Error(), nil)
 	}
 	var matches []*query.Match
 	info, err := query.Scan(context.Background(), s.cfg.DataDir, s.queryTrust(), f, func(m *query.Match) error {
@@ -99,12 +87,12 @@ func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
 		// The log does not check: nothing is sent, and the reply names
 		// the verifier's reason code.
 		s.log.Error("a query found the log tampered with", "reason", te.Failure.Reason, "segment", te.Failure.Segment, "error", err)
-		r := errorReply(id, "tampered", fmt.Sprintf("sealer: %v", err))
+		r := errorReply(id, wire.CodeTampered, fmt.Sprintf("sealer: %v", err))
 		r.Error.Reason = string(te.Failure.Reason)
-		s.m.rejected.WithLabelValues("tampered").Inc()
+		s.m.rejected.WithLabelValues(wire.CodeTampered).Inc()
 		return pending{ready: r}
 	case err != nil:
-		return s.reject(id, "internal", fmt.Sprintf("sealer: query: %v", err), nil)
+		return s.reject(id, wire.CodeInternal, fmt.Sprintf("sealer: query: %v", err), nil)
 	}
 	filters, _ := json.Marshal(wf)
 	r := &request{kind: reqLogRead, done: make(chan reply, 1), sealerEvent: &event.LogRead{Timestamp: time.Now().UTC(),
@@ -113,5 +101,9 @@ func (s *Sealer) handleQuery(peer *Peer, id string, w *wireRequest) pending {
 		return s.rejectErr(id, err)
 	}
 	more, next := info.More, info.Next
-	return pending{req: r, id: id, result: &wireReply{ID: id, OK: true, Matches: matches, More: &more, Next: &next}}
+	result := &wire.Reply{ID: id, OK: true, More: &more, Next: &next}
+	if len(matches) > 0 {
+		result.Matches = matches // a nil slice would be written as "matches":null
+	}
+	return pending{req: r, id: id, result: result}
 }

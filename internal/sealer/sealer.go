@@ -29,6 +29,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 	"github.com/audit-sealer/audit-sealer/signer"
 )
 
@@ -419,7 +420,7 @@ func (s *Sealer) accept(ln *net.UnixListener) {
 		}
 		if s.connCount.Load() >= int64(s.cfg.Limits.MaxConnections) && !s.evictIdle(idleEvictAfter) {
 			s.m.rejected.WithLabelValues("too_many_connections").Inc()
-			c.Write([]byte(`{"ok":false,"error":{"code":"unavailable","message":"sealer: too many connections"}}` + "\n"))
+			c.Write(wire.AppendReply(nil, errorReply("", wire.CodeUnavailable, "sealer: too many connections")))
 			c.Close()
 			continue
 		}

@@ -6,7 +6,7 @@ import (
 )
 
 // badLineBudget bounds how fast the sealer handles the lines each peer uid
-// sends that it refuses as the client's fault (isClientFault), over all of
+// sends that it refuses as the client's fault (wire.IsClientFault), over all of
 // the uid's connections: a generic cell rate algorithm with a burst of one
 // second's worth. A line over the budget is still answered, but its
 // connection then waits before the sealer reads from it again; the waits of

@@ -1,4 +1,4 @@
-package sealer
+package wire
 
 import (
 	"bytes"
@@ -9,14 +9,22 @@ import (
 	"math/bits"
 )
 
-// envelopeError says why a request line is not a well-formed request.
-type envelopeError struct {
-	code    string // bad_json, bad_request or invalid_event (too deep)
-	message string
-	id      string // the request's id, when it could be read
+// ParseError says why a request line is not a well-formed request.
+type ParseError struct {
+	// Code is CodeBadJSON, CodeBadRequest, or CodeInvalidEvent for an event
+	// nested deeper than the parser follows.
+	Code string
+	// ID is the request's id if it was read before the fault and is at
+	// most MaxID bytes long, else "".
+	ID string
+	// Message says what is wrong, without a prefix.
+	Message string
 }
 
-// Request fields, as bits of parseRequest's set of fields seen.
+// Error returns the message with the package prefix.
+func (e *ParseError) Error() string { return "wire: " + e.Message }
+
+// Request fields, as bits of ParseRequest's set of fields seen.
 const (
 	fieldOp = 1 << iota
 	fieldID
@@ -60,18 +68,18 @@ func fieldOf(name []byte) int {
 // the ops PROTOCOL.md defines; any other value is decoded.
 func opOf(raw []byte, dst *string) error {
 	switch string(raw) {
-	case `"emit"`:
-		*dst = "emit"
-	case `"flush"`:
-		*dst = "flush"
-	case `"status"`:
-		*dst = "status"
-	case `"ping"`:
-		*dst = "ping"
-	case `"query"`:
-		*dst = "query"
-	case `"report_dropped"`:
-		*dst = "report_dropped"
+	case `"` + OpEmit + `"`:
+		*dst = OpEmit
+	case `"` + OpFlush + `"`:
+		*dst = OpFlush
+	case `"` + OpStatus + `"`:
+		*dst = OpStatus
+	case `"` + OpPing + `"`:
+		*dst = OpPing
+	case `"` + OpQuery + `"`:
+		*dst = OpQuery
+	case `"` + OpReportDropped + `"`:
+		*dst = OpReportDropped
 	default:
 		s, err := decodeString(raw)
 		*dst = s
@@ -80,31 +88,33 @@ func opOf(raw []byte, dst *string) error {
 	return nil
 }
 
-// parseRequest splits a request line into its fields in one pass: scalar
-// fields are decoded (by hand for the common forms, else with
-// encoding/json), the event is kept as raw bytes (event.CheckCanonical or
-// event.Decode validates it completely). It refuses what PROTOCOL.md
-// refuses: anything but one JSON object, unknown or repeated fields, fields
-// of the wrong type, and nesting deeper than maxRequestDepth. It allocates
-// only for the id, the service and uncommon forms: it runs once per
-// request line.
-func parseRequest(line []byte) (wireRequest, *envelopeError) {
-	var w wireRequest
+// ParseRequest splits a request line (without its newline) into its fields
+// in one pass: scalar fields are decoded (by hand for the common forms, else
+// with encoding/json), the event and the filter are kept as raw bytes (the
+// sealer validates an event completely with package event). It refuses what
+// PROTOCOL.md refuses: anything but one JSON object, unknown or repeated
+// fields, fields of the wrong type, and nesting deeper than maxRequestDepth.
+// Its error is a *ParseError. It does not check that the line is valid
+// UTF-8, nor what an op requires (an emit's event, an id's length): the
+// sealer does. It allocates only for the id, the service and uncommon forms,
+// since it runs once per request line.
+func ParseRequest(line []byte) (Request, error) {
+	var w Request
 	p := &scanner{b: line}
 	p.space()
 	if !p.eat('{') {
-		return w, envFail(w.ID, "bad_json", "request is not a JSON object")
+		return w, envFail(w.ID, CodeBadJSON, "request is not a JSON object")
 	}
 	seen := 0
 	p.space()
 	if p.eat('}') {
-		return w, envFail(w.ID, "bad_request", "request has no op")
+		return w, envFail(w.ID, CodeBadRequest, "request has no op")
 	}
 	for {
 		p.space()
 		kstart := p.i
 		if err := p.skipString(); err != nil {
-			return w, envFail(w.ID, "bad_json", "request is not a JSON object: %v", err)
+			return w, envFail(w.ID, CodeBadJSON, "request is not a JSON object: %v", err)
 		}
 		rawKey := line[kstart:p.i]
 		field := 0
@@ -117,28 +127,28 @@ func parseRequest(line []byte) (wireRequest, *envelopeError) {
 			// decode makes the line bad JSON.
 			key, err := decodeString(rawKey)
 			if err != nil {
-				return w, envFail(w.ID, "bad_json", "request is not a JSON object: bad key")
+				return w, envFail(w.ID, CodeBadJSON, "request is not a JSON object: bad key")
 			}
 			field = fieldOf([]byte(key))
 		}
 		p.space()
 		if !p.eat(':') {
-			return w, envFail(w.ID, "bad_json", "request is not a JSON object: missing ':'")
+			return w, envFail(w.ID, CodeBadJSON, "request is not a JSON object: missing ':'")
 		}
 		p.space()
 		vstart := p.i
 		if err := p.skipValue(0); err != nil {
 			if errors.Is(err, errTooDeep) && field == fieldEvent {
-				return w, envFail(w.ID, "invalid_event", "event: nested too deeply")
+				return w, envFail(w.ID, CodeInvalidEvent, "event: nested too deeply")
 			}
-			return w, envFail(w.ID, "bad_json", "request is not a JSON object: %v", err)
+			return w, envFail(w.ID, CodeBadJSON, "request is not a JSON object: %v", err)
 		}
 		raw := line[vstart:p.i]
 		if field == 0 {
-			return w, envFail(w.ID, "bad_request", "unknown field %q", keyName(rawKey))
+			return w, envFail(w.ID, CodeBadRequest, "unknown field %q", keyName(rawKey))
 		}
 		if seen&field != 0 {
-			return w, envFail(w.ID, "bad_request", "field %q appears twice", keyName(rawKey))
+			return w, envFail(w.ID, CodeBadRequest, "field %q appears twice", keyName(rawKey))
 		}
 		seen |= field
 		var err error
@@ -173,7 +183,7 @@ func parseRequest(line []byte) (wireRequest, *envelopeError) {
 			w.Limit, err = decodeJSON[int](raw)
 		}
 		if err != nil || (field != fieldEvent && string(raw) == "null") {
-			return w, envFail(w.ID, "bad_request", "field %q has the wrong type", keyName(rawKey))
+			return w, envFail(w.ID, CodeBadRequest, "field %q has the wrong type", keyName(rawKey))
 		}
 		p.space()
 		if p.eat(',') {
@@ -182,21 +192,21 @@ func parseRequest(line []byte) (wireRequest, *envelopeError) {
 		if p.eat('}') {
 			break
 		}
-		return w, envFail(w.ID, "bad_json", "request is not a JSON object: expected ',' or '}'")
+		return w, envFail(w.ID, CodeBadJSON, "request is not a JSON object: expected ',' or '}'")
 	}
 	p.space()
 	if p.i != len(line) {
-		return w, envFail(w.ID, "bad_json", "more than one JSON value on a line")
+		return w, envFail(w.ID, CodeBadJSON, "more than one JSON value on a line")
 	}
 	return w, nil
 }
 
 // envFail returns the error of a request that is not well formed, with the
 // request's id if it was read and is not too long to echo.
-func envFail(id *string, code, format string, args ...any) *envelopeError {
-	e := &envelopeError{code: code, message: "sealer: " + fmt.Sprintf(format, args...)}
-	if id != nil && len(*id) <= 64 {
-		e.id = *id
+func envFail(id *string, code, format string, args ...any) *ParseError {
+	e := &ParseError{Code: code, Message: fmt.Sprintf(format, args...)}
+	if id != nil && len(*id) <= MaxID {
+		e.ID = *id
 	}
 	return e
 }

@@ -1,0 +1,123 @@
+// Package wire is the Go rendering of the sealer's socket protocol
+// (PROTOCOL.md): the request and reply types, the ops and error codes, the
+// fast appenders of the common lines, and the parser that splits a request
+// line. The sealer, the client package, the audit-sealer commands, the
+// benchmark's load generator and the client's test fake all speak the
+// protocol through it, so that its lines are defined in one place.
+//
+// PROTOCOL.md is normative; where this package and it disagree, this package
+// is wrong.
+package wire
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// MaxLine is the longest request line, newline included.
+const MaxLine = 128 << 10
+
+// MaxID is the longest request id, in bytes; the sealer refuses a longer one
+// (bad_request) and does not echo it.
+const MaxID = 64
+
+// The ops of PROTOCOL.md "Requests".
+const (
+	OpEmit          = "emit"
+	OpFlush         = "flush"
+	OpStatus        = "status"
+	OpPing          = "ping"
+	OpReportDropped = "report_dropped"
+	OpQuery         = "query"
+)
+
+// The error codes of PROTOCOL.md "Errors", in its table's order. A test
+// checks that the table and these constants agree.
+const (
+	CodeBadJSON       = "bad_json"
+	CodeBadRequest    = "bad_request"
+	CodeFrameTooLarge = "frame_too_large"
+	CodeInvalidEvent  = "invalid_event"
+	CodeNotAuthorized = "not_authorized"
+	CodeShed          = "shed"
+	CodeTimeout       = "timeout"
+	CodeUnavailable   = "unavailable"
+	CodeNotSealed     = "not_sealed"
+	CodeTampered      = "tampered"
+	CodeInternal      = "internal"
+)
+
+// IsClientFault reports whether code refuses a line as the client's fault:
+// the sealer counts such lines against the peer's limits on bad lines
+// (PROTOCOL.md "Errors"), and the client must be fixed rather than retry.
+func IsClientFault(code string) bool {
+	switch code {
+	case CodeBadJSON, CodeBadRequest, CodeFrameTooLarge, CodeInvalidEvent, CodeNotAuthorized:
+		return true
+	}
+	return false
+}
+
+// Request is a request line. Fields an op does not use are left zero; the
+// omitempty tags make encoding/json write only the fields that are set. The
+// event and the query filter are kept as raw JSON: the sealer validates an
+// event with package event, and decodes a filter into a Filter.
+type Request struct {
+	Op      string          `json:"op"`
+	ID      *string         `json:"id,omitempty"`
+	Durable bool            `json:"durable,omitempty"`
+	Service string          `json:"service,omitempty"`
+	Event   json.RawMessage `json:"event,omitempty"`
+	Count   uint64          `json:"count,omitempty"` // report_dropped
+	Reason  string          `json:"reason,omitempty"`
+	Filter  json.RawMessage `json:"filter,omitempty"` // query: a Filter
+	Limit   int             `json:"limit,omitempty"`  // query
+}
+
+// Filter is the "filter" object of a query request. The sealer also records
+// it, encoded with these tags, in the audit.log_read event of the query.
+type Filter struct {
+	User     string    `json:"user,omitempty"`
+	Service  string    `json:"service,omitempty"`
+	Types    []string  `json:"types,omitempty"`
+	Entity   string    `json:"entity,omitempty"`
+	From     time.Time `json:"from,omitzero"`
+	To       time.Time `json:"to,omitzero"`
+	Critical bool      `json:"critical,omitempty"`
+	Sealer   bool      `json:"sealer,omitempty"`
+	After    uint64    `json:"after,omitempty"`
+}
+
+// Reply is a reply line. Encoded with encoding/json (or AppendReply), it
+// carries only the fields that are set, in this order.
+//
+// Status and Matches hold values whose types belong to the sealer and to
+// package query, which the client must not import: the sealer sets them to
+// its status struct and to a non-empty slice of query matches, and a reader
+// gets a map[string]any and a []any, or sets them to a pointer beforehand to
+// decode into.
+type Reply struct {
+	ID             string  `json:"id,omitempty"`
+	OK             bool    `json:"ok"`
+	Accepted       bool    `json:"accepted,omitempty"`
+	Seq            *uint64 `json:"seq,omitempty"`
+	AuditID        string  `json:"audit_id,omitempty"`
+	Durable        bool    `json:"durable,omitempty"`
+	Sealed         bool    `json:"sealed,omitempty"`
+	CheckpointSize *uint64 `json:"checkpoint_size,omitempty"` // flush
+	Time           string  `json:"time,omitempty"`            // ping
+	Status         any     `json:"status,omitempty"`          // status
+	Matches        any     `json:"matches,omitempty"`         // query
+	More           *bool   `json:"more,omitempty"`            // query
+	Next           *uint64 `json:"next,omitempty"`            // query
+	Error          *Error  `json:"error,omitempty"`
+}
+
+// Error is the error of a failed reply.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`  // invalid_event: the JSON path of the field
+	Rule    string `json:"rule,omitempty"`   // invalid_event: the rule it breaks
+	Reason  string `json:"reason,omitempty"` // tampered: the verifier's reason code
+}
