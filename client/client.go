@@ -278,7 +278,7 @@ var (
 //
 // It returns at once:
 //   - a *event.ValidationError (wrapping event.ErrInvalid) when e breaks a
-//     rule of events.md, or is one of the sealer's own audit.* types: a
+//     rule of EVENTS.md, or is one of the sealer's own audit.* types: a
 //     programming error; nothing is queued;
 //   - an error wrapping ErrDropped when the buffer is full: the event is
 //     lost, counted and later reported to the sealer;

@@ -10,7 +10,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/event"
 )
 
-// Constructors: one per client event type of events.md, in its order. Each
+// Constructors: one per client event type of EVENTS.md, in its order. Each
 // takes the type's required fields, sets Timestamp to time.Now().UTC() and
 // returns the event struct; optional fields (and the timestamp, when the
 // action happened earlier) are set on the returned struct before Emit.
@@ -20,7 +20,7 @@ import (
 
 func now() time.Time { return time.Now().UTC() }
 
-// TokenFingerprint returns the fingerprint events.md requires in place of a
+// TokenFingerprint returns the fingerprint EVENTS.md requires in place of a
 // raw credential: "token:" followed by the lower-case hex SHA-256 of token.
 // Use it for token_fingerprint fields, and for user ids or subjects that
 // would otherwise be a token.

@@ -86,7 +86,7 @@ func TestConstructors(t *testing.T) {
 			t.Errorf("%s: the client refuses it: %v", tc.name, err)
 		}
 	}
-	// The table covers event.Types() exactly, in events.md order.
+	// The table covers event.Types() exactly, in EVENTS.md order.
 	if !slices.Equal(types, event.Types()) {
 		t.Errorf("constructor types\n%v\nwant event.Types()\n%v", types, event.Types())
 	}

@@ -57,7 +57,7 @@ var (
 )
 
 // InvalidEventError is the sealer's "invalid_event" error: the event breaks
-// a rule of events.md. Field and Rule name the offending field and rule
+// a rule of EVENTS.md. Field and Rule name the offending field and rule
 // (event.Rule* codes); the value is never echoed. It wraps event.ErrInvalid,
 // as local validation errors do. Do not retry: fix the emitter.
 //
