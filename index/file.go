@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 const (
@@ -25,9 +26,6 @@ const (
 	Version = 2
 	// suffix ends every index file name.
 	suffix = ".idx"
-	// segHeaderSize is the size of a segment file header: the first frame
-	// starts there (FORMAT.md §2.1).
-	segHeaderSize = 16
 	// maxKeyLen bounds a key: "entity:" and an identifier of at most 256
 	// bytes in EVENTS.md, with room to spare.
 	maxKeyLen = 4096
@@ -333,7 +331,7 @@ func Parse(b []byte) (*Index, error) {
 	if !strings.HasSuffix(x.Segment, ".seg") || strings.ContainsAny(x.Segment, "/\\\x00") {
 		return nil, bad("segment name %q", x.Segment)
 	}
-	if x.Records == 0 || x.FirstSeq+x.Records < x.FirstSeq || x.Size < 0 || x.LastOffset < segHeaderSize || x.LastOffset >= x.Size {
+	if x.Records == 0 || x.FirstSeq+x.Records < x.FirstSeq || x.Size < 0 || x.LastOffset < storage.SegmentHeaderSize || x.LastOffset >= x.Size {
 		return nil, bad("segment of %d records from seq %d, %d bytes, last frame at %d", x.Records, x.FirstSeq, x.Size, x.LastOffset)
 	}
 	if x.LastTime < x.FirstTime {
@@ -392,7 +390,7 @@ func validKey(k []byte) bool {
 
 // checkPostings checks that e holds e.n postings in shortest-form uvarints,
 // with sequence numbers in [firstSeq, lastSeq] and offsets in
-// [segHeaderSize, lastOffset], both strictly increasing.
+// [storage.SegmentHeaderSize, lastOffset], both strictly increasing.
 func checkPostings(e *entry, firstSeq, lastSeq uint64, lastOffset int64) error {
 	if e.n == 0 {
 		return errors.New("no postings")
@@ -420,7 +418,7 @@ func checkPostings(e *entry, firstSeq, lastSeq uint64, lastOffset int64) error {
 		}
 		seq += ds
 		off += do
-		if off < segHeaderSize {
+		if off < storage.SegmentHeaderSize {
 			return fmt.Errorf("posting %d: offset %d is inside the segment header", i, off)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 // swtpm starts a throwaway swtpm with scripts/swtpm/start.sh and returns the
@@ -180,7 +182,7 @@ func copyTree(t *testing.T, src, dst string) {
 	os.MkdirAll(dst, 0o700)
 	ents, _ := os.ReadDir(src)
 	for _, e := range ents {
-		if e.Name() == "LOCK" || !e.Type().IsRegular() {
+		if e.Name() == storage.LockFile || !e.Type().IsRegular() {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(src, e.Name()))

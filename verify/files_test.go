@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
@@ -41,14 +42,14 @@ func TestCheckpointFileNotRead(t *testing.T) {
 			if err := testkit.CopyDir(v.Dir, dir); err != nil {
 				t.Fatal(err)
 			}
-			if err := tc.plant(filepath.Join(dir, verify.CheckpointFile)); err != nil {
+			if err := tc.plant(filepath.Join(dir, storage.CheckpointFile)); err != nil {
 				t.Fatal(err)
 			}
 			rep, err := verify.Dir(context.Background(), dir, optionsFor(t, v))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.FirstFailure == nil || rep.FirstFailure.Reason != verify.ReasonMalformed || rep.FirstFailure.Segment != verify.CheckpointFile {
+			if rep.FirstFailure == nil || rep.FirstFailure.Reason != verify.ReasonMalformed || rep.FirstFailure.Segment != storage.CheckpointFile {
 				t.Fatalf("verdict %s, first failure %v; want malformed in the checkpoint file", rep.Verdict, rep.FirstFailure)
 			}
 		})

@@ -192,7 +192,7 @@ type checkpointAt struct {
 // the tree state and a time no earlier.
 func (e *SegmentEnd) Link(next *chain.Record, nextName string) error {
 	at := func(reason Reason, format string, args ...any) error {
-		return tamperedAt(reason, nextName, storageHeaderSize, next.Seq, format, args...)
+		return tamperedAt(reason, nextName, storage.SegmentHeaderSize, next.Seq, format, args...)
 	}
 	switch {
 	case next.LogID != e.LogID:
@@ -248,7 +248,7 @@ func (e *SegmentEnd) Unanchored() error {
 // log.
 func checkGenesis(rec *chain.Record, segment string) error {
 	if rec.Seq == 0 && (rec.PrevHash != (chain.Hash{}) || len(rec.TreeState) != 0) {
-		return tamperedAt(ReasonModified, segment, storageHeaderSize, 0, "the genesis record does not start an empty log")
+		return tamperedAt(ReasonModified, segment, storage.SegmentHeaderSize, 0, "the genesis record does not start an empty log")
 	}
 	return nil
 }
@@ -257,11 +257,11 @@ func checkGenesis(rec *chain.Record, segment string) error {
 func checkName(rec *chain.Record, seg storage.SegmentInfo) error {
 	switch {
 	case rec.Kind != chain.KindSegmentStart:
-		return tamperedAt(ReasonMalformed, seg.Name, storageHeaderSize, rec.Seq, "segment starts with a %v record, not segment_start", rec.Kind)
+		return tamperedAt(ReasonMalformed, seg.Name, storage.SegmentHeaderSize, rec.Seq, "segment starts with a %v record, not segment_start", rec.Kind)
 	case rec.Seq > seg.FirstSeq:
-		return tamperedAt(ReasonSegmentReordered, seg.Name, storageHeaderSize, rec.Seq, "segment named for record %d starts with record %d", seg.FirstSeq, rec.Seq)
+		return tamperedAt(ReasonSegmentReordered, seg.Name, storage.SegmentHeaderSize, rec.Seq, "segment named for record %d starts with record %d", seg.FirstSeq, rec.Seq)
 	case rec.Seq < seg.FirstSeq:
-		return tamperedAt(ReasonSegmentDuplicated, seg.Name, storageHeaderSize, rec.Seq, "segment named for record %d holds records from %d, which an earlier segment holds", seg.FirstSeq, rec.Seq)
+		return tamperedAt(ReasonSegmentDuplicated, seg.Name, storage.SegmentHeaderSize, rec.Seq, "segment named for record %d holds records from %d, which an earlier segment holds", seg.FirstSeq, rec.Seq)
 	}
 	return checkGenesis(rec, seg.Name)
 }
@@ -277,10 +277,10 @@ func CheckLogStart(cp *chain.Checkpoint, seg storage.SegmentInfo, first *chain.R
 	case s == nil || first.Seq < s.Seq:
 		return nil
 	case first.Seq > s.Seq:
-		return tamperedAt(ReasonSegmentMissing, seg.Name, storageHeaderSize, first.Seq,
+		return tamperedAt(ReasonSegmentMissing, seg.Name, storage.SegmentHeaderSize, first.Seq,
 			"the log's last trusted checkpoint names record %d as its first, but its first segment starts at record %d", s.Seq, first.Seq)
 	case first.Hash != s.Hash:
-		return tamperedAt(ReasonModified, seg.Name, storageHeaderSize, first.Seq,
+		return tamperedAt(ReasonModified, seg.Name, storage.SegmentHeaderSize, first.Seq,
 			"the first record is not the one the log's last trusted checkpoint names")
 	}
 	return nil
@@ -692,7 +692,7 @@ func (sr *SegmentReader) End() (*SegmentEnd, error) {
 		return nil, err
 	}
 	if !sr.cf.Started() {
-		return nil, tamperedAt(ReasonMalformed, sr.seg.Name, storageHeaderSize, sr.seg.FirstSeq, "segment holds no record")
+		return nil, tamperedAt(ReasonMalformed, sr.seg.Name, storage.SegmentHeaderSize, sr.seg.FirstSeq, "segment holds no record")
 	}
 	e := &SegmentEnd{Segment: sr.seg.Name, Start: sr.start, LogID: sr.cf.LogID(), NextSeq: sr.cf.NextSeq(), Head: sr.cf.Head(), State: sr.cf.Tree().State(),
 		LastTime: sr.cf.LastTime(), Last: sr.lastText, RunKey: sr.runKey, untrusted: sr.firstUntr}

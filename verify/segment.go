@@ -188,7 +188,7 @@ func (v *run) checkSegment(ctx context.Context, i int) *segResult {
 		return res
 	}
 	src := &frameSource{r: r}
-	f := &follower{v: v, info: info, res: res, lastOff: storageHeaderSize}
+	f := &follower{v: v, info: info, res: res, lastOff: storage.SegmentHeaderSize}
 	if v.work == nil {
 		// One worker: read, prepare and follow each frame on this
 		// goroutine, in the reader's buffer.
@@ -348,7 +348,7 @@ func (f *follower) finish() *segResult {
 		f.res.tree = f.cf.Tree().State()
 	}
 	if !f.res.hasStart {
-		f.res.failure = &Failure{Reason: ReasonMalformed, Segment: f.info.Name, Offset: storageHeaderSize, Detail: "segment holds no record"}
+		f.res.failure = &Failure{Reason: ReasonMalformed, Segment: f.info.Name, Offset: storage.SegmentHeaderSize, Detail: "segment holds no record"}
 	}
 	return f.res
 }

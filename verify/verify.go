@@ -23,9 +23,6 @@ import (
 	"github.com/audit-sealer/audit-sealer/storage"
 )
 
-// CheckpointFile is the name of the latest-checkpoint file in a data directory.
-const CheckpointFile = "checkpoint"
-
 // Options configure Dir. Keys is required.
 type Options struct {
 	// Keys are the trusted checkpoint keys.
@@ -88,7 +85,7 @@ var ErrCannotCheck = errors.New("verify: cannot check")
 type probe struct {
 	size uint64
 	root chain.Hash
-	from string // "trusted" or CheckpointFile
+	from string // "trusted" or storage.CheckpointFile
 }
 
 // Dir verifies the log in dir: every frame's checksum, every record's
@@ -146,10 +143,10 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 	if fileNote != nil {
 		text, _, _, err := chain.PeekCheckpoint(fileNote)
 		if err != nil {
-			fileFailure = &Failure{Reason: ReasonMalformed, Segment: CheckpointFile, Offset: -1, Detail: err.Error()}
+			fileFailure = &Failure{Reason: ReasonMalformed, Segment: storage.CheckpointFile, Offset: -1, Detail: err.Error()}
 		} else {
 			fileCP = &text
-			probes = append(probes, probe{size: text.Size, root: text.Root, from: CheckpointFile})
+			probes = append(probes, probe{size: text.Size, root: text.Root, from: storage.CheckpointFile})
 		}
 	}
 
@@ -172,9 +169,9 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 	}
 	if fileCP != nil && fileFailure == nil {
 		if _, err := chain.OpenCheckpoint(fileNote, v.trusted); errors.Is(err, chain.ErrUnknownKey) {
-			fileFailure = v.untrusted(fileNote, CheckpointFile, -1, nil, "the "+CheckpointFile+" file")
+			fileFailure = v.untrusted(fileNote, storage.CheckpointFile, -1, nil, "the "+storage.CheckpointFile+" file")
 		} else if err != nil {
-			fileFailure = &Failure{Reason: checkpointReason(err), Segment: CheckpointFile, Offset: -1, Detail: err.Error()}
+			fileFailure = &Failure{Reason: checkpointReason(err), Segment: storage.CheckpointFile, Offset: -1, Detail: err.Error()}
 		}
 	}
 	followed := fail == nil
@@ -192,17 +189,17 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 
 // readCheckpointFile reads <dir>/checkpoint. A missing file is a warning.
 func readCheckpointFile(dir string, rep *Report) ([]byte, *Failure) {
-	data, err := storage.ReadDataFile(filepath.Join(dir, CheckpointFile), chain.MaxCheckpointLen)
+	data, err := storage.ReadDataFile(filepath.Join(dir, storage.CheckpointFile), chain.MaxCheckpointLen)
 	if errors.Is(err, os.ErrNotExist) {
-		rep.Warnings = append(rep.Warnings, "no "+CheckpointFile+" file in the data directory")
+		rep.Warnings = append(rep.Warnings, "no "+storage.CheckpointFile+" file in the data directory")
 		return nil, nil
 	}
 	if errors.Is(err, storage.ErrTooLarge) || errors.Is(err, storage.ErrNotRegular) {
 		// Not what the sealer writes there: a checkpoint of at most 16 KiB.
-		return nil, &Failure{Reason: ReasonMalformed, Segment: CheckpointFile, Offset: -1, Detail: err.Error()}
+		return nil, &Failure{Reason: ReasonMalformed, Segment: storage.CheckpointFile, Offset: -1, Detail: err.Error()}
 	}
 	if err != nil {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("cannot read %s: %v", CheckpointFile, err))
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("cannot read %s: %v", storage.CheckpointFile, err))
 		return nil, nil
 	}
 	return data, nil
@@ -410,7 +407,7 @@ func summarize(cp *chain.SignedCheckpoint) *CheckpointSummary {
 func (v *run) join(i int, res *segResult) *Failure {
 	name := v.segs[i].Name
 	at := func(reason Reason, seq uint64, format string, args ...any) *Failure {
-		return &Failure{Reason: reason, Segment: name, Offset: storageHeaderSize, Seq: &seq, Detail: fmt.Sprintf(format, args...)}
+		return &Failure{Reason: reason, Segment: name, Offset: storage.SegmentHeaderSize, Seq: &seq, Detail: fmt.Sprintf(format, args...)}
 	}
 	if res.hasStart {
 		s := res.start
@@ -876,7 +873,7 @@ func (v *run) checkPrunes(rep *Report) *Failure {
 	}
 	if !accounted {
 		first := start
-		return &Failure{Reason: ReasonSegmentMissing, Segment: v.segs[0].Name, Offset: storageHeaderSize, Seq: &first,
+		return &Failure{Reason: ReasonSegmentMissing, Segment: v.segs[0].Name, Offset: storage.SegmentHeaderSize, Seq: &first,
 			Detail: fmt.Sprintf("the log starts at record %d and no authenticated audit.retention_pruned record accounts for records before it", first)}
 	}
 	if start > 0 {
@@ -892,7 +889,7 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 		return f
 	}
 	for _, p := range v.probes {
-		if p.from == CheckpointFile && fileFailure != nil {
+		if p.from == storage.CheckpointFile && fileFailure != nil {
 			continue // an unverified file proves nothing about the log
 		}
 		root, ok := v.probeRoots[p.size]
@@ -902,7 +899,7 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 				Detail: fmt.Sprintf("the %s checkpoint covers %d records but the log has only %d", p.from, p.size, size)}
 		case !ok || root != p.root || (p.from == "trusted" && trusted.Origin != chain.Origin(v.logID)):
 			reason := ReasonInconsistent
-			if p.from == CheckpointFile {
+			if p.from == storage.CheckpointFile {
 				reason = ReasonCheckpointMismatch
 			}
 			return &Failure{Reason: reason, Segment: p.from, Offset: -1,
@@ -927,7 +924,7 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 			Detail: fmt.Sprintf("the log's last anchor is %s, below the minimum counter %d you gave: this log is older than one that was anchored", last, *m)}
 	}
 	if fileCP != nil && v.lastCP != nil && fileCP.Size < v.lastCP.Size {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s holds an older checkpoint (size %d) than the log (size %d)", CheckpointFile, fileCP.Size, v.lastCP.Size))
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s holds an older checkpoint (size %d) than the log (size %d)", storage.CheckpointFile, fileCP.Size, v.lastCP.Size))
 	}
 	id := v.lastIdentity()
 	if id != nil {
@@ -985,9 +982,6 @@ func equalState(a, b []chain.Hash) bool {
 	}
 	return true
 }
-
-// storageHeaderSize is where the first frame of a segment starts.
-const storageHeaderSize = 16
 
 // segResult is what checking one segment on its own yields.
 type segResult struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
@@ -562,7 +563,7 @@ func (c *cleanups) run() {
 // benchKeys returns the key that verifies the run's log.
 func benchKeys(dataDir string, ms *modeSetup) (signer.Verifiers, error) {
 	if ms.dev {
-		s, err := signer.LoadSoftwareSigner(filepath.Join(dataDir, config.DevKeyFile), config.Defaults().Signer.KeyName)
+		s, err := signer.LoadSoftwareSigner(filepath.Join(dataDir, storage.DevKeyFile), config.Defaults().Signer.KeyName)
 		if err != nil {
 			return nil, err
 		}

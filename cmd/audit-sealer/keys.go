@@ -16,6 +16,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
@@ -254,7 +255,7 @@ for the old key stays in the data directory.`,
 				// The new key is on disk before the log introduces it, and
 				// replaces the old one (which is then wiped) only once the log
 				// is closed: a crash in between leaves both keys usable.
-				path := filepath.Join(cfg.DataDir, config.DevKeyFile)
+				path := filepath.Join(cfg.DataDir, storage.DevKeyFile)
 				staged := path + ".next"
 				if err := os.Remove(staged); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return err

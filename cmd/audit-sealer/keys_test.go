@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/audit-sealer/audit-sealer/chain"
-	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
@@ -31,7 +31,7 @@ func devLog(t *testing.T) (string, *signer.SoftwareSigner) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := key.WriteKeyFile(filepath.Join(dir, config.DevKeyFile)); err != nil {
+	if err := key.WriteKeyFile(filepath.Join(dir, storage.DevKeyFile)); err != nil {
 		t.Fatal(err)
 	}
 	return dir, key
@@ -55,7 +55,7 @@ func runKeys(args ...string) (string, error) {
 // FORMAT.md §5.1); the sealer then opens the log with the new key.
 func TestDevRotationLeavesNoRetiredKey(t *testing.T) {
 	dir, old := devLog(t)
-	keyFile := filepath.Join(dir, config.DevKeyFile)
+	keyFile := filepath.Join(dir, storage.DevKeyFile)
 	oldPEM, err := os.ReadFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestExportKeyHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	active, err := signer.ParsePublicKey([]byte(cur))
-	last, lerr := signer.LoadSoftwareSigner(filepath.Join(dir, config.DevKeyFile), "audit-sealer")
+	last, lerr := signer.LoadSoftwareSigner(filepath.Join(dir, storage.DevKeyFile), "audit-sealer")
 	if err != nil || lerr != nil || !active.Equal(last.Public()) {
 		t.Fatalf("--current: %v %v %q", err, lerr, cur)
 	}

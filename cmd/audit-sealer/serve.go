@@ -19,6 +19,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 // configFlags are the flags that override configuration settings.
@@ -228,7 +229,7 @@ const pinEnv = "AUDIT_SEALER_PKCS11_PIN"
 // devSigner loads the software key of --dev mode from the data directory,
 // creating it (0600) on first use when create is set.
 func devSigner(cfg config.Config, create bool) (signer.Signer, error) {
-	path := filepath.Join(cfg.DataDir, config.DevKeyFile)
+	path := filepath.Join(cfg.DataDir, storage.DevKeyFile)
 	s, err := signer.LoadSoftwareSigner(path, cfg.Signer.KeyName)
 	if err == nil || !errors.Is(err, os.ErrNotExist) || !create {
 		if errors.Is(err, os.ErrNotExist) {

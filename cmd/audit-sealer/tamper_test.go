@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/audit-sealer/audit-sealer/chain"
-	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 // runRead runs a query or export command and returns its output and exit
@@ -119,7 +119,7 @@ func TestReadCommandsRefuseTamperedLogs(t *testing.T) {
 	if _, code, err := runRead(t, queryCommand(), "--data-dir", dir, "--dev"); code != 2 || !strings.Contains(err.Error(), "cannot check") {
 		t.Fatalf("query --dev without a development key: exit %d, %v", code, err)
 	}
-	if err := testkit.Key("main").WriteKeyFile(filepath.Join(dir, config.DevKeyFile)); err != nil {
+	if err := testkit.Key("main").WriteKeyFile(filepath.Join(dir, storage.DevKeyFile)); err != nil {
 		t.Fatal(err)
 	}
 	if out, code, err := runRead(t, queryCommand(), "--data-dir", dir, "--dev", "--json"); code != 0 || strings.Count(out, "\n") < 80 {

@@ -215,10 +215,6 @@ type Policy struct {
 	Services []string `toml:"services"`
 }
 
-// DevKeyFile is the name of the software signing key in the data directory
-// in --dev mode.
-const DevKeyFile = "dev-signing.key"
-
 // Defaults returns the configuration with every default filled in.
 func Defaults() Config {
 	return Config{

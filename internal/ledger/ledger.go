@@ -40,10 +40,6 @@ import (
 	"github.com/audit-sealer/audit-sealer/storage"
 )
 
-// CheckpointFile is the name of the file in the data directory that holds the
-// latest signed checkpoint.
-const CheckpointFile = "checkpoint"
-
 // Config says where and how to write. The zero value of every field but Dir
 // and Signer means its default.
 type Config struct {
@@ -317,7 +313,7 @@ func (l *Ledger) recordNewKey() error {
 // signed is evidence: anyone can write that file, and a forged one must not
 // stop the sealer (it is reported instead, and the verifier fails it).
 func (l *Ledger) checkAgainstCheckpointFile(info *OpenInfo) error {
-	data, err := storage.ReadDataFile(filepath.Join(l.cfg.Dir, CheckpointFile), chain.MaxCheckpointLen)
+	data, err := storage.ReadDataFile(filepath.Join(l.cfg.Dir, storage.CheckpointFile), chain.MaxCheckpointLen)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -327,11 +323,11 @@ func (l *Ledger) checkAgainstCheckpointFile(info *OpenInfo) error {
 	}
 	cp, err := chain.OpenCheckpoint(data, l.ownKey())
 	if err != nil {
-		info.CheckpointFileWarning = fmt.Sprintf("%s does not verify with this sealer's key and is ignored: %v", CheckpointFile, err)
+		info.CheckpointFileWarning = fmt.Sprintf("%s does not verify with this sealer's key and is ignored: %v", storage.CheckpointFile, err)
 		return nil
 	}
 	if cp.Origin != l.origin {
-		info.CheckpointFileWarning = fmt.Sprintf("%s belongs to log %q, not %q, and is ignored", CheckpointFile, cp.Origin, l.origin)
+		info.CheckpointFileWarning = fmt.Sprintf("%s belongs to log %q, not %q, and is ignored", storage.CheckpointFile, cp.Origin, l.origin)
 		return nil
 	}
 	if cp.Size > l.nextSeq {
@@ -685,7 +681,7 @@ func (l *Ledger) writeCheckpointFile() error {
 	if l.pendingFile == nil {
 		return nil
 	}
-	if err := writeFileAtomic(filepath.Join(l.cfg.Dir, CheckpointFile), l.pendingFile); err != nil {
+	if err := writeFileAtomic(filepath.Join(l.cfg.Dir, storage.CheckpointFile), l.pendingFile); err != nil {
 		return l.fail(fmt.Errorf("ledger: %w", err))
 	}
 	l.pendingFile, l.fileWritten = nil, time.Now()

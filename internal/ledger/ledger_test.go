@@ -134,7 +134,7 @@ func TestDirectoryLayoutAndPermissions(t *testing.T) {
 			t.Fatalf("segment %s mode %04o, want %04o", s.Name, fi.Mode().Perm(), want)
 		}
 	}
-	cp, _ := os.Stat(filepath.Join(dir, ledger.CheckpointFile))
+	cp, _ := os.Stat(filepath.Join(dir, storage.CheckpointFile))
 	if cp == nil || cp.Mode().Perm() != 0o600 {
 		t.Fatal("checkpoint file missing or not 0600")
 	}

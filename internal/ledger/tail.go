@@ -79,9 +79,6 @@ const maxCrashRecords = 1 << 16
 // the ones that can extend the authenticated part of the log.
 const maxScannedCommits = 1 << 16
 
-// storageHeaderSize is the offset of a segment's first frame.
-const storageHeaderSize = 16
-
 // scanned is where a record of the scan ends: the point a cut after it
 // starts from.
 type scanned struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 // The attacks of a disk writer who holds neither the log key nor the
@@ -292,7 +293,7 @@ var attackVectors = []generator{
 			if err := removeSegments(v.Dir, names); err != nil {
 				return v, err
 			}
-			if err := os.Remove(filepath.Join(v.Dir, ledger.CheckpointFile)); err != nil {
+			if err := os.Remove(filepath.Join(v.Dir, storage.CheckpointFile)); err != nil {
 				return v, err
 			}
 			clock := NewClock()
@@ -375,7 +376,7 @@ var attackVectors = []generator{
 			if err := removeSegments(v.Dir, names[:2]); err != nil {
 				return v, err
 			}
-			return v, os.Remove(filepath.Join(v.Dir, ledger.CheckpointFile))
+			return v, os.Remove(filepath.Join(v.Dir, storage.CheckpointFile))
 		}},
 	{name: "interrupted_prune", sealer: SealerCompletesPrune, expect: "",
 		comment: "retention recorded and sealed the deletion of the three oldest segments, then stopped after removing only the first (intact, with an exception)",

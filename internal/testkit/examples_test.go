@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 // TestFormatExamples keeps FORMAT.md true to the code: each worked example
@@ -42,7 +43,7 @@ func TestVectorsAreDeterministic(t *testing.T) {
 	for i := range va {
 		ea, _ := os.ReadDir(va[i].Dir)
 		for _, e := range ea {
-			if e.Name() == "LOCK" { // holds the writer's PID
+			if e.Name() == storage.LockFile { // holds the writer's PID
 				continue
 			}
 			x, _ := os.ReadFile(va[i].Dir + "/" + e.Name())

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 var updateFrozen = flag.Bool("update-frozen", false, "rewrite testdata/vectors.sha256 from the vectors generated now")
@@ -85,7 +86,7 @@ func TestVectorsFrozen(t *testing.T) {
 func digestTree(dir string) (string, error) {
 	h := sha256.New()
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "LOCK" {
+		if err != nil || d.IsDir() || d.Name() == storage.LockFile {
 			return err
 		}
 		rel, err := filepath.Rel(dir, path)

@@ -10,6 +10,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 // Services and event templates for the generated logs: a realistic mix of
@@ -132,7 +133,7 @@ func copyDir(src, dst string) error {
 		return err
 	}
 	for _, e := range ents {
-		if !e.Type().IsRegular() || e.Name() == "LOCK" {
+		if !e.Type().IsRegular() || e.Name() == storage.LockFile {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(src, e.Name()))

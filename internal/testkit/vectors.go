@@ -11,6 +11,7 @@ import (
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
+	"github.com/audit-sealer/audit-sealer/storage"
 )
 
 // Standard shapes of log used by the vectors.
@@ -238,11 +239,11 @@ var generators = []generator{
 			if _, err := buildLog(other, spec, NewClock(), false); err != nil {
 				return v, err
 			}
-			data, err := os.ReadFile(filepath.Join(other, ledger.CheckpointFile))
+			data, err := os.ReadFile(filepath.Join(other, storage.CheckpointFile))
 			if err != nil {
 				return v, err
 			}
-			return v, errors.Join(os.WriteFile(filepath.Join(v.Dir, ledger.CheckpointFile), data, 0o600), os.RemoveAll(other))
+			return v, errors.Join(os.WriteFile(filepath.Join(v.Dir, storage.CheckpointFile), data, 0o600), os.RemoveAll(other))
 		}},
 	{name: "truncated_tail", sealer: SealerShorterThanFile, comment: "the last records cut back to an earlier checkpoint; the checkpoint file still has the later one", expect: "truncated",
 		build: truncate(false)},
@@ -265,7 +266,7 @@ var generators = []generator{
 			if _, err := buildLog(live, more, clock, false); err != nil {
 				return v, err
 			}
-			if err := copyFile(filepath.Join(live, ledger.CheckpointFile), v.TrustedFile); err != nil {
+			if err := copyFile(filepath.Join(live, storage.CheckpointFile), v.TrustedFile); err != nil {
 				return v, err
 			}
 			return v, errors.Join(os.RemoveAll(live), writePEM(v.KeyFile, Key("main")))
@@ -284,7 +285,7 @@ var generators = []generator{
 				return v, err
 			}
 			v.TrustedFile = filepath.Join(root, name, "trusted.checkpoint")
-			return v, errors.Join(copyFile(filepath.Join(other, ledger.CheckpointFile), v.TrustedFile), os.RemoveAll(other))
+			return v, errors.Join(copyFile(filepath.Join(other, storage.CheckpointFile), v.TrustedFile), os.RemoveAll(other))
 		}},
 	{name: "intact_with_trusted", comment: "the auditor kept an earlier checkpoint of the same log; the log has grown since", expect: "",
 		build: func(root, name string) (Vector, error) {
@@ -294,7 +295,7 @@ var generators = []generator{
 			if _, err := buildLog(v.Dir, multiSpec(), clock, false); err != nil {
 				return v, err
 			}
-			if err := copyFile(filepath.Join(v.Dir, ledger.CheckpointFile), v.TrustedFile); err != nil {
+			if err := copyFile(filepath.Join(v.Dir, storage.CheckpointFile), v.TrustedFile); err != nil {
 				return v, err
 			}
 			more := multiSpec()
@@ -410,10 +411,10 @@ func truncate(removeCheckpointFile bool) func(root, name string) (Vector, error)
 		}
 		if removeCheckpointFile {
 			v.TrustedFile = filepath.Join(root, name, "trusted.checkpoint")
-			if err := copyFile(filepath.Join(v.Dir, ledger.CheckpointFile), v.TrustedFile); err != nil {
+			if err := copyFile(filepath.Join(v.Dir, storage.CheckpointFile), v.TrustedFile); err != nil {
 				return v, err
 			}
-			if err := os.Remove(filepath.Join(v.Dir, ledger.CheckpointFile)); err != nil {
+			if err := os.Remove(filepath.Join(v.Dir, storage.CheckpointFile)); err != nil {
 				return v, err
 			}
 		}
