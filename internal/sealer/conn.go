@@ -59,19 +59,7 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 	}()
 	lr := newLineReader(c, wire.MaxLine, s.cfg.Limits.LineTimeout.Duration, s.cfg.Limits.IdleTimeout.Duration, s.stopping.Load)
 	lr.onSkip = func() { s.holdBackBadLine(uid, pid) } // an over-long line costs a refused line per 128 KiB
-	// refused counts a line refused as the client's fault, already
-	// answered: it reports whether the connection is to be closed (more
-	// than the limit of consecutive bad lines, PROTOCOL.md; the limit
-	// itself is tolerated), and otherwise charges the uid's budget.
-	bad := 0
-	refused := func() (closeConn bool) {
-		if bad++; bad > s.cfg.Limits.MaxBadLines {
-			s.log.Warn("closing a connection that sends too many bad lines", "uid", uid, "pid", pid)
-			return true
-		}
-		s.holdBackBadLine(uid, pid)
-		return false
-	}
+	bad := badLines{s: s, uid: uid, pid: pid}
 	for {
 		line, err := lr.next()
 		if t := lr.lastRead(); !t.IsZero() {
@@ -80,7 +68,7 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 		if errors.Is(err, errLineTooLong) {
 			s.m.rejected.WithLabelValues(wire.CodeFrameTooLarge).Inc()
 			replies <- pending{ready: errorReply("", wire.CodeFrameTooLarge, "sealer: request line longer than 131072 bytes; skipped")}
-			if refused() {
+			if bad.refused() {
 				break
 			}
 			continue
@@ -97,15 +85,37 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 		p := s.handle(peer, line)
 		replies <- p
 		if p.ready != nil && !p.ready.OK && wire.IsClientFault(p.ready.Error.Code) {
-			if refused() {
+			if bad.refused() {
 				break
 			}
 		} else {
-			bad = 0
+			bad.n = 0
 		}
 	}
 	close(replies)
 	<-writerDone
+}
+
+// badLines counts a connection's consecutive lines refused as the
+// client's fault.
+type badLines struct {
+	s   *Sealer
+	uid uint32
+	pid int32
+	n   int
+}
+
+// refused counts a refused line, already answered: it reports whether the
+// connection is to be closed (more than the limit of consecutive bad
+// lines, PROTOCOL.md; the limit itself is tolerated), and otherwise charges
+// the uid's budget.
+func (b *badLines) refused() (closeConn bool) {
+	if b.n++; b.n > b.s.cfg.Limits.MaxBadLines {
+		b.s.log.Warn("closing a connection that sends too many bad lines", "uid", b.uid, "pid", b.pid)
+		return true
+	}
+	b.s.holdBackBadLine(b.uid, b.pid)
+	return false
 }
 
 // holdBackBadLine charges a refused line to uid's budget (badLineBudget)
@@ -320,11 +330,7 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 	case wire.OpEmit:
 		return s.handleEmit(peer, id, &w)
 	case wire.OpFlush:
-		r := &request{kind: reqFlush, done: make(chan reply, 1)}
-		if err := s.submit(r); err != nil {
-			return s.rejectErr(id, err)
-		}
-		return pending{req: r, id: id}
+		return s.toWriter(id, &request{kind: reqFlush, done: make(chan reply, 1)})
 	case wire.OpStatus:
 		st := s.Status()
 		return pending{ready: &wire.Reply{ID: id, OK: true, Status: &st}}
@@ -333,32 +339,43 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 	case wire.OpPing:
 		return pending{ready: &wire.Reply{ID: id, OK: true, Time: time.Now().UTC().Format(time.RFC3339Nano)}}
 	case wire.OpReportDropped:
-		if w.Count == 0 {
-			return s.reject(id, wire.CodeBadRequest, "sealer: report_dropped needs a count above 0", nil)
-		}
-		reason := w.Reason
-		if reason == "" {
-			reason = "unspecified"
-		}
-		service, err := peer.choose(w.Service)
-		if err != nil {
-			return s.rejectErr(id, err)
-		}
-		// The reason goes into a sealer event: refuse here what that event
-		// may not hold, rather than fail in the writer.
-		ev := &event.ClientDropped{Timestamp: time.Now().UTC(), ServiceID: service, Count: w.Count, Reason: reason}
-		if err := event.Validate(ev, time.Time{}); err != nil {
-			return s.rejectErr(id, err)
-		}
-		r := &request{kind: reqDropped, service: service, sealerEvent: ev, done: make(chan reply, 1)}
-		if err := s.submit(r); err != nil {
-			return s.rejectErr(id, err)
-		}
-		return pending{req: r, id: id}
+		return s.handleReportDropped(peer, id, &w)
 	case "":
 		return s.reject(id, wire.CodeBadRequest, "sealer: request has no op", nil)
 	}
 	return s.reject(id, wire.CodeBadRequest, "sealer: unknown op", nil)
+}
+
+// toWriter submits r to the writer; its reply is owed once the writer
+// answers.
+func (s *Sealer) toWriter(id string, r *request) pending {
+	if err := s.submit(r); err != nil {
+		return s.rejectErr(id, err)
+	}
+	return pending{req: r, id: id}
+}
+
+// handleReportDropped records a client's count of events it dropped
+// (audit.client_dropped), as one of the services the peer may send for.
+func (s *Sealer) handleReportDropped(peer *Peer, id string, w *wire.Request) pending {
+	if w.Count == 0 {
+		return s.reject(id, wire.CodeBadRequest, "sealer: report_dropped needs a count above 0", nil)
+	}
+	reason := w.Reason
+	if reason == "" {
+		reason = "unspecified"
+	}
+	service, err := peer.choose(w.Service)
+	if err != nil {
+		return s.rejectErr(id, err)
+	}
+	// The reason goes into a sealer event: refuse here what that event
+	// may not hold, rather than fail in the writer.
+	ev := &event.ClientDropped{Timestamp: time.Now().UTC(), ServiceID: service, Count: w.Count, Reason: reason}
+	if err := event.Validate(ev, time.Time{}); err != nil {
+		return s.rejectErr(id, err)
+	}
+	return s.toWriter(id, &request{kind: reqDropped, service: service, sealerEvent: ev, done: make(chan reply, 1)})
 }
 
 func (s *Sealer) handleEmit(peer *Peer, id string, w *wire.Request) pending {

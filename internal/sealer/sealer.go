@@ -247,36 +247,11 @@ func (s *Sealer) recordStart() error {
 	ev := &event.SealerStarted{Timestamp: time.Now().UTC(), Version: buildinfo.Version(), Mode: mode, KeyID: pub.ID(),
 		KeyKind: event.KeyKind(s.signer.Kind()), Algorithm: event.Algorithm(pub.Algorithm), Settings: s.cfg.Settings()}
 	info := s.openInfo
-	if r := info.Recovery; r != nil {
-		if r.Segment != "" {
-			n := uint64(r.Bytes)
-			ev.TornTailBytes, ev.TornTailKeptAs = &n, r.KeptAs
-			s.log.Warn("cut a torn tail left by a crash; the bytes are kept aside", "segment", r.Segment, "offset", r.Offset, "bytes", r.Bytes, "kept_as", r.KeptAs)
-		}
-		for _, n := range r.Notes {
-			s.log.Warn("storage recovery", "note", n)
-		}
+	if r := info.Recovery; r != nil && r.Segment != "" {
+		n := uint64(r.Bytes)
+		ev.TornTailBytes, ev.TornTailKeptAs = &n, r.KeptAs
 	}
-	if a := info.Anchor; a != nil {
-		s.log.Info("TPM anchor checked", "status", a.Status, "counter", a.Counter)
-		if a.Status == event.AnchorRollbackOverride || a.Status == event.AnchorReset {
-			s.log.Warn("the operator accepted an anchor problem; it is recorded in the chain", "status", a.Status, "counter", a.Counter)
-		}
-	} else if !s.anchoring && !s.cfg.Dev {
-		s.log.Warn("NO TPM ANCHOR: a restored old copy of the log would not be detected at start; configure [tpm] transport")
-	}
-	if w := info.RunKeyNotLocked; w != "" {
-		s.log.Warn("the run key's memory could not be locked against swapping (raise LimitMEMLOCK): it may reach swap", "error", w)
-	}
-	if w := info.CheckpointFileWarning; w != "" {
-		s.log.Error("the checkpoint file is not this sealer's: ignored (auditors will see it fail)", "problem", w)
-	}
-	if len(info.PruneCompleted) > 0 {
-		s.log.Warn("completed an interrupted retention prune: removed segments whose deletion the log had recorded and sealed", "segments", info.PruneCompleted)
-	}
-	if info.Unsealed > 0 {
-		s.log.Warn("records of the previous run that its run key authenticated but no checkpoint covered are sealed now", "records", info.Unsealed)
-	}
+	s.logOpen(info)
 	if _, err := s.ledger.AppendSealerEvent(ev); err != nil {
 		return err
 	}
@@ -313,6 +288,40 @@ func (s *Sealer) recordStart() error {
 	}
 	s.updateStatus()
 	return nil
+}
+
+// logOpen logs what opening the log found and did: a cut torn tail, the
+// anchor check, a run key not locked in memory, a foreign checkpoint file,
+// a completed prune, records of the previous run sealed now.
+func (s *Sealer) logOpen(info *ledger.OpenInfo) {
+	if r := info.Recovery; r != nil {
+		if r.Segment != "" {
+			s.log.Warn("cut a torn tail left by a crash; the bytes are kept aside", "segment", r.Segment, "offset", r.Offset, "bytes", r.Bytes, "kept_as", r.KeptAs)
+		}
+		for _, n := range r.Notes {
+			s.log.Warn("storage recovery", "note", n)
+		}
+	}
+	if a := info.Anchor; a != nil {
+		s.log.Info("TPM anchor checked", "status", a.Status, "counter", a.Counter)
+		if a.Status == event.AnchorRollbackOverride || a.Status == event.AnchorReset {
+			s.log.Warn("the operator accepted an anchor problem; it is recorded in the chain", "status", a.Status, "counter", a.Counter)
+		}
+	} else if !s.anchoring && !s.cfg.Dev {
+		s.log.Warn("NO TPM ANCHOR: a restored old copy of the log would not be detected at start; configure [tpm] transport")
+	}
+	if w := info.RunKeyNotLocked; w != "" {
+		s.log.Warn("the run key's memory could not be locked against swapping (raise LimitMEMLOCK): it may reach swap", "error", w)
+	}
+	if w := info.CheckpointFileWarning; w != "" {
+		s.log.Error("the checkpoint file is not this sealer's: ignored (auditors will see it fail)", "problem", w)
+	}
+	if len(info.PruneCompleted) > 0 {
+		s.log.Warn("completed an interrupted retention prune: removed segments whose deletion the log had recorded and sealed", "segments", info.PruneCompleted)
+	}
+	if info.Unsealed > 0 {
+		s.log.Warn("records of the previous run that its run key authenticated but no checkpoint covered are sealed now", "records", info.Unsealed)
+	}
 }
 
 // recordDiscarded records in the chain, and logs loudly, records Open cut
