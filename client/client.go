@@ -218,6 +218,9 @@ type Client struct {
 	bufEvents      int
 	bufBytes       int
 	closing        bool
+	// dialErr is the last connection attempt's failure, nil once a
+	// connection is made.
+	dialErr *DialError
 	cs             *connState
 	drops          [numReasons]uint64 // not yet acknowledged by the sealer
 	lostUnreported bool               // a connection loss must be reported by the next flush
@@ -367,8 +370,12 @@ func (c *Client) EmitDurable(ctx context.Context, e event.Event) (Receipt, error
 		it.canceled = true
 		c.releaseLocked(it)
 	}
+	dialErr := c.dialErr
 	c.mu.Unlock()
 	if !written {
+		if dialErr != nil {
+			return Receipt{}, fmt.Errorf("client: emit durable: not sent: %w (%w)", ctx.Err(), dialErr)
+		}
 		return Receipt{}, fmt.Errorf("client: emit durable: not sent: %w", ctx.Err())
 	}
 	return Receipt{}, fmt.Errorf("client: emit durable: no reply, the event may or may not be recorded: %w", ctx.Err())
@@ -417,8 +424,11 @@ func (c *Client) Flush(ctx context.Context) (checkpointSize uint64, err error) {
 // reports drops to the sealer, and closes the connection. It blocks until
 // that is done or ctx ends; if ctx ends first, whatever is still buffered
 // is lost (counted in Stats.Dropped, and waiting EmitDurable calls return),
-// and Close returns an error wrapping ctx's error. Pass a ctx with a
-// deadline: with the sealer down and no deadline, Close waits for it.
+// and Close returns an error wrapping ctx's error. Close does not wait for
+// a sealer it cannot reach: if the connection attempt it makes fails (the
+// sealer is down, or the socket refuses this uid), what is buffered is
+// lost and Close returns at once with an error wrapping ErrClosed and the
+// *DialError, whatever ctx.
 // Close returns nil only when everything emitted was flushed and every
 // drop reported. A second call returns an error wrapping ErrClosed.
 func (c *Client) Close(ctx context.Context) error {
@@ -463,6 +473,11 @@ func (c *Client) Close(ctx context.Context) error {
 		if err == nil {
 			err = ErrClosed
 		}
+		c.mu.Lock()
+		if c.dialErr != nil {
+			err = fmt.Errorf("%w (%w)", err, c.dialErr)
+		}
+		c.mu.Unlock()
 		errs = append(errs, fmt.Errorf("client: close: %d buffered events not delivered: %w", lost, err))
 	}
 	if unreported > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"strings"
 	"sync"
@@ -810,5 +811,40 @@ func TestBadReplyBreaksConnection(t *testing.T) {
 	wantTasks(t, taskIDs(events), 0, 1)
 	if !log.contains("does not match request") {
 		t.Errorf("log %q", log.msgs)
+	}
+}
+
+// TestUnreachableSealerNamesTheCause: a durable emit that times out before
+// any connection was made says why (the dial error, errors.Is-able: a
+// missing socket is fs.ErrNotExist; a uid the socket refuses would be
+// fs.ErrPermission), and Close with a background context does not wait
+// for a sealer it cannot reach: it returns, counting what was buffered as
+// lost, with the same cause.
+func TestUnreachableSealerNamesTheCause(t *testing.T) {
+	path := socketPath(t) // nothing listens there
+	c, err := New(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = c.EmitDurable(ctx, task(1))
+	var de *DialError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &de) || !errors.Is(err, fs.ErrNotExist) || de.Path != path {
+		t.Fatalf("emit durable to no sealer: %v; want the deadline and the dial error (not exist) for %s", err, path)
+	}
+	c.Emit(task(2))
+	done := make(chan error, 1)
+	go func() { done <- c.Close(context.Background()) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) || !errors.As(err, &de) {
+			t.Errorf("close with an event buffered and no sealer: %v; want ErrClosed and the dial error", err)
+		}
+	case <-time.After(patience):
+		t.Fatalf("Close(context.Background()) still waits for an unreachable sealer after %v", patience)
+	}
+	if st := c.Stats(); st.Dropped != 1 {
+		t.Errorf("the buffered event is not counted as dropped: %+v", st)
 	}
 }

@@ -110,6 +110,15 @@ func (c *Client) run() {
 			if c.ctx.Err() != nil {
 				return
 			}
+			c.mu.Lock()
+			c.dialErr = &DialError{Path: c.path, Err: err}
+			closing := c.closing
+			c.mu.Unlock()
+			if closing {
+				// Close does not wait for a sealer that cannot be
+				// reached: what is buffered is lost and counted.
+				return
+			}
 			st := c.Stats()
 			c.warn.printf("dial", "cannot connect to the sealer at %s (%d events buffered, %d dropped): %v",
 				c.path, st.Buffered, st.Dropped, err)
@@ -122,6 +131,7 @@ func (c *Client) run() {
 		cs := &connState{conn: conn, broken: make(chan struct{}), readerDone: make(chan struct{})}
 		c.mu.Lock()
 		c.cs = cs
+		c.dialErr = nil
 		if connected {
 			c.reconnects++
 		}
@@ -183,10 +193,9 @@ func (c *Client) sleep(d time.Duration) bool {
 		case <-c.ctx.Done():
 			return false
 		case <-closing:
-			closing = nil
-			if c.idleAtClose() {
-				return false
-			}
+			// Close: nothing left, stop; otherwise try once more at
+			// once, and give up if that attempt fails too.
+			return !c.idleAtClose()
 		}
 	}
 }
@@ -562,12 +571,16 @@ func (c *Client) abandonRemaining() {
 			waiting = append(waiting, it)
 		}
 	}
+	var cause error = ErrClosed
+	if c.dialErr != nil {
+		cause = fmt.Errorf("%w (%w)", ErrClosed, c.dialErr)
+	}
 	c.mu.Unlock()
 	for _, it := range waiting {
 		if it.kind == kindDurable {
-			it.resolve(outcome{err: fmt.Errorf("client: emit durable: not sent: %w", ErrClosed)})
+			it.resolve(outcome{err: fmt.Errorf("client: emit durable: not sent: %w", cause)})
 		} else {
-			it.resolve(outcome{err: fmt.Errorf("client: flush: %w", ErrClosed)})
+			it.resolve(outcome{err: fmt.Errorf("client: flush: %w", cause)})
 		}
 	}
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/audit-sealer/audit-sealer/event"
@@ -55,6 +56,24 @@ var (
 	// error wrapping ErrNotSealed. Treat the event as durable.
 	ErrNotSealed = errors.New("client: record durable but not sealed yet")
 )
+
+// DialError says why the client could not connect to the sealer: an
+// event or flush that ends (its context done, or Close giving up) before
+// any connection could be made carries it, so that the cause is not
+// hidden behind a deadline. It unwraps to the dial error, so
+// errors.Is(err, fs.ErrPermission) tells a uid the socket refuses (a
+// permanent condition until the policy or the groups change) from a
+// sealer that is down (fs.ErrNotExist, syscall.ECONNREFUSED).
+type DialError struct {
+	Path string
+	Err  error
+}
+
+func (e *DialError) Error() string {
+	return fmt.Sprintf("client: cannot connect to the sealer at %s: %v", e.Path, e.Err)
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
 
 // InvalidEventError is the sealer's "invalid_event" error: the event breaks
 // a rule of EVENTS.md. Field and Rule name the offending field and rule
