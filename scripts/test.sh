@@ -15,7 +15,9 @@ cd "$(dirname "$0")/.."
 
 # swtpm-tools brings swtpm_setup and swtpm_localca, which manufacture a
 # swtpm state with EK certificates; swtpm_localca runs certtool (gnutls-bin).
-packages=(socat softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell)
+# openssh-client brings ssh-agent, which holds the keys of the test
+# witnesses (scripts/witness/start.sh).
+packages=(socat softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell openssh-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
