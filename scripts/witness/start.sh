@@ -41,7 +41,9 @@
 #   WITNESS_AGENT_PID=PID               the ssh-agent holding its key
 #
 # Needs: openssh-client (apt-get install openssh-client: ssh-agent,
-# ssh-add, ssh-keygen), and go unless DIR/bin holds both binaries.
+# ssh-add, ssh-keygen), and go unless DIR/bin holds both binaries. Exits
+# 3 when it cannot install them, 1 on any other failure (with nothing it
+# started left running), 2 on bad arguments.
 set -euo pipefail
 
 version=v0.6.1
@@ -92,10 +94,13 @@ for cmd in litewitness witnessctl; do
   if [ ! -x "$bin/$cmd" ]; then
     if ! command -v go >/dev/null; then
       echo "start.sh: $bin/$cmd is missing and go is not installed to build it" >&2
-      exit 1
+      exit 3
     fi
     echo "start.sh: installing $cmd $version into $bin" >&2
-    (cd "$dir" && GOBIN=$bin GOFLAGS=-buildvcs=false go install "filippo.io/torchwood/cmd/$cmd@$version") >&2
+    if ! (cd "$dir" && GOBIN=$bin GOFLAGS=-buildvcs=false go install "filippo.io/torchwood/cmd/$cmd@$version") >&2; then
+      echo "start.sh: could not install $cmd $version (is the Go module proxy reachable?)" >&2
+      exit 3
+    fi
   fi
 done
 
