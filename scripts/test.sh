@@ -15,7 +15,10 @@ cd "$(dirname "$0")/.."
 
 # swtpm-tools brings swtpm_setup and swtpm_localca, which manufacture a
 # swtpm state with EK certificates; swtpm_localca runs certtool (gnutls-bin).
-packages=(socat softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell python3)
+# openssh-client brings ssh-agent, which holds the keys of the test
+# witnesses (scripts/witness/start.sh).
+# python3 runs the Python example of PROTOCOL.md.
+packages=(socat softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell openssh-client python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -43,7 +46,7 @@ go vet ./...
 
 echo "== the offline verifier builds with CGO_ENABLED=0 and links no HSM or TPM code"
 CGO_ENABLED=0 go build -o /dev/null ./cmd/audit-verify
-CGO_ENABLED=0 go build ./verify/... ./chain/... ./storage/... ./signer/... ./event/...
+CGO_ENABLED=0 go build ./verify/... ./chain/... ./storage/... ./signer/... ./event/... ./witness/...
 if go list -deps ./cmd/audit-verify | grep -E 'miekg/pkcs11|go-tpm|/hsm$|/tpm$'; then
   echo "audit-verify depends on hardware packages (above)" >&2
   exit 1

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -11,10 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/index"
 	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
+	"github.com/audit-sealer/audit-sealer/witness"
 )
 
 // FormatExamples builds a small log with the fixed test key and clock in a
@@ -22,8 +26,9 @@ import (
 // "event-record" (an annotated event record), "checkpoint" (a signed
 // checkpoint with the verifier key that opens it), "commit-record" (an
 // annotated commit record, with the run key that signed it) and
-// "index-file" (the annotated index file of the example's segment) and
-// "key-history" (the key history bundle of a log rotated once, decoded).
+// "index-file" (the annotated index file of the example's segment),
+// "key-history" (the key history bundle of a log rotated once, decoded) and
+// "cosignature" (a witness's cosignature of the example checkpoint).
 func FormatExamples() (map[string]string, error) {
 	root, err := os.MkdirTemp("", "audit-sealer-format-")
 	if err != nil {
@@ -67,6 +72,9 @@ func FormatExamples() (map[string]string, error) {
 			out["event-record"] = annotateEvent(f, &rec)
 		case rec.Kind == chain.KindCheckpoint && out["checkpoint"] == "":
 			out["checkpoint"] = fmt.Sprintf("%s\nverifier key: %s\n", rec.Checkpoint, Key("main").Public().VerifierKey())
+			if out["cosignature"], err = cosignatureExample(rec.Checkpoint); err != nil {
+				return nil, err
+			}
 			cp, _, _, err := chain.PeekCheckpoint(rec.Checkpoint)
 			if err != nil {
 				return nil, err
@@ -88,6 +96,27 @@ func FormatExamples() (map[string]string, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// cosignatureExample returns the witness "w1"'s cosignature of the signed
+// checkpoint cp at a fixed time (FORMAT.md §5.6): the message it signs, the
+// checkpoint with the cosignature line appended, and the witness's
+// verifier key. It checks that golang.org/x/mod/sumdb/note opens the
+// cosigned checkpoint with the witness's key.
+func cosignatureExample(cp []byte) (string, error) {
+	w := WitnessKey("w1")
+	w.Now = func() time.Time { return time.Date(2026, 11, 2, 9, 0, 1, 0, time.UTC) }
+	text := cp[:bytes.LastIndex(cp, []byte("\n\n"))+1]
+	c, err := w.Cosign(text)
+	if err != nil {
+		return "", err
+	}
+	cosigned := append(bytes.Clone(cp), c.Line()...)
+	if _, err := note.Open(cosigned, note.VerifierList(w.Verifier())); err != nil {
+		return "", fmt.Errorf("testkit: the example cosignature does not open: %w", err)
+	}
+	return fmt.Sprintf("signed message (Ed25519, by the witness key):\n%s\ncosigned checkpoint:\n%s\nwitness verifier key: %s\n",
+		witness.SignedMessage(text, c.Timestamp), cosigned, w.Verifier()), nil
 }
 
 // keyHistoryExample builds a log of two events whose key is then rotated

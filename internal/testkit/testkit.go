@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/witness"
 )
 
 // Vector is one generated log and what verifying it must say.
@@ -66,6 +67,18 @@ const (
 func Key(label string) *signer.SoftwareSigner {
 	seed := sha256.Sum256([]byte("audit-sealer testkit key: " + label))
 	s, err := signer.NewSoftwareSignerFromKey("audit-sealer.test/"+label, ed25519.NewKeyFromSeed(seed[:]))
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// WitnessKey returns a fixed witness cosigning key with the given label,
+// named "witness.test/<label>", derived from the label as Key does: for
+// tests and examples of cosigned checkpoints that need no running witness.
+func WitnessKey(label string) *witness.Signer {
+	seed := sha256.Sum256([]byte("audit-sealer testkit witness key: " + label))
+	s, err := witness.NewSigner("witness.test/"+label, ed25519.NewKeyFromSeed(seed[:]))
 	if err != nil {
 		panic(err)
 	}
