@@ -52,7 +52,7 @@ func RequestSchema() ([]byte, error) {
 		"type", "object",
 		"required", []string{"op"},
 		"properties", object(
-			"op", object("enum", []string{"emit", "flush", "status", "ping", "query", "report_dropped"}),
+			"op", object("enum", []string{"hello", "emit", "flush", "status", "ping", "query", "report_dropped"}),
 			"id", idSchema(),
 			"durable", typed("boolean"),
 			"service", object("type", "string", "description", "one of the service identities the sealer's policy gives the peer"),
@@ -155,6 +155,17 @@ func ReplySchema() ([]byte, error) {
 			"matches", object("type", "array", "items", match),
 			"more", typed("boolean"),
 			"next", u64Schema(),
+			"hello", object("type", "object",
+				"description", "the reply to hello: what this sealer accepts",
+				"required", []string{"protocol", "version", "ops", "types", "critical_types", "services"},
+				"properties", object(
+					"protocol", object("type", "integer", "minimum", 1),
+					"version", typed("string"),
+					"ops", object("type", "array", "items", typed("string")),
+					"types", object("type", "array", "items", typed("string")),
+					"critical_types", object("type", "array", "items", typed("string")),
+					"services", object("type", "array", "items", typed("string")),
+				)),
 			"error", errObj,
 		),
 		"allOf", []any{

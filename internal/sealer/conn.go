@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
 
@@ -336,6 +337,8 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 		return pending{ready: &wire.Reply{ID: id, OK: true, Status: &st}}
 	case wire.OpQuery:
 		return s.handleQuery(peer, id, &w)
+	case wire.OpHello:
+		return pending{ready: &wire.Reply{ID: id, OK: true, Hello: s.hello(peer)}}
 	case wire.OpPing:
 		return pending{ready: &wire.Reply{ID: id, OK: true, Time: time.Now().UTC().Format(time.RFC3339Nano)}}
 	case wire.OpReportDropped:
@@ -344,6 +347,21 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 		return s.reject(id, wire.CodeBadRequest, "sealer: request has no op", nil)
 	}
 	return s.reject(id, wire.CodeBadRequest, "sealer: unknown op", nil)
+}
+
+// hello is the reply to a hello request: what a client may send to this
+// sealer, and as which services.
+func (s *Sealer) hello(peer *Peer) *wire.Hello {
+	types := event.Types()
+	var critical []string
+	for _, t := range types {
+		if event.IsCritical(t) {
+			critical = append(critical, t)
+		}
+	}
+	services := append([]string{}, peer.Services...)
+	return &wire.Hello{Protocol: wire.ProtocolVersion, Version: buildinfo.Version(), Ops: wire.Ops(),
+		Types: types, CriticalTypes: critical, Services: services}
 }
 
 // toWriter submits r to the writer; its reply is owed once the writer

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 	"github.com/audit-sealer/audit-sealer/signer"
 )
 
@@ -476,4 +478,44 @@ func TestProtocolExample(t *testing.T) {
 		t.Errorf("ping time: %v", err)
 	}
 	h.stopAndVerify()
+}
+
+// TestHello: the hello reply names the protocol version, the sealer's
+// build, every op, every client event type and exactly the critical ones,
+// and the services the asking peer may emit as under the policy.
+func TestHello(t *testing.T) {
+	uid := uint32(os.Getuid())
+	cfg := testConfig(t)
+	cfg.Policy = []config.Policy{{UID: &uid, Services: []string{"svc-a", "svc-b"}}}
+	h := startSealer(t, cfg)
+	c := dial(t, h.cfg.Socket)
+	r := mustOK(t, c.do(`{"op":"hello","id":"h"}`))
+	var rep struct {
+		ID    string     `json:"id"`
+		Hello wire.Hello `json:"hello"`
+	}
+	if err := json.Unmarshal([]byte(r.raw), &rep); err != nil {
+		t.Fatal(err)
+	}
+	hl := rep.Hello
+	if rep.ID != "h" || hl.Protocol != wire.ProtocolVersion || hl.Version == "" {
+		t.Fatalf("hello: %s", r.raw)
+	}
+	if !slices.Equal(hl.Ops, wire.Ops()) || !slices.Equal(hl.Types, event.Types()) {
+		t.Errorf("hello ops %v, types %v", hl.Ops, hl.Types)
+	}
+	for _, typ := range event.Types() {
+		if event.IsCritical(typ) != slices.Contains(hl.CriticalTypes, typ) {
+			t.Errorf("hello lists %s as critical: %v; the event package says %v", typ, slices.Contains(hl.CriticalTypes, typ), event.IsCritical(typ))
+		}
+	}
+	if len(hl.CriticalTypes) == 0 {
+		t.Error("hello names no critical type")
+	}
+	if !slices.Equal(hl.Services, []string{"svc-a", "svc-b"}) {
+		t.Errorf("hello services %v, want the policy's svc-a, svc-b", hl.Services)
+	}
+	// Every type hello names is accepted (one of them, as a spot check,
+	// goes through emit).
+	mustOK(t, c.do(`{"op":"emit","id":"e","durable":true,"service":"svc-b","event":`+sealVerified(1)+`}`))
 }

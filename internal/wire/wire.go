@@ -21,8 +21,13 @@ const MaxLine = 128 << 10
 // (bad_request) and does not echo it.
 const MaxID = 64
 
+// ProtocolVersion is the version of the protocol PROTOCOL.md describes,
+// which the hello reply names (PROTOCOL.md "Evolution").
+const ProtocolVersion = 1
+
 // The ops of PROTOCOL.md "Requests".
 const (
+	OpHello         = "hello"
 	OpEmit          = "emit"
 	OpFlush         = "flush"
 	OpStatus        = "status"
@@ -110,7 +115,26 @@ type Reply struct {
 	Matches        any     `json:"matches,omitempty"`         // query
 	More           *bool   `json:"more,omitempty"`            // query
 	Next           *uint64 `json:"next,omitempty"`            // query
+	Hello          *Hello  `json:"hello,omitempty"`           // hello
 	Error          *Error  `json:"error,omitempty"`
+}
+
+// Hello is what the sealer says of itself in reply to a hello request:
+// the protocol version it speaks, its build, the ops and event types it
+// accepts, which of those types are critical, and the service identities
+// the asking peer may emit as.
+type Hello struct {
+	Protocol      int      `json:"protocol"`
+	Version       string   `json:"version"`
+	Ops           []string `json:"ops"`
+	Types         []string `json:"types"`
+	CriticalTypes []string `json:"critical_types"`
+	Services      []string `json:"services"`
+}
+
+// Ops lists every op of the protocol, in PROTOCOL.md's order.
+func Ops() []string {
+	return []string{OpHello, OpEmit, OpFlush, OpStatus, OpPing, OpReportDropped, OpQuery}
 }
 
 // Error is the error of a failed reply.
