@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 # swtpm-tools brings swtpm_setup and swtpm_localca, which manufacture a
 # swtpm state with EK certificates; swtpm_localca runs certtool (gnutls-bin).
-packages=(socat softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell)
+packages=(socat systemd softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
