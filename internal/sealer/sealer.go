@@ -58,6 +58,9 @@ type Sealer struct {
 	// from the service manager, which keeps it across restarts.
 	rounds    atomic.Uint64
 	activated bool
+	// writerGone is set when the writer returned early (the log cannot be
+	// written): from then on nothing may be queued for it.
+	writerGone atomic.Bool
 
 	shedMu sync.Mutex
 	shed   shedState
@@ -219,14 +222,19 @@ func (s *Sealer) Run(ctx context.Context) error {
 		s.log.Info("stopping: intake closed, draining the queue")
 	case err := <-writerDone:
 		// The writer only returns early when the log cannot be written.
+		s.writerGone.Store(true)
 		runErr = err
 		writerDone <- err
 	}
-	s.stopping.Store(true)
 	close(stopNotify)
 	s.sdNotify("STOPPING=1\nSTATUS=stopping: draining the queue, sealing the log")
+	// Stop accepting first: connections not yet accepted stay queued on
+	// the socket, which under socket activation outlives this process and
+	// is served by the next one; those accepted are served until stopping
+	// interrupts their reads.
 	ln.Close()
 	<-acceptDone
+	s.stopping.Store(true)
 	s.interruptReads()
 	s.conns.Wait() // every connection has submitted its last request and written its last reply
 	s.intake <- &request{kind: reqStop}
