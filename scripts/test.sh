@@ -13,8 +13,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# swtpm-tools brings swtpm_setup and swtpm_localca, which manufacture a
-# swtpm state with EK certificates; swtpm_localca runs certtool (gnutls-bin).
+# systemd brings systemd-socket-activate and systemd-analyze
+# (integration/systemd_test.go). swtpm-tools brings swtpm_setup and
+# swtpm_localca, which manufacture a swtpm state with EK certificates;
+# swtpm_localca runs certtool (gnutls-bin).
 packages=(socat systemd softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell)
 missing=()
 for p in "${packages[@]}"; do
