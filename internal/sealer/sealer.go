@@ -61,6 +61,8 @@ type Sealer struct {
 	// writerGone is set when the writer returned early (the log cannot be
 	// written): from then on nothing may be queued for it.
 	writerGone atomic.Bool
+	// idLog rate-limits the log lines of refused identities (impersonation.go).
+	idLog identityLog
 
 	shedMu sync.Mutex
 	shed   shedState
