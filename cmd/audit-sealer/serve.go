@@ -101,14 +101,14 @@ func (f *configFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// newLogger returns the daemon's logger, writing to stderr. Under journald
-// (JOURNAL_STREAM names stderr) each line carries its syslog priority
-// and no timestamp: the journal has its own.
-func newLogger(cfg config.Config) hclog.Logger {
+// newLogger returns the daemon's logger, writing to stderr (os.Stderr).
+// Under journald (JOURNAL_STREAM names stderr) each line carries its
+// syslog priority and no timestamp: the journal has its own.
+func newLogger(cfg config.Config, stderr *os.File) hclog.Logger {
 	opts := &hclog.LoggerOptions{Name: "audit-sealer", Level: hclog.LevelFromString(cfg.Log.Level),
-		JSONFormat: cfg.Log.Format == "json", Output: os.Stderr, TimeFormat: time.RFC3339Nano}
-	if journalStream(os.Stderr) {
-		opts.Output, opts.DisableTime = journalWriter{w: os.Stderr}, true
+		JSONFormat: cfg.Log.Format == "json", Output: stderr, TimeFormat: time.RFC3339Nano}
+	if journalStream(stderr) {
+		opts.Output, opts.DisableTime = journalWriter{w: stderr}, true
 	}
 	return hclog.New(opts)
 }
@@ -124,7 +124,7 @@ func serveCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			log := newLogger(cfg)
+			log := newLogger(cfg, os.Stderr)
 			// From here every error goes through the logger (a journald
 			// priority, one JSON stream), not a bare line from main.
 			fail := func(code int, err error) error {
