@@ -430,7 +430,9 @@ func (s *Sealer) serveMetrics() (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sealer: metrics listener: %w", err)
 	}
-	srv := &http.Server{Handler: metricsMux(s.m.reg, s.cfg.Metrics.Pprof), ReadHeaderTimeout: 5 * time.Second}
+	mux := metricsMux(s.m.reg, s.cfg.Metrics.Pprof)
+	s.addHealth(mux)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	s.log.Info("metrics listening", "address", ln.Addr().String())
 	return srv, nil
