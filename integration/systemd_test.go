@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,20 +112,32 @@ func emitOnce(socket, marker string) (a ack, taken bool, err error) {
 	return ack{Seq: r.Seq, AuditID: r.AuditID, Marker: marker}, true, nil
 }
 
+// freeAddr returns a loopback TCP address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // TestSocketActivationAndNotify hands the socket over with
 // systemd-socket-activate, as systemd does with audit-sealer.socket, and
 // plays NOTIFY_SOCKET: the sealer takes the passed socket (and says so),
 // sends READY=1 with a STATUS= line, pings WATCHDOG=1 when WATCHDOG_USEC
-// is set, serves an event, and sends STOPPING=1 on SIGTERM, exits 0 and
+// is set, answers /healthz and /readyz with 200, serves an event, and sends STOPPING=1 on SIGTERM, exits 0 and
 // leaves the socket file in place (it belongs to the service manager).
 func TestSocketActivationAndNotify(t *testing.T) {
 	requireTool(t, "systemd-socket-activate")
 	dir := filepath.Join(t.TempDir(), "data")
 	socket := filepath.Join(shortSocketDir(t), "s")
 	ns := newNotifySocket(t)
+	metrics := freeAddr(t)
 	cmd := exec.Command("systemd-socket-activate", "--listen="+socket, "--fdname=audit-sealer",
 		"-E", "NOTIFY_SOCKET="+ns.path, "-E", "WATCHDOG_USEC=1000000",
-		filepath.Join(bin, "audit-sealer"), "serve", "--dev", "--data-dir", dir, "--socket", socket)
+		filepath.Join(bin, "audit-sealer"), "serve", "--dev", "--data-dir", dir, "--socket", socket, "--metrics-listen", metrics)
 	d := launch(t, cmd, dir, socket)
 	defer func() {
 		if t.Failed() {
@@ -137,6 +151,17 @@ func TestSocketActivationAndNotify(t *testing.T) {
 	ns.wait(t, "WATCHDOG=1", 5*time.Second)
 	if _, _, err := emitOnce(socket, "activated-1"); err != nil {
 		t.Fatalf("emit: %v", err)
+	}
+	for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": "log: ok\nsigner: ok\nanchor: off\n"} {
+		resp, err := http.Get("http://" + metrics + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != want {
+			t.Fatalf("%s: %d %q, want 200 %q", path, resp.StatusCode, body, want)
+		}
 	}
 	if !strings.Contains(d.stderr.String(), "socket_activated=true") {
 		t.Fatalf("the sealer did not say it took the passed socket:\n%s", d.stderr)
