@@ -12,47 +12,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
 )
 
-// notifySocket plays systemd's NOTIFY_SOCKET: a datagram socket whose
-// messages (newline-separated KEY=VALUE lines) the test collects.
+// notifySocket collects what the sealer sends to NOTIFY_SOCKET.
 type notifySocket struct {
-	path string
-	conn *net.UnixConn
-	mu   sync.Mutex
-	msgs []string
-	got  chan struct{}
+	path  string
+	lines <-chan string
+	msgs  []string
 }
 
 func newNotifySocket(t *testing.T) *notifySocket {
 	t.Helper()
-	ns := &notifySocket{path: filepath.Join(shortSocketDir(t), "notify"), got: make(chan struct{}, 1)}
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns.path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.conn = c
-	t.Cleanup(func() { c.Close() })
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			ns.mu.Lock()
-			ns.msgs = append(ns.msgs, strings.Split(string(buf[:n]), "\n")...)
-			ns.mu.Unlock()
-			select {
-			case ns.got <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	return ns
+	path, lines := testkit.NotifySocket(t)
+	return &notifySocket{path: path, lines: lines}
 }
 
 // wait returns the first assignment starting with prefix the sealer sent,
@@ -61,20 +37,15 @@ func (ns *notifySocket) wait(t *testing.T, prefix string, d time.Duration) strin
 	t.Helper()
 	deadline := time.After(d)
 	for {
-		ns.mu.Lock()
 		for _, m := range ns.msgs {
 			if strings.HasPrefix(m, prefix) {
-				ns.mu.Unlock()
 				return m
 			}
 		}
-		ns.mu.Unlock()
 		select {
-		case <-ns.got:
-		case <-time.After(20 * time.Millisecond):
+		case m := <-ns.lines:
+			ns.msgs = append(ns.msgs, m)
 		case <-deadline:
-			ns.mu.Lock()
-			defer ns.mu.Unlock()
 			t.Fatalf("no %s from the sealer within %v; it sent %q", prefix, d, ns.msgs)
 		}
 	}

@@ -2,46 +2,23 @@ package sealer
 
 import (
 	"errors"
-	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
 )
 
 // listenNotify plays NOTIFY_SOCKET and returns the assignments received.
 func listenNotify(t *testing.T) <-chan string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "as")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "n")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	path, lines := testkit.NotifySocket(t)
 	t.Setenv("NOTIFY_SOCKET", path)
-	out := make(chan string, 1024)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			for _, l := range strings.Split(string(buf[:n]), "\n") {
-				out <- l
-			}
-		}
-	}()
-	return out
+	return lines
 }
 
 // TestWatchdogPingsOnlyWhileWriterTurns: with WATCHDOG_USEC set, STATUS=
