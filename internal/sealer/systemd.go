@@ -74,8 +74,8 @@ func statusLine(st Status) string {
 		b.WriteString("degraded: tpm anchor: " + st.AnchorError + "; ")
 	}
 	fmt.Fprintf(&b, "records=%d unsealed=%d queue=%d connections=%d", st.Records, st.Unsealed, st.QueueDepth, st.Connections)
-	if len(b.String()) > 200 {
-		return b.String()[:200]
+	if b.Len() > 200 { // an error can be long; systemctl shows one line
+		return strings.ToValidUTF8(b.String()[:200], "")
 	}
 	return b.String()
 }
