@@ -13,12 +13,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# swtpm-tools brings swtpm_setup and swtpm_localca, which manufacture a
-# swtpm state with EK certificates; swtpm_localca runs certtool (gnutls-bin).
-# openssh-client brings ssh-agent, which holds the keys of the test
-# witnesses (scripts/witness/start.sh).
+# systemd brings systemd-socket-activate and systemd-analyze
+# (integration/systemd_test.go). swtpm-tools brings swtpm_setup and
+# swtpm_localca, which manufacture a swtpm state with EK certificates;
+# swtpm_localca runs certtool (gnutls-bin). openssh-client brings ssh-agent,
+# which holds the keys of the test witnesses (scripts/witness/start.sh).
 # python3 runs the Python example of PROTOCOL.md.
-packages=(socat softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell openssh-client python3)
+packages=(socat systemd softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell openssh-client python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

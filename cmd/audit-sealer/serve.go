@@ -101,9 +101,16 @@ func (f *configFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-func newLogger(cfg config.Config) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "audit-sealer", Level: hclog.LevelFromString(cfg.Log.Level),
-		JSONFormat: cfg.Log.Format == "json", Output: os.Stderr, TimeFormat: time.RFC3339Nano})
+// newLogger returns the daemon's logger, writing to stderr (os.Stderr).
+// Under journald (JOURNAL_STREAM names stderr) each line carries its
+// syslog priority and no timestamp: the journal has its own.
+func newLogger(cfg config.Config, stderr *os.File) hclog.Logger {
+	opts := &hclog.LoggerOptions{Name: "audit-sealer", Level: hclog.LevelFromString(cfg.Log.Level),
+		JSONFormat: cfg.Log.Format == "json", Output: stderr, TimeFormat: time.RFC3339Nano}
+	if journalStream(stderr) {
+		opts.Output, opts.DisableTime = journalWriter{w: stderr}, true
+	}
+	return hclog.New(opts)
 }
 
 func serveCommand() *cobra.Command {
@@ -117,28 +124,34 @@ func serveCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			log := newLogger(cfg)
+			log := newLogger(cfg, os.Stderr)
+			// From here every error goes through the logger (a journald
+			// priority, one JSON stream), not a bare line from main.
+			fail := func(code int, err error) error {
+				log.Error("sealer failed", "error", err)
+				return &exitError{code: code}
+			}
 			applyMemoryLimit(cfg, log)
 			s, err := openSigner(cfg)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return fail(2, err)
 			}
 			var opts []sealer.Option
 			counter, err := openCounter(cfg)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return fail(2, err)
 			}
 			if counter != nil {
 				defer counter.Close()
 				id, err := tpmIdentity(counter, log)
 				if err != nil {
-					return &exitError{code: 2, err: err}
+					return fail(2, err)
 				}
 				opts = append(opts, sealer.WithCounter(counter), sealer.WithTPMIdentity(id))
 			}
 			sl, err := sealer.New(cfg, s, log, opts...)
 			if err != nil {
-				return err
+				return fail(1, err)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
@@ -150,7 +163,10 @@ func serveCommand() *cobra.Command {
 					sl.ReopenSigner()
 				}
 			}()
-			return sl.Run(ctx)
+			if err := sl.Run(ctx); err != nil {
+				return fail(1, err)
+			}
+			return nil
 		},
 	}
 	f.register(cmd.Flags())

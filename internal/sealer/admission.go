@@ -56,7 +56,11 @@ func (st *shedState) reason() string {
 // events wait for room up to the configured deadline. Control requests are
 // never shed.
 func (s *Sealer) submit(r *request) error {
-	if s.stopping.Load() {
+	// A stop still takes what its connections read before their reads
+	// were interrupted: the writer takes the stop request only after every
+	// connection has submitted its last request, so refusing them would
+	// refuse events for nothing. Only a writer that is gone takes none.
+	if s.writerGone.Load() {
 		return ErrUnavailable
 	}
 	if r.kind == reqEmit {

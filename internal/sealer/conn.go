@@ -383,7 +383,7 @@ func (s *Sealer) handleReportDropped(peer *Peer, id string, w *wire.Request) pen
 	if reason == "" {
 		reason = "unspecified"
 	}
-	service, err := peer.choose(w.Service)
+	service, err := s.chooseService(peer, w.Service)
 	if err != nil {
 		return s.rejectErr(id, err)
 	}
@@ -400,7 +400,7 @@ func (s *Sealer) handleEmit(peer *Peer, id string, w *wire.Request) pending {
 	if len(w.Event) == 0 || string(w.Event) == "null" {
 		return s.reject(id, wire.CodeBadRequest, "sealer: emit needs an event", nil)
 	}
-	service, err := peer.choose(w.Service)
+	service, err := s.chooseService(peer, w.Service)
 	if err != nil {
 		return s.rejectErr(id, err)
 	}

@@ -36,6 +36,7 @@ type metrics struct {
 	indexes                    prometheus.Counter
 	indexErrors                prometheus.Counter
 	tailDiscarded              prometheus.Counter
+	identityRefused            prometheus.Counter
 }
 
 // metricMaker makes the sealer's metrics in its namespace and registers
@@ -104,6 +105,7 @@ func newMetrics(queueDepth, queueBytes, queueUIDs func() float64) *metrics {
 	m.nvWrites = mk.gauge("nv_writes_per_year_estimate", "TPM NV writes a year at this process's anchoring rate (TPMs wear out and rate-limit NV writes).")
 	m.indexes = mk.counter("indexes_written_total", "Segment index files written by the sealer (after rotation, and at start for segments without one).")
 	m.indexErrors = mk.counter("index_errors_total", "Segment indexes the sealer could not write (queries read those segments in full; audit-sealer index build writes them).")
+	m.identityRefused = mk.counter("identity_refused_total", "Requests refused because the peer asked to emit as a service the policy does not give its uid (not_authorized; logged at most once a second).")
 	m.tailDiscarded = mk.counter("tail_discarded_total", "Times the end of the log held records that none of the sealer's keys authenticated and the sealer cut them at start (kept aside, never sealed, recorded in the chain as audit.tail_discarded).")
 	// build_info is the usual Prometheus info metric: a constant 1 whose
 	// labels name the build, so dashboards can join on it.

@@ -53,6 +53,16 @@ type Sealer struct {
 	peers           peerQueues    // each peer uid's share of the queue
 	badLines        *badLineBudget
 	stopping        atomic.Bool
+	// rounds counts the writer's rounds: the watchdog pings only while it
+	// moves (systemd.go). activated is set when the listening socket came
+	// from the service manager, which keeps it across restarts.
+	rounds    atomic.Uint64
+	activated bool
+	// writerGone is set when the writer returned early (the log cannot be
+	// written): from then on nothing may be queued for it.
+	writerGone atomic.Bool
+	// idLog rate-limits the log lines of refused identities (impersonation.go).
+	idLog identityLog
 
 	shedMu sync.Mutex
 	shed   shedState
@@ -202,7 +212,11 @@ func (s *Sealer) Run(ctx context.Context) error {
 	acceptDone := make(chan struct{})
 	go func() { s.accept(ln); close(acceptDone) }()
 	s.log.Info("sealer ready", "socket", s.cfg.Socket, "data_dir", s.cfg.DataDir, "next_seq", nextSeq,
-		"key_id", s.signer.Public().ID(), "key_kind", s.signer.Kind(), "algorithm", s.signer.Public().Algorithm)
+		"key_id", s.signer.Public().ID(), "key_kind", s.signer.Kind(), "algorithm", s.signer.Public().Algorithm,
+		"socket_activated", s.activated)
+	s.sdNotify("READY=1\nSTATUS=" + statusLine(s.Status()))
+	stopNotify := make(chan struct{})
+	go s.superviseNotify(stopNotify)
 
 	var runErr error
 	select {
@@ -210,12 +224,19 @@ func (s *Sealer) Run(ctx context.Context) error {
 		s.log.Info("stopping: intake closed, draining the queue")
 	case err := <-writerDone:
 		// The writer only returns early when the log cannot be written.
+		s.writerGone.Store(true)
 		runErr = err
 		writerDone <- err
 	}
-	s.stopping.Store(true)
+	close(stopNotify)
+	s.sdNotify("STOPPING=1\nSTATUS=stopping: draining the queue, sealing the log")
+	// Stop accepting first: connections not yet accepted stay queued on
+	// the socket, which under socket activation outlives this process and
+	// is served by the next one; those accepted are served until stopping
+	// interrupts their reads.
 	ln.Close()
 	<-acceptDone
+	s.stopping.Store(true)
 	s.interruptReads()
 	s.conns.Wait() // every connection has submitted its last request and written its last reply
 	s.intake <- &request{kind: reqStop}
@@ -225,7 +246,9 @@ func (s *Sealer) Run(ctx context.Context) error {
 	if metricsSrv != nil {
 		metricsSrv.Close()
 	}
-	os.Remove(s.cfg.Socket)
+	if !s.activated {
+		os.Remove(s.cfg.Socket)
+	}
 	if runErr != nil {
 		return runErr
 	}
@@ -346,8 +369,20 @@ func (s *Sealer) recordDiscarded(l *ledger.Ledger, d *ledger.Discarded) error {
 	return err
 }
 
-// listen creates the socket with the configured mode and group.
+// listen takes over the socket the service manager passed (socket
+// activation: its unit sets mode and group), or else creates the socket
+// with the configured mode and group.
 func (s *Sealer) listen() (*net.UnixListener, error) {
+	if ln, err := activatedListener(); err != nil || ln != nil {
+		if ln != nil {
+			s.activated = true
+			if addr := ln.Addr().String(); addr != s.cfg.Socket {
+				s.log.Warn("the socket passed by the service manager is not the configured socket; admin commands use the configured one",
+					"passed", addr, "configured", s.cfg.Socket)
+			}
+		}
+		return ln, err
+	}
 	if err := os.MkdirAll(filepath.Dir(s.cfg.Socket), 0o755); err != nil {
 		return nil, fmt.Errorf("sealer: socket directory: %w", err)
 	}
@@ -395,7 +430,9 @@ func (s *Sealer) serveMetrics() (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sealer: metrics listener: %w", err)
 	}
-	srv := &http.Server{Handler: metricsMux(s.m.reg, s.cfg.Metrics.Pprof), ReadHeaderTimeout: 5 * time.Second}
+	mux := metricsMux(s.m.reg, s.cfg.Metrics.Pprof)
+	s.addHealth(mux)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	s.log.Info("metrics listening", "address", ln.Addr().String())
 	return srv, nil

@@ -153,6 +153,7 @@ func (w *writer) round(tick <-chan time.Time) {
 	w.acknowledgeSealed()
 	w.maintain()
 	s.updateStatus()
+	s.rounds.Add(1)
 }
 
 // writerTick is how often an idle writer wakes up to check the seal
