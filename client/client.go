@@ -212,15 +212,15 @@ type Client struct {
 
 	sent atomic.Uint64
 
-	mu             sync.Mutex
-	queue          itemQueue
-	nextN          uint64
-	bufEvents      int
-	bufBytes       int
-	closing        bool
+	mu        sync.Mutex
+	queue     itemQueue
+	nextN     uint64
+	bufEvents int
+	bufBytes  int
+	closing   bool
 	// dialErr is the last connection attempt's failure, nil once a
 	// connection is made.
-	dialErr *DialError
+	dialErr        *DialError
 	cs             *connState
 	drops          [numReasons]uint64 // not yet acknowledged by the sealer
 	lostUnreported bool               // a connection loss must be reported by the next flush
