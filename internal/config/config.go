@@ -458,8 +458,8 @@ func (c *Config) validateWitnesses() []error {
 	names := map[string]bool{}
 	for i, w := range c.Witnesses {
 		switch {
-		case w.Name == "" || strings.ContainsAny(w.Name, " \t\n+"):
-			bad("witness %d: name %q must be non-empty, without spaces or '+'", i+1, w.Name)
+		case !validWitnessName(w.Name):
+			bad("witness %d: name %q: want 1 to 64 letters, digits, '.', '_' or '-', without \"..\"", i+1, w.Name)
 		case names[w.Name]:
 			bad("witness %d: name %q is listed twice", i+1, w.Name)
 		}
@@ -482,6 +482,20 @@ func (c *Config) validateWitnesses() []error {
 		bad("witnessing interval %v is above the anchor interval %v: witnesses must see a checkpoint at least every anchor interval", ws.Interval.Duration, c.Seal.AnchorInterval.Duration)
 	}
 	return errs
+}
+
+// validWitnessName reports whether name may name a witness: it appears in
+// metrics labels and in audit.checkpoint_witnessed records (an identifier).
+func validWitnessName(name string) bool {
+	if name == "" || len(name) > 64 || strings.Contains(name, "..") {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // WitnessQuorum returns how many witnesses must cosign: Quorum, or all of
