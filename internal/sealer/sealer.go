@@ -78,6 +78,9 @@ type Sealer struct {
 	// indexQueue carries the names of segments the writer closed to the
 	// indexer goroutine (indexer.go).
 	indexQueue chan string
+	// witnessing submits checkpoints to the configured witnesses off the
+	// acknowledgement path (witnessing.go); nil without witnesses.
+	witnessing *witnessing
 
 	// testHookRound, if set, is called by the writer at the start of every
 	// round, after it woke up and before it takes anything off the queue.
@@ -150,6 +153,10 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	// read the queue's counters at each scrape.
 	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) },
 		func() float64 { return float64(sl.peers.active.Load()) })
+	if sl.witnessing, err = newWitnessing(sl); err != nil {
+		l.Close()
+		return nil, err
+	}
 	sl.setIdentity()
 	sl.updateStatus()
 	return sl, nil
@@ -199,6 +206,13 @@ func (s *Sealer) Run(ctx context.Context) error {
 		close(indexerDone)
 		s.log.Info("index: segment indexes are off ([query] index = false); queries read every segment")
 	}
+	witnessCtx, stopWitnessing := context.WithCancel(context.Background())
+	witnessingDone := make(chan struct{})
+	if s.witnessing != nil {
+		go func() { s.witnessing.run(witnessCtx); close(witnessingDone) }()
+	} else {
+		close(witnessingDone)
+	}
 	acceptDone := make(chan struct{})
 	go func() { s.accept(ln); close(acceptDone) }()
 	s.log.Info("sealer ready", "socket", s.cfg.Socket, "data_dir", s.cfg.DataDir, "next_seq", nextSeq,
@@ -222,6 +236,8 @@ func (s *Sealer) Run(ctx context.Context) error {
 	werr := <-writerDone
 	stopIndexer()
 	<-indexerDone
+	stopWitnessing()
+	<-witnessingDone
 	if metricsSrv != nil {
 		metricsSrv.Close()
 	}
