@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +17,6 @@ import (
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/storage"
-	"github.com/audit-sealer/audit-sealer/verify"
 	"github.com/audit-sealer/audit-sealer/witness"
 )
 
@@ -255,7 +255,8 @@ func (wg *witnessing) submit(ctx context.Context, st *witnessState, j *witnessJo
 	used := old // the old size of the last request Submit made, as far as a proof tells
 	proof := func(from, to uint64) ([]chain.Hash, error) {
 		used = from
-		return verify.ConsistencyProof(wg.dir, from, to)
+		_, _, p, err := fromDisk(wg.dir, from, to)
+		return p, err
 	}
 	cs, err := st.client.Submit(ctx, old, j.note, proof)
 	if ctx.Err() != nil {
@@ -369,7 +370,7 @@ func (wg *witnessing) alarm(ctx context.Context, st *witnessState, j *witnessJob
 // must be cp's, the root at old the one the witness cosigned (when known),
 // and the proof must lead from one to the other.
 func (wg *witnessing) selfCheck(old uint64, st *witnessState, cp *chain.Checkpoint) error {
-	rootOld, rootNew, err := rootsAt(wg.dir, old, cp.Size)
+	rootOld, rootNew, p, err := fromDisk(wg.dir, old, cp.Size)
 	if err != nil {
 		return err
 	}
@@ -385,52 +386,101 @@ func (wg *witnessing) selfCheck(old uint64, st *witnessState, cp *chain.Checkpoi
 	if old == 0 || old == cp.Size {
 		return nil
 	}
-	p, err := verify.ConsistencyProof(wg.dir, old, cp.Size)
-	if err != nil {
-		return err
-	}
 	return chain.VerifyConsistency(old, cp.Size, p, rootOld, rootNew)
 }
 
-// rootsAt reads the log in dir and returns the roots of its trees of sizes
-// a and b (a <= b), reading no record at or after b.
-func rootsAt(dir string, a, b uint64) (rootA, rootB chain.Hash, err error) {
+// fromDisk reads the sealed log in dir and returns the roots of its trees
+// of sizes a and b (0 <= a <= b, 0 < b) and, when 0 < a < b, the
+// consistency proof from a to b. It starts at the last segment that begins
+// at or below a (or b, when a is 0), from the tree state its segment_start
+// record carries, and reads no record at or after b: the cost is the
+// records after the old size, not the log (and a pruned log works).
+func fromDisk(dir string, a, b uint64) (rootA, rootB chain.Hash, proof []chain.Hash, err error) {
 	segs, err := storage.ListSegments(dir)
 	if err != nil {
-		return rootA, rootB, err
+		return rootA, rootB, nil, err
 	}
-	t := chain.NewTree()
-	rootA = t.Root()
+	anchor := a
+	if a == 0 {
+		anchor = b
+	}
+	first := -1
 	for i, seg := range segs {
-		if t.Size() >= b {
-			break
+		if seg.FirstSeq <= anchor {
+			first = i
 		}
-		r, err := storage.OpenSegment(filepath.Join(dir, seg.Name), i == len(segs)-1)
+	}
+	if first < 0 {
+		return rootA, rootB, nil, fmt.Errorf("sealer: no segment of the log holds record %d", anchor)
+	}
+	var t *chain.Tree
+	var pb *chain.ProofBuilder
+	fail := func(err error) (chain.Hash, chain.Hash, []chain.Hash, error) {
+		return rootA, rootB, nil, fmt.Errorf("sealer: read the log for a consistency proof from %d to %d: %w", a, b, err)
+	}
+	for i := first; i < len(segs) && (t == nil || t.Size() < b); i++ {
+		r, err := storage.OpenSegment(filepath.Join(dir, segs[i].Name), i == len(segs)-1)
 		if err != nil {
-			return rootA, rootB, err
+			return fail(err)
 		}
-		for t.Size() < b {
+		for t == nil || t.Size() < b {
 			payload, _, err := r.Next()
+			if err == io.EOF {
+				break
+			}
 			if err != nil {
 				r.Close()
-				return rootA, rootB, fmt.Errorf("sealer: read the log up to record %d: %w", b, err)
+				return fail(err)
 			}
 			rec, err := chain.Decode(payload)
 			if err != nil {
 				r.Close()
-				return rootA, rootB, fmt.Errorf("sealer: read the log up to record %d: %w", b, err)
+				return fail(err)
+			}
+			if t == nil {
+				if rec.Kind != chain.KindSegmentStart || rec.Seq != segs[i].FirstSeq {
+					r.Close()
+					return fail(fmt.Errorf("segment %s does not start with its segment_start record", segs[i].Name))
+				}
+				if t, err = chain.TreeFromState(rec.Seq, rec.TreeState); err != nil {
+					r.Close()
+					return fail(err)
+				}
+				if t.Size() == a {
+					rootA = t.Root()
+				}
+				if a > 0 && a < b {
+					if pb, err = chain.NewConsistencyBuilderFrom(a, b, rec.Seq, rec.TreeState); err != nil {
+						r.Close()
+						return fail(err)
+					}
+				}
+				if t.Size() >= b {
+					break
+				}
 			}
 			t.Append(rec.Hash)
+			if pb != nil {
+				pb.Add(rec.Hash)
+			}
 			if t.Size() == a {
 				rootA = t.Root()
 			}
 		}
 		r.Close()
 	}
-	if t.Size() < b {
-		return rootA, rootB, fmt.Errorf("sealer: the log holds %d records, not %d", t.Size(), b)
+	if t == nil || t.Size() != b {
+		return fail(errors.New("the log holds fewer records"))
 	}
-	return rootA, t.Root(), nil
+	if a == 0 {
+		rootA = chain.NewTree().Root()
+	}
+	if pb != nil {
+		if proof, err = pb.Proof(); err != nil {
+			return fail(err)
+		}
+	}
+	return rootA, t.Root(), proof, nil
 }
 
 // checkpointText returns the note text of a signed checkpoint: every line
