@@ -79,16 +79,12 @@ func TestSealerWitnessed(t *testing.T) {
 	}
 
 	texts := map[string]uint64{}
+	for _, cp := range checkpointsOf(t, dataDir) {
+		texts[string(cp[:bytes.LastIndex(cp, []byte("\n\n"))+1])] = sizeOf(t, cp)
+	}
 	var witnessed []*event.CheckpointWitnessed
 	err = testkit.Records(dataDir, func(rec chain.Record) bool {
-		switch {
-		case rec.Kind == chain.KindCheckpoint:
-			cp, _, _, err := chain.PeekCheckpoint(rec.Checkpoint)
-			if err != nil {
-				t.Fatal(err)
-			}
-			texts[string(rec.Checkpoint[:bytes.LastIndex(rec.Checkpoint, []byte("\n\n"))+1])] = cp.Size
-		case rec.Kind == chain.KindSealerEvent && string(rec.Type) == event.TypeCheckpointWitnessed:
+		if rec.Kind == chain.KindSealerEvent && string(rec.Type) == event.TypeCheckpointWitnessed {
 			ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()})
 			if err != nil {
 				t.Fatal(err)

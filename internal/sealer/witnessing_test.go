@@ -309,15 +309,22 @@ func TestWitnessFaultsNeverBlockOrRecord(t *testing.T) {
 	}
 }
 
-// TestWitnessCatchesUp: a witness that is down while the sealer seals
-// cosigns the latest checkpoint once it is back, from its old size.
-func TestWitnessCatchesUp(t *testing.T) {
+// startWitnessed starts a sealer with one honest witness, w1, emits an
+// event and waits for the witness's first cosignature.
+func startWitnessed(t *testing.T) (*testWitness, config.Config, *harness, *client) {
 	w := newTestWitness(t, "w1", modeHonest)
 	cfg := witnessConfig(t, w.config("w1"))
 	h := startSealer(t, cfg)
 	c := dial(t, cfg.Socket)
 	c.emitDurable(sealVerified(0))
 	eventually(t, "a first cosignature", func() bool { return w.cosigned() > 0 })
+	return w, cfg, h, c
+}
+
+// TestWitnessCatchesUp: a witness that is down while the sealer seals
+// cosigns the latest checkpoint once it is back, from its old size.
+func TestWitnessCatchesUp(t *testing.T) {
+	w, cfg, h, c := startWitnessed(t)
 	w.mode.Store(modeUnavailable)
 	var last uint64
 	for i := range 30 {
@@ -349,12 +356,7 @@ func TestWitnessCatchesUp(t *testing.T) {
 func TestWitnessSplitViewAlarm(t *testing.T) {
 	for _, mode := range []int32{modeInconsistent, modeLarger} {
 		t.Run(strconv.Itoa(int(mode)), func(t *testing.T) {
-			w := newTestWitness(t, "w1", modeHonest)
-			cfg := witnessConfig(t, w.config("w1"))
-			h := startSealer(t, cfg)
-			c := dial(t, cfg.Socket)
-			c.emitDurable(sealVerified(0))
-			eventually(t, "a first cosignature", func() bool { return w.cosigned() > 0 })
+			w, cfg, h, c := startWitnessed(t)
 			w.mode.Store(mode)
 			c.emitDurable(sealVerified(1))
 			eventually(t, "the alarm", func() bool { return witnessStatus(c.status(), "w1").SplitView })
