@@ -71,6 +71,19 @@ func TestSealerWitnessed(t *testing.T) {
 		t.Fatal("no event was acknowledged")
 	}
 	time.Sleep(2 * time.Second) // the checkpoint after the emits, witnessed
+	text, err := exec.Command(filepath.Join(bin, "audit-sealer"), "status", "--socket", socket).Output()
+	if err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	t.Logf("audit-sealer status:\n%s", text)
+	for _, want := range []string{"witnessed:       size ", "by a quorum of 2", "witness w1:", "witness w2:"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("status does not say %q", want)
+		}
+	}
+	if strings.Contains(string(text), "failing") || strings.Contains(string(text), "witnessed:       size 0 ") {
+		t.Errorf("status shows the witnesses failing or nothing witnessed")
+	}
 	if err := d.stop(); err != nil {
 		t.Fatalf("audit-sealer: %v\n%s", err, d.stderr)
 	}
