@@ -141,6 +141,10 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 		lc.Counter, lc.AnchorIndex = o.counter, cfg.TPM.Index
 		lc.AcceptRollback, lc.AcceptAnchorReset = cfg.TPM.AcceptRollback, cfg.TPM.AcceptAnchorReset
 	}
+	wit, err := newWitnessing(cfg)
+	if err != nil {
+		return nil, err
+	}
 	l, info, err := ledger.Open(lc)
 	if err != nil {
 		return nil, err
@@ -153,10 +157,7 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	// read the queue's counters at each scrape.
 	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) },
 		func() float64 { return float64(sl.peers.active.Load()) })
-	if sl.witnessing, err = newWitnessing(sl); err != nil {
-		l.Close()
-		return nil, err
-	}
+	sl.witnessing = wit.attach(sl)
 	sl.setIdentity()
 	sl.updateStatus()
 	return sl, nil

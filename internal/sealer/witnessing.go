@@ -16,6 +16,7 @@ import (
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/witness"
 )
@@ -94,14 +95,13 @@ type witnessMetrics struct {
 	errors, splitView, cosig *prometheus.CounterVec
 }
 
-// newWitnessing prepares the witness client of s, or returns nil when no
-// witness is configured. The configuration was validated.
-func newWitnessing(s *Sealer) (*witnessing, error) {
-	cfg := s.cfg
+// newWitnessing prepares the witness client of the configuration, or
+// returns nil when it lists no witness. The configuration was validated.
+func newWitnessing(cfg config.Config) (*witnessing, error) {
 	if len(cfg.Witnesses) == 0 {
 		return nil, nil
 	}
-	wg := &witnessing{s: s, dir: cfg.DataDir, interval: cfg.Witnessing.Interval.Duration,
+	wg := &witnessing{dir: cfg.DataDir, interval: cfg.Witnessing.Interval.Duration,
 		minGap: time.Duration(float64(time.Second) / cfg.Witnessing.MaxRequestsPerSecond),
 		quorum: cfg.WitnessQuorum(), out: make(chan event.Event, witnessOutLen)}
 	for _, w := range cfg.Witnesses {
@@ -112,6 +112,16 @@ func newWitnessing(s *Sealer) (*witnessing, error) {
 		wg.ws = append(wg.ws, &witnessState{name: w.Name, url: w.URL, jobs: make(chan witnessJob, 1),
 			client: &witness.Client{URL: strings.TrimSuffix(w.URL, "/"), Verifier: v, Timeout: cfg.Witnessing.Timeout.Duration}})
 	}
+	return wg, nil
+}
+
+// attach makes wg the witness client of s: its metrics, status and log.
+// It returns wg (nil stays nil).
+func (wg *witnessing) attach(s *Sealer) *witnessing {
+	if wg == nil {
+		return nil
+	}
+	wg.s = s
 	wg.m = newWitnessMetrics(s.m.reg)
 	for _, st := range wg.ws {
 		// Every witness has its series from the start, at zero.
@@ -122,7 +132,7 @@ func newWitnessing(s *Sealer) (*witnessing, error) {
 		wg.m.cosig.WithLabelValues(st.name)
 	}
 	wg.publish()
-	return wg, nil
+	return wg
 }
 
 func newWitnessMetrics(reg *prometheus.Registry) witnessMetrics {
