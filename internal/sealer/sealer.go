@@ -207,13 +207,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 		close(indexerDone)
 		s.log.Info("index: segment indexes are off ([query] index = false); queries read every segment")
 	}
-	witnessCtx, stopWitnessing := context.WithCancel(context.Background())
-	witnessingDone := make(chan struct{})
-	if s.witnessing != nil {
-		go func() { s.witnessing.run(witnessCtx); close(witnessingDone) }()
-	} else {
-		close(witnessingDone)
-	}
+	stopWitnessing := s.startWitnessing()
 	acceptDone := make(chan struct{})
 	go func() { s.accept(ln); close(acceptDone) }()
 	s.log.Info("sealer ready", "socket", s.cfg.Socket, "data_dir", s.cfg.DataDir, "next_seq", nextSeq,
@@ -238,7 +232,6 @@ func (s *Sealer) Run(ctx context.Context) error {
 	stopIndexer()
 	<-indexerDone
 	stopWitnessing()
-	<-witnessingDone
 	if metricsSrv != nil {
 		metricsSrv.Close()
 	}

@@ -157,6 +157,19 @@ func newWitnessMetrics(reg *prometheus.Registry) witnessMetrics {
 	}
 }
 
+// startWitnessing runs the witness client, if there is one, until the
+// stop it returns is called; stop returns once every witness's goroutine
+// has (a request in flight is abandoned).
+func (s *Sealer) startWitnessing() (stop func()) {
+	if s.witnessing == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.witnessing.run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
 // run runs one goroutine per witness until ctx ends.
 func (wg *witnessing) run(ctx context.Context) {
 	var done sync.WaitGroup
