@@ -60,6 +60,10 @@ type witnessing struct {
 
 	mu     sync.Mutex // guards latest and every witnessState's status fields
 	latest *chain.Checkpoint
+
+	// testHookProof, if set, replaces each consistency proof before it is
+	// sent (nil outside tests; export_test.go sets it before Run).
+	testHookProof func([]chain.Hash) []chain.Hash
 }
 
 // witnessJob is a durable checkpoint to submit.
@@ -275,10 +279,15 @@ func (wg *witnessing) submit(ctx context.Context, st *witnessState, j *witnessJo
 	wg.mu.Lock()
 	old := st.size
 	wg.mu.Unlock()
-	used := old // the old size of the last request Submit made, as far as a proof tells
+	// The old size and proof of the last request Submit made, as far as
+	// a proof tells (the first request's old size, or a 409's size).
+	used, usedProof := old, []chain.Hash(nil)
 	proof := func(from, to uint64) ([]chain.Hash, error) {
-		used = from
 		_, _, p, err := fromDisk(wg.dir, from, to)
+		if wg.testHookProof != nil {
+			p = wg.testHookProof(p)
+		}
+		used, usedProof = from, p
 		return p, err
 	}
 	cs, err := st.client.Submit(ctx, old, j.note, proof)
@@ -301,7 +310,7 @@ func (wg *witnessing) submit(ctx context.Context, st *witnessState, j *witnessJo
 		st.hasRoot = false
 		wg.failed(st, err)
 	case errors.Is(err, witness.ErrInconsistent):
-		if cerr := wg.selfCheck(used, st, &j.cp); cerr != nil {
+		if cerr := wg.selfCheck(used, usedProof, st, &j.cp); cerr != nil {
 			// Our own proof or tree is wrong: a fault of the sealer, not
 			// evidence against the log. No alarm; retried later.
 			wg.failed(st, fmt.Errorf("sealer: the witness refused the checkpoint as inconsistent, but the sealer's own check fails too (no split-view alarm): %w", cerr))
@@ -387,13 +396,13 @@ func (wg *witnessing) alarm(ctx context.Context, st *witnessState, j *witnessJob
 	}
 }
 
-// selfCheck recomputes, from the log on disk, the tree of the checkpoint
-// submitted and the consistency proof from old, so that a refusal is called
-// a split view only when the sealer's side is right: the root at cp.Size
-// must be cp's, the root at old the one the witness cosigned (when known),
-// and the proof must lead from one to the other.
-func (wg *witnessing) selfCheck(old uint64, st *witnessState, cp *chain.Checkpoint) error {
-	rootOld, rootNew, p, err := fromDisk(wg.dir, old, cp.Size)
+// selfCheck checks the sealer's side of a refused request from the log on
+// disk, so that a refusal is called a split view only when that side is
+// right: the root of the tree of cp.Size must be cp's, the root at old the
+// one the witness cosigned (when known), and the proof sent (for 0 < old <
+// cp.Size) must lead from one to the other.
+func (wg *witnessing) selfCheck(old uint64, sent []chain.Hash, st *witnessState, cp *chain.Checkpoint) error {
+	rootOld, rootNew, _, err := fromDisk(wg.dir, old, cp.Size)
 	if err != nil {
 		return err
 	}
@@ -409,7 +418,10 @@ func (wg *witnessing) selfCheck(old uint64, st *witnessState, cp *chain.Checkpoi
 	if old == 0 || old == cp.Size {
 		return nil
 	}
-	return chain.VerifyConsistency(old, cp.Size, p, rootOld, rootNew)
+	if err := chain.VerifyConsistency(old, cp.Size, sent, rootOld, rootNew); err != nil {
+		return fmt.Errorf("sealer: the consistency proof sent from size %d to %d does not verify: %w", old, cp.Size, err)
+	}
+	return nil
 }
 
 // fromDisk reads the sealed log in dir and returns the roots of its trees

@@ -384,3 +384,49 @@ func TestWitnessSplitViewAlarm(t *testing.T) {
 		})
 	}
 }
+
+// TestWitnessOwnFaultIsNoAlarm: when the proof the sealer sent is wrong (a
+// bug on its side, injected here), the witness's refusal is not a split
+// view: the sealer's own check of the proof it sent fails, so it counts
+// and shows an error, raises no alarm, records nothing, and goes on once
+// its proofs are right again.
+func TestWitnessOwnFaultIsNoAlarm(t *testing.T) {
+	w := newTestWitness(t, "w1", modeHonest)
+	cfg := witnessConfig(t, w.config("w1"))
+	h := newSealer(t, cfg)
+	var broken atomic.Bool
+	sealer.SetWitnessProofHook(h.sl, func(p []chain.Hash) []chain.Hash {
+		if broken.Load() && len(p) > 0 {
+			p = append([]chain.Hash(nil), p...)
+			p[0][0] ^= 1
+		}
+		return p
+	})
+	h.run()
+	c := dial(t, cfg.Socket)
+	c.emitDurable(sealVerified(0))
+	eventually(t, "a first cosignature", func() bool { return w.cosigned() > 0 })
+	broken.Store(true)
+	c.emitDurable(sealVerified(1))
+	eventually(t, "the refusal is shown as the sealer's own fault", func() bool {
+		return strings.Contains(witnessStatus(c.status(), "w1").Error, "no split-view alarm")
+	})
+	st := witnessStatus(c.status(), "w1")
+	if st.SplitView {
+		t.Fatalf("a split view raised for the sealer's own bad proof: %+v", st)
+	}
+	broken.Store(false)
+	last := c.emitDurable(sealVerified(2))
+	eventually(t, "cosigning again", func() bool { return w.cosigned() > last && witnessStatus(c.status(), "w1").Error == "" })
+	if v, _ := sealer.MetricValue(h.sl, "audit_sealer_witness_split_view_total", "witness", "w1"); v != 0 {
+		t.Errorf("witness_split_view_total = %v", v)
+	}
+	if v, _ := sealer.MetricValue(h.sl, "audit_sealer_witness_errors_total", "witness", "w1"); v == 0 {
+		t.Error("the failure was not counted")
+	}
+	c.close()
+	h.stopAndVerify()
+	if alarms := sealerEvents(t, readRecords(t, cfg.DataDir), event.TypeWitnessAlarm); len(alarms) != 0 {
+		t.Fatalf("%d alarms recorded", len(alarms))
+	}
+}
