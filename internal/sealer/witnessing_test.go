@@ -20,6 +20,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/witness"
 )
 
@@ -428,5 +429,32 @@ func TestWitnessOwnFaultIsNoAlarm(t *testing.T) {
 	h.stopAndVerify()
 	if alarms := sealerEvents(t, readRecords(t, cfg.DataDir), event.TypeWitnessAlarm); len(alarms) != 0 {
 		t.Fatalf("%d alarms recorded", len(alarms))
+	}
+}
+
+// TestWitnessAtRotation: with a witnessing interval far away, a segment
+// rotation has the checkpoint submitted at once.
+func TestWitnessAtRotation(t *testing.T) {
+	w := newTestWitness(t, "w1", modeHonest)
+	cfg := witnessConfig(t, w.config("w1"))
+	cfg.Witnessing.Interval = config.Duration{Duration: time.Minute}
+	cfg.SegmentSize = 4096
+	h := startSealer(t, cfg)
+	c := dial(t, cfg.Socket)
+	c.emitDurable(sealVerified(0))
+	eventually(t, "a first cosignature", func() bool { return w.cosigned() > 0 })
+	first, n := w.cosigned(), w.requests.Load()
+	time.Sleep(300 * time.Millisecond)
+	if w.requests.Load() != n {
+		t.Fatalf("%d requests within the interval without a rotation", w.requests.Load()-n)
+	}
+	for i := range 40 { // well over 4096 bytes: at least one rotation
+		c.emitDurable(sealVerified(1 + i))
+	}
+	eventually(t, "a cosignature after the rotation, long before the interval", func() bool { return w.cosigned() > first })
+	c.close()
+	h.stopAndVerify()
+	if segs, err := storage.ListSegments(cfg.DataDir); err != nil || len(segs) < 2 {
+		t.Fatalf("%d segments, %v: no rotation", len(segs), err)
 	}
 }
