@@ -52,6 +52,41 @@ func NewConsistencyBuilder(size1, size2 uint64) (*ProofBuilder, error) {
 	return newBuilder(n, size2), nil
 }
 
+// NewConsistencyBuilderFrom prepares the consistency proof from the tree of
+// size1 leaves to the tree of size2 leaves, to be fed the record hashes from
+// record start on (start <= size1) instead of from record 0: state is the
+// compact range of the tree over records [0, start), as the segment_start
+// record of a segment beginning at start carries it (FORMAT.md §3.2). So
+// proving reads the segments from the one holding record size1 on, not the
+// whole log, and works on a log whose first segments were pruned. Every
+// node of the proof below size1 is a node of the compact range of
+// [0, size1) and so either one of state's or made from it and later leaves.
+func NewConsistencyBuilderFrom(size1, size2, start uint64, state []Hash) (*ProofBuilder, error) {
+	if start > size1 {
+		return nil, fmt.Errorf("chain: a consistency proof from size %d cannot start at leaf %d", size1, start)
+	}
+	b, err := NewConsistencyBuilder(size1, size2)
+	if err != nil {
+		return nil, err
+	}
+	ids := compact.RangeNodes(0, start, nil)
+	if len(ids) != len(state) {
+		return nil, fmt.Errorf("chain: a tree of %d leaves has %d compact range hashes, not %d", start, len(ids), len(state))
+	}
+	hashes := make([][]byte, len(state))
+	for i := range state {
+		hashes[i] = bytes.Clone(state[i][:])
+		if j, ok := b.want[ids[i]]; ok && b.hashes[j] == nil {
+			b.hashes[j] = hashes[i]
+			b.found++
+		}
+	}
+	if b.tree, err = rangeFactory.NewRange(0, start, hashes); err != nil {
+		return nil, fmt.Errorf("chain: %w", err)
+	}
+	return b, nil
+}
+
 func newBuilder(n proof.Nodes, size uint64) *ProofBuilder {
 	b := &ProofBuilder{nodes: n, want: make(map[compact.NodeID]int, len(n.IDs)),
 		hashes: make([][]byte, len(n.IDs)), tree: rangeFactory.NewEmptyRange(0), size: size}

@@ -3,6 +3,7 @@ package chain_test
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"slices"
 	"testing"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -209,5 +210,52 @@ func TestTreeAppendAllocs(t *testing.T) {
 	h := recordHash(1)
 	if n := testing.AllocsPerRun(1000, func() { tree.Append(h) }); n != 0 {
 		t.Fatalf("Append allocates %v times", n)
+	}
+}
+
+// TestConsistencyBuilderFrom: a consistency proof built from a tree state
+// at any start up to the old size, fed the leaves from there on, is the
+// proof built from leaf 0.
+func TestConsistencyBuilderFrom(t *testing.T) {
+	for size := uint64(2); size <= 70; size++ {
+		for old := uint64(1); old < size; old++ {
+			full, err := chain.NewConsistencyBuilder(old, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; !full.Done(); i++ {
+				full.Add(recordHash(i))
+			}
+			want, err := full.Proof()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for start := uint64(0); start <= old; start++ {
+				tr := chain.NewTree()
+				for i := uint64(0); i < start; i++ {
+					tr.Append(recordHash(int(i)))
+				}
+				b, err := chain.NewConsistencyBuilderFrom(old, size, start, tr.State())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := start; !b.Done(); i++ {
+					b.Add(recordHash(int(i)))
+				}
+				got, err := b.Proof()
+				if err != nil {
+					t.Fatalf("%d -> %d from %d: %v", old, size, start, err)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("%d -> %d from %d: another proof", old, size, start)
+				}
+			}
+		}
+	}
+	if _, err := chain.NewConsistencyBuilderFrom(3, 9, 4, nil); err == nil {
+		t.Error("a start above the old size is accepted")
+	}
+	if _, err := chain.NewConsistencyBuilderFrom(3, 9, 2, nil); err == nil {
+		t.Error("a state of the wrong length is accepted")
 	}
 }

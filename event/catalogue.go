@@ -56,6 +56,8 @@ var typeDocs = map[string]string{
 	TypeRetentionPruned:        "Whole sealed segments past the retention period were deleted.",
 	TypeLogRead:                "Someone read the log through the sealer (query, export, prove, report): who, with what filters, how many results.",
 	TypeTailDiscarded:          "At start, records at the end of the log that nothing signed authenticates were cut and kept aside, never sealed.",
+	TypeCheckpointWitnessed:    "A witness cosigned a checkpoint of the log: the checkpoint's text and the verified cosignature line (FORMAT.md 5.6).",
+	TypeWitnessAlarm:           "Split view: a witness refused a checkpoint as inconsistent with one it cosigned, or cosigned a larger tree of this log.",
 	TypeTPMIdentity:            "The TPM that anchors the log: its attestation key and the anchor counter's NV index.",
 }
 

@@ -87,8 +87,8 @@ func TestEveryTypeHasAnExample(t *testing.T) {
 	if n := len(Types()); n != 35 {
 		t.Errorf("len(Types()) = %d, want 35", n)
 	}
-	if n := len(SealerTypes()); n != 11 {
-		t.Errorf("len(SealerTypes()) = %d, want 11", n)
+	if n := len(SealerTypes()); n != 13 {
+		t.Errorf("len(SealerTypes()) = %d, want 13", n)
 	}
 }
 
@@ -146,7 +146,8 @@ func TestIsCritical(t *testing.T) {
 		t.Errorf("%d critical client types, want 10", n)
 	}
 	for _, typ := range SealerTypes() {
-		want := typ == "audit.events_shed" || typ == "audit.anchor_state" || typ == "audit.tail_discarded" || typ == "audit.tpm_identity"
+		want := typ == "audit.events_shed" || typ == "audit.anchor_state" || typ == "audit.tail_discarded" || typ == "audit.tpm_identity" ||
+			typ == "audit.witness_alarm"
 		if IsCritical(typ) != want {
 			t.Errorf("IsCritical(%q) = %v", typ, IsCritical(typ))
 		}

@@ -74,6 +74,8 @@ var registry = []*typeInfo{
 	{name: TypeLogRead, category: "sealer", critical: false, sealer: true, newEvent: func() Event { return new(LogRead) }},
 	{name: TypeTailDiscarded, category: "sealer", critical: true, sealer: true, newEvent: func() Event { return new(TailDiscarded) }},
 	{name: TypeTPMIdentity, category: "sealer", critical: true, sealer: true, newEvent: func() Event { return new(TPMIdentity) }},
+	{name: TypeCheckpointWitnessed, category: "sealer", critical: false, sealer: true, newEvent: func() Event { return new(CheckpointWitnessed) }},
+	{name: TypeWitnessAlarm, category: "sealer", critical: true, sealer: true, newEvent: func() Event { return new(WitnessAlarm) }},
 }
 
 var (
@@ -354,6 +356,18 @@ func (*EventsShed) EventType() string { return TypeEventsShed }
 
 // EventTime returns the Timestamp in UTC.
 func (e *EventsShed) EventTime() time.Time { return e.Timestamp.UTC() }
+
+// EventType returns TypeCheckpointWitnessed.
+func (*CheckpointWitnessed) EventType() string { return TypeCheckpointWitnessed }
+
+// EventTime returns the Timestamp in UTC.
+func (e *CheckpointWitnessed) EventTime() time.Time { return e.Timestamp.UTC() }
+
+// EventType returns TypeWitnessAlarm.
+func (*WitnessAlarm) EventType() string { return TypeWitnessAlarm }
+
+// EventTime returns the Timestamp in UTC.
+func (e *WitnessAlarm) EventTime() time.Time { return e.Timestamp.UTC() }
 
 // EventType returns TypeStorageRecovered.
 func (*StorageRecovered) EventType() string { return TypeStorageRecovered }

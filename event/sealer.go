@@ -19,6 +19,9 @@ const (
 	TypeStorageRecovered = "audit.storage_recovered"
 	TypeTailDiscarded    = "audit.tail_discarded"
 	TypeTPMIdentity      = "audit.tpm_identity"
+	// The witness types (FORMAT.md §5.6).
+	TypeCheckpointWitnessed = "audit.checkpoint_witnessed"
+	TypeWitnessAlarm        = "audit.witness_alarm"
 )
 
 // SealerMode is the mode of audit.sealer_started.
@@ -126,6 +129,47 @@ type EventsShed struct {
 	CriticalCount uint64
 	FirstAt       time.Time
 	LastAt        time.Time
+}
+
+// CheckpointWitnessed is audit.checkpoint_witnessed: a witness cosigned
+// one of the log's checkpoints (FORMAT.md §5.6). It carries everything
+// needed to check the cosignature without looking anything up: the
+// checkpoint's note text and the cosignature line. The sealer records only
+// cosignatures it verified with the witness's configured key.
+type CheckpointWitnessed struct {
+	Timestamp time.Time
+	// Witness is the witness's name in the sealer's configuration.
+	Witness string
+	// Size is the tree size of the cosigned checkpoint.
+	Size uint64
+	// Checkpoint is the cosigned checkpoint's note text: every line from
+	// the origin to the last extension line, each ending in a newline,
+	// without the blank line and the signature lines. It is what the
+	// cosignature signs (after the cosignature/v1 and time lines).
+	Checkpoint string
+	// Cosignature is the witness's signature line, "— <key name>
+	// <base64>", without its final newline.
+	Cosignature string
+}
+
+// WitnessAlarm is audit.witness_alarm (critical): a witness answered that
+// a checkpoint of this log is inconsistent with one it cosigned before,
+// although the sealer checked its own consistency proof; or the witness
+// cosigned a larger tree of this log than the sealer's. Either is a split
+// view (the log was rolled back or forked, here or on the witness's side)
+// and asks for an operator; the sealer does not submit to that witness
+// again in this run.
+type WitnessAlarm struct {
+	Timestamp time.Time
+	Witness   string
+	// OldSize is the size the sealer believed the witness cosigned last;
+	// Size the size of the refused checkpoint.
+	OldSize uint64
+	Size    uint64
+	// KnownSize is the size the witness says it cosigned, when it said.
+	KnownSize *uint64
+	// Answer is what the witness answered (status and body, or the error).
+	Answer string
 }
 
 // ClientDropped is audit.client_dropped: events a client library dropped
@@ -257,6 +301,23 @@ func (e *StorageRecovered) bind(b *binder) {
 	b.text("error", &e.Error, &ruleDetails, false)
 	b.optU64("discarded_bytes", &e.DiscardedBytes)
 	b.text("kept_as", &e.KeptAs, &ruleFileName, true)
+}
+
+func (e *CheckpointWitnessed) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.text("witness", &e.Witness, &ruleIdent, false)
+	b.u64("size", &e.Size)
+	b.text("checkpoint", &e.Checkpoint, &ruleDetails, false)
+	b.text("cosignature", &e.Cosignature, &ruleText, false)
+}
+
+func (e *WitnessAlarm) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.text("witness", &e.Witness, &ruleIdent, false)
+	b.u64("old_size", &e.OldSize)
+	b.u64("size", &e.Size)
+	b.optU64("known_size", &e.KnownSize)
+	b.text("answer", &e.Answer, &ruleDetails, false)
 }
 
 func (e *ClientDropped) bind(b *binder) {

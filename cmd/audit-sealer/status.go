@@ -62,6 +62,20 @@ func statusCommand() *cobra.Command {
 			if e, _ := s["storage_error"].(string); e != "" {
 				fmt.Fprintf(w, "STORAGE ERROR:   %s\n", e)
 			}
+			if ws, _ := s["witnesses"].([]any); len(ws) > 0 {
+				fmt.Fprintf(w, "witnessed:       size %v by a quorum of %v\n", num(s["witnessed_size"]), num(s["witness_quorum"]))
+				for _, x := range ws {
+					wm, _ := x.(map[string]any)
+					fmt.Fprintf(w, "  witness %v:  size %v, %v records and %vs behind", wm["name"], num(wm["witnessed_size"]), num(wm["lag_records"]), num(wm["lag_seconds"]))
+					switch e, _ := wm["error"].(string); {
+					case wm["split_view"] == true:
+						fmt.Fprintf(w, ", SPLIT VIEW: %s", e)
+					case e != "":
+						fmt.Fprintf(w, ", failing: %s", e)
+					}
+					fmt.Fprintln(w)
+				}
+			}
 			fmt.Fprintf(w, "connections:     %v\n", num(s["connections"]))
 			return nil
 		},

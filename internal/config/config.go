@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/user"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/audit-sealer/audit-sealer/witness"
 )
 
 // Duration is a time.Duration written as a Go duration string ("1s", "5m").
@@ -74,6 +77,45 @@ type Config struct {
 	Retention Retention `toml:"retention"`
 	Query     Query     `toml:"query"`
 	Policy    []Policy  `toml:"policy"`
+	// Witnesses are the witnesses the sealer submits its checkpoints to
+	// (FORMAT.md §5.6); none by default.
+	Witnesses  []Witness  `toml:"witness"`
+	Witnessing Witnessing `toml:"witnessing"`
+}
+
+// Witness is one witness (c2sp.org/tlog-witness) that the sealer asks to
+// cosign its checkpoints. The witness must know the log's origin and its
+// log key (witnessctl add-log, add-key) before it cosigns.
+type Witness struct {
+	// Name identifies the witness in logs, metrics, status and the
+	// audit.checkpoint_witnessed records; unique, without spaces.
+	Name string `toml:"name"`
+	// URL is the witness's submission prefix: the sealer posts to
+	// URL + "/add-checkpoint". http or https.
+	URL string `toml:"url"`
+	// VKey is the witness's cosignature/v1 note verifier key
+	// ("<name>+<key ID>+<base64>", type 0x04, as litewitness prints it):
+	// only cosignatures that verify with it are recorded.
+	VKey string `toml:"vkey"`
+}
+
+// Witnessing says how often and how hard the sealer asks its witnesses.
+// Witnessing runs off the acknowledgement path: a witness outage never
+// delays or drops an event.
+type Witnessing struct {
+	// Quorum is how many of the listed witnesses must cosign for a
+	// checkpoint to count as witnessed (status and metrics say whether
+	// it is). Default: all of them.
+	Quorum int `toml:"quorum"`
+	// Interval: the latest durable checkpoint is submitted at least this
+	// often, and at each segment rotation (default 1m; at most the anchor
+	// interval).
+	Interval Duration `toml:"interval"`
+	// MaxRequestsPerSecond bounds the add-checkpoint requests to each
+	// witness (default 1).
+	MaxRequestsPerSecond float64 `toml:"max_requests_per_second"`
+	// Timeout bounds one request, answer included (default 10s).
+	Timeout Duration `toml:"timeout"`
 }
 
 // Seal sets the sealing cadence.
@@ -231,6 +273,7 @@ func Defaults() Config {
 		Limits:      Limits{MaxConnections: 1024, LineTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, MaxBadLines: 64, BadLinesPerSecond: 1000},
 		Log:         Log{Level: "info", Format: "text"},
 		Signer:      Signer{KeyName: "audit-sealer"},
+		Witnessing:  Witnessing{Interval: Duration{time.Minute}, MaxRequestsPerSecond: 1, Timeout: Duration{10 * time.Second}},
 	}
 }
 
@@ -404,7 +447,64 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.validateWitnesses()...)
 	return errors.Join(errs...)
+}
+
+// validateWitnesses checks the [[witness]] entries and [witnessing].
+func (c *Config) validateWitnesses() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
+	names := map[string]bool{}
+	for i, w := range c.Witnesses {
+		switch {
+		case !validWitnessName(w.Name):
+			bad("witness %d: name %q: want 1 to 64 letters, digits, '.', '_' or '-', without \"..\"", i+1, w.Name)
+		case names[w.Name]:
+			bad("witness %d: name %q is listed twice", i+1, w.Name)
+		}
+		names[w.Name] = true
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("witness %q: url %q is not an http or https URL", w.Name, w.URL)
+		}
+		if _, err := witness.ParseVerifierKey(w.VKey); err != nil {
+			bad("witness %q: vkey: %v", w.Name, err)
+		}
+	}
+	ws := c.Witnessing
+	if ws.Quorum < 0 || ws.Quorum > len(c.Witnesses) {
+		bad("witnessing quorum %d: want 0 (all) to %d, the witnesses listed", ws.Quorum, len(c.Witnesses))
+	}
+	if ws.Interval.Duration <= 0 || ws.Timeout.Duration <= 0 || ws.MaxRequestsPerSecond <= 0 {
+		bad("witnessing interval, timeout and max_requests_per_second must be positive")
+	}
+	if len(c.Witnesses) > 0 && ws.Interval.Duration > c.Seal.AnchorInterval.Duration {
+		bad("witnessing interval %v is above the anchor interval %v: witnesses must see a checkpoint at least every anchor interval", ws.Interval.Duration, c.Seal.AnchorInterval.Duration)
+	}
+	return errs
+}
+
+// validWitnessName reports whether name may name a witness: it appears in
+// metrics labels and in audit.checkpoint_witnessed records (an identifier).
+func validWitnessName(name string) bool {
+	if name == "" || len(name) > 64 || strings.Contains(name, "..") {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// WitnessQuorum returns how many witnesses must cosign: Quorum, or all of
+// them when it is 0.
+func (c *Config) WitnessQuorum() int {
+	if c.Witnessing.Quorum == 0 {
+		return len(c.Witnesses)
+	}
+	return c.Witnessing.Quorum
 }
 
 // SocketPerm returns SocketMode as permission bits.
@@ -419,7 +519,7 @@ func (c *Config) SocketPerm() (os.FileMode, error) {
 // Settings returns the configuration in force as flat key=value strings,
 // for the audit.sealer_started record and the logs. It holds no secret.
 func (c *Config) Settings() map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		"data_dir":             c.DataDir,
 		"socket":               c.Socket,
 		"socket_mode":          c.SocketMode,
@@ -444,4 +544,9 @@ func (c *Config) Settings() map[string]string {
 		"retention_days":       strconv.FormatUint(uint64(c.Retention.Days), 10),
 		"retention_archive":    strconv.FormatBool(c.Retention.ArchiveDir != ""),
 	}
+	if len(c.Witnesses) > 0 {
+		m["witnesses"] = strconv.Itoa(len(c.Witnesses))
+		m["witness_quorum"] = strconv.Itoa(c.WitnessQuorum())
+	}
+	return m
 }

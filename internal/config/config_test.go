@@ -29,6 +29,9 @@ func TestShippedExampleLoads(t *testing.T) {
 	if d := Defaults(); c.Limits != d.Limits || d.Limits.BadLinesPerSecond != 1000 {
 		t.Errorf("example [limits] %+v; defaults %+v (bad_lines_per_second 1000)", c.Limits, d.Limits)
 	}
+	if d := Defaults(); c.Witnessing != d.Witnessing || len(c.Witnesses) != 0 {
+		t.Errorf("example [witnessing] %+v, %d witnesses; defaults %+v", c.Witnessing, len(c.Witnesses), d.Witnessing)
+	}
 	if d := Defaults(); c.Query.Index != d.Query.Index || !c.Query.Index || c.TPM.Index != d.TPM.Index || c.TPM.Transport == "" {
 		t.Errorf("example [query] %+v [tpm] %+v; defaults %+v %+v", c.Query, c.TPM, d.Query, d.TPM)
 	}
@@ -112,5 +115,74 @@ func TestValidateRefuses(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestWitnessSettings: [[witness]] entries and [witnessing] load and are
+// checked once, each fault with a message that names it.
+func TestWitnessSettings(t *testing.T) {
+	const vkey = "witness.test/w1+90ad70a9+BCgjCL8bPW/ScoSYRWn6RuiU2N6pzS7JmAAQyeXhpiIw"
+	path := filepath.Join(t.TempDir(), "c.toml")
+	good := `dev = true
+[[witness]]
+name = "w1"
+url = "http://127.0.0.1:7380"
+vkey = "` + vkey + `"
+[[witness]]
+name = "w2"
+url = "https://w2.example.net/prefix"
+vkey = "` + vkey + `"
+[witnessing]
+quorum = 1
+interval = "30s"
+max_requests_per_second = 2
+timeout = "5s"
+`
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Witnesses) != 2 || c.Witnesses[1].URL != "https://w2.example.net/prefix" || c.WitnessQuorum() != 1 ||
+		c.Witnessing.Interval.Duration != 30*time.Second || c.Witnessing.MaxRequestsPerSecond != 2 || c.Witnessing.Timeout.Duration != 5*time.Second {
+		t.Fatalf("loaded %+v %+v", c.Witnesses, c.Witnessing)
+	}
+	if c.Settings()["witnesses"] != "2" || c.Settings()["witness_quorum"] != "1" {
+		t.Errorf("settings %v", c.Settings())
+	}
+	c.Witnessing.Quorum = 0
+	if c.WitnessQuorum() != 2 {
+		t.Errorf("quorum 0 means all: %d", c.WitnessQuorum())
+	}
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"bad key", func(c *Config) { c.Witnesses[0].VKey = "w1+00000000+AQ==" }, `witness "w1": vkey`},
+		{"log key type", func(c *Config) {
+			c.Witnesses[0].VKey = "audit-sealer+4d1ee0dc+AaB6a3ZpxQp9Z1+7v3YUG2lJz7kqpnhaW7CVK2t8r3UK"
+		}, `witness "w1": vkey`},
+		{"no scheme", func(c *Config) { c.Witnesses[0].URL = "127.0.0.1:7380" }, "not an http or https URL"},
+		{"duplicate", func(c *Config) { c.Witnesses[1].Name = "w1" }, "listed twice"},
+		{"no name", func(c *Config) { c.Witnesses[0].Name = "" }, "want 1 to 64 letters"},
+		{"slash", func(c *Config) { c.Witnesses[0].Name = "a/b" }, "want 1 to 64 letters"},
+		{"quorum", func(c *Config) { c.Witnessing.Quorum = 3 }, "quorum 3"},
+		{"interval", func(c *Config) { c.Witnessing.Interval.Duration = 2 * time.Minute }, "above the anchor interval"},
+		{"rate", func(c *Config) { c.Witnessing.MaxRequestsPerSecond = 0 }, "max_requests_per_second must be positive"},
+	} {
+		c, _ := Load(path)
+		tc.mod(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if d := Defaults(); len(d.Witnesses) != 0 {
+		t.Fatal("the defaults list a witness")
 	}
 }

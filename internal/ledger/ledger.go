@@ -107,9 +107,11 @@ type Ledger struct {
 	start chain.LogStart
 
 	lastCheckpoint *chain.Checkpoint
-	pendingFile    []byte    // signed checkpoint not yet written to <dir>/checkpoint
-	fileWritten    time.Time // when <dir>/checkpoint was last written
-	sealReq        *SealRequest
+	// lastSigned is lastCheckpoint's signed note, as in its record.
+	lastSigned  []byte
+	pendingFile []byte    // signed checkpoint not yet written to <dir>/checkpoint
+	fileWritten time.Time // when <dir>/checkpoint was last written
+	sealReq     *SealRequest
 
 	// Anchoring (FORMAT.md §5.3).
 	lastAnchor     *uint64   // counter value of the last anchored checkpoint
@@ -393,6 +395,11 @@ func (l *Ledger) RunKey() ed25519.PublicKey { return ed25519.PublicKey(l.runPub)
 // LastCheckpoint returns the last checkpoint in the log, or nil.
 func (l *Ledger) LastCheckpoint() *chain.Checkpoint { return l.lastCheckpoint }
 
+// LastSignedCheckpoint returns the signed note of LastCheckpoint, as its
+// record holds it (nil when there is none). The caller must not modify it;
+// the ledger never does.
+func (l *Ledger) LastSignedCheckpoint() []byte { return l.lastSigned }
+
 // Err returns the error that stopped the ledger, if any. After a failed
 // write or sync nothing more is appended (fail closed).
 func (l *Ledger) Err() error { return l.failed }
@@ -617,7 +624,7 @@ func (l *Ledger) AppendSeal(req *SealRequest, signed []byte) (*chain.Checkpoint,
 	if err := l.appendRecord(&rec); err != nil {
 		return nil, err
 	}
-	l.lastCheckpoint = &cp
+	l.lastCheckpoint, l.lastSigned = &cp, signed
 	l.sealedTo = cp.Size
 	if cp.Size == rec.Seq {
 		l.sealedTo, l.authTo = rec.Seq+1, rec.Seq+1
@@ -660,7 +667,7 @@ func (l *Ledger) sealNow(forceFile bool, anchor *uint64) (*chain.Checkpoint, err
 		return nil, l.fail(fmt.Errorf("ledger: %w", err))
 	}
 	l.runNamed = true
-	l.lastCheckpoint = &cp
+	l.lastCheckpoint, l.lastSigned = &cp, signed
 	l.sealedTo = rec.Seq + 1
 	l.pendingFile = signed
 	if anchor != nil {

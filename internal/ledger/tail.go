@@ -563,7 +563,7 @@ func (l *Ledger) takeTail(t *tailScan, a *authentication) {
 	l.sealedTo = t.segs[0].FirstSeq // what came before is sealed by the checkpoint closing the previous segment
 	if c := a.trusted; c != nil {
 		cp := c.cp
-		l.lastCheckpoint = &cp
+		l.lastCheckpoint, l.lastSigned = &cp, c.note
 		l.sealedTo = cp.Size
 		if cp.Size == c.seq {
 			l.sealedTo = c.seq + 1

@@ -1,6 +1,10 @@
 package sealer
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+)
 
 // SetWriterHook makes the writer call f at the start of every round, before
 // it takes anything off the queue; f may block to hold the writer. Call it
@@ -70,3 +74,10 @@ func SetCriticalRoomHook(s *Sealer, f func()) { s.testHookCriticalRoom = f }
 // IntakeLen returns how many requests wait in the writer's intake channel
 // (queue_depth counts an event from its reservation, a moment earlier).
 func IntakeLen(s *Sealer) int { return len(s.intake) }
+
+// SetWitnessProofHook makes the witness client send f(proof) instead of each
+// consistency proof it computed. Call it before Run, with witnesses
+// configured.
+func SetWitnessProofHook(s *Sealer, f func([]chain.Hash) []chain.Hash) {
+	s.witnessing.testHookProof = f
+}

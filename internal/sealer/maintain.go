@@ -31,6 +31,7 @@ func (w *writer) maintain() {
 			w.signing = nil // the closing checkpoint covered it
 			w.durableSize = w.checkpointSize()
 			s.queueIndex(closing)
+			s.witnessing.noteRotation()
 		}
 	}
 	// The file may only hold a checkpoint that is durable in the log.
@@ -38,6 +39,7 @@ func (w *writer) maintain() {
 		if err := s.ledger.RefreshCheckpointFile(); err != nil {
 			w.storageErr = s.noteStorageError(err)
 		}
+		s.witnessing.offer(s.ledger.LastSignedCheckpoint(), s.ledger.LastCheckpoint())
 	}
 	if w.storageErr == nil && !w.stop && s.cfg.Retention.Days > 0 && time.Since(w.lastRetention) >= s.cfg.Retention.CheckInterval.Duration {
 		w.settle()

@@ -88,6 +88,9 @@ type Sealer struct {
 	// indexQueue carries the names of segments the writer closed to the
 	// indexer goroutine (indexer.go).
 	indexQueue chan string
+	// witnessing submits checkpoints to the configured witnesses off the
+	// acknowledgement path (witnessing.go); nil without witnesses.
+	witnessing *witnessing
 
 	// testHookRound, if set, is called by the writer at the start of every
 	// round, after it woke up and before it takes anything off the queue.
@@ -148,6 +151,10 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 		lc.Counter, lc.AnchorIndex = o.counter, cfg.TPM.Index
 		lc.AcceptRollback, lc.AcceptAnchorReset = cfg.TPM.AcceptRollback, cfg.TPM.AcceptAnchorReset
 	}
+	wit, err := newWitnessing(cfg)
+	if err != nil {
+		return nil, err
+	}
 	l, info, err := ledger.Open(lc)
 	if err != nil {
 		return nil, err
@@ -160,6 +167,7 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	// read the queue's counters at each scrape.
 	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) },
 		func() float64 { return float64(sl.peers.active.Load()) })
+	sl.witnessing = wit.attach(sl)
 	sl.setIdentity()
 	sl.updateStatus()
 	return sl, nil
@@ -209,6 +217,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 		close(indexerDone)
 		s.log.Info("index: segment indexes are off ([query] index = false); queries read every segment")
 	}
+	stopWitnessing := s.startWitnessing()
 	acceptDone := make(chan struct{})
 	go func() { s.accept(ln); close(acceptDone) }()
 	s.log.Info("sealer ready", "socket", s.cfg.Socket, "data_dir", s.cfg.DataDir, "next_seq", nextSeq,
@@ -243,6 +252,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 	werr := <-writerDone
 	stopIndexer()
 	<-indexerDone
+	stopWitnessing()
 	if metricsSrv != nil {
 		metricsSrv.Close()
 	}

@@ -33,7 +33,13 @@ type Status struct {
 	AnchorError          string   `json:"anchor_error"`
 	StorageError         string   `json:"storage_error"`
 	Connections          int64    `json:"connections"`
-	UptimeSeconds        float64  `json:"uptime_seconds"`
+	// Witnessing (FORMAT.md §5.6), with witnesses configured: each
+	// witness, the quorum, and the largest size that a quorum of them
+	// cosigned in this run.
+	Witnesses     []WitnessStatus `json:"witnesses,omitempty"`
+	WitnessQuorum int             `json:"witness_quorum,omitempty"`
+	WitnessedSize *uint64         `json:"witnessed_size,omitempty"`
+	UptimeSeconds float64         `json:"uptime_seconds"`
 }
 
 // setIdentity fills in the parts of the status that do not change while

@@ -146,6 +146,7 @@ func (w *writer) round(tick <-chan time.Time) {
 		w.appendAll()
 	}
 	w.recordShed()
+	w.recordWitnessing()
 	w.commit()
 	// Publish the new head before acknowledging it, so that a status
 	// asked after an ack never shows less than the ack.
