@@ -134,11 +134,13 @@ func TestSocketActivationAndNotify(t *testing.T) {
 			t.Fatalf("%s: %d %q, want 200 %q", path, resp.StatusCode, body, want)
 		}
 	}
-	if !strings.Contains(d.stderr.String(), "socket_activated=true") {
-		t.Fatalf("the sealer did not say it took the passed socket:\n%s", d.stderr)
-	}
 	if err := d.stop(); err != nil {
 		t.Fatalf("stop: %v\n%s", err, d.stderr)
+	}
+	// Its stderr is read once the process has exited: until then the copy
+	// into the buffer may still be writing.
+	if !strings.Contains(d.stderr.String(), "socket_activated=true") {
+		t.Fatalf("the sealer did not say it took the passed socket:\n%s", d.stderr)
 	}
 	ns.wait(t, "STOPPING=1", time.Second)
 	if fi, err := os.Lstat(socket); err != nil || fi.Mode().Type() != os.ModeSocket {
