@@ -98,18 +98,67 @@ func Prove(dir string, seq uint64) (*chain.InclusionBundle, error) {
 }
 
 // ConsistencyProof returns the proof that the log's tree of size2 extends its
-// tree of size1, computed by streaming the log in dir.
+// tree of size1, computed from the log in dir. It reads from the segment
+// that holds record size1 (or size2 when size1 is 0) on, starting from that
+// segment's tree state, so it works on a log whose oldest segments
+// retention deleted, and refuses (rather than miscomputes) a proof from a
+// size whose records are gone.
 func ConsistencyProof(dir string, size1, size2 uint64) ([]chain.Hash, error) {
-	b, err := chain.NewConsistencyBuilder(size1, size2)
+	empty, err := chain.NewConsistencyBuilder(size1, size2)
 	if err != nil {
 		return nil, err
 	}
-	err = forEachRecord(dir, func(rec *chain.Record, _ []byte) bool {
-		b.Add(rec.Hash)
-		return !b.Done()
-	})
+	if empty.Done() { // nothing to read (from the empty tree, or to the same size)
+		return empty.Proof()
+	}
+	segs, err := storage.ListSegments(dir)
 	if err != nil {
 		return nil, fmt.Errorf("verify: consistency proof: %w", err)
+	}
+	first := -1
+	for i, s := range segs {
+		if s.FirstSeq <= size1 {
+			first = i
+		}
+	}
+	if first < 0 {
+		return nil, fmt.Errorf("verify: consistency proof from size %d: the segment that holds record %d is not in %s (deleted by retention?)", size1, size1, dir)
+	}
+	fail := func(err error) ([]chain.Hash, error) {
+		return nil, fmt.Errorf("verify: consistency proof: %w", err)
+	}
+	var b *chain.ProofBuilder
+	for i := first; i < len(segs) && (b == nil || !b.Done()); i++ {
+		r, err := storage.OpenSegment(filepath.Join(dir, segs[i].Name), i == len(segs)-1)
+		if err != nil {
+			return fail(err)
+		}
+		for b == nil || !b.Done() {
+			payload, _, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			var rec chain.Record
+			if err == nil {
+				rec, err = chain.Decode(payload)
+			}
+			if err == nil && b == nil {
+				if rec.Kind != chain.KindSegmentStart {
+					err = fmt.Errorf("segment %s does not start with a segment_start record", segs[i].Name)
+				} else {
+					b, err = chain.NewConsistencyBuilderFrom(size1, size2, rec.Seq, rec.TreeState)
+				}
+			}
+			if err != nil {
+				r.Close()
+				return fail(err)
+			}
+			b.Add(rec.Hash)
+		}
+		r.Close()
+	}
+	if b == nil {
+		return fail(fmt.Errorf("no record in %s", dir))
 	}
 	return b.Proof()
 }

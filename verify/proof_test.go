@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/signer"
+	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
@@ -231,4 +233,47 @@ func appendEvents(t *testing.T, l *ledger.Ledger, clock *testkit.Clock, n int) [
 		seqs = append(seqs, seq)
 	}
 	return seqs
+}
+
+// TestConsistencyProofAfterPrune: a consistency proof from a log whose
+// oldest segments are gone (retention) starts from the tree state of the
+// segment that holds the old size and is the proof the whole log gives; a
+// proof from a size whose records are gone is refused, not miscomputed.
+func TestConsistencyProofAfterPrune(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	if _, err := testkit.BuildLargeLog(dir, 600, 16<<10); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := storage.ListSegments(dir)
+	if err != nil || len(segs) < 4 {
+		t.Fatalf("%d segments, %v; want at least 4", len(segs), err)
+	}
+	var n uint64
+	testkit.Records(dir, func(rec chain.Record) bool { n++; return true })
+	pruned := filepath.Join(t.TempDir(), "pruned")
+	if err := testkit.CopyDir(dir, pruned); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range segs[:2] {
+		if err := os.Remove(filepath.Join(pruned, s.Name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b2, b3 := segs[2].FirstSeq, segs[3].FirstSeq
+	for _, c := range [][2]uint64{{b2, n}, {b2 + 1, b3 + 2}, {b3, b3 + 1}, {n - 1, n}} {
+		want, err := verify.ConsistencyProof(dir, c[0], c[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := verify.ConsistencyProof(pruned, c[0], c[1])
+		if err != nil {
+			t.Fatalf("%d -> %d on the pruned log: %v", c[0], c[1], err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%d -> %d: the pruned log gives another proof", c[0], c[1])
+		}
+	}
+	if _, err := verify.ConsistencyProof(pruned, segs[1].FirstSeq, n); err == nil {
+		t.Fatal("a proof from a size in a deleted segment was computed")
+	}
 }
