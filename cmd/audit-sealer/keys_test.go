@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +149,47 @@ func TestExportKeyHistory(t *testing.T) {
 	}
 	if _, err := runKeys("export-public", "--dev", "--data-dir", dir, "--current", "--format", "bundle"); err == nil {
 		t.Fatal("--current --format bundle accepted")
+	}
+}
+
+// TestConfigCheck: config check accepts the shipped example and a
+// configuration serve would accept, refuses a bad one with exit status 2
+// naming the problem, and starts nothing (no data directory is made).
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("segment_size = -1\n"), 0o600)
+	data := filepath.Join(dir, "data")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"config", "check", "--config", "../../deploy/audit-sealer.toml"}, 0, "configuration OK"},
+		{[]string{"config", "check", "--dev", "--data-dir", data}, 0, "configuration OK"},
+		{[]string{"config", "check", "--config", bad}, 2, "segment"},
+		{[]string{"config", "check", "--config", filepath.Join(dir, "absent.toml")}, 2, "absent.toml"},
+	} {
+		root := newRoot()
+		root.SetArgs(tc.args)
+		var buf bytes.Buffer
+		root.SetOut(&buf)
+		root.SetErr(&buf)
+		code, out := 0, buf.String()
+		if err := root.Execute(); err != nil {
+			var ee *exitError
+			if code = 1; errors.As(err, &ee) {
+				code = ee.code
+			}
+			out = buf.String() + err.Error()
+		} else {
+			out = buf.String()
+		}
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s", tc.args, code, tc.code, tc.want, out)
+		}
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("config check made the data directory")
 	}
 }

@@ -10,6 +10,7 @@
 //	audit-sealer query --data-dir DIR [--user U] [--service S] [--type T] [--entity E] [--from T] [--to T] [--critical] [--json]
 //	audit-sealer tpm provision | read | certify --nonce HEX --out FILE
 //	audit-sealer schema [TYPE|request|reply] [--list]
+//	audit-sealer config check [--config FILE] [serve flags]
 //	audit-sealer version [--json]   (or audit-sealer --version)
 //
 // main only wires flags and configuration; the work is in internal/sealer
@@ -47,7 +48,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), tpmCommand(), queryCommand(), indexCommand(), exportCommand(), reportCommand(), schemaCommand())
+	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), tpmCommand(), queryCommand(), indexCommand(), exportCommand(), reportCommand(), schemaCommand(), configCommand())
 	buildinfo.AddVersion(root, hardware)
 	return root
 }
