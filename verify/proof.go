@@ -97,70 +97,116 @@ func Prove(dir string, seq uint64) (*chain.InclusionBundle, error) {
 	return bundles[0], nil
 }
 
-// ConsistencyProof returns the proof that the log's tree of size2 extends its
-// tree of size1, computed from the log in dir. It reads from the segment
-// that holds record size1 (or size2 when size1 is 0) on, starting from that
-// segment's tree state, so it works on a log whose oldest segments
-// retention deleted, and refuses (rather than miscomputes) a proof from a
-// size whose records are gone.
+// ConsistencyProof returns the proof that the log's tree of size2 extends
+// its tree of size1, computed from the log in dir (TreesFromLog: it reads
+// from the segment that holds the old size, so it works on a log whose
+// oldest segments retention deleted, and refuses a size whose records are
+// gone).
 func ConsistencyProof(dir string, size1, size2 uint64) ([]chain.Hash, error) {
-	empty, err := chain.NewConsistencyBuilder(size1, size2)
-	if err != nil {
+	if _, err := chain.NewConsistencyBuilder(size1, size2); err != nil {
 		return nil, err
 	}
-	if empty.Done() { // nothing to read (from the empty tree, or to the same size)
-		return empty.Proof()
+	if size2 == 0 {
+		return nil, nil
 	}
+	_, _, proof, err := TreesFromLog(dir, size1, size2)
+	return proof, err
+}
+
+// TreesFromLog reads the log in dir and returns the roots of its trees
+// of sizes a and b (0 <= a <= b, 0 < b) and, when 0 < a < b, the
+// consistency proof from a to b. It starts at the last segment that begins
+// at or below a (or b, when a is 0), from the tree state its segment_start
+// record carries, and reads no record at or after b: the cost is the
+// records after the old size, not the log (and a pruned log works). It
+// checks no signature: a caller compares the roots with a checkpoint it
+// trusts, and a proof is checked by whoever receives it.
+func TreesFromLog(dir string, a, b uint64) (rootA, rootB chain.Hash, proof []chain.Hash, err error) {
 	segs, err := storage.ListSegments(dir)
 	if err != nil {
-		return nil, fmt.Errorf("verify: consistency proof: %w", err)
+		return rootA, rootB, nil, err
+	}
+	anchor := a
+	if a == 0 {
+		anchor = b
 	}
 	first := -1
-	for i, s := range segs {
-		if s.FirstSeq <= size1 {
+	for i, seg := range segs {
+		if seg.FirstSeq <= anchor {
 			first = i
 		}
 	}
 	if first < 0 {
-		return nil, fmt.Errorf("verify: consistency proof from size %d: the segment that holds record %d is not in %s (deleted by retention?)", size1, size1, dir)
+		return rootA, rootB, nil, fmt.Errorf("verify: no segment of the log in %s holds record %d (deleted by retention?)", dir, anchor)
 	}
-	fail := func(err error) ([]chain.Hash, error) {
-		return nil, fmt.Errorf("verify: consistency proof: %w", err)
+	var t *chain.Tree
+	var pb *chain.ProofBuilder
+	fail := func(err error) (chain.Hash, chain.Hash, []chain.Hash, error) {
+		return rootA, rootB, nil, fmt.Errorf("verify: read the log for a consistency proof from %d to %d: %w", a, b, err)
 	}
-	var b *chain.ProofBuilder
-	for i := first; i < len(segs) && (b == nil || !b.Done()); i++ {
+	for i := first; i < len(segs) && (t == nil || t.Size() < b); i++ {
 		r, err := storage.OpenSegment(filepath.Join(dir, segs[i].Name), i == len(segs)-1)
 		if err != nil {
 			return fail(err)
 		}
-		for b == nil || !b.Done() {
+		for t == nil || t.Size() < b {
 			payload, _, err := r.Next()
 			if err == io.EOF {
 				break
-			}
-			var rec chain.Record
-			if err == nil {
-				rec, err = chain.Decode(payload)
-			}
-			if err == nil && b == nil {
-				if rec.Kind != chain.KindSegmentStart {
-					err = fmt.Errorf("segment %s does not start with a segment_start record", segs[i].Name)
-				} else {
-					b, err = chain.NewConsistencyBuilderFrom(size1, size2, rec.Seq, rec.TreeState)
-				}
 			}
 			if err != nil {
 				r.Close()
 				return fail(err)
 			}
-			b.Add(rec.Hash)
+			rec, err := chain.Decode(payload)
+			if err != nil {
+				r.Close()
+				return fail(err)
+			}
+			if t == nil {
+				if rec.Kind != chain.KindSegmentStart || rec.Seq != segs[i].FirstSeq {
+					r.Close()
+					return fail(fmt.Errorf("segment %s does not start with its segment_start record", segs[i].Name))
+				}
+				if t, err = chain.TreeFromState(rec.Seq, rec.TreeState); err != nil {
+					r.Close()
+					return fail(err)
+				}
+				if t.Size() == a {
+					rootA = t.Root()
+				}
+				if a > 0 && a < b {
+					if pb, err = chain.NewConsistencyBuilderFrom(a, b, rec.Seq, rec.TreeState); err != nil {
+						r.Close()
+						return fail(err)
+					}
+				}
+				if t.Size() >= b {
+					break
+				}
+			}
+			t.Append(rec.Hash)
+			if pb != nil {
+				pb.Add(rec.Hash)
+			}
+			if t.Size() == a {
+				rootA = t.Root()
+			}
 		}
 		r.Close()
 	}
-	if b == nil {
-		return fail(fmt.Errorf("no record in %s", dir))
+	if t == nil || t.Size() != b {
+		return fail(errors.New("the log holds fewer records"))
 	}
-	return b.Proof()
+	if a == 0 {
+		rootA = chain.NewTree().Root()
+	}
+	if pb != nil {
+		if proof, err = pb.Proof(); err != nil {
+			return fail(err)
+		}
+	}
+	return rootA, t.Root(), proof, nil
 }
 
 // Disclosed is a record whose inclusion under a signed checkpoint verified.

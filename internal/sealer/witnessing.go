@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +15,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/config"
-	"github.com/audit-sealer/audit-sealer/storage"
+	"github.com/audit-sealer/audit-sealer/verify"
 	"github.com/audit-sealer/audit-sealer/witness"
 )
 
@@ -283,7 +281,12 @@ func (wg *witnessing) submit(ctx context.Context, st *witnessState, j *witnessJo
 	// a proof tells (the first request's old size, or a 409's size).
 	used, usedProof := old, []chain.Hash(nil)
 	proof := func(from, to uint64) ([]chain.Hash, error) {
-		_, _, p, err := fromDisk(wg.dir, from, to)
+		_, root, p, err := verify.TreesFromLog(wg.dir, from, to)
+		if err == nil && to == j.cp.Size && root != j.cp.Root {
+			// The disk was changed under the sealer: send nothing it did
+			// not sign for.
+			err = fmt.Errorf("sealer: the log on disk has another root at size %d than the sealer's checkpoint", to)
+		}
 		if wg.testHookProof != nil {
 			p = wg.testHookProof(p)
 		}
@@ -402,7 +405,7 @@ func (wg *witnessing) alarm(ctx context.Context, st *witnessState, j *witnessJob
 // one the witness cosigned (when known), and the proof sent (for 0 < old <
 // cp.Size) must lead from one to the other.
 func (wg *witnessing) selfCheck(old uint64, sent []chain.Hash, st *witnessState, cp *chain.Checkpoint) error {
-	rootOld, rootNew, _, err := fromDisk(wg.dir, old, cp.Size)
+	rootOld, rootNew, _, err := verify.TreesFromLog(wg.dir, old, cp.Size)
 	if err != nil {
 		return err
 	}
@@ -422,100 +425,6 @@ func (wg *witnessing) selfCheck(old uint64, sent []chain.Hash, st *witnessState,
 		return fmt.Errorf("sealer: the consistency proof sent from size %d to %d does not verify: %w", old, cp.Size, err)
 	}
 	return nil
-}
-
-// fromDisk reads the sealed log in dir and returns the roots of its trees
-// of sizes a and b (0 <= a <= b, 0 < b) and, when 0 < a < b, the
-// consistency proof from a to b. It starts at the last segment that begins
-// at or below a (or b, when a is 0), from the tree state its segment_start
-// record carries, and reads no record at or after b: the cost is the
-// records after the old size, not the log (and a pruned log works).
-func fromDisk(dir string, a, b uint64) (rootA, rootB chain.Hash, proof []chain.Hash, err error) {
-	segs, err := storage.ListSegments(dir)
-	if err != nil {
-		return rootA, rootB, nil, err
-	}
-	anchor := a
-	if a == 0 {
-		anchor = b
-	}
-	first := -1
-	for i, seg := range segs {
-		if seg.FirstSeq <= anchor {
-			first = i
-		}
-	}
-	if first < 0 {
-		return rootA, rootB, nil, fmt.Errorf("sealer: no segment of the log holds record %d", anchor)
-	}
-	var t *chain.Tree
-	var pb *chain.ProofBuilder
-	fail := func(err error) (chain.Hash, chain.Hash, []chain.Hash, error) {
-		return rootA, rootB, nil, fmt.Errorf("sealer: read the log for a consistency proof from %d to %d: %w", a, b, err)
-	}
-	for i := first; i < len(segs) && (t == nil || t.Size() < b); i++ {
-		r, err := storage.OpenSegment(filepath.Join(dir, segs[i].Name), i == len(segs)-1)
-		if err != nil {
-			return fail(err)
-		}
-		for t == nil || t.Size() < b {
-			payload, _, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				r.Close()
-				return fail(err)
-			}
-			rec, err := chain.Decode(payload)
-			if err != nil {
-				r.Close()
-				return fail(err)
-			}
-			if t == nil {
-				if rec.Kind != chain.KindSegmentStart || rec.Seq != segs[i].FirstSeq {
-					r.Close()
-					return fail(fmt.Errorf("segment %s does not start with its segment_start record", segs[i].Name))
-				}
-				if t, err = chain.TreeFromState(rec.Seq, rec.TreeState); err != nil {
-					r.Close()
-					return fail(err)
-				}
-				if t.Size() == a {
-					rootA = t.Root()
-				}
-				if a > 0 && a < b {
-					if pb, err = chain.NewConsistencyBuilderFrom(a, b, rec.Seq, rec.TreeState); err != nil {
-						r.Close()
-						return fail(err)
-					}
-				}
-				if t.Size() >= b {
-					break
-				}
-			}
-			t.Append(rec.Hash)
-			if pb != nil {
-				pb.Add(rec.Hash)
-			}
-			if t.Size() == a {
-				rootA = t.Root()
-			}
-		}
-		r.Close()
-	}
-	if t == nil || t.Size() != b {
-		return fail(errors.New("the log holds fewer records"))
-	}
-	if a == 0 {
-		rootA = chain.NewTree().Root()
-	}
-	if pb != nil {
-		if proof, err = pb.Proof(); err != nil {
-			return fail(err)
-		}
-	}
-	return rootA, t.Root(), proof, nil
 }
 
 // checkpointText returns the note text of a signed checkpoint: every line

@@ -10,7 +10,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
-// TestFromDisk: the roots and consistency proofs fromDisk computes from the
+// TestFromDisk: the roots and consistency proofs verify.TreesFromLog computes from the
 // segment holding the old size on are those of the whole log, across
 // segment boundaries, at a boundary, and from size 0.
 func TestFromDisk(t *testing.T) {
@@ -37,7 +37,7 @@ func TestFromDisk(t *testing.T) {
 	b1, b2 := segs[1].FirstSeq, segs[2].FirstSeq
 	for _, c := range [][2]uint64{{0, 5}, {0, b1}, {1, n}, {b1, b2}, {b1 - 1, b1 + 1}, {b1 + 3, n - 1}, {b2, b2}, {n - 2, n}} {
 		a, b := c[0], c[1]
-		ra, rb, p, err := fromDisk(dir, a, b)
+		ra, rb, p, err := verify.TreesFromLog(dir, a, b)
 		if err != nil {
 			t.Fatalf("%d -> %d: %v", a, b, err)
 		}
@@ -63,7 +63,7 @@ func TestFromDisk(t *testing.T) {
 			}
 		}
 	}
-	if _, _, _, err := fromDisk(dir, 3, n+1); err == nil {
+	if _, _, _, err := verify.TreesFromLog(dir, 3, n+1); err == nil {
 		t.Fatal("a size beyond the log")
 	}
 }
