@@ -134,9 +134,6 @@ input).`,
 			if err != nil {
 				return err
 			}
-			if err := t.checkHistories(args[0]); err != nil {
-				return err
-			}
 			opts := verify.Options{Keys: t.keys, Workers: workers, RequireHardware: requireHardware, AllSignatures: allSignatures, AnchorInterval: anchorInterval}
 			if akNameHex != "" {
 				if opts.AKName, err = parseAKName(akNameHex); err != nil {
@@ -192,6 +189,14 @@ input).`,
 			prog.clear()
 			if err != nil {
 				return err
+			}
+			// The key histories given are compared with the log only once
+			// the log verified: read before, a record an attacker changed
+			// would turn the tampered verdict into "cannot verify".
+			if rep.Verdict == verify.Intact {
+				if err := t.checkHistories(args[0]); err != nil {
+					return err
+				}
 			}
 			in := inputsInfo{DataDir: args[0], KeyFiles: c.keyFiles, Checkpoint: checkpointFile, TPMEvidence: evidenceFile,
 				RequireHardware: requireHardware, AllSignatures: allSignatures, AnchorInterval: anchorInterval.String()}
