@@ -79,6 +79,12 @@ type Config struct {
 	// CheckpointFileInterval: <dir>/checkpoint is refreshed at most this
 	// often (and always at rotation and Close); 0 = one second.
 	CheckpointFileInterval time.Duration
+	// Witnessed: the sealer submits checkpoints to witnesses, and
+	// <dir>/checkpoint holds the latest checkpoint a witness cosigned,
+	// with its cosignature lines, once there is one (AddCosignature,
+	// FORMAT.md §1 and §5.6); until then it is refreshed as without
+	// witnesses.
+	Witnessed bool
 }
 
 // Ledger is an open log being written.
@@ -111,7 +117,11 @@ type Ledger struct {
 	lastSigned  []byte
 	pendingFile []byte    // signed checkpoint not yet written to <dir>/checkpoint
 	fileWritten time.Time // when <dir>/checkpoint was last written
-	sealReq     *SealRequest
+	// cosigned is what <dir>/checkpoint holds once it holds a cosigned
+	// checkpoint (Config.Witnessed only): from then on only a cosignature
+	// replaces the file.
+	cosigned *cosignedFile
+	sealReq  *SealRequest
 
 	// Anchoring (FORMAT.md §5.3).
 	lastAnchor     *uint64   // counter value of the last anchored checkpoint
@@ -335,6 +345,9 @@ func (l *Ledger) checkAgainstCheckpointFile(info *OpenInfo) error {
 	if cp.Size > l.nextSeq {
 		return fmt.Errorf("%w: the checkpoint file, signed by this sealer's key, covers %d records, the log holds %d; refusing to continue (inspect the *.broken files and the segments)",
 			ErrShorterThanCheckpoint, cp.Size, l.nextSeq)
+	}
+	if n, err := chain.SignatureLines(data); l.cfg.Witnessed && err == nil && n > 1 {
+		l.cosigned = &cosignedFile{size: cp.Size}
 	}
 	return nil
 }
@@ -685,6 +698,9 @@ func (l *Ledger) sealNow(forceFile bool, anchor *uint64) (*chain.Checkpoint, err
 
 // writeCheckpointFile replaces <dir>/checkpoint with the last checkpoint.
 func (l *Ledger) writeCheckpointFile() error {
+	if l.cosigned != nil {
+		l.pendingFile = nil // the file holds a cosigned checkpoint: only a newer one replaces it
+	}
 	if l.pendingFile == nil {
 		return nil
 	}

@@ -146,7 +146,8 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	}
 	lc := ledger.Config{Dir: cfg.DataDir, Signer: s, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev,
 		SegmentSize: cfg.SegmentSize, AcceptNewKey: cfg.Signer.AcceptNewKey,
-		AcceptUnauthenticatedTail: cfg.AcceptUnauthenticatedTail, ArchiveDir: cfg.Retention.ArchiveDir}
+		AcceptUnauthenticatedTail: cfg.AcceptUnauthenticatedTail, ArchiveDir: cfg.Retention.ArchiveDir,
+		Witnessed: len(cfg.Witnesses) > 0}
 	if o.counter != nil {
 		lc.Counter, lc.AnchorIndex = o.counter, cfg.TPM.Index
 		lc.AcceptRollback, lc.AcceptAnchorReset = cfg.TPM.AcceptRollback, cfg.TPM.AcceptAnchorReset

@@ -47,14 +47,14 @@ type witnessing struct {
 	minGap   time.Duration // 1 / max_requests_per_second
 	quorum   int
 	ws       []*witnessState
-	out      chan event.Event
+	out      chan witnessRecord
 	m        witnessMetrics
 
 	// Only the writer goroutine uses these (offer, noteRotation,
 	// recordWitnessing).
-	offered  uint64        // size of the checkpoint offered last
-	rotation bool          // a segment rotation since the last offer
-	pending  []event.Event // taken from out, not appended yet
+	offered  uint64          // size of the checkpoint offered last
+	rotation bool            // a segment rotation since the last offer
+	pending  []witnessRecord // taken from out, not appended yet
 
 	mu     sync.Mutex // guards latest and every witnessState's status fields
 	latest *chain.Checkpoint
@@ -62,6 +62,14 @@ type witnessing struct {
 	// testHookProof, if set, replaces each consistency proof before it is
 	// sent (nil outside tests; export_test.go sets it before Run).
 	testHookProof func([]chain.Hash) []chain.Hash
+}
+
+// witnessRecord is a record for the writer to append: an
+// audit.checkpoint_witnessed with the signed note of the checkpoint it
+// cosigns (for <dir>/checkpoint), or an audit.witness_alarm (note nil).
+type witnessRecord struct {
+	ev   event.Event
+	note []byte
 }
 
 // witnessJob is a durable checkpoint to submit.
@@ -105,7 +113,7 @@ func newWitnessing(cfg config.Config) (*witnessing, error) {
 	}
 	wg := &witnessing{dir: cfg.DataDir, interval: cfg.Witnessing.Interval.Duration,
 		minGap: time.Duration(float64(time.Second) / cfg.Witnessing.MaxRequestsPerSecond),
-		quorum: cfg.WitnessQuorum(), out: make(chan event.Event, witnessOutLen)}
+		quorum: cfg.WitnessQuorum(), out: make(chan witnessRecord, witnessOutLen)}
 	for _, w := range cfg.Witnesses {
 		v, err := witness.ParseVerifierKey(w.VKey)
 		if err != nil {
@@ -355,7 +363,7 @@ func (wg *witnessing) cosigned(ctx context.Context, st *witnessState, j *witness
 	wg.m.cosig.WithLabelValues(st.name).Inc()
 	wg.publish()
 	select {
-	case wg.out <- ev:
+	case wg.out <- witnessRecord{ev: ev, note: j.note}:
 	case <-ctx.Done():
 	}
 }
@@ -394,7 +402,7 @@ func (wg *witnessing) alarm(ctx context.Context, st *witnessState, j *witnessJob
 	ev := &event.WitnessAlarm{Timestamp: time.Now().UTC(), Witness: st.name, OldSize: old, Size: j.cp.Size, KnownSize: known,
 		Answer: truncateText(err.Error(), 1000)}
 	select {
-	case wg.out <- ev:
+	case wg.out <- witnessRecord{ev: ev}:
 	case <-ctx.Done():
 	}
 }
@@ -447,7 +455,8 @@ func truncateText(s string, n int) string {
 
 // recordWitnessing appends the records the witness goroutines handed over
 // (audit.checkpoint_witnessed, audit.witness_alarm), without waiting for
-// any. An alarm is critical: it asks for a seal at once. A record the log
+// any, and puts each cosignature into <dir>/checkpoint (Ledger.AddCosignature).
+// An alarm is critical: it asks for a seal at once. A record the log
 // cannot take now (a storage failure) waits for the next round; one the
 // log refuses (it does not validate) is logged by appendError and dropped.
 func (w *writer) recordWitnessing() {
@@ -465,7 +474,8 @@ func (w *writer) recordWitnessing() {
 		break
 	}
 	for len(wg.pending) > 0 && w.refusal() == nil {
-		ev := wg.pending[0]
+		rec := wg.pending[0]
+		ev := rec.ev
 		if _, err := w.s.ledger.AppendSealerEvent(ev); err != nil {
 			w.appendError(err)
 			if w.s.ledger.Err() != nil {
@@ -479,8 +489,14 @@ func (w *writer) recordWitnessing() {
 			if event.IsCritical(ev.EventType()) {
 				w.forceSeal = true
 			}
+			if cw, ok := ev.(*event.CheckpointWitnessed); ok && rec.note != nil {
+				if err := w.s.ledger.AddCosignature(rec.note, cw.Size, cw.Cosignature); err != nil {
+					w.s.log.Error("witness: cannot write the cosigned checkpoint file (the cosignature is in the chain)",
+						"witness", cw.Witness, "size", cw.Size, "error", err)
+				}
+			}
 		}
-		wg.pending[0] = nil
+		wg.pending[0] = witnessRecord{}
 		wg.pending = wg.pending[1:]
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +25,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/witness"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // The witness modes of testWitness.
@@ -260,6 +264,63 @@ func TestWitnessCosignaturesRecorded(t *testing.T) {
 			t.Fatalf("run %d: cosignatures recorded: w1 %d (%d before), w2 %d", run, len(got["w1"]), recorded, len(got["w2"]))
 		}
 		recorded = len(got["w1"])
+		checkCosignedFile(t, cfg.DataDir, keys, got)
+	}
+}
+
+// checkCosignedFile checks <dir>/checkpoint against the cosignatures
+// recorded in the chain (got): it holds the largest checkpoint a witness
+// cosigned, its log signature line first, then one cosignature line for
+// each witness whose cosignature of that size was recorded, each verifying
+// with that witness's key through golang.org/x/mod/sumdb/note.
+func checkCosignedFile(t *testing.T, dir string, keys map[string]*witness.Verifier, got map[string][]*event.CheckpointWitnessed) {
+	t.Helper()
+	var size uint64
+	for _, es := range got {
+		for _, e := range es {
+			size = max(size, e.Size)
+		}
+	}
+	var want []string
+	for name, es := range got {
+		for _, e := range es {
+			if e.Size == size {
+				want = append(want, name)
+				break
+			}
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, storage.CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, _, _, err := chain.PeekCheckpoint(data)
+	if err != nil || cp.Size != size {
+		t.Fatalf("the checkpoint file holds size %d (%v), the largest cosigned is %d:\n%s", cp.Size, err, size, data)
+	}
+	if n, err := chain.SignatureLines(data); err != nil || n != 1+len(want) {
+		t.Fatalf("the checkpoint file has %d signature lines (%v), want the log's and %v:\n%s", n, err, want, data)
+	}
+	var vs []note.Verifier
+	for _, v := range keys {
+		vs = append(vs, v)
+	}
+	n, err := note.Open(data, note.VerifierList(vs...))
+	if err != nil {
+		t.Fatalf("note.Open of the checkpoint file with the witness keys: %v\n%s", err, data)
+	}
+	var signed []string
+	for _, sig := range n.Sigs {
+		for name, v := range keys {
+			if sig.Name == v.Name() && sig.Hash == v.KeyHash() {
+				signed = append(signed, name)
+			}
+		}
+	}
+	slices.Sort(signed)
+	slices.Sort(want)
+	if !slices.Equal(signed, want) || len(n.UnverifiedSigs) != 1 {
+		t.Fatalf("the checkpoint file is cosigned by %v (and %d other lines), want %v", signed, len(n.UnverifiedSigs), want)
 	}
 }
 
@@ -307,6 +368,14 @@ func TestWitnessFaultsNeverBlockOrRecord(t *testing.T) {
 	h.stopAndVerify()
 	if got := checkWitnessed(t, cfg.DataDir, nil); len(got) != 0 {
 		t.Fatalf("cosignatures recorded from faulty witnesses: %v", got)
+	}
+	// No cosignature: the checkpoint file is refreshed as without witnesses.
+	data, err := os.ReadFile(filepath.Join(cfg.DataDir, storage.CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := chain.SignatureLines(data); err != nil || n != 1 {
+		t.Fatalf("the checkpoint file has %d signature lines (%v) with no cosignature", n, err)
 	}
 }
 
