@@ -1,0 +1,184 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
+)
+
+// witnessEvents returns the audit.checkpoint_witnessed and
+// audit.witness_alarm records of the log in dir.
+func witnessEvents(t *testing.T, dir string) (witnessed []*event.CheckpointWitnessed, alarms []*event.WitnessAlarm) {
+	t.Helper()
+	err := testkit.Records(dir, func(rec chain.Record) bool {
+		if rec.Kind != chain.KindSealerEvent {
+			return true
+		}
+		switch string(rec.Type) {
+		case event.TypeCheckpointWitnessed, event.TypeWitnessAlarm:
+			ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch e := ev.(type) {
+			case *event.CheckpointWitnessed:
+				witnessed = append(witnessed, e)
+			case *event.WitnessAlarm:
+				alarms = append(alarms, e)
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return witnessed, alarms
+}
+
+// witnessedBy returns the largest size each witness cosigned in the log.
+func witnessedBy(t *testing.T, dir string) map[string]uint64 {
+	t.Helper()
+	ws, _ := witnessEvents(t, dir)
+	got := map[string]uint64{}
+	for _, e := range ws {
+		got[e.Witness] = max(got[e.Witness], e.Size)
+	}
+	return got
+}
+
+// TestWitnessesCatchRewrittenHistory is the attack witnesses exist for
+// (FORMAT.md §5.6, §9): root on the host, holding the real HSM key, puts
+// back an old copy of the data directory and goes on from it with other
+// records, every checkpoint signed by the real key. The TPM counter says
+// the copy is old; root overrides that (--accept-rollback, as an operator
+// could). The two witnesses (real litewitness instances) cosigned the
+// honest history beyond the copy, so they refuse every checkpoint of the
+// rewritten one: the sealer raises the split-view alarm (logged at error,
+// recorded in the chain as audit.witness_alarm for each witness) and
+// records no cosignature of the rewritten history.
+func TestWitnessesCatchRewrittenHistory(t *testing.T) {
+	requireTool(t, "ssh-agent")
+	hsmEnv := softHSM(t, "ed25519")
+	tpmEnv, _ := swtpm(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	socket := filepath.Join(shortSocketDir(t), "s.sock")
+	env := append(append(hsmEnv, tpmEnv...), "AUDIT_SEALER_DATA_DIR="+dataDir, "AUDIT_SEALER_SOCKET="+socket, "AUDIT_SEALER_ANCHOR_INTERVAL=200ms")
+	if out, err := sealerCmd(env, "tpm", "provision").CombinedOutput(); err != nil {
+		t.Fatalf("tpm provision: %v\n%s", err, out)
+	}
+	serve := func(extra ...string) *daemon {
+		t.Helper()
+		return launch(t, sealerCmd(env, append([]string{"serve", "--segment-size", "65536"}, extra...)...), dataDir, socket)
+	}
+	stopOK := func(d *daemon) {
+		t.Helper()
+		if err := d.stop(); err != nil {
+			t.Fatalf("audit-sealer: %v\n%s", err, d.stderr)
+		}
+	}
+
+	// The log, created without witnesses, registered with two.
+	stopOK(serve())
+	cpFile, err := os.ReadFile(filepath.Join(dataDir, "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin, _, _ := strings.Cut(string(cpFile), "\n")
+	out, err := sealerCmd(env, "keys", "export-public", "--current", "--format", "note").Output()
+	if err != nil {
+		t.Fatalf("export-public --format note: %v", err)
+	}
+	vkey := strings.TrimSpace(string(out))
+	ws := []*litewitness{startWitness(t, "witness.test/w1", origin, vkey), startWitness(t, "witness.test/w2", origin, vkey)}
+	var conf strings.Builder
+	for i, w := range ws {
+		fmt.Fprintf(&conf, "[[witness]]\nname = \"w%d\"\nurl = %q\nvkey = %q\n\n", i+1, w.client.URL, w.client.Verifier.String())
+	}
+	conf.WriteString("[witnessing]\nquorum = 2\ninterval = \"200ms\"\nmax_requests_per_second = 10\ntimeout = \"5s\"\n")
+	confPath := filepath.Join(t.TempDir(), "sealer.toml")
+	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	witnessedRun := func(round string, extra ...string) *daemon {
+		t.Helper()
+		d := serve(append([]string{"--config", confPath}, extra...)...)
+		if acks := runClients(socket, 2, round, closedAfter(time.Second)); len(acks) == 0 {
+			t.Fatalf("%s: no event was acknowledged\n%s", round, d.stderr)
+		}
+		time.Sleep(1500 * time.Millisecond) // the last checkpoints reach the witnesses
+		return d
+	}
+
+	// Honest history, part 1; root's backup of it.
+	stopOK(witnessedRun("honest-1"))
+	backup := filepath.Join(t.TempDir(), "backup")
+	copyTree(t, dataDir, backup)
+	before := witnessedBy(t, dataDir)
+	if before["w1"] == 0 || before["w2"] == 0 {
+		t.Fatalf("nothing witnessed in the first run: %v", before)
+	}
+	// Honest history, part 2: the witnesses cosign past the backup.
+	stopOK(witnessedRun("honest-2"))
+	honest := witnessedBy(t, dataDir)
+	if honest["w1"] <= before["w1"] || honest["w2"] <= before["w2"] {
+		t.Fatalf("the second run was not witnessed past the first: %v, then %v", before, honest)
+	}
+
+	// The attack: the backup restored, the rollback overridden, other
+	// records sealed with the real key.
+	if err := os.RemoveAll(dataDir); err != nil {
+		t.Fatal(err)
+	}
+	copyTree(t, backup, dataDir)
+	d := witnessedRun("rewritten", "--accept-rollback")
+	var alarmed []string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		text, _ := exec.Command(filepath.Join(bin, "audit-sealer"), "status", "--socket", socket).Output()
+		alarmed = alarmed[:0]
+		for _, name := range []string{"w1", "w2"} {
+			for _, line := range strings.Split(string(text), "\n") {
+				if strings.Contains(line, "witness "+name+":") && strings.Contains(strings.ToLower(line), "split view") {
+					alarmed = append(alarmed, name)
+				}
+			}
+		}
+		if len(alarmed) == 2 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	stopOK(d)
+	if len(alarmed) != 2 {
+		t.Errorf("status shows a split view for %v, want w1 and w2", alarmed)
+	}
+	if n := strings.Count(d.stderr.String(), "SPLIT VIEW"); n < 2 {
+		t.Errorf("the sealer logged %d split-view alarms, want one per witness:\n%s", n, d.stderr)
+	}
+	witnessed, alarms := witnessEvents(t, dataDir)
+	by := map[string]bool{}
+	for _, a := range alarms {
+		by[a.Witness] = true
+		known := "none"
+		if a.KnownSize != nil {
+			known = fmt.Sprint(*a.KnownSize)
+		}
+		t.Logf("audit.witness_alarm: %s old_size %d size %d known_size %s: %s", a.Witness, a.OldSize, a.Size, known, a.Answer)
+	}
+	if !by["w1"] || !by["w2"] {
+		t.Fatalf("audit.witness_alarm recorded for %v, want w1 and w2", by)
+	}
+	for _, e := range witnessed {
+		if e.Size > before[e.Witness] {
+			t.Fatalf("%s cosigned size %d of the rewritten history (the backup ended at %d)", e.Witness, e.Size, before[e.Witness])
+		}
+	}
+}
