@@ -14,6 +14,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/witness"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // TestSealerWitnessed runs the real sealer with two real litewitness
@@ -130,5 +131,120 @@ func TestSealerWitnessed(t *testing.T) {
 	code, rep := auditVerify(t, exportKey(t, dataDir), dataDir)
 	if code != 0 || rep["verdict"] != "intact" {
 		t.Fatalf("audit-verify: exit %d, verdict %v, %v", code, rep["verdict"], rep["first_failure"])
+	}
+}
+
+// TestECDSALogWitnessedOnSoftHSM: witnesses verify Ed25519 log signatures
+// only. A log whose key on the token is ECDSA P-256 gets a second, Ed25519
+// key on the same token ([witnessing] key_label) that signs what is sent to
+// the witnesses, under the log's origin; `keys export-public --witness-key`
+// prints its note verifier key, which is what the witnesses are given. The
+// sealer refuses to start with witnesses and no such key. With it, both
+// litewitness instances cosign the texts of the ECDSA-signed checkpoint
+// records, the cosigned checkpoint file carries the ECDSA log line and the
+// cosignatures, and the log verifies.
+func TestECDSALogWitnessedOnSoftHSM(t *testing.T) {
+	requireTool(t, "ssh-agent")
+	env := softHSM(t, "ecdsa-p256")
+	dataDir := filepath.Join(t.TempDir(), "data")
+	socket := filepath.Join(shortSocketDir(t), "s.sock")
+	env = append(env, "AUDIT_SEALER_DATA_DIR="+dataDir, "AUDIT_SEALER_SOCKET="+socket)
+	if out, err := sealerCmd(env, "keys", "generate", "--algorithm", "ed25519", "--label", "witness").CombinedOutput(); err != nil {
+		t.Fatalf("keys generate: %v\n%s", err, out)
+	}
+	serve := func(extra ...string) *daemon {
+		t.Helper()
+		return launch(t, sealerCmd(env, append([]string{"serve", "--segment-size", "65536"}, extra...)...), dataDir, socket)
+	}
+	if err := serve().stop(); err != nil {
+		t.Fatal(err)
+	}
+	writeConf := func(ws []*litewitness, keyLabel string) string {
+		var conf strings.Builder
+		for i, w := range ws {
+			fmt.Fprintf(&conf, "[[witness]]\nname = \"w%d\"\nurl = %q\nvkey = %q\n\n", i+1, w.client.URL, w.client.Verifier.String())
+		}
+		conf.WriteString("[witnessing]\ninterval = \"500ms\"\nmax_requests_per_second = 10\ntimeout = \"5s\"\n")
+		if keyLabel != "" {
+			fmt.Fprintf(&conf, "key_label = %q\n", keyLabel)
+		}
+		p := filepath.Join(t.TempDir(), "sealer.toml")
+		if err := os.WriteFile(p, []byte(conf.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	keyOnly := writeConf(nil, "witness")
+	out, err := sealerCmd(env, "keys", "export-public", "--witness-key", "--config", keyOnly).Output()
+	if err != nil {
+		t.Fatalf("export-public --witness-key: %v", err)
+	}
+	vkey := strings.TrimSpace(string(out))
+	cpFile, err := os.ReadFile(filepath.Join(dataDir, "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin, _, _ := strings.Cut(string(cpFile), "\n")
+	if !strings.HasPrefix(vkey, origin+"+") {
+		t.Fatalf("the witnessing key %q is not named after the origin %q", vkey, origin)
+	}
+	ws := []*litewitness{startWitness(t, "witness.test/w1", origin, vkey), startWitness(t, "witness.test/w2", origin, vkey)}
+
+	cmd := sealerCmd(env, "serve", "--config", writeConf(ws, ""))
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "key_label") {
+		t.Fatalf("serve with witnesses, an ECDSA log key and no witnessing key: %v\n%s", err, out)
+	}
+
+	d := serve("--config", writeConf(ws, "witness"))
+	if acks := runClients(socket, 2, "ecdsa", closedAfter(time.Second)); len(acks) == 0 {
+		t.Fatalf("no event was acknowledged\n%s", d.stderr)
+	}
+	time.Sleep(2 * time.Second)
+	if err := d.stop(); err != nil {
+		t.Fatalf("audit-sealer: %v\n%s", err, d.stderr)
+	}
+	if strings.Contains(d.stderr.String(), "SPLIT VIEW") || strings.Contains(d.stderr.String(), "cannot get a cosignature") {
+		t.Errorf("the sealer's log:\n%s", d.stderr)
+	}
+	texts := map[string]uint64{}
+	for _, cp := range checkpointsOf(t, dataDir) {
+		texts[string(cp[:bytes.LastIndex(cp, []byte("\n\n"))+1])] = sizeOf(t, cp)
+	}
+	witnessed, _ := witnessEvents(t, dataDir)
+	by := map[string]int{}
+	for _, e := range witnessed {
+		if size, ok := texts[e.Checkpoint]; !ok || size != e.Size || !strings.Contains(e.Checkpoint, "ecdsa-p256") {
+			t.Fatalf("%s: the cosigned text (size %d) is not an ECDSA checkpoint record of the log", e.Witness, e.Size)
+		}
+		c, err := witness.ParseCosignature(e.Cosignature)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ws[map[string]int{"w1": 0, "w2": 1}[e.Witness]].client.Verifier.VerifyCosignature([]byte(e.Checkpoint), c); err != nil {
+			t.Fatalf("%s: %v", e.Witness, err)
+		}
+		by[e.Witness]++
+	}
+	if by["w1"] == 0 || by["w2"] == 0 {
+		t.Fatalf("cosignatures recorded: %v\n%s", by, d.stderr)
+	}
+	file, err := os.ReadFile(filepath.Join(dataDir, "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(file, note.VerifierList(ws[0].client.Verifier, ws[1].client.Verifier))
+	if err != nil || len(n.Sigs) != 2 || len(n.UnverifiedSigs) != 1 {
+		t.Fatalf("the checkpoint file: %v\n%s", err, file)
+	}
+	pem := filepath.Join(t.TempDir(), "key.pem")
+	out, err = sealerCmd(env, "keys", "export-public", "--current").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pem, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, rep := auditVerify(t, pem, dataDir); code != 0 || rep["verdict"] != "intact" {
+		t.Fatalf("audit-verify: exit %d, %v", code, rep["first_failure"])
 	}
 }

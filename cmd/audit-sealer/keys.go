@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/hsm"
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
@@ -29,10 +30,10 @@ func keysCommand() *cobra.Command {
 func exportPublicCommand() *cobra.Command {
 	var f configFlags
 	var format string
-	var current bool
+	var current, witnessKey bool
 	var roots []string
 	cmd := &cobra.Command{
-		Use:   "export-public [--current] [--format bundle|pem|note] [--root FILE]",
+		Use:   "export-public [--current] [--format bundle|pem|note] [--root FILE] [--witness-key]",
 		Short: "Print what auditors need to verify checkpoints: the log's key history bundle (default), or the active public key",
 		Long: `export-public prints, by default, the key history bundle of the log in the
 data directory (FORMAT.md §5.5): the key that signed the log's first
@@ -48,12 +49,19 @@ given with --root (the PEM you exported before the first rotation).
 --current (or --format pem|note) prints only the active key: PEM
 (SubjectPublicKeyInfo, for openssl and audit-verify) or a note verifier key.
 After a rotation that key alone does not verify the log's earlier
-checkpoints.`,
+checkpoints.
+
+--witness-key prints the note verifier key of the witnessing key
+([witnessing] key_label: the Ed25519 key that signs what is sent to
+witnesses, named after the log's origin), for witnessctl add-key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd.Flags())
 			if err != nil {
 				return &exitError{code: 2, err: err}
+			}
+			if witnessKey {
+				return exportWitnessKey(cmd, cfg)
 			}
 			switch {
 			case format == "" && current:
@@ -86,8 +94,41 @@ checkpoints.`,
 	f.register(cmd.Flags())
 	cmd.Flags().StringVar(&format, "format", "", "bundle (key history, the default), pem (SubjectPublicKeyInfo of the active key, the default with --current) or note (its sumdb/note verifier key)")
 	cmd.Flags().BoolVar(&current, "current", false, "print only the active key")
+	cmd.Flags().BoolVar(&witnessKey, "witness-key", false, "print the note verifier key of the witnessing key ([witnessing] key_label), named after the log's origin")
 	cmd.Flags().StringArrayVar(&roots, "root", nil, "a public key file (PEM or note key) that may be the log's first key, when it is no longer on the token; repeatable")
 	return cmd
+}
+
+// exportWitnessKey prints the note verifier key of the witnessing key
+// under the log's origin (FORMAT.md §5.6), for witnessctl add-key.
+func exportWitnessKey(cmd *cobra.Command, cfg config.Config) error {
+	if cfg.Witnessing.KeyLabel == "" {
+		return &exitError{code: 2, err: errors.New("--witness-key: the configuration sets no [witnessing] key_label (without one the log key is sent to witnesses: --current --format note)")}
+	}
+	data, err := storage.ReadDataFile(filepath.Join(cfg.DataDir, storage.CheckpointFile), chain.MaxCheckpointLen)
+	if err != nil {
+		return fmt.Errorf("--witness-key needs the log's origin from its checkpoint file (start the sealer once): %w", err)
+	}
+	cp, _, _, err := chain.PeekCheckpoint(data)
+	if err != nil {
+		return fmt.Errorf("--witness-key: %s: %w", storage.CheckpointFile, err)
+	}
+	keys, err := tokenKeys(cfg)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.Label == cfg.Witnessing.KeyLabel && k.KeyID != "" {
+			if k.Public.Algorithm != signer.Ed25519 {
+				return fmt.Errorf("the witnessing key %q is %s; witnesses take Ed25519 keys only", k.Label, k.Public.Algorithm)
+			}
+			pub := k.Public
+			pub.Name = cp.Origin
+			fmt.Fprintln(cmd.OutOrStdout(), pub.VerifierKey())
+			return nil
+		}
+	}
+	return fmt.Errorf("no key labelled %q with a public half on the token", cfg.Witnessing.KeyLabel)
 }
 
 // exportHistory prints the key history bundle of the log in the data

@@ -132,11 +132,14 @@ func serveCommand() *cobra.Command {
 				return &exitError{code: code}
 			}
 			applyMemoryLimit(cfg, log)
-			s, err := openSigner(cfg)
+			s, witnessKey, err := openSealerKeys(cfg)
 			if err != nil {
 				return fail(2, err)
 			}
 			var opts []sealer.Option
+			if witnessKey != nil {
+				opts = append(opts, sealer.WithWitnessKey(witnessKey))
+			}
 			counter, err := openCounter(cfg)
 			if err != nil {
 				return fail(2, err)
@@ -207,6 +210,32 @@ func openSigner(cfg config.Config) (signer.Signer, error) {
 		return nil, err
 	}
 	return hsm.Open(hc)
+}
+
+// openSealerKeys returns what serve signs with: the checkpoint signer and,
+// when [witnessing] key_label is set, the key on the same token that signs
+// what is sent to witnesses (the PIN is read once).
+func openSealerKeys(cfg config.Config) (logKey, witnessKey signer.Signer, err error) {
+	if cfg.Dev || cfg.Witnessing.KeyLabel == "" {
+		logKey, err = openSigner(cfg)
+		return logKey, nil, err
+	}
+	hc, err := hsmConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	lk, err := hsm.Open(hc)
+	if err != nil {
+		return nil, nil, err
+	}
+	wc := hc
+	wc.KeyLabel, wc.KeyName = cfg.Witnessing.KeyLabel, ""
+	wk, err := hsm.Open(wc)
+	if err != nil {
+		lk.Close()
+		return nil, nil, fmt.Errorf("witnessing key_label %q: %w", cfg.Witnessing.KeyLabel, err)
+	}
+	return lk, wk, nil
 }
 
 // hsmConfig turns the configuration into an hsm.Config; the PIN comes from

@@ -116,6 +116,13 @@ type Witnessing struct {
 	MaxRequestsPerSecond float64 `toml:"max_requests_per_second"`
 	// Timeout bounds one request, answer included (default 10s).
 	Timeout Duration `toml:"timeout"`
+	// KeyLabel names an Ed25519 key on the signer's PKCS#11 token that
+	// signs what the sealer sends to witnesses, under the log's origin as
+	// key name, instead of the log key (FORMAT.md §5.6). Witnesses verify
+	// Ed25519 log signatures only, so a log whose key is ECDSA P-256 needs
+	// one; an Ed25519 log may use one too. Empty (the default): the log
+	// key's own checkpoint signature is sent.
+	KeyLabel string `toml:"key_label"`
 }
 
 // Seal sets the sealing cadence.
@@ -477,6 +484,9 @@ func (c *Config) validateWitnesses() []error {
 	}
 	if ws.Interval.Duration <= 0 || ws.Timeout.Duration <= 0 || ws.MaxRequestsPerSecond <= 0 {
 		bad("witnessing interval, timeout and max_requests_per_second must be positive")
+	}
+	if ws.KeyLabel != "" && c.Dev {
+		bad("witnessing key_label %q names a key on the PKCS#11 token, and --dev has none (the development key is Ed25519: witnesses take it)", ws.KeyLabel)
 	}
 	if len(c.Witnesses) > 0 && ws.Interval.Duration > c.Seal.AnchorInterval.Duration {
 		bad("witnessing interval %v is above the anchor interval %v: witnesses must see a checkpoint at least every anchor interval", ws.Interval.Duration, c.Seal.AnchorInterval.Duration)

@@ -109,9 +109,16 @@ type Sealer struct {
 type Option func(*options)
 
 type options struct {
-	counter  ledger.Counter
-	identity *event.TPMIdentity
+	counter    ledger.Counter
+	identity   *event.TPMIdentity
+	witnessKey signer.Signer
 }
+
+// WithWitnessKey has k, an Ed25519 key, sign what the sealer sends to its
+// witnesses, under the log's origin, instead of the log key (FORMAT.md
+// §5.6: witnesses verify Ed25519 log signatures only). It signs nothing
+// else: no record, no checkpoint in the log. The caller owns k.
+func WithWitnessKey(k signer.Signer) Option { return func(o *options) { o.witnessKey = k } }
 
 // WithCounter anchors checkpoints in c (the TPM NV counter, FORMAT.md §5.3).
 // Without it the sealer does not anchor, and says so in the chain.
@@ -152,7 +159,7 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 		lc.Counter, lc.AnchorIndex = o.counter, cfg.TPM.Index
 		lc.AcceptRollback, lc.AcceptAnchorReset = cfg.TPM.AcceptRollback, cfg.TPM.AcceptAnchorReset
 	}
-	wit, err := newWitnessing(cfg)
+	wit, err := newWitnessing(cfg, s, o.witnessKey)
 	if err != nil {
 		return nil, err
 	}

@@ -11,10 +11,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/config"
+	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/verify"
 	"github.com/audit-sealer/audit-sealer/witness"
 )
@@ -58,6 +60,13 @@ type witnessing struct {
 
 	mu     sync.Mutex // guards latest and every witnessState's status fields
 	latest *chain.Checkpoint
+
+	// witnessKey, when not nil, signs the checkpoints sent to witnesses
+	// under origin (submissionNote); signed caches the last note it made.
+	witnessKey signer.Signer
+	origin     string
+	signMu     sync.Mutex
+	signed     []byte
 
 	// testHookProof, if set, replaces each consistency proof before it is
 	// sent (nil outside tests; export_test.go sets it before Run).
@@ -105,13 +114,27 @@ type witnessMetrics struct {
 	errors, splitView, cosig *prometheus.CounterVec
 }
 
+// ErrWitnessNeedsEd25519 is returned by New for witnesses configured with
+// no key they can verify: a witness verifies the log's signature on what it
+// is sent, and knows Ed25519 note keys only (FORMAT.md §5.6).
+var ErrWitnessNeedsEd25519 = errors.New("sealer: witnesses verify Ed25519 log signatures only")
+
 // newWitnessing prepares the witness client of the configuration, or
 // returns nil when it lists no witness. The configuration was validated.
-func newWitnessing(cfg config.Config) (*witnessing, error) {
+// logKey signs checkpoints; witnessKey, when not nil, signs what is sent
+// to the witnesses instead.
+func newWitnessing(cfg config.Config, logKey, witnessKey signer.Signer) (*witnessing, error) {
 	if len(cfg.Witnesses) == 0 {
 		return nil, nil
 	}
-	wg := &witnessing{dir: cfg.DataDir, interval: cfg.Witnessing.Interval.Duration,
+	switch {
+	case witnessKey != nil && witnessKey.Public().Algorithm != signer.Ed25519:
+		return nil, fmt.Errorf("%w: the witnessing key (key_label %q) is %s", ErrWitnessNeedsEd25519, cfg.Witnessing.KeyLabel, witnessKey.Public().Algorithm)
+	case witnessKey == nil && logKey.Public().Algorithm != signer.Ed25519:
+		return nil, fmt.Errorf("%w, and the log key is %s: set [witnessing] key_label to an Ed25519 key on the token, which signs what is sent to witnesses (FORMAT.md §5.6)",
+			ErrWitnessNeedsEd25519, logKey.Public().Algorithm)
+	}
+	wg := &witnessing{dir: cfg.DataDir, interval: cfg.Witnessing.Interval.Duration, witnessKey: witnessKey,
 		minGap: time.Duration(float64(time.Second) / cfg.Witnessing.MaxRequestsPerSecond),
 		quorum: cfg.WitnessQuorum(), out: make(chan witnessRecord, witnessOutLen)}
 	for _, w := range cfg.Witnesses {
@@ -132,6 +155,7 @@ func (wg *witnessing) attach(s *Sealer) *witnessing {
 		return nil
 	}
 	wg.s = s
+	wg.origin = chain.Origin(s.ledger.LogID())
 	wg.m = newWitnessMetrics(s.m.reg)
 	for _, st := range wg.ws {
 		// Every witness has its series from the start, at zero.
@@ -301,7 +325,12 @@ func (wg *witnessing) submit(ctx context.Context, st *witnessState, j *witnessJo
 		used, usedProof = from, p
 		return p, err
 	}
-	cs, err := st.client.Submit(ctx, old, j.note, proof)
+	note, err := wg.submissionNote(j)
+	if err != nil {
+		wg.failed(st, err)
+		return
+	}
+	cs, err := st.client.Submit(ctx, old, note, proof)
 	if ctx.Err() != nil {
 		return // stopping: the answer, if any, is not needed
 	}
@@ -433,6 +462,30 @@ func (wg *witnessing) selfCheck(old uint64, sent []chain.Hash, st *witnessState,
 		return fmt.Errorf("sealer: the consistency proof sent from size %d to %d does not verify: %w", old, cp.Size, err)
 	}
 	return nil
+}
+
+// submissionNote returns the signed note to send the witnesses for j: its
+// record's note, or, with a witnessing key, the same checkpoint text signed
+// by that key under the log's origin (the name C2SP tlog-checkpoint asks a
+// log's key to have), and by it alone. A cosignature covers the text only
+// (FORMAT.md §5.6), so it is a cosignature of the checkpoint record all the
+// same. The note is made once per checkpoint, whichever witness asks first.
+func (wg *witnessing) submissionNote(j *witnessJob) ([]byte, error) {
+	if wg.witnessKey == nil {
+		return j.note, nil
+	}
+	text := checkpointText(j.note)
+	wg.signMu.Lock()
+	defer wg.signMu.Unlock()
+	if wg.signed != nil && bytes.HasPrefix(wg.signed, text) && wg.signed[len(text)] == '\n' {
+		return wg.signed, nil
+	}
+	signed, err := note.Sign(&note.Note{Text: string(text)}, signer.NoteSigner(wg.witnessKey, wg.origin))
+	if err != nil {
+		return nil, fmt.Errorf("sealer: the witnessing key cannot sign the checkpoint of size %d: %w", j.cp.Size, err)
+	}
+	wg.signed = signed
+	return signed, nil
 }
 
 // checkpointText returns the note text of a signed checkpoint: every line

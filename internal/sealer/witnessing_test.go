@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,14 +19,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
+	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/witness"
-	"golang.org/x/mod/sumdb/note"
+	sumdbnote "golang.org/x/mod/sumdb/note"
 )
 
 // The witness modes of testWitness.
@@ -51,6 +55,10 @@ type testWitness struct {
 	mu       sync.Mutex
 	size     uint64
 	root     chain.Hash
+	// logKey, when set, is the only key the witness takes the log's
+	// checkpoints from, under the checkpoint's origin (403 otherwise), as
+	// litewitness does.
+	logKey *signer.PublicKey
 }
 
 func newTestWitness(t *testing.T, label string, mode int32) *testWitness {
@@ -123,6 +131,12 @@ func (tw *testWitness) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok || err != nil {
 		http.Error(w, "malformed", http.StatusBadRequest)
 		return
+	}
+	if tw.logKey != nil {
+		if _, err := sumdbnote.Open(note, sumdbnote.VerifierList(tw.logKey.NoteVerifier(cp.Origin))); err != nil {
+			http.Error(w, "no trusted log signature: "+err.Error(), http.StatusForbidden)
+			return
+		}
 	}
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
@@ -301,11 +315,11 @@ func checkCosignedFile(t *testing.T, dir string, keys map[string]*witness.Verifi
 	if n, err := chain.SignatureLines(data); err != nil || n != 1+len(want) {
 		t.Fatalf("the checkpoint file has %d signature lines (%v), want the log's and %v:\n%s", n, err, want, data)
 	}
-	var vs []note.Verifier
+	var vs []sumdbnote.Verifier
 	for _, v := range keys {
 		vs = append(vs, v)
 	}
-	n, err := note.Open(data, note.VerifierList(vs...))
+	n, err := sumdbnote.Open(data, sumdbnote.VerifierList(vs...))
 	if err != nil {
 		t.Fatalf("note.Open of the checkpoint file with the witness keys: %v\n%s", err, data)
 	}
@@ -526,4 +540,57 @@ func TestWitnessAtRotation(t *testing.T) {
 	if segs, err := storage.ListSegments(cfg.DataDir); err != nil || len(segs) < 2 {
 		t.Fatalf("%d segments, %v: no rotation", len(segs), err)
 	}
+}
+
+// TestWitnessKeyForECDSALog: witnesses verify Ed25519 log signatures only.
+// A sealer whose log key is ECDSA P-256 and that lists witnesses is refused
+// without a witnessing key; with one (WithWitnessKey, an Ed25519 key), the
+// witness, which takes only that key under the log's origin, cosigns the
+// checkpoints, and the cosignatures recorded verify over the text of the
+// ECDSA-signed checkpoint records.
+func TestWitnessKeyForECDSALog(t *testing.T) {
+	logKey, err := signer.NewSoftwareSigner(signer.ECDSAP256, testkit.Key("main").Public().Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w1 := newTestWitness(t, "w1", modeHonest)
+	cfg := witnessConfig(t, w1.config("w1"))
+	if _, err := sealer.New(cfg, logKey, hclog.NewNullLogger()); !errors.Is(err, sealer.ErrWitnessNeedsEd25519) || !strings.Contains(err.Error(), "key_label") {
+		t.Fatalf("sealer.New with an ECDSA log key, witnesses and no witnessing key: %v", err)
+	}
+	ecdsaWitnessKey, _ := signer.NewSoftwareSigner(signer.ECDSAP256, "w")
+	if _, err := sealer.New(cfg, logKey, hclog.NewNullLogger(), sealer.WithWitnessKey(ecdsaWitnessKey)); !errors.Is(err, sealer.ErrWitnessNeedsEd25519) {
+		t.Fatalf("sealer.New with an ECDSA witnessing key: %v", err)
+	}
+
+	witnessKey := testkit.Key("witness-facing")
+	pub := witnessKey.Public()
+	w1.logKey = &pub
+	sl, err := sealer.New(cfg, logKey, hclog.NewNullLogger(), sealer.WithWitnessKey(witnessKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, cfg: cfg, sl: sl}
+	h.run()
+	c := dial(t, cfg.Socket)
+	var last uint64
+	for i := range 10 {
+		last = c.emitDurable(sealVerified(i))
+	}
+	mustOK(t, c.do(`{"op":"flush","id":"f"}`))
+	eventually(t, "the witness cosigns past the emits", func() bool { return w1.cosigned() > last })
+	c.close()
+	if err := h.stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	got := checkWitnessed(t, cfg.DataDir, map[string]*witness.Verifier{"w1": verifierOf(t, w1)})
+	if len(got["w1"]) == 0 {
+		t.Fatal("no cosignature recorded")
+	}
+	for _, e := range got["w1"] {
+		if !strings.Contains(e.Checkpoint, "ecdsa-p256") {
+			t.Fatalf("the cosigned checkpoint text does not name the ECDSA log key:\n%s", e.Checkpoint)
+		}
+	}
+	checkCosignedFile(t, cfg.DataDir, map[string]*witness.Verifier{"w1": verifierOf(t, w1)}, got)
 }
