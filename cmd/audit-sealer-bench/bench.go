@@ -40,10 +40,14 @@ type benchResult struct {
 	SealRecords      int    `json:"seal_records"`
 	SealInterval     string `json:"seal_interval"`
 	CriticalPermille int    `json:"critical_permille"`
-	EventTypes       int    `json:"event_types"`
-	EventBytesMean   int    `json:"event_bytes_mean"`
-	RecordBytesMean  int    `json:"record_bytes_mean"`
-	DataDir          string `json:"data_dir"`
+	// Witnesses is --witnesses; WitnessedSize the size each had cosigned
+	// when the load ended.
+	Witnesses       int      `json:"witnesses,omitempty"`
+	WitnessedSize   []uint64 `json:"witnessed_size,omitempty"`
+	EventTypes      int      `json:"event_types"`
+	EventBytesMean  int      `json:"event_bytes_mean"`
+	RecordBytesMean int      `json:"record_bytes_mean"`
+	DataDir         string   `json:"data_dir"`
 
 	// Ingest, as the clients saw it.
 	IngestEventsPerSec float64        `json:"ingest_events_per_sec"`
@@ -149,6 +153,7 @@ type benchFlags struct {
 	sealInterval, anchorInterval   time.Duration
 	cpuProfile, sealerProfile, dir string
 	sealer                         string
+	witnesses                      int
 }
 
 const (
@@ -208,6 +213,7 @@ It prints a summary, or with --json one JSON document. It asserts no figure.`,
 	fl.BoolVar(&f.skipQuery, "skip-query", false, "skip the query phase")
 	fl.BoolVar(&f.skipExport, "skip-export", false, "skip the export phase")
 	fl.IntVar(&f.queryRuns, "query-runs", 5, "runs of each filter in the query phase (the paged query: 10 times as many pages)")
+	fl.IntVar(&f.witnesses, "witnesses", 0, "run this many litewitness instances (scripts/witness) and have the sealer submit its checkpoints to them (at least every second)")
 	return cmd
 }
 
@@ -224,6 +230,8 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 		return &exitError{code: 2, err: errors.New("--critical-permille must be 0..1000")}
 	case f.queryRuns < 1:
 		return &exitError{code: 2, err: errors.New("--query-runs must be at least 1")}
+	case f.witnesses < 0 || f.witnesses > 8:
+		return &exitError{code: 2, err: errors.New("--witnesses must be 0..8")}
 	}
 	if _, err := signer.ParseAlgorithm(f.algorithm); err != nil {
 		return &exitError{code: 2, err: err}
@@ -305,9 +313,19 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 	}
 	res.Notes = append(res.Notes, ms.notes...)
 
-	sp, err := startSealer(sealerArgs{dataDir: dataDir, socket: filepath.Join(root, "audit.sock"), dev: ms.dev,
+	sa := sealerArgs{dataDir: dataDir, socket: filepath.Join(root, "audit.sock"), dev: ms.dev,
 		segmentSize: f.segmentSize, sealRecords: f.sealRecords, sealInterval: f.sealInterval, env: ms.env,
-		cpuProfile: f.sealerProfile, logPath: filepath.Join(root, "sealer.log")})
+		cpuProfile: f.sealerProfile, logPath: filepath.Join(root, "sealer.log")}
+	var witnesses *benchWitnesses
+	if f.witnesses > 0 {
+		if witnesses, err = setupWitnesses(f.witnesses, root, dataDir, sa, ms); err != nil {
+			return err
+		}
+		sa.config = witnesses.config
+		res.Witnesses = f.witnesses
+		res.Notes = append(res.Notes, ms.notes[len(ms.notes)-1])
+	}
+	sp, err := startSealer(sa)
 	if err != nil {
 		return err
 	}
@@ -362,7 +380,16 @@ func runBench(ctx context.Context, f benchFlags) (err error) {
 		}
 	}
 	// Stop: intake closes, the queue drains, the stop is recorded and sealed.
-	if err := sp.stop(2 * time.Minute); err != nil {
+	if witnesses != nil {
+		// What the witnesses cosigned by the end of the load: the lag they
+		// add is not on the acknowledgement path, but it is their use.
+		if m, err := sp.scrape(); err == nil {
+			for _, name := range witnesses.names {
+				res.WitnessedSize = append(res.WitnessedSize, uint64(m[`audit_sealer_witness_size{witness="`+name+`"}`]))
+			}
+		}
+	}
+	if err := sp.stop(sealerStopLimit); err != nil {
 		return err
 	}
 	res.SealerExitStatus = sp.cmd.ProcessState.ExitCode()
@@ -598,6 +625,9 @@ func printSummary(r *benchResult) {
 	fmt.Printf("machine: %d CPUs (%s), GOMAXPROCS %d, Linux %s, %s, revision %s, load average %v -> %v; under load: CPU pressure %.1f%%, I/O pressure %.1f%% (full %.1f%%)\n",
 		r.Machine.NProc, r.Machine.CPUModel, r.Machine.GOMAXPROCS, r.Machine.Kernel, r.Machine.GoVersion, r.Machine.Revision, r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd,
 		r.Machine.PSICPUSomePct, r.Machine.PSIIOSomePct, r.Machine.PSIIOFullPct)
+	if r.Witnesses > 0 {
+		fmt.Printf("witness: %d witnesses; cosigned sizes when the load ended %v (of %d records sent)\n", r.Witnesses, r.WitnessedSize, r.Events)
+	}
 	printReadSummary(os.Stdout, r)
 }
 

@@ -53,7 +53,11 @@ type sealerArgs struct {
 	env             []string // AUDIT_SEALER_* and SOFTHSM2_CONF of the mode
 	cpuProfile      string   // --sealer-cpuprofile
 	logPath         string
+	config          string // a configuration file (the witnesses of --witnesses), or ""
 }
+
+// sealerStopLimit bounds how long a stopping sealer may take.
+const sealerStopLimit = 2 * time.Minute
 
 // startSealer starts `audit-sealer serve` (--sealer) with a for-the-run metrics port
 // and waits until its socket and metrics answer.
@@ -73,6 +77,9 @@ func startSealer(a sealerArgs) (*sealerProc, error) {
 	}
 	if a.cpuProfile != "" {
 		args = append(args, "--metrics-pprof")
+	}
+	if a.config != "" {
+		args = append(args, "--config", a.config)
 	}
 	logf, err := os.Create(a.logPath)
 	if err != nil {
