@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,7 +50,7 @@ func TestFollowResumes(t *testing.T) {
 		}
 	}
 	seal := func() {
-		if _, err := l.Seal(); err != nil {
+		if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := l.RotateIfDue(); err != nil {
@@ -186,7 +187,7 @@ func TestFollowChecksWhatFollows(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := l.Seal(); err != nil {
+		if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

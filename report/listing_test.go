@@ -45,7 +45,7 @@ func TestCriticalListIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := l.Seal(); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {

@@ -80,7 +80,7 @@ func identityLog(t *testing.T, ids ...event.TPMIdentity) (string, verify.Options
 			t.Fatal(err)
 		}
 		appendEvents(t, l, clock, 3)
-		if _, err := l.SealAnchored(context.Background()); err != nil {
+		if _, err := l.Seal(context.Background(), ledger.SealOptions{Anchor: true}); err != nil {
 			t.Fatal(err)
 		}
 		if err := l.Close(); err != nil {

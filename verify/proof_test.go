@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -174,7 +175,7 @@ func TestProveUnderCheckpointOfEarlierCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Seal(); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	appendEvents(t, l, clock, 3)

@@ -104,7 +104,7 @@ func newTPMFixture(t *testing.T) *tpmFixture {
 			if _, _, err := l.Append(chain.KindEvent, service, ev.EventType(), body, now); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := l.SealAnchored(bg); err != nil {
+			if _, err := l.Seal(bg, ledger.SealOptions{Anchor: true}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -212,7 +212,7 @@ func TestTPMEvidenceIsFromTheLogsAK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.SealAnchored(bg); err != nil {
+	if _, err := l.Seal(bg, ledger.SealOptions{Anchor: true}); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()

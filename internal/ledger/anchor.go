@@ -74,7 +74,7 @@ func (l *Ledger) AnchorsMade() uint64 { return l.anchorsMade }
 // LastAnchor returns the counter value of the last anchored checkpoint.
 func (l *Ledger) LastAnchor() *uint64 { return l.lastAnchor }
 
-// SealAnchored seals with an anchored checkpoint, crash-consistently:
+// sealAnchored seals with an anchored checkpoint, crash-consistently:
 //
 //  1. append audit.anchor_state{status: increment_intent, counter: last
 //     anchor, expected: last anchor + 1}, authenticate it and fdatasync it
@@ -87,10 +87,7 @@ func (l *Ledger) LastAnchor() *uint64 { return l.lastAnchor }
 // instead of calling it a rollback. If the counter fails, the records are
 // still sealed (without an anchor) and an *AnchorError carries that
 // checkpoint.
-func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
-	if l.cfg.Counter == nil {
-		return l.Seal()
-	}
+func (l *Ledger) sealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
 	if l.failed != nil {
 		return nil, l.failed
 	}
@@ -112,7 +109,7 @@ func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
 	l.pendingIntent = &intent{counter: last, expected: expected}
 	v, err := l.cfg.Counter.Increment(ctx)
 	if err != nil {
-		cp, serr := l.Seal()
+		cp, serr := l.sealNow(false, nil)
 		if serr != nil {
 			return nil, errors.Join(fmt.Errorf("ledger: anchor: %w", err), serr)
 		}
@@ -126,25 +123,6 @@ func (l *Ledger) SealAnchored(ctx context.Context) (*chain.Checkpoint, error) {
 		}
 	}
 	return l.sealNow(false, &v)
-}
-
-// sealForClose seals before a segment closes or the log closes, anchored
-// when a counter is configured, and writes <dir>/checkpoint. An
-// *AnchorError says the seal was made but not anchored.
-func (l *Ledger) sealForClose(ctx context.Context) error {
-	if l.cfg.Counter == nil {
-		_, err := l.sealNow(true, nil)
-		return err
-	}
-	_, err := l.SealAnchored(ctx)
-	var anchorErr *AnchorError
-	if err != nil && !errors.As(err, &anchorErr) {
-		return err
-	}
-	if ferr := l.writeCheckpointFile(); ferr != nil {
-		return ferr // the ledger has failed: that, not the anchor, is the news
-	}
-	return err
 }
 
 func (l *Ledger) appendAnchorState(status event.AnchorStatus, counter, expected *uint64, details string) (uint64, error) {

@@ -60,7 +60,7 @@ func TestAnchorContinuationAndCrashRecovery(t *testing.T) {
 		t.Fatalf("new log: %+v", info.Anchor)
 	}
 	appendN(t, l, clock, 0, 3)
-	if _, err := l.SealAnchored(context.Background()); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{Anchor: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := l.LastAnchor(); got == nil || *got != 42 {
@@ -91,7 +91,7 @@ func TestAnchorContinuationAndCrashRecovery(t *testing.T) {
 		}
 	}
 	appendN(t, l, clock, 5, 2)
-	if _, err := l.SealAnchored(context.Background()); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{Anchor: true}); err != nil {
 		t.Fatal(err)
 	}
 	ctr.afterIncrement = nil
@@ -191,7 +191,7 @@ func TestRollbackDetectedWhenRecentSegmentsHoldNoAnchor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.SealAnchored(context.Background()); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{Anchor: true}); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -226,7 +226,7 @@ func TestRollbackDetectedWhenRecentSegmentsHoldNoAnchor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.SealAnchored(context.Background()); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{Anchor: true}); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()

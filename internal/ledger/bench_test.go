@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func BenchmarkAppend(b *testing.B) {
 			}
 		}
 		if i%1000 == 999 {
-			if _, err := l.Seal(); err != nil {
+			if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -56,7 +57,7 @@ func TestCosignedCheckpointFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(t, l, clock, 0, 3)
-	cp1, err := l.Seal()
+	cp1, err := l.Seal(context.Background(), ledger.SealOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestCosignedCheckpointFile(t *testing.T) {
 		t.Fatalf("before any cosignature the file holds size %d with %d lines, want %d and the log's line", size, len(lines), cp1.Size)
 	}
 	appendN(t, l, clock, 3, 3)
-	cp2, err := l.Seal()
+	cp2, err := l.Seal(context.Background(), ledger.SealOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestCosignedCheckpointFile(t *testing.T) {
 	}
 
 	appendN(t, l, clock, 6, 3)
-	if _, err := l.Seal(); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
@@ -104,7 +105,7 @@ func TestCosignedCheckpointFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(t, l, clock, 9, 2)
-	cp3, err := l.Seal()
+	cp3, err := l.Seal(context.Background(), ledger.SealOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

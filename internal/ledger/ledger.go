@@ -646,17 +646,43 @@ func (l *Ledger) AppendSeal(req *SealRequest, signed []byte) (*chain.Checkpoint,
 	return &cp, nil
 }
 
+// SealOptions says what kind of checkpoint Seal writes.
+type SealOptions struct {
+	// Anchor anchors the checkpoint in the counter, crash-consistently
+	// (sealAnchored); without a Counter it is ignored.
+	Anchor bool
+	// RefreshFile writes <dir>/checkpoint after the seal, whatever
+	// CheckpointFileInterval says (rotation and Close do).
+	RefreshFile bool
+}
+
 // Seal signs a checkpoint of every record so far with the log key, appends
 // it as a record and syncs: one fdatasync makes the checkpoint and every
 // record appended before it durable. It then refreshes <dir>/checkpoint, at
-// most once per CheckpointFileInterval (the copy in the log is
-// authoritative; the file is for operators and auditors, and Close and
-// rotation always refresh it). If signing fails (for example the HSM is
-// unavailable) nothing is appended and the records stay as they were; the
-// caller syncs them and retries later. Seal waits for the log key: the
-// sealer uses it at start, rotation, shutdown and for anchors, and
+// most once per CheckpointFileInterval unless opts.RefreshFile (the copy in
+// the log is authoritative; the file is for operators and auditors). If
+// signing fails (for example the HSM is unavailable) nothing is appended
+// and the records stay as they were; the caller syncs them and retries
+// later. Seal waits for the log key (and, with opts.Anchor, the counter):
+// the sealer uses it at start, rotation, shutdown and for anchors, and
 // SyncRequestingSeal otherwise.
-func (l *Ledger) Seal() (*chain.Checkpoint, error) { return l.sealNow(false, nil) }
+//
+// With opts.Anchor, a counter that fails after the records were sealed
+// returns no checkpoint and an *AnchorError holding the one that was made:
+// the log is sealed, only not anchored this time.
+func (l *Ledger) Seal(ctx context.Context, opts SealOptions) (*chain.Checkpoint, error) {
+	if !opts.Anchor || l.cfg.Counter == nil {
+		return l.sealNow(opts.RefreshFile, nil)
+	}
+	cp, err := l.sealAnchored(ctx)
+	var anchorErr *AnchorError
+	if opts.RefreshFile && (err == nil || errors.As(err, &anchorErr)) {
+		if ferr := l.writeCheckpointFile(); ferr != nil {
+			return nil, ferr // the ledger has failed: that, not the anchor, is the news
+		}
+	}
+	return cp, err
+}
 
 // sealNow seals, putting anchor (when not nil) into the checkpoint's anchor
 // line, and writes <dir>/checkpoint when forceFile is set or it is due.
@@ -759,7 +785,7 @@ func (l *Ledger) RotateIfDue() (bool, error) {
 	// Every closed segment ends in a checkpoint, anchored when a counter is
 	// configured (an anchor failure still closes the segment, sealed, and
 	// is returned with rotated true).
-	sealErr := l.sealForClose(context.Background())
+	_, sealErr := l.Seal(context.Background(), SealOptions{Anchor: true, RefreshFile: true})
 	var anchorErr *AnchorError
 	if sealErr != nil && !errors.As(sealErr, &anchorErr) {
 		return false, sealErr
@@ -800,7 +826,7 @@ func (l *Ledger) Close() error {
 	var err error
 	if l.failed == nil && (l.Unsealed() > 0 || l.anchorDue() || l.lastCheckpoint == nil || !l.lastCheckpoint.Closed) {
 		l.closing = true
-		err = l.sealForClose(context.Background())
+		_, err = l.Seal(context.Background(), SealOptions{Anchor: true, RefreshFile: true})
 		if err != nil && l.failed == nil {
 			err = errors.Join(err, l.Sync()) // not sealed: at least authenticated and durable
 		}

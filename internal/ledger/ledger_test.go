@@ -235,7 +235,7 @@ func TestSealFailureKeepsRecords(t *testing.T) {
 	l, flaky := openFlaky(t, dir, clock)
 	appendN(t, l, clock, 0, 4)
 	flaky.down = true
-	if _, err := l.Seal(); !errors.Is(err, signer.ErrUnavailable) {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{}); !errors.Is(err, signer.ErrUnavailable) {
 		t.Fatalf("seal with the key down: %v", err)
 	}
 	if l.Err() != nil {
@@ -250,7 +250,7 @@ func TestSealFailureKeepsRecords(t *testing.T) {
 	}
 	flaky.down = false
 	appendN(t, l, clock, 4, 1)
-	if _, err := l.Seal(); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if l.Unsealed() != 0 {
@@ -276,7 +276,7 @@ func TestSealOffTheSyncPath(t *testing.T) {
 	if req, err := l.SyncRequestingSeal(); err != nil || req != nil {
 		t.Fatalf("before the run key is named: request %v, %v; want none", req, err)
 	}
-	if _, err := l.Seal(); err != nil { // names the run key
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil { // names the run key
 		t.Fatal(err)
 	}
 	appendN(t, l, clock, 0, 3)
@@ -316,7 +316,7 @@ func TestSealOffTheSyncPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Seal(); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	signed2, err := l.SignSeal(req2)
@@ -374,7 +374,7 @@ func TestRefusesLogShorterThanCheckpointFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(t, l, clock, 0, 3)
-	if _, err := l.Seal(); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	appendN(t, l, clock, 3, 3)

@@ -51,12 +51,12 @@ func TestCrashBetweenIncrementAndCheckpointOnSwtpm(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(t, l, clock, 0, 3)
-	if _, err := l.SealAnchored(context.Background()); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{Anchor: true}); err != nil {
 		t.Fatal(err)
 	}
 	appendN(t, l, clock, 3, 3)
 	wrapped.image = image
-	if _, err := l.SealAnchored(context.Background()); err != nil { // the crash image is taken inside
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{Anchor: true}); err != nil { // the crash image is taken inside
 		t.Fatal(err)
 	}
 	l.Abandon() // the live log is discarded: the crash image is what survived

@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -116,7 +117,7 @@ func TestOperatorAcceptsUnauthenticatedTail(t *testing.T) {
 			if info.Discarded == nil || !info.Discarded.Accepted {
 				t.Fatalf("Discarded = %+v; want accepted by the operator", info.Discarded)
 			}
-			if _, err := l.Seal(); err != nil {
+			if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if err := l.Close(); err != nil {

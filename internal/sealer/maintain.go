@@ -1,6 +1,7 @@
 package sealer
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -122,7 +123,7 @@ func (s *Sealer) recoverStorage(failedAt time.Time, cause error) error {
 	}
 	// The reopened log has a new run key: seal to name it. If the log key
 	// cannot sign now, the writer refuses events until it can.
-	if _, err := l.Seal(); err != nil && l.Err() != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil && l.Err() != nil {
 		return err
 	} else if err != nil {
 		s.noteSealError(err)

@@ -315,7 +315,7 @@ func (s *Sealer) recordStart() error {
 		}
 		s.log.Info("TPM identity recorded", "ak_name", id.AKName, "nv_index", fmt.Sprintf("0x%08x", id.NVIndex), "ek_certificate", id.EKCertificate != "")
 	}
-	if _, err := s.ledger.Seal(); err != nil {
+	if _, err := s.ledger.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 		if s.ledger.Err() != nil {
 			return err
 		}

@@ -521,7 +521,7 @@ func (w *writer) sealStart() {
 	if time.Now().Before(w.sealRetryAt) {
 		return
 	}
-	if _, err := s.ledger.Seal(); err != nil {
+	if _, err := s.ledger.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 		if s.ledger.Err() != nil {
 			w.storageErr = s.noteStorageError(err)
 			return
@@ -539,7 +539,7 @@ func (w *writer) sealStart() {
 func (w *writer) sealAnchored() error {
 	s := w.s
 	start := time.Now()
-	cp, err := s.ledger.SealAnchored(context.Background())
+	cp, err := s.ledger.Seal(context.Background(), ledger.SealOptions{Anchor: true})
 	var anchorErr *ledger.AnchorError
 	switch {
 	case err == nil:

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -204,7 +205,7 @@ func crashedRun(dir string, counter *Counter) (*Clock, error) {
 		KeyID: spec.key.Public().ID(), KeyKind: event.KeySoftware, Algorithm: event.AlgEd25519}); err != nil {
 		return nil, err
 	}
-	if _, err := l.Seal(); err != nil { // the start: names the run key
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil { // the start: names the run key
 		return nil, err
 	}
 	for i := 0; i < 6; i++ {

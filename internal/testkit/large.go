@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -71,7 +72,7 @@ func writeLog(dir string, n int, cfg ledger.Config, rotateEach bool, next eventS
 		}
 		sealed := (i+1)%100 == 0
 		if sealed {
-			if _, err := l.Seal(); err != nil {
+			if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 				return "", err
 			}
 		}

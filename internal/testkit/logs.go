@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,7 +69,7 @@ func buildLog(dir string, spec logSpec, clock *Clock, keepOpen bool) (*ledger.Le
 			return nil, err
 		}
 		if spec.sealEvery > 0 && (i+1)%spec.sealEvery == 0 {
-			if _, err := l.Seal(); err != nil {
+			if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 				return nil, err
 			}
 		}

@@ -56,7 +56,7 @@ func BuildSealerLog(root string) (SealerLog, error) {
 		if err != nil {
 			return 0, err
 		}
-		_, err = l.Seal()
+		_, err = l.Seal(context.Background(), ledger.SealOptions{})
 		return seq, err
 	}
 	events := func(l *ledger.Ledger, n int) error {
@@ -68,7 +68,7 @@ func BuildSealerLog(root string) (SealerLog, error) {
 				return err
 			}
 		}
-		_, err := l.Seal()
+		_, err := l.Seal(context.Background(), ledger.SealOptions{})
 		return err
 	}
 	ctx := context.Background()
@@ -85,7 +85,7 @@ func BuildSealerLog(root string) (SealerLog, error) {
 	if err := events(l, 10); err != nil {
 		return s, err
 	}
-	if _, err := l.SealAnchored(ctx); err != nil {
+	if _, err := l.Seal(ctx, ledger.SealOptions{Anchor: true}); err != nil {
 		return s, err
 	}
 	if s.Shed, err = l.AppendSealerEvent(&event.EventsShed{Timestamp: clock.T.UTC(), Count: s.ShedCount, Reason: "queue full", CriticalCount: 2,
@@ -102,7 +102,7 @@ func BuildSealerLog(root string) (SealerLog, error) {
 	if err := events(l, 5); err != nil {
 		return s, err
 	}
-	if _, err := l.SealAnchored(ctx); err != nil {
+	if _, err := l.Seal(ctx, ledger.SealOptions{Anchor: true}); err != nil {
 		return s, err
 	}
 	if err := events(l, 5); err != nil {

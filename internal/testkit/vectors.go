@@ -463,7 +463,7 @@ func anchoredLog(stuck bool) func(root, name string) (Vector, error) {
 				}
 				if i == 10 {
 					ctr.Stuck = stuck
-					if _, err := l.SealAnchored(context.Background()); err != nil {
+					if _, err := l.Seal(context.Background(), ledger.SealOptions{Anchor: true}); err != nil {
 						return v, err
 					}
 				}
