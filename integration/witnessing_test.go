@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
-	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/witness"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -92,38 +90,7 @@ func TestSealerWitnessed(t *testing.T) {
 		t.Errorf("the sealer's log:\n%s", d.stderr)
 	}
 
-	texts := map[string]uint64{}
-	for _, cp := range checkpointsOf(t, dataDir) {
-		texts[string(cp[:bytes.LastIndex(cp, []byte("\n\n"))+1])] = sizeOf(t, cp)
-	}
-	var witnessed []*event.CheckpointWitnessed
-	err = testkit.Records(dataDir, func(rec chain.Record) bool {
-		if rec.Kind == chain.KindSealerEvent && string(rec.Type) == event.TypeCheckpointWitnessed {
-			ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			witnessed = append(witnessed, ev.(*event.CheckpointWitnessed))
-		}
-		return true
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	by := map[string]int{}
-	for _, e := range witnessed {
-		if size, ok := texts[e.Checkpoint]; !ok || size != e.Size {
-			t.Fatalf("%s: the recorded checkpoint text (size %d) is not a checkpoint of the log", e.Witness, e.Size)
-		}
-		c, err := witness.ParseCosignature(e.Cosignature)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := keys[e.Witness].VerifyCosignature([]byte(e.Checkpoint), c); err != nil {
-			t.Fatalf("%s: %v", e.Witness, err)
-		}
-		by[e.Witness]++
-	}
+	by := checkRecordedCosignatures(t, dataDir, keys)
 	t.Logf("cosignatures recorded: %v", by)
 	if by["w1"] == 0 || by["w2"] == 0 {
 		t.Fatalf("cosignatures recorded: %v\nthe sealer's log:\n%s", by, d.stderr)
@@ -206,24 +173,11 @@ func TestECDSALogWitnessedOnSoftHSM(t *testing.T) {
 	if strings.Contains(d.stderr.String(), "SPLIT VIEW") || strings.Contains(d.stderr.String(), "cannot get a cosignature") {
 		t.Errorf("the sealer's log:\n%s", d.stderr)
 	}
-	texts := map[string]uint64{}
-	for _, cp := range checkpointsOf(t, dataDir) {
-		texts[string(cp[:bytes.LastIndex(cp, []byte("\n\n"))+1])] = sizeOf(t, cp)
-	}
-	witnessed, _ := witnessEvents(t, dataDir)
-	by := map[string]int{}
-	for _, e := range witnessed {
-		if size, ok := texts[e.Checkpoint]; !ok || size != e.Size || !strings.Contains(e.Checkpoint, "ecdsa-p256") {
-			t.Fatalf("%s: the cosigned text (size %d) is not an ECDSA checkpoint record of the log", e.Witness, e.Size)
+	by := checkRecordedCosignatures(t, dataDir, map[string]*witness.Verifier{"w1": ws[0].client.Verifier, "w2": ws[1].client.Verifier})
+	for _, e := range witnessEventsOnly(t, dataDir) {
+		if !strings.Contains(e.Checkpoint, "ecdsa-p256") {
+			t.Fatalf("%s cosigned a checkpoint text that does not name the ECDSA log key:\n%s", e.Witness, e.Checkpoint)
 		}
-		c, err := witness.ParseCosignature(e.Cosignature)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ws[map[string]int{"w1": 0, "w2": 1}[e.Witness]].client.Verifier.VerifyCosignature([]byte(e.Checkpoint), c); err != nil {
-			t.Fatalf("%s: %v", e.Witness, err)
-		}
-		by[e.Witness]++
 	}
 	if by["w1"] == 0 || by["w2"] == 0 {
 		t.Fatalf("cosignatures recorded: %v\n%s", by, d.stderr)
@@ -247,4 +201,44 @@ func TestECDSALogWitnessedOnSoftHSM(t *testing.T) {
 	if code, rep := auditVerify(t, pem, dataDir); code != 0 || rep["verdict"] != "intact" {
 		t.Fatalf("audit-verify: exit %d, %v", code, rep["first_failure"])
 	}
+}
+
+// checkRecordedCosignatures checks every audit.checkpoint_witnessed record
+// of the log in dir: its checkpoint text is the text of a checkpoint record
+// of the log of the size it says, and its cosignature verifies over that
+// text with the key of the witness it names. It returns how many each
+// witness has.
+func checkRecordedCosignatures(t *testing.T, dir string, keys map[string]*witness.Verifier) map[string]int {
+	t.Helper()
+	texts := map[string]uint64{}
+	for _, cp := range checkpointsOf(t, dir) {
+		texts[string(cp[:bytes.LastIndex(cp, []byte("\n\n"))+1])] = sizeOf(t, cp)
+	}
+	by := map[string]int{}
+	for _, e := range witnessEventsOnly(t, dir) {
+		if size, ok := texts[e.Checkpoint]; !ok || size != e.Size {
+			t.Fatalf("%s: the recorded checkpoint text (size %d) is not a checkpoint of the log", e.Witness, e.Size)
+		}
+		c, err := witness.ParseCosignature(e.Cosignature)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := keys[e.Witness]
+		if v == nil {
+			t.Fatalf("a cosignature by unknown witness %q", e.Witness)
+		}
+		if err := v.VerifyCosignature([]byte(e.Checkpoint), c); err != nil {
+			t.Fatalf("%s: %v", e.Witness, err)
+		}
+		by[e.Witness]++
+	}
+	return by
+}
+
+// witnessEventsOnly returns the audit.checkpoint_witnessed records of the
+// log in dir.
+func witnessEventsOnly(t *testing.T, dir string) []*event.CheckpointWitnessed {
+	t.Helper()
+	ws, _ := witnessEvents(t, dir)
+	return ws
 }
