@@ -21,7 +21,8 @@ import (
 	"github.com/audit-sealer/audit-sealer/witness"
 )
 
-// litewitness is a witness started by scripts/witness/start.sh.
+// litewitness is a witness started by scripts/witness/start.sh (or an
+// omniwitness started by scripts/witness/omniwitness.sh).
 type litewitness struct {
 	name     string
 	client   *witness.Client
@@ -35,17 +36,31 @@ type litewitness struct {
 func startWitness(t *testing.T, name, origin, vkey string) *litewitness {
 	t.Helper()
 	requireTool(t, "ssh-agent")
+	return startWitnessScript(t, "start.sh", name, origin, vkey)
+}
+
+// startOmniwitness starts an omniwitness named name with
+// scripts/witness/omniwitness.sh, as startWitness does a litewitness.
+func startOmniwitness(t *testing.T, name, origin, vkey string) *litewitness {
+	t.Helper()
+	return startWitnessScript(t, "omniwitness.sh", name, origin, vkey)
+}
+
+// startWitnessScript starts a witness with scripts/witness/SCRIPT, which
+// prints the WITNESS_* exports, and stops it at cleanup with stop.sh.
+func startWitnessScript(t *testing.T, script, name, origin, vkey string) *litewitness {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "witness")
-	cmd := exec.Command("bash", "../scripts/witness/start.sh", dir, name, "--log", origin, vkey)
+	cmd := exec.Command("bash", "../scripts/witness/"+script, dir, name, "--log", origin, vkey)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 3 && os.Getenv("CI") != "true" {
-		t.Skipf("litewitness could not be installed (go install from the module proxy); skipping:\n%s", stderr.String())
+		t.Skipf("%s could not install the witness (go install from the module proxy); skipping:\n%s", script, stderr.String())
 	}
 	if err != nil {
-		t.Fatalf("start.sh: %v\n%s", err, stderr.String())
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
 	}
 	t.Cleanup(func() { exec.Command("bash", "../scripts/witness/stop.sh", dir).Run() })
 	env := map[string]string{}
@@ -58,7 +73,7 @@ func startWitness(t *testing.T, name, origin, vkey string) *litewitness {
 		t.Fatalf("the witness's verifier key %q: %v", env["WITNESS_VKEY"], err)
 	}
 	if v.Name() != name || env["WITNESS_NAME"] != name || !strings.HasPrefix(env["WITNESS_URL"], "http://127.0.0.1:") {
-		t.Fatalf("start.sh printed %v", env)
+		t.Fatalf("%s printed %v", script, env)
 	}
 	x := &exchangeLog{t: t, name: name}
 	return &litewitness{name: name, stderr: stderr.String(), exchange: x, client: &witness.Client{

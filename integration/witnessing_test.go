@@ -26,6 +26,22 @@ import (
 // audit-verify finds the log intact.
 func TestSealerWitnessed(t *testing.T) {
 	requireTool(t, "ssh-agent")
+	sealerWitnessed(t, startWitness, startWitness)
+}
+
+// TestSealerWitnessedByOmniwitness is TestSealerWitnessed with one of the
+// two witnesses an omniwitness (github.com/transparency-dev/witness, the
+// witness of the transparency.dev witness network), started by
+// scripts/witness/omniwitness.sh: another implementation of C2SP
+// tlog-witness cosigns the sealer's checkpoints, extension lines included.
+func TestSealerWitnessedByOmniwitness(t *testing.T) {
+	requireTool(t, "ssh-agent")
+	sealerWitnessed(t, startWitness, startOmniwitness)
+}
+
+// sealerWitnessed runs TestSealerWitnessed with witnesses w1 and w2
+// started by start1 and start2.
+func sealerWitnessed(t *testing.T, start1, start2 func(t *testing.T, name, origin, vkey string) *litewitness) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	socket := filepath.Join(shortSocketDir(t), "s.sock")
 	d := startDaemon(t, dataDir, socket)
@@ -44,8 +60,8 @@ func TestSealerWitnessed(t *testing.T) {
 	vkey := strings.TrimSpace(string(out))
 
 	ws := []*litewitness{
-		startWitness(t, "witness.test/w1", origin, vkey),
-		startWitness(t, "witness.test/w2", origin, vkey),
+		start1(t, "witness.test/w1", origin, vkey),
+		start2(t, "witness.test/w2", origin, vkey),
 	}
 	keys := map[string]*witness.Verifier{}
 	var conf strings.Builder

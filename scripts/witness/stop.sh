@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops the litewitness and the ssh-agent that scripts/witness/start.sh
-# started for DIR, and waits for them to exit. The witness's key, database
+# started for DIR (or the omniwitness that scripts/witness/omniwitness.sh
+# started), and waits for them to exit. The witness's key, database
 # and binaries stay in DIR: start.sh DIR starts the same witness again, with
 # the same key and what it cosigned.
 #
@@ -45,6 +46,11 @@ stop() {
 
 status=0
 # litewitness stops on SIGINT (it shuts its server down); SIGTERM ends it too.
+if [ -e "$dir/omniwitness.pid" ]; then
+  stop omniwitness "$dir/omniwitness.pid" || status=1
+  echo "stop.sh: key and state kept in $dir" >&2
+  exit $status
+fi
 stop litewitness "$dir/litewitness.pid" || status=1
 stop ssh-agent "$dir/agent.pid" || status=1
 if [ -s "$dir/agent.path" ]; then
