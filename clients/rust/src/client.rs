@@ -2,7 +2,7 @@
 //! thread, replies read in order.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -46,6 +46,25 @@ struct Conn {
     r: BufReader<UnixStream>,
 }
 
+impl Conn {
+    /// Whether the sealer still holds the connection, checked without
+    /// waiting when no reply is due: a read that would block means open, an
+    /// end of stream (or a stray byte) means the connection is over.
+    fn alive(&mut self) -> bool {
+        if !self.r.buffer().is_empty() {
+            return false; // a line that answers no request
+        }
+        let s = self.r.get_mut();
+        if s.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut b = [0u8; 1];
+        let res = s.read(&mut b);
+        let restored = s.set_nonblocking(false).is_ok();
+        restored && matches!(res, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
 struct Pending {
     id: u64,
     /// The connection it was written on broke: its reply will not come.
@@ -86,6 +105,12 @@ impl Client {
     /// Makes sure there is a connection, reconnecting with backoff while
     /// the sealer is down (not when the socket refuses this user).
     fn ensure_conn(&mut self) -> Result<&mut Conn, Error> {
+        if self.pending.is_empty() && !self.conn.as_mut().map_or(false, Conn::alive) {
+            // A connection the sealer closed (it restarted, or closed an
+            // idle connection) is replaced before a request is written
+            // into it, rather than failing that request.
+            self.conn = None;
+        }
         if self.conn.is_none() {
             let deadline = Instant::now() + self.opts.reconnect_timeout;
             let mut attempt = 0;
@@ -128,7 +153,11 @@ impl Client {
         self.line.clear();
         build(&mut self.line, id);
         if self.line.len() > MAX_LINE {
-            return Err(Error::InvalidInput(format!("request line of {} bytes exceeds {} bytes", self.line.len(), MAX_LINE)));
+            return Err(Error::InvalidInput(format!(
+                "request line of {} bytes exceeds {} bytes",
+                self.line.len(),
+                MAX_LINE
+            )));
         }
         let line = std::mem::take(&mut self.line);
         let res = self.ensure_conn().and_then(|c| c.w.write_all(line.as_bytes()).map_err(Error::Io));
@@ -232,7 +261,10 @@ impl Client {
             self.line.clear();
             let n = conn.r.read_line(&mut self.line).map_err(Error::Io)?;
             if n == 0 {
-                return Err(Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "the sealer closed the connection")));
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the sealer closed the connection",
+                )));
             }
             if self.line.trim().is_empty() {
                 continue;
@@ -317,7 +349,9 @@ impl Client {
     pub fn report_dropped(&mut self, count: u64, reason: &str) -> Result<Receipt, Error> {
         let service = self.opts.service.clone();
         let reason = reason.to_string();
-        self.call(|c| c.send_line(|out, id| protocol::report_dropped_line(out, id, service.as_deref(), count, &reason)))?
-            .receipt()
+        self.call(|c| {
+            c.send_line(|out, id| protocol::report_dropped_line(out, id, service.as_deref(), count, &reason))
+        })?
+        .receipt()
     }
 }

@@ -81,6 +81,16 @@ enum Inflight {
     Report { reason: usize, count: u64 },
 }
 
+/// A request line the writer is about to write.
+enum Line {
+    Emit { id: u64, durable: bool, data: Arc<str> },
+    Flush { id: u64 },
+    Report { id: u64, reason: usize, count: u64 },
+}
+
+/// A slot to fill once the state's lock is released.
+type Resolve<T> = Option<(Arc<Slot<T>>, Result<T, Error>)>;
+
 struct State {
     queue: VecDeque<Item>,
     inflight: VecDeque<(u64, Inflight)>,
@@ -201,7 +211,11 @@ impl Emitter {
         let mut data = String::with_capacity(512);
         event.write_json(&mut data);
         if data.len() > MAX_EVENT_BYTES {
-            return Err(Error::InvalidInput(format!("event of {} bytes exceeds {} bytes", data.len(), MAX_EVENT_BYTES)));
+            return Err(Error::InvalidInput(format!(
+                "event of {} bytes exceeds {} bytes",
+                data.len(),
+                MAX_EVENT_BYTES
+            )));
         }
         Ok(Arc::from(data))
     }
@@ -349,7 +363,8 @@ impl Shared {
         let is_event = !matches!(it.kind, Kind::Flush(_));
         if is_event {
             if may_drop
-                && (st.buffered >= self.opts.buffer_events || st.buffered_bytes + it.data.len() > self.opts.buffer_bytes)
+                && (st.buffered >= self.opts.buffer_events
+                    || st.buffered_bytes + it.data.len() > self.opts.buffer_bytes)
             {
                 st.drops[BUFFER_FULL] += 1;
                 st.stats.dropped += 1;
@@ -390,6 +405,18 @@ impl Shared {
         f(&format!("audit-sealer-client: {}", msg));
     }
 
+    /// Whether the writer has something to do: items to write, a drop
+    /// count to report, a broken connection or a stop to act on, or
+    /// close's last check to make.
+    fn writer_has_work(st: &State) -> bool {
+        !st.queue.is_empty() || st.broken || st.stop || (st.closing && st.inflight.is_empty()) || Shared::report_due(st)
+    }
+
+    /// Whether a drop count is waiting to be reported on this connection.
+    fn report_due(st: &State) -> bool {
+        !st.report_failed && (0..2).any(|r| st.drops[r] > 0 && !st.reporting[r])
+    }
+
     /// Whether close was called and nothing is left to do.
     fn idle_at_close(st: &State) -> bool {
         st.closing && st.queue.is_empty() && st.drops == [0, 0]
@@ -419,7 +446,13 @@ impl Shared {
                     };
                     self.warn(
                         "dial",
-                        format!("cannot connect to the sealer at {} ({} events buffered, {} dropped): {}", self.path.display(), n, d, e),
+                        format!(
+                            "cannot connect to the sealer at {} ({} events buffered, {} dropped): {}",
+                            self.path.display(),
+                            n,
+                            d,
+                            e
+                        ),
                     );
                     if !self.sleep(backoff(self.opts.backoff_min, self.opts.backoff_max, attempt)) {
                         break;
@@ -456,7 +489,8 @@ impl Shared {
             connected_before = true;
             let started = Instant::now();
             let s = Arc::clone(self);
-            let reader = thread::Builder::new().name("audit-sealer-reader".into()).spawn(move || s.read_loop(reader_stream));
+            let reader =
+                thread::Builder::new().name("audit-sealer-reader".into()).spawn(move || s.read_loop(reader_stream));
             let done = match reader {
                 Ok(_) => self.serve(&stream),
                 Err(_) => false,
@@ -534,7 +568,7 @@ impl Shared {
         let mut next_id = 0u64;
         let service = self.opts.service.as_deref();
         let mut line = String::with_capacity(1024);
-        let mut batch: Vec<(u64, u8, usize, u64, Arc<str>)> = Vec::with_capacity(MAX_BATCH + 2);
+        let mut batch: Vec<Line> = Vec::with_capacity(MAX_BATCH + 2);
         loop {
             batch.clear();
             let mut critical = false;
@@ -552,7 +586,7 @@ impl Shared {
                             next_id += 1;
                             let count = st.drops[r];
                             st.inflight.push_back((next_id, Inflight::Report { reason: r, count }));
-                            batch.push((next_id, 2, r, count, Arc::from("")));
+                            batch.push(Line::Report { id: next_id, reason: r, count });
                         }
                     }
                 }
@@ -564,21 +598,21 @@ impl Shared {
                     next_id += 1;
                     match it.kind {
                         Kind::Flush(_) => {
-                            batch.push((next_id, 1, 0, 0, Arc::from("")));
+                            batch.push(Line::Flush { id: next_id });
                             st.inflight.push_back((next_id, Inflight::Flush(Some(it))));
                         }
                         Kind::Emit { critical: c } => {
-                            batch.push((next_id, 0, 0, 0, Arc::clone(&it.data)));
+                            batch.push(Line::Emit { id: next_id, durable: false, data: Arc::clone(&it.data) });
                             st.inflight.push_back((next_id, Inflight::Event(it)));
                             if c {
                                 critical = true;
                                 next_id += 1;
-                                batch.push((next_id, 1, 0, 0, Arc::from("")));
+                                batch.push(Line::Flush { id: next_id });
                                 st.inflight.push_back((next_id, Inflight::Flush(None)));
                             }
                         }
                         Kind::Durable(_) => {
-                            batch.push((next_id, 3, 0, 0, Arc::clone(&it.data)));
+                            batch.push(Line::Emit { id: next_id, durable: true, data: Arc::clone(&it.data) });
                             st.inflight.push_back((next_id, Inflight::Event(it)));
                         }
                     }
@@ -594,12 +628,7 @@ impl Shared {
                         return true;
                     }
                     let mut st = lock(&self.state);
-                    while st.queue.is_empty()
-                        && !st.broken
-                        && !st.stop
-                        && !(st.closing && st.inflight.is_empty())
-                        && !(!st.report_failed && (0..2).any(|r| st.drops[r] > 0 && !st.reporting[r]))
-                    {
+                    while !Shared::writer_has_work(&st) {
                         st = self.work.wait(st).unwrap_or_else(|e| e.into_inner());
                     }
                     continue;
@@ -607,15 +636,17 @@ impl Shared {
             }
             let mut events = 0u64;
             let mut res = Ok(());
-            for (id, kind, reason, count, data) in &batch {
+            for l in &batch {
                 line.clear();
-                match kind {
-                    0 | 3 => {
-                        protocol::emit_line(&mut line, *id, service, *kind == 3, data);
+                match l {
+                    Line::Emit { id, durable, data } => {
+                        protocol::emit_line(&mut line, *id, service, *durable, data);
                         events += 1;
                     }
-                    1 => protocol::op_line(&mut line, "flush", *id),
-                    _ => protocol::report_dropped_line(&mut line, *id, service, *count, REASONS[*reason]),
+                    Line::Flush { id } => protocol::op_line(&mut line, "flush", *id),
+                    Line::Report { id, reason, count } => {
+                        protocol::report_dropped_line(&mut line, *id, service, *count, REASONS[*reason])
+                    }
                 }
                 res = w.write_all(line.as_bytes());
                 if res.is_err() {
@@ -687,8 +718,8 @@ impl Shared {
 
     fn handle_reply(&self, reply: Reply) -> Result<(), String> {
         let mut warn: Option<(&str, String)> = None;
-        let mut resolve_receipt: Option<(Arc<Slot<Receipt>>, Result<Receipt, Error>)> = None;
-        let mut resolve_flush: Option<(Arc<Slot<u64>>, Result<u64, Error>)> = None;
+        let mut resolve_receipt: Resolve<Receipt> = None;
+        let mut resolve_flush: Resolve<u64> = None;
         let wake;
         {
             let mut st = lock(&self.state);
@@ -760,7 +791,12 @@ impl Shared {
                         st.report_failed = true;
                         warn = Some((
                             "report",
-                            format!("cannot report {} dropped events ({}): {}", count, REASONS[reason], reply.check().unwrap_err()),
+                            format!(
+                                "cannot report {} dropped events ({}): {}",
+                                count,
+                                REASONS[reason],
+                                reply.check().unwrap_err()
+                            ),
                         ));
                     }
                 }

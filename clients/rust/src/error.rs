@@ -112,7 +112,7 @@ pub struct SealerError {
 #[derive(Debug)]
 pub enum Error {
     /// The sealer refused the request (an error reply).
-    Sealer(SealerError),
+    Sealer(Box<SealerError>),
     /// No connection could be made to the socket at `path`. The
     /// `io::Error` says why: `PermissionDenied` when the socket's mode or
     /// group refuses this user (permanent until the policy or groups
@@ -164,7 +164,9 @@ impl Error {
             Error::Sealer(e) => e.code.is_retryable(),
             Error::Connect { source, .. } => source.kind() != io::ErrorKind::PermissionDenied,
             Error::ConnectionLost(_) | Error::TimedOut | Error::Io(_) => true,
-            Error::Dropped | Error::Closed | Error::Protocol(_) | Error::InvalidInput(_) | Error::Incomplete { .. } => false,
+            Error::Dropped | Error::Closed | Error::Protocol(_) | Error::InvalidInput(_) | Error::Incomplete { .. } => {
+                false
+            }
         }
     }
 
@@ -179,7 +181,7 @@ impl Error {
     /// The sealer's error reply, if this is one.
     pub fn sealer_error(&self) -> Option<&SealerError> {
         match self {
-            Error::Sealer(e) => Some(e),
+            Error::Sealer(e) => Some(e.as_ref()),
             _ => None,
         }
     }
@@ -254,14 +256,14 @@ mod tests {
         ] {
             let c = ErrorCode::from_wire(code);
             assert_eq!(c.as_str(), code);
-            let e = Error::Sealer(SealerError {
+            let e = Error::Sealer(Box::new(SealerError {
                 code: c,
                 message: String::new(),
                 field: None,
                 rule: None,
                 reason: None,
                 receipt: None,
-            });
+            }));
             assert_eq!(e.is_retryable(), retry, "{}", code);
         }
         let denied = Error::Connect { path: "/s".into(), source: io::Error::from(io::ErrorKind::PermissionDenied) };

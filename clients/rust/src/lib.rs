@@ -42,6 +42,7 @@ mod client;
 mod emitter;
 mod error;
 mod event;
+#[rustfmt::skip]
 pub mod events;
 pub mod json;
 mod options;

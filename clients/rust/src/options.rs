@@ -91,7 +91,7 @@ pub(crate) fn backoff(min: Duration, max: Duration, n: u32) -> Duration {
 fn random() -> u64 {
     use std::cell::Cell;
     thread_local! {
-        static STATE: Cell<u64> = Cell::new(0);
+        static STATE: Cell<u64> = const { Cell::new(0) };
     }
     STATE.with(|s| {
         let mut x = s.get();

@@ -92,7 +92,7 @@ impl Reply {
     /// The error as an [`Error`], or `Ok(())`.
     pub fn check(&self) -> Result<(), Error> {
         match &self.error {
-            Some(e) => Err(Error::Sealer(e.clone())),
+            Some(e) => Err(Error::Sealer(Box::new(e.clone()))),
             None => Ok(()),
         }
     }
@@ -210,13 +210,19 @@ mod tests {
         let r = Reply::parse(r#"{"id":"7","ok":false,"error":{"code":"invalid_event","message":"m","field":"actor.user_id","rule":"too_long"}}"#).unwrap();
         let e = r.receipt().unwrap_err();
         let se = e.sealer_error().unwrap();
-        assert_eq!((se.code.clone(), se.field.as_deref(), se.rule.as_deref()), (ErrorCode::InvalidEvent, Some("actor.user_id"), Some("too_long")));
+        assert_eq!(
+            (se.code.clone(), se.field.as_deref(), se.rule.as_deref()),
+            (ErrorCode::InvalidEvent, Some("actor.user_id"), Some("too_long"))
+        );
         assert!(!e.is_retryable());
         let r = Reply::parse(r#"{"id":"9","ok":false,"seq":1240,"audit_id":"a-1240","durable":true,"error":{"code":"not_sealed","message":"m"}}"#).unwrap();
         let e = r.receipt().unwrap_err();
         assert_eq!(e.sealer_error().unwrap().receipt.as_ref().unwrap().seq, 1240);
         assert!(Reply::parse(r#"{"id":"1"}"#).is_err());
-        assert_eq!(Reply::parse(r#"{"id":"f","ok":true,"checkpoint_size":1300}"#).unwrap().checkpoint_size().unwrap(), 1300);
+        assert_eq!(
+            Reply::parse(r#"{"id":"f","ok":true,"checkpoint_size":1300}"#).unwrap().checkpoint_size().unwrap(),
+            1300
+        );
     }
 
     #[test]
