@@ -256,8 +256,13 @@ impl Client {
             Some(c) => c,
             None => return Err(Error::ConnectionLost("not connected".into())),
         };
-        conn.w.flush().map_err(Error::Io)?;
+        // Requests are written out only when a reply must be waited for:
+        // while replies are already buffered, new requests accumulate and
+        // go out together (fewer, larger writes for both sides).
         loop {
+            if !conn.r.buffer().contains(&b'\n') {
+                conn.w.flush().map_err(Error::Io)?;
+            }
             self.line.clear();
             let n = conn.r.read_line(&mut self.line).map_err(Error::Io)?;
             if n == 0 {
