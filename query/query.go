@@ -130,8 +130,11 @@ type Match struct {
 	Critical bool            `json:"critical"`
 	Event    json.RawMessage `json:"event"`
 	// Proof, when asked for (audit-sealer query --proofs), is the record's
-	// inclusion bundle under the log's last checkpoint: audit-verify proof
-	// checks it, and that the fields above are the proven record's.
+	// inclusion bundle (verify.ProveRecords): under the checkpoint cosigned
+	// by witnesses that covers it, with their cosignature lines, when the
+	// log holds one, else under the log's last checkpoint. audit-verify
+	// proof checks it (with --witness, the cosignatures too), and that the
+	// fields above are the proven record's.
 	Proof *chain.InclusionBundle `json:"proof,omitempty"`
 }
 

@@ -280,6 +280,13 @@ func (v *run) sealerNote(ke keyEvent) {
 		}
 		add("storage_recovered", 0, "writing the log failed at %s (%s); the sealer refused events until it could write again, and cut %d bytes never made durable",
 			ev.FailedAt.UTC().Format(time.RFC3339), ev.Error, cut)
+	case *event.WitnessAlarm:
+		known := ""
+		if ev.KnownSize != nil {
+			known = fmt.Sprintf(", the witness named size %d", *ev.KnownSize)
+		}
+		add("witness_alarm", 0, "split view: witness %q refused the checkpoint of size %d (submitted from size %d%s) as inconsistent with one it cosigned: %s",
+			ev.Witness, ev.Size, ev.OldSize, known, ev.Answer)
 	case *event.AnchorState:
 		if ev.Status == event.AnchorDisabled {
 			e.anchoringOff = true

@@ -33,6 +33,15 @@ const (
 	ReasonEvidenceMismatch   Reason = "evidence_mismatch" // TPM evidence for another index, or older than the log
 	ReasonRetiredKey         Reason = "retired_key"       // a checkpoint is signed by a key after it endorsed its successor
 	ReasonPruneTooEarly      Reason = "prune_too_early"   // a retention prune deleted records younger than its retention period
+	// ReasonInconsistentWithWitness: with a witness policy, a checkpoint
+	// that a listed witness cosigned disagrees with the log (another root
+	// at its size; for a cosignature the log records, a size beyond its
+	// end), or the log records the sealer's split-view alarm about a
+	// listed witness (FORMAT.md §5.6).
+	ReasonInconsistentWithWitness Reason = "inconsistent_with_witness"
+	// ReasonUnwitnessed: with a witness policy, fewer listed witnesses
+	// than the quorum cosigned a checkpoint of the log, fresh enough.
+	ReasonUnwitnessed Reason = "unwitnessed"
 	// ReasonUnknownAK: TPM evidence by an attestation key that is not the
 	// one the log's last TPM identity names (or the log records none),
 	// the one the auditor pinned, or the one a credential challenge bound
@@ -162,7 +171,11 @@ type Report struct {
 	Evidence *EvidenceSummary `json:"tpm_evidence,omitempty"`
 	// TrustedCheckpoint reports on the checkpoint the auditor supplied.
 	TrustedCheckpoint *TrustedResult `json:"trusted_checkpoint,omitempty"`
-	FirstFailure      *Failure       `json:"first_failure"`
+	// Witnessing reports on the witness policy, when one was given: which
+	// listed witnesses cosigned which size when, and the witnessed size
+	// against the log's.
+	Witnessing   *WitnessReport `json:"witnessing,omitempty"`
+	FirstFailure *Failure       `json:"first_failure"`
 	// Exceptions are what an auditor must look at in an intact log: each
 	// recorded by the sealer in an authenticated record (a recovered
 	// crash, an operator's override, records cut at start, an interrupted
@@ -362,7 +375,8 @@ type TrustedResult struct {
 // rollback_override, anchor_reset, tail_discarded, interrupted_prune,
 // unendorsed_key, tpm_identity_changed, unclean_stop, torn_tail_cut,
 // events_shed, client_dropped, storage_recovered, retention_pruned,
-// dev_mode, anchoring_disabled, unanchored_stretch; FORMAT.md §7), Seq
+// dev_mode, anchoring_disabled, unanchored_stretch, witness_alarm;
+// FORMAT.md §7), Seq
 // the record that says so and Time its time.
 type Exception struct {
 	Code    string    `json:"code"`

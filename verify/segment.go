@@ -276,6 +276,10 @@ type follower struct {
 	// was not checked (Options.AllSignatures unset), or nil. Its signature
 	// covers every earlier checkpoint; finish checks it.
 	unchecked *uncheckedCP
+	// recent are the roots of the segment's last checkpoints, with a
+	// witness policy: an audit.checkpoint_witnessed record is compared
+	// with the checkpoint it names at once (witnessing.go).
+	recent recentRoots
 }
 
 // uncheckedCP is a checkpoint opened without checking its signature.
@@ -331,6 +335,9 @@ func (f *follower) follow(b *batch) bool {
 // segment's last unchecked checkpoint, which vouches for every checkpoint
 // before it; a failure there comes first.
 func (f *follower) finish() *segResult {
+	if f.v.wit != nil {
+		f.res.recentRoots = f.recent.all()
+	}
 	if u := f.unchecked; u != nil {
 		f.unchecked = nil
 		if _, err := chain.OpenCheckpoint(u.cp.Note, signer.Verifiers{u.cp.Key}); err != nil {
@@ -501,6 +508,9 @@ func (f *follower) record(p *prepared) bool {
 		res.keyEvents = append(res.keyEvents, ke)
 		res.lastCPSeq = rec.Seq
 		f.runKey, f.runKnown = text.RunKey, true
+		if v.wit != nil {
+			f.recent.add(text.Size, text.Root)
+		}
 	case chain.KindCommit:
 		c := commitInfo{rec: *rec, segment: info.Name, offset: off, runKey: f.runKey, inherit: !f.runKnown}
 		c.rec.Signature = bytes.Clone(rec.Signature)
@@ -546,8 +556,19 @@ func (f *follower) sealerEvent(p *prepared, typ string) bool {
 		return false
 	}
 	switch typ {
+	case event.TypeCheckpointWitnessed:
+		if f.v.wit == nil {
+			return true // read only to enforce a witness policy
+		}
+		ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()})
+		if err != nil {
+			return fail(err)
+		}
+		f.witnessedEvent(p, ev.(*event.CheckpointWitnessed))
+		return true
 	case event.TypeRetentionPruned, event.TypeAnchorState, event.TypeTailDiscarded, event.TypeTPMIdentity,
-		event.TypeSealerStarted, event.TypeSealerStopped, event.TypeEventsShed, event.TypeClientDropped, event.TypeStorageRecovered:
+		event.TypeSealerStarted, event.TypeSealerStopped, event.TypeEventsShed, event.TypeClientDropped, event.TypeStorageRecovered,
+		event.TypeWitnessAlarm:
 		ev, err := event.Decode(rec.Event, event.DecodeOptions{AllowSealerEvents: true, Now: rec.Time()})
 		if err != nil {
 			return fail(err)

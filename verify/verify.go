@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/evidence"
 	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/storage"
+	"github.com/audit-sealer/audit-sealer/witness"
 )
 
 // Options configure Dir. Keys is required.
@@ -53,6 +55,11 @@ type Options struct {
 	// TPM identity the log last recorded, and the evidence, must name it
 	// (unknown_ak).
 	AKName []byte
+	// Witness, if set, is the witness policy (FORMAT.md §5.6, §7): the
+	// checkpoints that listed witnesses cosigned must agree with the log
+	// (inconsistent_with_witness), and the quorum of them must have
+	// cosigned one, fresh (unwitnessed).
+	Witness *WitnessPolicy
 	// EKChallenge, if set, is the credential challenge the evidence
 	// answers: the evidence's AK must be the one the challenge names, its
 	// nonce the challenge's credential, and the challenge's endorsement
@@ -86,6 +93,9 @@ type probe struct {
 	size uint64
 	root chain.Hash
 	from string // "trusted" or storage.CheckpointFile
+	// cosigned are the valid cosignatures of listed witnesses that the
+	// note carries (with a witness policy).
+	cosigned []cosigned
 }
 
 // Dir verifies the log in dir: every frame's checksum, every record's
@@ -129,13 +139,14 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 	// checked at the end, with every key the log introduced.
 	var probes []probe
 	var trustedCP *chain.Checkpoint
+	wit := newWitnessState(opts.Witness)
 	if opts.Trusted != nil {
 		text, _, _, err := chain.PeekCheckpoint(opts.Trusted)
 		if err != nil {
 			return nil, fmt.Errorf("%w: the trusted checkpoint: %v", ErrCannotCheck, err)
 		}
 		trustedCP = &text
-		probes = append(probes, probe{size: text.Size, root: text.Root, from: "trusted"})
+		probes = append(probes, probe{size: text.Size, root: text.Root, from: "trusted", cosigned: wit.fileCosigned(opts.Trusted, &text, "trusted")})
 		rep.TrustedCheckpoint = &TrustedResult{Size: text.Size}
 	}
 	fileNote, fileFailure := readCheckpointFile(dir, rep)
@@ -146,11 +157,15 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 			fileFailure = &Failure{Reason: ReasonMalformed, Segment: storage.CheckpointFile, Offset: -1, Detail: err.Error()}
 		} else {
 			fileCP = &text
-			probes = append(probes, probe{size: text.Size, root: text.Root, from: storage.CheckpointFile})
+			probes = append(probes, probe{size: text.Size, root: text.Root, from: storage.CheckpointFile,
+				cosigned: wit.fileCosigned(fileNote, &text, storage.CheckpointFile)})
 		}
 	}
 
-	v := &run{dir: dir, segs: segs, opts: opts, probes: probes, trusted: append(signer.Verifiers(nil), opts.Keys...), ev: newEvidence(opts)}
+	v := &run{dir: dir, segs: segs, opts: opts, probes: probes, trusted: append(signer.Verifiers(nil), opts.Keys...), ev: newEvidence(opts), wit: wit}
+	if n, err := witness.ParseSignedNote(fileNote); fileNote != nil && err == nil && len(n.Lines) > 1 {
+		v.fileCosigned = true
+	}
 	for _, s := range segs {
 		v.total += s.Size
 	}
@@ -177,6 +192,12 @@ func checkDir(ctx context.Context, dir string, opts Options) (*Report, error) {
 	followed := fail == nil
 	if fail == nil {
 		fail = v.finish(rep, trustedCP, fileCP, fileFailure)
+		if v.finishErr != nil {
+			return nil, v.finishErr
+		}
+	}
+	if v.wit != nil && rep.Witnessing == nil {
+		v.fillWitnessing(rep, false)
 	}
 	v.fillEvidence(rep, followed)
 	rep.FirstFailure = fail
@@ -281,6 +302,13 @@ type run struct {
 	// started is the latest audit.sealer_started record so far: the key
 	// it names identifies the signer of a checkpoint no key given opens.
 	started *keyEvent
+	// wit is the witness policy's state (nil without one).
+	wit *witnessState
+	// finishErr stops the verification in finish: it could not check.
+	finishErr error
+	// fileCosigned: the checkpoint file carries lines after the log's
+	// signature line (the cosignatures of witnesses, FORMAT.md §5.6).
+	fileCosigned bool
 }
 
 type pendingKey struct {
@@ -480,6 +508,12 @@ func (v *run) join(i int, res *segResult) *Failure {
 	if f := v.followKeys(res); f != nil {
 		return f
 	}
+	if v.wit != nil {
+		v.wit.joinedSegment(res)
+		for _, w := range res.witnessWarnings {
+			v.wit.warn("%s", w)
+		}
+	}
 	if c := res.lastCommit; c != nil {
 		lc := *c
 		if lc.inherit {
@@ -535,6 +569,12 @@ func (v *run) followKeys(res *segResult) *Failure {
 			continue
 		case sealerNote:
 			v.sealerNote(ke)
+			if _, ok := ke.sealer.(*event.WitnessAlarm); ok && v.wit != nil {
+				v.witnessAlarm(ke)
+			}
+			continue
+		case witnessedCP:
+			v.followWitnessed(ke)
 			continue
 		case keySigned:
 			if !v.trusted.Contains(ke.cp.Key) {
@@ -663,6 +703,8 @@ type keyEvent struct {
 	discarded   *event.TailDiscarded   // tailDiscarded
 	identity    *event.TPMIdentity     // tpmIdentity
 	sealer      event.Event            // sealerStarted, sealerNote: the event
+	witnessed   *witnessedRecord       // witnessedCP
+	witnessName string                 // witnessedCP: the sealer's name of the witness
 }
 
 type keyEventKind int
@@ -676,7 +718,8 @@ const (
 	tailDiscarded
 	tpmIdentity
 	sealerStarted
-	sealerNote // a sealer event only the evidence report reads
+	sealerNote  // a sealer event only the evidence report reads
+	witnessedCP // an audit.checkpoint_witnessed whose cosignature a listed witness made
 )
 
 // followAnchor checks an anchored checkpoint's counter against the one
@@ -902,15 +945,38 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 			if p.from == storage.CheckpointFile {
 				reason = ReasonCheckpointMismatch
 			}
-			return &Failure{Reason: reason, Segment: p.from, Offset: -1,
-				Detail: fmt.Sprintf("the %s checkpoint of size %d does not match this log", p.from, p.size)}
+			detail := fmt.Sprintf("the %s checkpoint of size %d does not match this log", p.from, p.size)
+			if len(p.cosigned) > 0 {
+				// Witnesses the auditor trusts cosigned it: they saw
+				// another history of this log.
+				reason = ReasonInconsistentWithWitness
+				names := make([]string, len(p.cosigned))
+				for i, c := range p.cosigned {
+					names[i] = v.opts.Witness.Policy.Witnesses()[c.witness].Name()
+				}
+				detail += fmt.Sprintf(", and witnesses you listed cosigned it (%s): they saw another history of this log", strings.Join(names, ", "))
+			}
+			return &Failure{Reason: reason, Segment: p.from, Offset: -1, Detail: detail}
 		}
 		if p.from == "trusted" {
 			rep.TrustedCheckpoint.Consistent = true
 		}
+		for _, c := range p.cosigned {
+			v.wit.agree(c)
+		}
 	}
 	if fileFailure != nil {
 		return fileFailure
+	}
+	if v.wit != nil {
+		f, err := v.checkWitnessed()
+		if err != nil {
+			v.finishErr = err
+			return nil
+		}
+		if f != nil {
+			return f
+		}
 	}
 	if f := v.checkPrunes(rep); f != nil {
 		return f
@@ -923,7 +989,9 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 		return &Failure{Reason: ReasonRolledBack, Segment: v.segs[len(v.segs)-1].Name, Offset: -1,
 			Detail: fmt.Sprintf("the log's last anchor is %s, below the minimum counter %d you gave: this log is older than one that was anchored", last, *m)}
 	}
-	if fileCP != nil && v.lastCP != nil && fileCP.Size < v.lastCP.Size {
+	if fileCP != nil && v.lastCP != nil && fileCP.Size < v.lastCP.Size && !v.fileCosigned {
+		// (A sealer with witnesses keeps there the latest checkpoint they
+		// cosigned, with their cosignature lines: older by design.)
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s holds an older checkpoint (size %d) than the log (size %d)", storage.CheckpointFile, fileCP.Size, v.lastCP.Size))
 	}
 	id := v.lastIdentity()
@@ -940,6 +1008,9 @@ func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure
 		if f := v.checkEvidence(e, id, rep.Evidence); f != nil {
 			return f
 		}
+	}
+	if f := v.fillWitnessing(rep, true); f != nil {
+		return f
 	}
 	last := v.segs[len(v.segs)-1].Name
 	if v.authEnd < size {
@@ -1003,6 +1074,10 @@ type segResult struct {
 	// whose run key join knows.
 	lastCommit      *commitInfo
 	deferredCommits []commitInfo
+	// With a witness policy: the roots of the segment's last checkpoints,
+	// and what its audit.checkpoint_witnessed records gave to warn about.
+	recentRoots     []sizeRoot
+	witnessWarnings []string
 
 	failure *Failure
 	ioErr   error

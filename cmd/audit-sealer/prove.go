@@ -17,9 +17,13 @@ func proveCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prove --data-dir DIR (--seq N | --from-size A) [--out FILE]",
 		Short: "Export one record with its inclusion proof, or a consistency proof from an earlier checkpoint",
-		Long: `prove --seq N writes record N with its inclusion proof and the last signed
+		Long: `prove --seq N writes record N with its inclusion proof and a signed
 checkpoint, so that one record can be disclosed and checked with only the
-public key (audit-verify proof). prove --from-size A writes the proof that
+public key (audit-verify proof): the checkpoint cosigned by witnesses that
+covers the record, with their cosignature lines, when the log holds one
+(the checkpoint file, the audit.checkpoint_witnessed records of the last two
+segments), so that audit-verify proof --witness checks that the witnesses
+saw it; else the last checkpoint. prove --from-size A writes the proof that
 the log's current tree extends the tree of size A, for an auditor who kept
 that checkpoint (audit-verify consistency).`,
 		Args: cobra.NoArgs,

@@ -88,8 +88,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var minCounter int64
 	var evidenceFile, nonceHex, akNameHex, challengeFile, secretHex, ekCAFile, format string
 	var anchorInterval time.Duration
+	var wf witnessFlags
 	root := &cobra.Command{
-		Use:   "audit-verify --key FILE [--key FILE...] [--checkpoint FILE] [--format text|json|html] DATA_DIR",
+		Use:   "audit-verify --key FILE [--key FILE...] [--checkpoint FILE] [--witness VKEY... [--witness-quorum K]] [--format text|json|html] DATA_DIR",
 		Short: "Check an audit-sealer log offline with only the public key",
 		Long: `audit-verify checks every byte of an audit-sealer data directory: framing,
 record hashes, the hash chain, sequence numbers across segments, event schemas,
@@ -106,6 +107,14 @@ certify): it must be by the attestation key the log's TPM identity names
 (unknown_ak otherwise), which --ak-name pins; with --challenge (see
 audit-verify tpm challenge) it must also prove that key lives in the TPM
 whose EK certificate chains to a CA of --ek-ca.
+
+--witness takes a witness you trust (its cosignature/v1 verifier key, as
+litewitness prints it; repeat it, or give @FILE of keys one per line):
+every checkpoint a listed witness cosigned (in the log's
+audit.checkpoint_witnessed records, the checkpoint file, --checkpoint) must
+agree with the log (inconsistent_with_witness), and --witness-quorum of
+them (default all) must have cosigned a checkpoint of the log at most
+--witness-max-age (default 1h) before its last checkpoint (unwitnessed).
 
 --format json (or --json) prints the evidence report as one JSON document,
 --format html as one self-contained page to attach to an audit: the
@@ -135,6 +144,9 @@ input).`,
 				return err
 			}
 			opts := verify.Options{Keys: t.keys, Workers: workers, RequireHardware: requireHardware, AllSignatures: allSignatures, AnchorInterval: anchorInterval}
+			if opts.Witness, err = wf.policy(cmd); err != nil {
+				return err
+			}
 			if akNameHex != "" {
 				if opts.AKName, err = parseAKName(akNameHex); err != nil {
 					return fmt.Errorf("--ak-name: %w", err)
@@ -203,6 +215,9 @@ input).`,
 			if minCounter >= 0 {
 				in.MinCounter = &minCounter
 			}
+			if opts.Witness != nil {
+				in.Witnesses, in.WitnessQuorum, in.WitnessMaxAge = wf.keys, opts.Witness.Policy.Quorum(), wf.maxAge.String()
+			}
 			if err := writeReport(stdout, format, newEvidenceReport(rep, in, opts.Trusted, verifiedAt)); err != nil {
 				return err
 			}
@@ -226,6 +241,7 @@ input).`,
 	root.Flags().StringVar(&ekCAFile, "ek-ca", "", "with --challenge: PEM certificates of the CAs you trust for EK certificates (roots are trusted, others only link to them)")
 	root.Flags().Int64Var(&minCounter, "min-counter", -1, "a TPM counter value the log is known to have reached; a lower last anchor fails (rolled_back)")
 	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
+	wf.add(root, true)
 	root.Flags().BoolVar(&allSignatures, "all-signatures", false, "check every checkpoint's signature; by default each segment's last checkpoint, key endorsements and checkpoints by introduced keys are checked, and their signatures cover every earlier checkpoint (FORMAT.md §7)")
 	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout), newTPMCommand(stdout, stderr))
 	buildinfo.AddVersion(root, buildinfo.Hardware{}) // software verification only: no PKCS#11, no TPM
@@ -233,12 +249,23 @@ input).`,
 }
 
 func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "proof --key FILE [--json] BUNDLE",
+	var wf witnessFlags
+	cmd := &cobra.Command{
+		Use:   "proof --key FILE [--witness VKEY... [--witness-quorum K]] [--json] BUNDLE",
 		Short: "Check a single-record disclosure bundle (from audit-sealer prove), or one result line of audit-sealer query --proofs",
-		Args:  cobra.ExactArgs(1),
+		Long: `proof checks a bundle's checkpoint signature (following its key
+endorsements from the keys you trust), the record and its inclusion proof.
+With --witness, the bundle's checkpoint must also carry cosignatures by
+--witness-quorum (default all) of the witnesses listed, none dated in the
+future (unwitnessed, exit 1, otherwise): the witnesses saw the tree that
+holds the record.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := c.trust()
+			if err != nil {
+				return err
+			}
+			pol, err := wf.policy(cmd)
 			if err != nil {
 				return err
 			}
@@ -265,10 +292,29 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 				}
 				return exitCode(exitFailed)
 			}
+			var witnessed *verify.WitnessedCheckpoint
+			if pol != nil {
+				witnessed, err = pol.CheckCheckpoint(bundle.Checkpoint)
+				if errors.Is(err, verify.ErrUnwitnessed) {
+					if c.json {
+						json.NewEncoder(stdout).Encode(map[string]any{"verdict": "unwitnessed", "reason": verify.ReasonUnwitnessed, "error": err.Error()})
+					} else {
+						fmt.Fprintf(stdout, "audit-verify: proof UNWITNESSED: the proof holds, but %v\n", err)
+					}
+					return exitCode(exitFailed)
+				}
+				if err != nil {
+					return err
+				}
+			}
 			r := d.Record
 			out := map[string]any{
 				"verdict": "valid", "seq": r.Seq, "kind": r.Kind.String(), "time": r.Time(),
 				"checkpoint": summaryOf(d.Checkpoint),
+			}
+			if witnessed != nil {
+				out["witnesses"] = witnessed.Cosigners
+				out["witness_quorum"] = pol.Policy.Quorum()
 			}
 			if r.Kind == chain.KindEvent || r.Kind == chain.KindSealerEvent {
 				out["service"], out["audit_id"], out["type"] = string(r.Service), string(r.AuditID), string(r.Type)
@@ -290,9 +336,18 @@ func newProofCommand(c *common, stdout io.Writer) *cobra.Command {
 			if result != nil {
 				fmt.Fprintln(stdout, "every field of the query result line is the proven record's")
 			}
+			if witnessed != nil {
+				fmt.Fprintf(stdout, "witnessed: the checkpoint of size %d is cosigned by %d of the witnesses you listed (quorum %d):\n",
+					witnessed.Size, len(witnessed.Cosigners), pol.Policy.Quorum())
+				for _, w := range witnessed.Cosigners {
+					fmt.Fprintf(stdout, "  %s at %s, %s after the record\n", w.Witness, w.CosignedAt.Format(time.RFC3339), w.CosignedAt.Sub(r.Time()).Round(time.Second))
+				}
+			}
 			return nil
 		},
 	}
+	wf.add(cmd, false)
+	return cmd
 }
 
 func newConsistencyCommand(c *common, stdout io.Writer) *cobra.Command {
@@ -408,6 +463,7 @@ func printReport(w io.Writer, er *evidenceReport) {
 	if t := rep.TrustedCheckpoint; t != nil && t.Consistent {
 		fmt.Fprintf(w, "consistent with your checkpoint of size %d\n", t.Size)
 	}
+	printWitnessing(w, rep)
 	printEvidence(w, er)
 	for _, e := range rep.Exceptions {
 		fmt.Fprintf(w, "exception: %s at record %d, %s (segment %s): %s\n", e.Code, e.Seq, e.Time.Format(time.RFC3339Nano), e.Segment, e.Detail)

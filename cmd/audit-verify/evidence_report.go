@@ -56,6 +56,11 @@ type inputsInfo struct {
 	// AnchorInterval is the anchor interval assumed where the log records
 	// none (--anchor-interval).
 	AnchorInterval string `json:"anchor_interval_assumed"`
+	// Witnesses are the --witness values as given, WitnessQuorum and
+	// WitnessMaxAge the policy's quorum and freshness bound.
+	Witnesses     []string `json:"witnesses,omitempty"`
+	WitnessQuorum int      `json:"witness_quorum,omitempty"`
+	WitnessMaxAge string   `json:"witness_max_age,omitempty"`
 }
 
 // newEvidenceReport wraps rep with the verifier's identity and inputs.

@@ -30,6 +30,10 @@ var requirements = []requirement{
 		"PCI DSS v4.0 10.3.3 (logs promptly backed up to a place hard to alter)",
 		"A copy cut back to an older state is detected as far as the anchor counter, a kept checkpoint or the evidence reach; unanchored stretches are listed.",
 		"That the logs were copied to a central log server: that must be evidenced by the forwarding (export) set-up."},
+	{"Witness cosignatures (--witness, --witness-quorum, --witness-max-age)",
+		"PCI DSS v4.0 10.3.3 (logs promptly backed up to a place hard to alter); 10.3.4 (change detection on audit logs)",
+		"Independent witnesses the auditor chose cosigned the log's tree up to the witnessed size, recently enough, and cosign no other history of it: records up to that size cannot be rewritten unnoticed, even by someone holding the log's signing key.",
+		"Anything about the records after the witnessed size (listed); that the witnesses are independent of the operator and keep their state: the auditor must establish who runs them."},
 	{"Completeness exceptions: starts without a clean stop, events shed, client drops, storage recoveries, anchoring disabled, development mode",
 		"PCI DSS v4.0 10.2.1 (audit logs enabled and active); SOC 2 CC7.2 (system components monitored for anomalies)",
 		"The sealer's own authenticated record of its runs and of events that never reached the log, each with its record and time.",
@@ -64,6 +68,7 @@ var evidencePage = template.Must(template.New("evidence").Funcs(page.Funcs).Func
 <tr><th>Log</th><td><code>{{.LogID}}</code>: {{.Records}} records in {{.Segments}} segments ({{.Bytes}} bytes); {{.Checkpoints}} checkpoints verified, {{.SignaturesChecked}} signatures checked</td></tr>
 {{with .LastCheckpoint}}<tr><th>Verified checkpoint</th><td>tree size {{.Size}}, root <code>{{.Root}}</code>, signed {{time .Time}} by key <code>{{.KeyID}}</code> ({{.SignerKind}} {{.Algorithm}}{{if .Dev}}, <span class="bad">DEV MODE</span>{{end}}); note SHA-256 <code>{{.NoteSHA256}}</code></td></tr>{{end}}
 {{with .TrustedCheckpoint}}<tr><th>Your checkpoint</th><td>size {{.Size}}: {{if .Consistent}}<span class="ok">consistent</span>{{else}}<span class="bad">not consistent</span>{{end}}{{with $.Inputs.CheckpointSHA256}} (file SHA-256 <code>{{.}}</code>){{end}}</td></tr>{{end}}
+{{with .Witnessing}}<tr><th>Witnessed</th><td>tree size {{.WitnessedSize}} of {{.LogSize}} by a quorum of {{.Quorum}} (freshness {{.MaxAge}}); {{.Unwitnessed}} records after it</td></tr>{{end}}
 {{if .Unsealed}}<tr><th>Not sealed</th><td>{{.Unsealed}} records at the end</td></tr>{{end}}
 {{range .Warnings}}<tr><th>Warning</th><td>{{.}}</td></tr>{{end}}
 </table>
@@ -100,6 +105,11 @@ var evidencePage = template.Must(template.New("evidence").Funcs(page.Funcs).Func
 {{with .TPMIdentity}}<p>TPM identity: attestation key <code>{{.AKName}}</code>, counter index {{.NVIndex}} (record {{.Seq}}){{if not .EKCertificate}}; no EK certificate: the attestation key is not bound to a manufacturer's endorsement key{{end}}.</p>{{end}}
 {{with .Evidence}}<p>TPM evidence: counter {{.Counter}} at index {{.Index}} certified by attestation key <code>{{.AKName}}</code>{{if .NonceChecked}}, nonce checked{{else}}, <span class="bad">no nonce: the evidence may be old</span>{{end}}{{if .AKPinned}}, the pinned key{{end}}{{with .EKCA}}, EK certified by {{.}}{{end}}.</p>{{end}}
 
+{{with .Witnessing}}<h2>Witnesses</h2>
+<table id="witnesses"><tr><th>Witness</th><th>Verifier key</th><th>Largest checkpoint cosigned</th><th>Cosigned at</th><th>Found in</th><th>Counts</th><th>Cosignatures</th></tr>
+{{range .Witnesses}}<tr><td>{{.Name}}</td><td><code>{{.VerifierKey}}</code></td>{{with .Latest}}<td>size {{.Size}} ({{time .CheckpointTime}})</td><td>{{time .CosignedAt}}</td><td>{{.Source}}{{with .Seq}} record {{deref .}}{{end}}</td><td>{{if .Fresh}}<span class="ok">yes</span>{{else}}<span class="bad">too old</span>{{end}}</td>{{else}}<td colspan="4"><span class="bad">none that agrees with the log</span></td>{{end}}<td>{{.Cosignatures}}</td></tr>{{end}}
+</table>{{end}}
+
 <h2>Completeness</h2>
 {{with .Completeness}}<table>
 <tr><th>Sealer starts</th><td>{{.SealerStarts}}</td></tr>
@@ -126,6 +136,6 @@ var evidencePage = template.Must(template.New("evidence").Funcs(page.Funcs).Func
 <table><tr><th>File</th><th>First record</th><th>Bytes</th></tr>
 {{range .SegmentFiles}}<tr><td><code>{{.Name}}</code></td><td>{{.FirstSeq}}</td><td>{{.Bytes}}</td></tr>{{end}}
 </table>{{if .SegmentFilesTruncated}}<p>Only the first {{len .SegmentFiles}} of {{.Segments}} are listed.</p>{{end}}
-<p class="small">Reproduce: <code>audit-verify{{range .Inputs.KeyFiles}} --key {{.}}{{end}}{{with .Inputs.Checkpoint}} --checkpoint {{.}}{{end}} --format html {{.Inputs.DataDir}}</code>. Exit status: 0 intact, 1 tampered or incomplete, 2 could not verify.</p>
+<p class="small">Reproduce: <code>audit-verify{{range .Inputs.KeyFiles}} --key {{.}}{{end}}{{with .Inputs.Checkpoint}} --checkpoint {{.}}{{end}}{{range .Inputs.Witnesses}} --witness {{.}}{{end}}{{with .Inputs.WitnessQuorum}} --witness-quorum {{.}}{{end}}{{with .Inputs.WitnessMaxAge}} --witness-max-age {{.}}{{end}} --format html {{.Inputs.DataDir}}</code>. Exit status: 0 intact, 1 tampered or incomplete, 2 could not verify.</p>
 </body></html>
 `))

@@ -28,7 +28,9 @@ import (
 // annotated commit record, with the run key that signed it) and
 // "index-file" (the annotated index file of the example's segment),
 // "key-history" (the key history bundle of a log rotated once, decoded) and
-// "cosignature" (a witness's cosignature of the example checkpoint).
+// "cosignature" (a witness's cosignature of the example checkpoint) and
+// "witnessed-bundle" (the inclusion bundle of a record whose checkpoint the
+// test witnesses cosigned).
 func FormatExamples() (map[string]string, error) {
 	root, err := os.MkdirTemp("", "audit-sealer-format-")
 	if err != nil {
@@ -95,7 +97,32 @@ func FormatExamples() (map[string]string, error) {
 	if out["key-history"], err = keyHistoryExample(filepath.Join(root, "rotated")); err != nil {
 		return nil, err
 	}
+	if out["witnessed-bundle"], err = witnessedBundleExample(filepath.Join(root, "witnessed")); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// witnessedBundleExample builds a log of three events sealed once and
+// cosigned by the test witnesses w1 and w2 (recorded as
+// audit.checkpoint_witnessed, as the sealer records them), then closed,
+// and returns the inclusion bundle of its record 2 (FORMAT.md §6): its
+// checkpoint is the cosigned one, with both cosignature lines, decoded
+// below the bundle with the witnesses' verifier keys.
+func witnessedBundleExample(dir string) (string, error) {
+	if _, err := BuildWitnessedLog(dir, WitnessedSpec{Events: 3, SealEvery: 3, Witnesses: []string{"w1", "w2"}, Seed: "witnessed example"}); err != nil {
+		return "", err
+	}
+	b, err := verify.Prove(dir, 2)
+	if err != nil {
+		return "", err
+	}
+	data, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s\n\nits checkpoint (tree size %d), cosigned by witness.test/w1 and witness.test/w2:\n%s\nwitness verifier keys:\n%s\n%s\n",
+		data, b.TreeSize, b.Checkpoint, WitnessKey("w1").Verifier(), WitnessKey("w2").Verifier()), nil
 }
 
 // cosignatureExample returns the witness "w1"'s cosignature of the signed

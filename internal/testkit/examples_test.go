@@ -20,7 +20,7 @@ func TestFormatExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"segment-header", "genesis-record", "event-record", "checkpoint", "commit-record", "index-file", "key-history", "cosignature"} {
+	for _, name := range []string{"segment-header", "genesis-record", "event-record", "checkpoint", "commit-record", "index-file", "key-history", "cosignature", "witnessed-bundle"} {
 		block := "```\n" + ex[name] + "```\n"
 		if !strings.Contains(string(doc), block) {
 			t.Errorf("FORMAT.md does not hold the current %q example; run go run ./internal/testkit/cmd/format-examples and paste it:\n%s", name, block)

@@ -44,6 +44,13 @@ func TestVectorsFrozen(t *testing.T) {
 		if expect == "" {
 			expect = "intact"
 		}
+		if v.Witnesses != nil {
+			wexpect := v.WitnessExpect
+			if wexpect == "" {
+				wexpect = "intact"
+			}
+			expect += " witnessed:" + wexpect
+		}
 		now = append(now, fmt.Sprintf("%s %s %s", sum, v.Name, expect))
 	}
 	sort.Strings(now)
@@ -105,7 +112,8 @@ func digestTree(dir string) (string, error) {
 }
 
 // readFrozen reads frozenFile: "SHA256 NAME EXPECT" lines, keyed by
-// "NAME EXPECT".
+// "NAME EXPECT" (EXPECT ends in " witnessed:REASON" for a vector also
+// verified with a witness policy).
 func readFrozen(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {

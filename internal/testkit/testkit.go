@@ -36,6 +36,15 @@ type Vector struct {
 	KeyFile string
 	// TrustedFile, if not "", is a checkpoint the auditor kept.
 	TrustedFile string
+	// Witnesses, when set, are the verifier keys (cosignature/v1, as
+	// litewitness prints them) of the witness policy the vector is also
+	// verified with: every witness listed must have cosigned (the quorum
+	// is all of them), within the default freshness bound.
+	// WitnessExpect is the reason code the verifier must report with that
+	// policy ("" intact); WitnessesFile holds the keys, one per line.
+	Witnesses     []string
+	WitnessExpect string
+	WitnessesFile string
 	// Sealer is what the sealer must do when it starts on Dir, holding
 	// the key SealerKey (a Key label) and, when Counter is not 0, a TPM
 	// counter at that value.
@@ -120,12 +129,23 @@ func (c *Clock) Now() time.Time {
 // them sorted by name.
 func Generate(root string) ([]Vector, error) {
 	var out []Vector
-	for _, g := range append(generators[:len(generators):len(generators)], attackVectors...) {
+	all := append(generators[:len(generators):len(generators)], attackVectors...)
+	for _, g := range append(all, witnessVectors...) {
 		v, err := g.build(root, g.name)
 		if err != nil {
 			return nil, fmt.Errorf("testkit: vector %s: %w", g.name, err)
 		}
 		v.Name, v.Comment, v.Expect = g.name, g.comment, g.expect
+		if g.witnessPolicy {
+			for _, w := range TestWitnesses {
+				v.Witnesses = append(v.Witnesses, WitnessKey(w).Verifier().String())
+			}
+			v.WitnessExpect = g.witnessExpect
+			v.WitnessesFile = filepath.Join(filepath.Dir(v.Dir), "witnesses.txt")
+			if err := writeWitnessesFile(v); err != nil {
+				return nil, err
+			}
+		}
 		v.Sealer, v.SealerKey, v.Counter = g.sealer, g.sealerKey, g.counter
 		if v.Sealer == "" {
 			v.Sealer = SealerOpens
@@ -166,6 +186,13 @@ func writeVectorFile(v Vector) error {
 	fmt.Fprintf(&b, ")\ncomment: %s\nkey: %s\n", v.Comment, filepath.Base(v.KeyFile))
 	if v.TrustedFile != "" {
 		fmt.Fprintf(&b, "trusted checkpoint: %s\n", filepath.Base(v.TrustedFile))
+	}
+	if v.WitnessesFile != "" {
+		wexpect := v.WitnessExpect
+		if wexpect == "" {
+			wexpect = "intact"
+		}
+		fmt.Fprintf(&b, "witnesses: %s (all of them must cosign, at most 1h before the log's last checkpoint)\nexpect with witnesses: %s\n", filepath.Base(v.WitnessesFile), wexpect)
 	}
 	return os.WriteFile(filepath.Join(filepath.Dir(v.Dir), "vector.txt"), []byte(b.String()), 0o600)
 }

@@ -82,6 +82,11 @@ type generator struct {
 	sealerKey             string
 	counter               uint64
 	build                 func(root, name string) (Vector, error)
+	// witnessPolicy: the vector is also verified with the witnesses
+	// TestWitnesses listed (quorum all, default freshness), and must then
+	// report witnessExpect ("" intact).
+	witnessPolicy bool
+	witnessExpect string
 }
 
 var generators = []generator{
