@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
@@ -355,7 +356,7 @@ func (p *rewritePlan) cutAndReseal(t *testing.T, src, dst string, inPlace bool) 
 			service, raw := testkit.EventJSON(i, now)
 			appendRaw(t, l, service, raw, now)
 		}
-		if _, err := l.Seal(); err != nil {
+		if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -386,7 +387,7 @@ func (p *rewritePlan) cutAndReseal(t *testing.T, src, dst string, inPlace bool) 
 				t.Fatal(err)
 			}
 		case chain.KindCheckpoint:
-			if _, err := l.Seal(); err != nil {
+			if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -398,7 +399,7 @@ func (p *rewritePlan) cutAndReseal(t *testing.T, src, dst string, inPlace bool) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Seal(); err != nil {
+	if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }

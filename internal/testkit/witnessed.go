@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -90,7 +91,7 @@ func BuildWitnessedLog(dir string, spec WitnessedSpec) (*WitnessedLog, error) {
 			return nil, err
 		}
 		if (i+1)%spec.SealEvery == 0 {
-			if _, err := l.Seal(); err != nil {
+			if _, err := l.Seal(context.Background(), ledger.SealOptions{}); err != nil {
 				l.Close()
 				return nil, err
 			}
