@@ -63,7 +63,11 @@ func witnessedBy(t *testing.T, dir string) map[string]uint64 {
 // honest history beyond the copy, so they refuse every checkpoint of the
 // rewritten one: the sealer raises the split-view alarm (logged at error,
 // recorded in the chain as audit.witness_alarm for each witness) and
-// records no cosignature of the rewritten history.
+// records no cosignature of the rewritten history. audit-verify with the
+// auditor's witness policy (both witnesses, quorum 2) finds the honest log
+// intact and the rewritten one inconsistent_with_witness, which the log
+// key alone cannot tell; the honest cosigned checkpoint an auditor kept
+// fails the rewritten log too.
 func TestWitnessesCatchRewrittenHistory(t *testing.T) {
 	requireTool(t, "ssh-agent")
 	hsmEnv := softHSM(t, "ed25519")
@@ -98,6 +102,15 @@ func TestWitnessesCatchRewrittenHistory(t *testing.T) {
 	}
 	vkey := strings.TrimSpace(string(out))
 	ws := []*litewitness{startWitness(t, "witness.test/w1", origin, vkey), startWitness(t, "witness.test/w2", origin, vkey)}
+	bundle := filepath.Join(t.TempDir(), "key-history.json")
+	if out, err := sealerCmd(env, "keys", "export-public").Output(); err != nil {
+		t.Fatalf("keys export-public: %v", err)
+	} else if err := os.WriteFile(bundle, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The auditor's policy: both witnesses.
+	policy := []string{"--key", bundle, "--require-hardware", "--json",
+		"--witness", ws[0].client.Verifier.String(), "--witness", ws[1].client.Verifier.String(), "--witness-quorum", "2"}
 	var conf strings.Builder
 	for i, w := range ws {
 		fmt.Fprintf(&conf, "[[witness]]\nname = \"w%d\"\nurl = %q\nvkey = %q\n\n", i+1, w.client.URL, w.client.Verifier.String())
@@ -130,6 +143,17 @@ func TestWitnessesCatchRewrittenHistory(t *testing.T) {
 	honest := witnessedBy(t, dataDir)
 	if honest["w1"] <= before["w1"] || honest["w2"] <= before["w2"] {
 		t.Fatalf("the second run was not witnessed past the first: %v, then %v", before, honest)
+	}
+	if code, rep := auditVerifyArgs(t, append(policy, dataDir)...); code != 0 || rep["verdict"] != "intact" {
+		t.Fatalf("audit-verify --witness on the honest log: exit %d, %v %v", code, rep["verdict"], rep["first_failure"])
+	}
+	// What an auditor (or anyone) kept of the honest history: the latest
+	// cosigned checkpoint, as the sealer keeps it in the checkpoint file.
+	kept := filepath.Join(t.TempDir(), "kept-checkpoint")
+	if b, err := os.ReadFile(filepath.Join(dataDir, "checkpoint")); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(kept, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 
 	// The attack: the backup restored, the rollback overridden, other
@@ -180,5 +204,27 @@ func TestWitnessesCatchRewrittenHistory(t *testing.T) {
 		if e.Size > before[e.Witness] {
 			t.Fatalf("%s cosigned size %d of the rewritten history (the backup ended at %d)", e.Witness, e.Size, before[e.Witness])
 		}
+	}
+
+	// The rewritten copy, signed by the real key, fails the witness
+	// policy: the alarms the sealer recorded name witnesses whose
+	// cosignatures the log holds.
+	code, rep := auditVerifyArgs(t, append(policy, dataDir)...)
+	ff, _ := rep["first_failure"].(map[string]any)
+	t.Logf("audit-verify --witness on the rewritten log: exit %d, %v: %v", code, rep["verdict"], ff["detail"])
+	if code != 1 || ff["reason"] != "inconsistent_with_witness" {
+		t.Fatalf("audit-verify --witness on the rewritten log: exit %d, %v", code, ff)
+	}
+	// Without the policy the key alone cannot tell (every signature is the
+	// real key's), but the override is an exception of the report.
+	if code, rep := auditVerifyArgs(t, "--key", bundle, "--require-hardware", "--json", dataDir); code != 0 {
+		t.Fatalf("audit-verify without a witness policy: exit %d, %v", code, rep["first_failure"])
+	}
+	// The honest cosigned checkpoint the auditor kept disagrees with the
+	// rewritten log: another root at its size, or beyond the log's end.
+	code, rep = auditVerifyArgs(t, append(policy, "--checkpoint", kept, dataDir)...)
+	ff, _ = rep["first_failure"].(map[string]any)
+	if code != 1 || (ff["reason"] != "inconsistent_with_witness" && ff["reason"] != "truncated") {
+		t.Fatalf("audit-verify --witness --checkpoint (the honest cosigned checkpoint) on the rewritten log: exit %d, %v", code, ff)
 	}
 }
