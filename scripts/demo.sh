@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The audit-sealer demo, end to end: build, start the sealer, emit a
 # realistic mix of events from several services, stop it, verify the log
-# offline with audit-verify, then show that tampering is caught.
+# offline with audit-verify, then show that tampering is caught, and that
+# witnesses catch even root rewriting history with the real key.
 #
 # Usage: scripts/demo.sh [WORKDIR]   (default: a fresh temporary directory)
 #
@@ -144,6 +145,55 @@ if "$bin/audit-verify" --key "$work/key-history.json" "$work/tampered"; then
   echo "the tampered copy verified: this is a bug" >&2; exit 1
 else
   echo "(audit-verify exited $? as it must for a tampered log)"
+fi
+
+# Witnesses (FORMAT.md §5.6): even root, holding the real key, cannot
+# rewrite history unseen once independent witnesses have cosigned it.
+if ! command -v ssh-agent >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get install -y -qq openssh-client >/dev/null
+fi
+if command -v ssh-agent >/dev/null; then
+  say "witnesses: two litewitness instances cosign the log's checkpoints"
+  origin=$(head -1 "$data/checkpoint")
+  logkey=$("$bin/audit-sealer" keys export-public --config "$work/audit-sealer.toml" --current --format note)
+  cp "$work/audit-sealer.toml" "$work/witnessed.toml"
+  policy=()
+  for w in w1 w2; do
+    eval "$("$repo/scripts/witness/start.sh" "$work/$w" "demo.example/$w" --log "$origin" "$logkey")"
+    printf '[[witness]]\nname = "%s"\nurl = "%s"\nvkey = "%s"\n\n' "$w" "$WITNESS_URL" "$WITNESS_VKEY" >> "$work/witnessed.toml"
+    policy+=(--witness "$WITNESS_VKEY")
+  done
+  trap '"$repo/scripts/swtpm/stop.sh" "$work/tpm" >/dev/null 2>&1 || true; for w in w1 w2; do "$repo/scripts/witness/stop.sh" "$work/$w" >/dev/null 2>&1 || true; done' EXIT
+  printf '[witnessing]\ninterval = "1s"\n' >> "$work/witnessed.toml"
+  witnessed_run() { # witnessed_run TAG [serve flags]: a run of the sealer with the witnesses, 100 events
+    local tag=$1; shift
+    "$bin/audit-sealer" serve --config "$work/witnessed.toml" "$@" 2> "$work/sealer-$tag.log" &
+    sealer=$!
+    for _ in $(seq 100); do answers && break; sleep 0.05; done
+    for i in $(seq 1 100); do
+      printf '{"type":"seal.verified","timestamp":"%s","shard_id":"%s-%d","worker_id":"worker-gpu-0"}\n' "$(now)" "$tag" "$i"
+    done | emit worker-gpu-0
+    sleep 2.5 # the witnesses cosign the latest checkpoint
+    kill -TERM $sealer; wait $sealer || true
+  }
+  witnessed_run honest-1
+  cp -r "$data" "$work/backup"       # root keeps a copy
+  witnessed_run honest-2
+  "$bin/audit-verify" --key "$work/key-history.json" "${policy[@]}" --witness-quorum 2 "$data" | grep -E '^audit-verify|^witness'
+
+  say "root puts the old copy back, overrides the TPM's rollback check and seals other records with the real key"
+  rm -rf "$data" && cp -r "$work/backup" "$data"
+  override=()
+  [ "$tpm" = false ] || override=(--accept-rollback)
+  witnessed_run rewritten "${override[@]}"
+  grep -o 'SPLIT VIEW[^"]*' "$work/sealer-rewritten.log" | head -2 | sed 's/^/  sealer: /'
+  if "$bin/audit-verify" --key "$work/key-history.json" "${policy[@]}" --witness-quorum 2 "$data" > "$work/verify-rewritten.txt"; then
+    echo "the rewritten log passed the witness policy: this is a bug" >&2; exit 1
+  fi
+  head -3 "$work/verify-rewritten.txt"
+  echo "(every signature in it is the real key's: only the witnesses tell; audit-verify exited 1)"
+else
+  say "ssh-agent (openssh-client) is not installed: skipping the witnesses"
 fi
 
 say "done: everything is in $work"
