@@ -83,7 +83,7 @@ checkpoints.`,
 			return nil
 		},
 	}
-	f.register(cmd.Flags())
+	f.register(cmd.Flags(), "data-dir", "dev")
 	cmd.Flags().StringVar(&format, "format", "", "bundle (key history, the default), pem (SubjectPublicKeyInfo of the active key, the default with --current) or note (its sumdb/note verifier key)")
 	cmd.Flags().BoolVar(&current, "current", false, "print only the active key")
 	cmd.Flags().StringArrayVar(&roots, "root", nil, "a public key file (PEM or note key) that may be the log's first key, when it is no longer on the token; repeatable")
@@ -300,7 +300,7 @@ for the old key stays in the data directory.`,
 			return nil
 		},
 	}
-	f.register(cmd.Flags())
+	f.register(cmd.Flags(), "data-dir", "dev", "socket")
 	cmd.Flags().StringVar(&toLabel, "to-label", "", "label of the new key on the token (generate it first with keys generate)")
 	cmd.Flags().StringVar(&reason, "reason", "scheduled rotation", "why the key changes (recorded in the chain)")
 	return cmd

@@ -11,16 +11,16 @@ import (
 )
 
 func statusCommand() *cobra.Command {
-	var socket string
+	var f configFlags
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status [--json] --socket PATH",
+		Use:   "status [--json] [--socket PATH]",
 		Short: "Show the sealer's health: last sequence, checkpoint, unsealed records, queue, key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rc, err := dialSealer(socket)
+			rc, err := f.dial(cmd)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return err
 			}
 			defer rc.Close()
 			id := "status"
@@ -80,7 +80,7 @@ func statusCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&socket, "socket", "/run/audit-sealer/audit.sock", "sealer socket")
+	f.register(cmd.Flags(), "socket")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
 	return cmd
 }
