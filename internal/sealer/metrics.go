@@ -4,7 +4,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
+
+// codeTooManyConnections labels a connection refused because every slot
+// was taken (its reply says unavailable).
+const codeTooManyConnections = "too_many_connections"
 
 // metrics are the sealer's Prometheus metrics, on a registry of its own.
 type metrics struct {
@@ -84,6 +89,11 @@ func newMetrics(queueDepth, queueBytes, queueUIDs func() float64) *metrics {
 	m.accepted = mk.counterVec("events_accepted_total", "Events accepted, by whether the emitter asked for a durable ack.", "durable")
 	m.acceptedWaits, m.acceptedNow = m.accepted.WithLabelValues("true"), m.accepted.WithLabelValues("false")
 	m.rejected = mk.counterVec("requests_rejected_total", "Requests refused, by error code.", "code")
+	// Every label value the sealer can use exists from the start, at
+	// zero: rate() and alerts see a series before the first refusal.
+	for _, code := range append(wire.Codes(), codeTooManyConnections) {
+		m.rejected.WithLabelValues(code)
+	}
 	m.shed = mk.counter("events_shed_total", "Non-critical events dropped because the queue was full or their uid held its share of it (each drop is recorded in the chain).")
 	m.badLineWaits = mk.counter("bad_line_waits_total", "Times a connection was made to wait before its next line because its uid sent refused lines faster than limits.bad_lines_per_second.")
 	m.records = mk.counter("records_written_total", "Records appended to the log by this process.")

@@ -475,7 +475,7 @@ func (s *Sealer) accept(ln *net.UnixListener) {
 			continue
 		}
 		if s.connCount.Load() >= int64(s.cfg.Limits.MaxConnections) && !s.evictIdle(idleEvictAfter) {
-			s.m.rejected.WithLabelValues("too_many_connections").Inc()
+			s.m.rejected.WithLabelValues(codeTooManyConnections).Inc()
 			c.Write(wire.AppendReply(nil, errorReply("", wire.CodeUnavailable, "sealer: too many connections")))
 			c.Close()
 			continue

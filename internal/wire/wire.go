@@ -52,6 +52,14 @@ const (
 	CodeInternal      = "internal"
 )
 
+// Codes lists every error code of the protocol, in PROTOCOL.md's table's
+// order (the sealer's metrics count refusals by these codes from the
+// start).
+func Codes() []string {
+	return []string{CodeBadJSON, CodeBadRequest, CodeFrameTooLarge, CodeInvalidEvent, CodeNotAuthorized, CodeShed,
+		CodeTimeout, CodeUnavailable, CodeNotSealed, CodeTampered, CodeInternal}
+}
+
 // IsClientFault reports whether code refuses a line as the client's fault:
 // the sealer counts such lines against the peer's limits on bad lines
 // (PROTOCOL.md "Errors"), and the client must be fixed rather than retry.
