@@ -225,22 +225,45 @@ func rotateCommand() *cobra.Command {
 	var toLabel, reason string
 	cmd := &cobra.Command{
 		Use:   "rotate --to-label LABEL",
-		Short: "Hand checkpoint signing to another key on the token, endorsed by the current one (run with the sealer stopped)",
-		Long: `rotate opens the log (the sealer must be stopped: the data directory is
-locked), records audit.key_introduced with the new key's public half, seals
+		Short: "Hand checkpoint signing to another key on the token, endorsed by the current one (the running sealer does it without a restart)",
+		Long: `rotate records audit.key_introduced with the new key's public half, seals
 that record with the current key (the endorsement an offline verifier
-follows, after which the current key signs nothing more), seals once more
-with the new key, and closes. Then set key_label to the new label and start
-the sealer. With --dev it generates a new development key, replaces
-dev-signing.key with it and wipes the retired key: nothing that could sign
-for the old key stays in the data directory.`,
+follows, after which the current key signs nothing more), and seals once
+more with the new key.
+
+When a sealer runs on the data directory (it holds the directory's lock),
+rotate asks it over its socket (--socket, or the configuration's): the
+sealer does the same while it runs, with no restart, and emitters are not
+refused. Only root and the uids and groups of [admin] may ask; any other
+user gets not_authorized. Otherwise rotate opens the log itself and closes
+it when done.
+
+Either way, then set key_label to the new label in the configuration, so
+that the next start uses the new key (a key that did not sign the log's
+last checkpoint is refused at start). With --dev a new development key is
+generated, replaces dev-signing.key, and the retired key is wiped: nothing
+that could sign for the old key stays in the data directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd.Flags())
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			if !cfg.Dev && toLabel == "" {
+				return &exitError{code: 2, err: errors.New("--to-label is required")}
+			}
+			if sealerRunning(cfg.DataDir) {
+				// A sealer runs on this log: it rotates, without a restart.
+				return rotateOnline(cmd, cfg.Socket, toLabel, reason)
+			}
 			cur, err := openSigner(cfg)
+			if err != nil {
+				return err
+			}
+			l, _, err := ledger.Open(ledger.Config{Dir: cfg.DataDir, Signer: cur, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev, SegmentSize: cfg.SegmentSize})
+			if errors.Is(err, storage.ErrLocked) {
+				return rotateOnline(cmd, cfg.Socket, toLabel, reason) // it started meanwhile
+			}
 			if err != nil {
 				return err
 			}
@@ -249,6 +272,7 @@ for the old key stays in the data directory.`,
 			if cfg.Dev {
 				gen, err := signer.NewSoftwareSigner(signer.Ed25519, cfg.Signer.KeyName)
 				if err != nil {
+					l.Close()
 					return err
 				}
 				next = gen
@@ -258,28 +282,24 @@ for the old key stays in the data directory.`,
 				path := filepath.Join(cfg.DataDir, storage.DevKeyFile)
 				staged := path + ".next"
 				if err := os.Remove(staged); err != nil && !errors.Is(err, os.ErrNotExist) {
+					l.Close()
 					return err
 				}
 				if err := gen.WriteKeyFile(staged); err != nil {
+					l.Close()
 					return err
 				}
 				commit = func() error { return replaceDevKey(path, staged) }
 			} else {
-				if toLabel == "" {
-					return &exitError{code: 2, err: errors.New("--to-label is required")}
-				}
 				nc := cfg
 				nc.Signer.KeyLabel = toLabel
 				n, err := openSigner(nc)
 				if err != nil {
+					l.Close()
 					return err
 				}
 				next = n
 				commit = func() error { return nil }
-			}
-			l, _, err := ledger.Open(ledger.Config{Dir: cfg.DataDir, Signer: cur, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev, SegmentSize: cfg.SegmentSize})
-			if err != nil {
-				return err
 			}
 			cp, err := l.IntroduceKey(next, reason)
 			if err != nil {

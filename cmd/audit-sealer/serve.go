@@ -52,11 +52,11 @@ func serveCommand() *cobra.Command {
 				return &exitError{code: code}
 			}
 			applyMemoryLimit(cfg, log)
-			s, err := openSigner(cfg)
+			s, openKey, err := openSigners(cfg)
 			if err != nil {
 				return fail(2, err)
 			}
-			var opts []sealer.Option
+			opts := []sealer.Option{sealer.WithKeyRotation(openKey)}
 			counter, err := openCounter(cfg)
 			if err != nil {
 				return fail(2, err)
@@ -75,12 +75,18 @@ func serveCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			// SIGHUP asks a PKCS#11 signer to reconnect to its token.
+			// SIGHUP (systemctl reload) reads the configuration again, as
+			// at start (the file, AUDIT_SEALER_* and the flags, which still
+			// win), and applies what can change live; it also asks a
+			// PKCS#11 signer to reconnect to its token.
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			go func() {
 				for range hup {
+					log.Info("SIGHUP: reloading the configuration and reconnecting the signer")
 					sl.ReopenSigner()
+					// Reload logs, counts and records its outcome itself.
+					sl.Reload(f.source().Path, func() (config.Config, error) { return f.load(cmd.Flags()) })
 				}
 			}()
 			if err := sl.Run(ctx); err != nil {

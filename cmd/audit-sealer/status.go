@@ -131,6 +131,12 @@ func printStatus(w io.Writer, st *sealer.Status, degraded []string, now time.Tim
 		fmt.Fprintf(w, "STORAGE ERROR:   %s\n", st.StorageError)
 	}
 	fmt.Fprintf(w, "connections:     %d\n", st.Connections)
+	switch {
+	case st.ConfigReloadError != "":
+		fmt.Fprintf(w, "configuration:   THE LAST RELOAD FAILED, the configuration before it is in force: %s\n", st.ConfigReloadError)
+	case st.ConfigReloadedAt != nil:
+		fmt.Fprintf(w, "configuration:   reloaded at %s\n", st.ConfigReloadedAt.Format(time.RFC3339))
+	}
 }
 
 // anchoringLine says how the log is anchored in the TPM counter: off, or

@@ -41,7 +41,8 @@ func runCommand(t *testing.T, args ...string) (int, string) {
 
 // startDevSealer runs a --dev sealer in this process until the test ends
 // and returns its configuration.
-func startDevSealer(t *testing.T, mutate func(*config.Config)) config.Config {
+// With withOpts, the sealer gets the options it returns for cfg.
+func startDevSealer(t *testing.T, mutate func(*config.Config), withOpts ...func(config.Config) []sealer.Option) config.Config {
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.Dev = true
@@ -59,7 +60,11 @@ func startDevSealer(t *testing.T, mutate func(*config.Config)) config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl, err := sealer.New(cfg, s, hclog.NewNullLogger())
+	var opts []sealer.Option
+	for _, f := range withOpts {
+		opts = append(opts, f(cfg)...)
+	}
+	sl, err := sealer.New(cfg, s, hclog.NewNullLogger(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

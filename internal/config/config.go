@@ -584,6 +584,14 @@ func (c *Config) Settings() map[string]string {
 		"tpm_index":            fmt.Sprintf("0x%08x", c.TPM.Index),
 		"retention_days":       strconv.FormatUint(uint64(c.Retention.Days), 10),
 		"retention_archive":    strconv.FormatBool(c.Retention.ArchiveDir != ""),
+		"log_level":            c.Log.Level,
+		"query_uids":           fmt.Sprint(c.Query.UIDs),
+		"query_gids":           fmt.Sprint(c.Query.GIDs),
+		"admin_uids":           fmt.Sprint(c.Admin.UIDs),
+		"admin_groups":         strings.Join(c.Admin.Groups, " "),
+		"line_timeout":         c.Limits.LineTimeout.String(),
+		"idle_timeout":         c.Limits.IdleTimeout.String(),
+		"max_bad_lines":        strconv.Itoa(c.Limits.MaxBadLines),
 	}
 	if len(c.Witnesses) > 0 {
 		m["witnesses"] = strconv.Itoa(len(c.Witnesses))

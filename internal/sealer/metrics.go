@@ -42,6 +42,8 @@ type metrics struct {
 	indexErrors                prometheus.Counter
 	tailDiscarded              prometheus.Counter
 	identityRefused            prometheus.Counter
+	reloads                    *prometheus.CounterVec
+	rotations                  *prometheus.CounterVec
 }
 
 // metricMaker makes the sealer's metrics in its namespace and registers
@@ -116,6 +118,14 @@ func newMetrics(queueDepth, queueBytes, queueUIDs func() float64) *metrics {
 	m.indexes = mk.counter("indexes_written_total", "Segment index files written by the sealer (after rotation, and at start for segments without one).")
 	m.indexErrors = mk.counter("index_errors_total", "Segment indexes the sealer could not write (queries read those segments in full; audit-sealer index build writes them).")
 	m.identityRefused = mk.counter("identity_refused_total", "Requests refused because the peer asked to emit as a service the policy does not give its uid (not_authorized; logged at most once a second).")
+	m.reloads = mk.counterVec("config_reloads_total", "Configuration reloads (SIGHUP): ok, or error (the configuration did not load or validate, or the reload could not be recorded; the configuration in force was kept).", "result")
+	m.rotations = mk.counterVec("key_rotations_total", "Key rotations asked for over the socket (rotate_key): ok, refused (the peer is not an admin: not_authorized) or error.", "result")
+	for _, r := range []string{"ok", "error"} {
+		m.reloads.WithLabelValues(r)
+	}
+	for _, r := range []string{"ok", "refused", "error"} {
+		m.rotations.WithLabelValues(r)
+	}
 	m.tailDiscarded = mk.counter("tail_discarded_total", "Times the end of the log held records that none of the sealer's keys authenticated and the sealer cut them at start (kept aside, never sealed, recorded in the chain as audit.tail_discarded).")
 	// build_info is the usual Prometheus info metric: a constant 1 whose
 	// labels name the build, so dashboards can join on it.

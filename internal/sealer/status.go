@@ -53,6 +53,12 @@ type Status struct {
 	SignerFailingSince  *time.Time `json:"signer_failing_since,omitempty"`
 	AnchorFailingSince  *time.Time `json:"anchor_failing_since,omitempty"`
 	StorageFailingSince *time.Time `json:"storage_failing_since,omitempty"`
+	// ConfigReloadedAt is when the configuration was last reloaded
+	// (absent before the first reload); ConfigReloadError why the last
+	// reload failed ("" when it did not): the configuration in force is
+	// then the one before it.
+	ConfigReloadedAt  *time.Time `json:"config_reloaded_at,omitempty"`
+	ConfigReloadError string     `json:"config_reload_error"`
 }
 
 // Degraded returns what fails among the sealer's dependencies, the most
@@ -104,12 +110,13 @@ func (st *Status) Degraded(now time.Time) []string {
 // writer round, and the key ID alone (a DER encoding and a hash) cost more
 // than the rest of it.
 func (s *Sealer) setIdentity() {
-	pub := s.signer.Public()
+	cur := s.currentSigner()
+	pub := cur.Public()
 	s.statusMu.Lock()
 	defer s.statusMu.Unlock()
 	st := &s.status
 	st.LogID = s.ledger.LogID().String()
-	st.KeyID, st.KeyKind, st.Algorithm, st.Dev = pub.ID(), string(s.signer.Kind()), string(pub.Algorithm), s.cfg.Dev
+	st.KeyID, st.KeyKind, st.Algorithm, st.Dev = pub.ID(), string(cur.Kind()), string(pub.Algorithm), s.cfg.Dev
 	st.Version = buildinfo.Version()
 }
 
