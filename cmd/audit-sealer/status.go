@@ -98,11 +98,11 @@ func printStatus(w io.Writer, st *sealer.Status, degraded []string, now time.Tim
 	fmt.Fprintf(w, "unsealed:        %d records\n", st.Unsealed)
 	fmt.Fprintf(w, "anchoring:       %s\n", anchoringLine(st))
 	if len(st.Witnesses) > 0 {
-		size := "none yet"
-		if st.WitnessedSize != nil && *st.WitnessedSize > 0 {
-			size = fmt.Sprintf("size %d", *st.WitnessedSize)
+		var size uint64
+		if st.WitnessedSize != nil {
+			size = *st.WitnessedSize
 		}
-		fmt.Fprintf(w, "witnessed:       %s by a quorum of %d\n", size, st.WitnessQuorum)
+		fmt.Fprintf(w, "witnessed:       size %d by a quorum of %d\n", size, st.WitnessQuorum)
 		for _, ws := range st.Witnesses {
 			fmt.Fprintf(w, "  witness %s:  size %d, %d records and %.0fs behind", ws.Name, ws.WitnessedSize, ws.LagRecords, ws.LagSeconds)
 			switch {
