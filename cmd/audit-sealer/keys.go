@@ -301,13 +301,34 @@ that could sign for the old key stays in the data directory.`,
 				next = n
 				commit = func() error { return nil }
 			}
+			introduced := l.NextSeq()
 			cp, err := l.IntroduceKey(next, reason)
-			if err != nil {
+			endorsed := l.LastCheckpoint() != nil && l.LastCheckpoint().Size > introduced
+			switch {
+			case err != nil && !endorsed && l.Err() == nil && l.NextSeq() > introduced:
+				// The current key did not sign the endorsement. Closing would
+				// seal the introduction with the current key, which would
+				// then be retired while it stays the configured key: cut the
+				// introduction (never synced) instead, as the sealer's
+				// storage recovery would, and change nothing.
+				seg, off := l.Durable()
+				l.Abandon()
+				if _, derr := storage.DiscardUndurable(cfg.DataDir, seg, off); derr != nil {
+					return errors.Join(fmt.Errorf("the current key could not endorse the new key: %w", err), derr)
+				}
+				return fmt.Errorf("the current key could not endorse the new key; nothing changed: %w", err)
+			case err != nil && !endorsed:
 				l.Close()
 				return err
+			case err != nil:
+				// Endorsed: the new key signs; Close seals with it.
+				fmt.Fprintf(cmd.ErrOrStderr(), "audit-sealer: note: the new key's first checkpoint failed (%v); closing the log seals with it\n", err)
 			}
 			if err := l.Close(); err != nil {
 				return err
+			}
+			if cp == nil {
+				cp = l.LastCheckpoint()
 			}
 			if err := commit(); err != nil {
 				return fmt.Errorf("the log introduced the new key but the key file could not be switched: %w", err)
