@@ -59,6 +59,7 @@ var typeDocs = map[string]string{
 	TypeCheckpointWitnessed:    "A witness cosigned a checkpoint of the log: the checkpoint's text and the verified cosignature line (FORMAT.md 5.6).",
 	TypeWitnessAlarm:           "Split view: a witness refused a checkpoint as inconsistent with one it cosigned, or cosigned a larger tree of this log.",
 	TypeTPMIdentity:            "The TPM that anchors the log: its attestation key and the anchor counter's NV index.",
+	TypeConfigReloaded:         "The running sealer reloaded its configuration (SIGHUP): the settings applied, those that need a restart, and the settings and policy in force.",
 }
 
 // sharedShapes are the objects several types share, with what they are.

@@ -87,8 +87,8 @@ func TestEveryTypeHasAnExample(t *testing.T) {
 	if n := len(Types()); n != 35 {
 		t.Errorf("len(Types()) = %d, want 35", n)
 	}
-	if n := len(SealerTypes()); n != 13 {
-		t.Errorf("len(SealerTypes()) = %d, want 13", n)
+	if n := len(SealerTypes()); n != 14 {
+		t.Errorf("len(SealerTypes()) = %d, want 14", n)
 	}
 }
 
@@ -147,7 +147,7 @@ func TestIsCritical(t *testing.T) {
 	}
 	for _, typ := range SealerTypes() {
 		want := typ == "audit.events_shed" || typ == "audit.anchor_state" || typ == "audit.tail_discarded" || typ == "audit.tpm_identity" ||
-			typ == "audit.witness_alarm"
+			typ == "audit.witness_alarm" || typ == "audit.config_reloaded"
 		if IsCritical(typ) != want {
 			t.Errorf("IsCritical(%q) = %v", typ, IsCritical(typ))
 		}

@@ -76,6 +76,7 @@ var registry = []*typeInfo{
 	{name: TypeTPMIdentity, category: "sealer", critical: true, sealer: true, newEvent: func() Event { return new(TPMIdentity) }},
 	{name: TypeCheckpointWitnessed, category: "sealer", critical: false, sealer: true, newEvent: func() Event { return new(CheckpointWitnessed) }},
 	{name: TypeWitnessAlarm, category: "sealer", critical: true, sealer: true, newEvent: func() Event { return new(WitnessAlarm) }},
+	{name: TypeConfigReloaded, category: "sealer", critical: true, sealer: true, newEvent: func() Event { return new(ConfigReloaded) }},
 }
 
 var (
@@ -362,6 +363,12 @@ func (*CheckpointWitnessed) EventType() string { return TypeCheckpointWitnessed 
 
 // EventTime returns the Timestamp in UTC.
 func (e *CheckpointWitnessed) EventTime() time.Time { return e.Timestamp.UTC() }
+
+// EventType returns TypeConfigReloaded.
+func (*ConfigReloaded) EventType() string { return TypeConfigReloaded }
+
+// EventTime returns the Timestamp in UTC.
+func (e *ConfigReloaded) EventTime() time.Time { return e.Timestamp.UTC() }
 
 // EventType returns TypeWitnessAlarm.
 func (*WitnessAlarm) EventType() string { return TypeWitnessAlarm }

@@ -22,6 +22,8 @@ const (
 	// The witness types (FORMAT.md §5.6).
 	TypeCheckpointWitnessed = "audit.checkpoint_witnessed"
 	TypeWitnessAlarm        = "audit.witness_alarm"
+	// A reload of the running sealer's configuration (SIGHUP).
+	TypeConfigReloaded = "audit.config_reloaded"
 )
 
 // SealerMode is the mode of audit.sealer_started.
@@ -172,6 +174,31 @@ type WitnessAlarm struct {
 	Answer string
 }
 
+// ConfigReloaded is audit.config_reloaded (critical): the running sealer
+// read its configuration again (SIGHUP, systemctl reload) and applied
+// what can change without a restart. It is recorded, and made durable,
+// before the new settings take effect.
+type ConfigReloaded struct {
+	Timestamp time.Time
+	// File is the configuration file read (optional: none when the
+	// sealer runs on defaults, AUDIT_SEALER_* variables and flags).
+	File string
+	// Applied names the settings whose new values took effect (TOML keys
+	// such as "limits.max_connections", "policy"); it may be empty.
+	Applied []string
+	// RestartRequired names the settings that changed but take effect only
+	// at the next start (the data directory, the socket, the signer, the
+	// TPM, ...); they kept their values. It may be empty.
+	RestartRequired []string
+	// Settings are the effective settings after the reload, as in
+	// audit.sealer_started (at most 64 entries).
+	Settings map[string]string
+	// Policy is the [[policy]] in force after the reload, one entry a
+	// line: who it matches, then its services ("uid 0, user root:
+	// queen-rbee pool-managerd"); empty without policy.
+	Policy []string
+}
+
 // ClientDropped is audit.client_dropped: events a client library dropped
 // before they reached the sealer.
 type ClientDropped struct {
@@ -318,6 +345,15 @@ func (e *WitnessAlarm) bind(b *binder) {
 	b.u64("size", &e.Size)
 	b.optU64("known_size", &e.KnownSize)
 	b.text("answer", &e.Answer, &ruleDetails, false)
+}
+
+func (e *ConfigReloaded) bind(b *binder) {
+	b.time("timestamp", &e.Timestamp, timeEvent, false)
+	b.text("file", &e.File, &ruleText, true)
+	b.texts("applied", &e.Applied, &ruleIdent)
+	b.texts("restart_required", &e.RestartRequired, &ruleIdent)
+	b.stringMap("settings", &e.Settings)
+	b.texts("policy", &e.Policy, &ruleText)
 }
 
 func (e *ClientDropped) bind(b *binder) {

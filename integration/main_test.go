@@ -19,6 +19,12 @@ func TestMain(m *testing.M) {
 	if socket := os.Getenv(floodSocketEnv); socket != "" {
 		os.Exit(floodInvalid(socket)) // this process is a hostile peer (fairness_test.go)
 	}
+	// Every audit-sealer command reads /etc/audit-sealer/audit-sealer.toml
+	// when it exists; the binaries these tests run (which inherit this
+	// environment) read the built-in defaults instead, whatever is
+	// installed on the machine. A test that sets AUDIT_SEALER_CONFIG
+	// itself overrides this.
+	os.Setenv("AUDIT_SEALER_CONFIG", os.DevNull)
 	dir, err := os.MkdirTemp("", "audit-sealer-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

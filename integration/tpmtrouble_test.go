@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,13 +32,19 @@ func TestTPMGoesAwayAndComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemonEnv(t, env)
+	// status exits 1 while a dependency fails (the JSON is printed all
+	// the same), 2 when it cannot ask.
 	status := func() map[string]any {
 		out, err := sealerCmd(env, "status", "--json", "--socket", socket).Output()
-		if err != nil {
+		var ee *exec.ExitError
+		if err != nil && (!errors.As(err, &ee) || ee.ExitCode() != 1) {
 			t.Fatalf("status: %v", err)
 		}
 		var m map[string]any
 		json.Unmarshal(out, &m)
+		if degraded := m["anchor_error"] != ""; degraded != (err != nil) {
+			t.Fatalf("status exit %v with anchor_error %q", err, m["anchor_error"])
+		}
 		return m
 	}
 	acks := runClients(socket, 2, "before", closedAfter(300*time.Millisecond))
@@ -46,8 +53,15 @@ func TestTPMGoesAwayAndComesBack(t *testing.T) {
 	exec.Command("bash", "../scripts/swtpm/stop.sh", tpmDir).Run()
 	acks = append(acks, runClients(socket, 2, "during", closedAfter(600*time.Millisecond))...)
 	st := status()
-	if st["anchor_error"] == "" || st["unsealed"].(float64) > 200 {
+	if st["anchor_error"] == "" || st["unsealed"].(float64) > 200 || st["anchor_errors"].(float64) < 1 || st["anchor_failing_since"] == nil {
 		t.Fatalf("status while the TPM is away: %v", st)
+	}
+	// The text status makes the failure its headline, and exits 1.
+	text, err := sealerCmd(env, "status", "--socket", socket).Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.HasPrefix(string(text), "DEGRADED: tpm anchoring failing for ") ||
+		!strings.Contains(string(text), "anchoring:       counter ") {
+		t.Fatalf("status while the TPM is away: %v\n%s", err, text)
 	}
 
 	// It comes back on the same port and state.
@@ -70,6 +84,9 @@ func TestTPMGoesAwayAndComesBack(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("anchoring did not resume: %v\n%s", st, d.stderr)
 		}
+	}
+	if text, err := sealerCmd(env, "status", "--socket", socket).Output(); err != nil || !strings.HasPrefix(string(text), "OK: ") {
+		t.Fatalf("status once the TPM is back: %v\n%s", err, text)
 	}
 	if err := d.stop(); err != nil {
 		t.Fatalf("stop: %v\n%s", err, d.stderr)

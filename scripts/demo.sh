@@ -40,7 +40,7 @@ if command -v softhsm2-util >/dev/null; then
     say "starting a throwaway swtpm and provisioning its NV counter"
     eval "$("$repo/scripts/swtpm/start.sh" "$work/tpm")"
     trap '"$repo/scripts/swtpm/stop.sh" "$work/tpm" >/dev/null 2>&1 || true' EXIT
-    "$bin/audit-sealer" tpm provision --data-dir "$data" > /dev/null
+    "$bin/audit-sealer" tpm provision > /dev/null
     tpm=true
   fi
 else

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -30,18 +29,12 @@ func configCheckCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			source := f.file
-			if source == "" {
-				source = os.Getenv("AUDIT_SEALER_CONFIG")
-			}
-			if source == "" {
-				source = "defaults, AUDIT_SEALER_* and flags (no --config)"
-			}
+			source := f.source().String()
 			fmt.Fprintf(cmd.OutOrStdout(), "audit-sealer: configuration OK (%s): data_dir %s, socket %s, dev %v, %d policy entries, %d witnesses\n",
 				source, cfg.DataDir, cfg.Socket, cfg.Dev, len(cfg.Policy), len(cfg.Witnesses))
 			return nil
 		},
 	}
-	f.register(cmd.Flags())
+	f.register(cmd.Flags(), serveFlags...)
 	return cmd
 }

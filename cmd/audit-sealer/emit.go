@@ -13,10 +13,11 @@ import (
 )
 
 func emitCommand() *cobra.Command {
-	var socket, service string
+	var f configFlags
+	var service string
 	var durable bool
 	cmd := &cobra.Command{
-		Use:   "emit [--durable] --socket PATH < events.ndjson",
+		Use:   "emit [--durable] [--socket PATH] < events.ndjson",
 		Short: "Send NDJSON events from stdin; print one JSON result line per event",
 		Long: `emit reads one audit event (the JSON of EVENTS.md) per line from stdin, sends
 each to the sealer, and prints one JSON line per event: its sequence number and
@@ -24,9 +25,9 @@ audit_id (with --durable, once the record is fsynced), "accepted" without
 --durable, or the error. Exit status 1 if any event was refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rc, err := dialSealer(socket)
+			rc, err := f.dial(cmd)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return err
 			}
 			defer rc.Close()
 			in := bufio.NewScanner(os.Stdin)
@@ -103,7 +104,7 @@ audit_id (with --durable, once the record is fsynced), "accepted" without
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&socket, "socket", "/run/audit-sealer/audit.sock", "sealer socket")
+	f.register(cmd.Flags(), "socket")
 	cmd.Flags().BoolVar(&durable, "durable", false, "wait until each event is fsynced; print its seq and audit_id")
 	cmd.Flags().StringVar(&service, "service", "", "service identity to record (one the policy allows this user)")
 	return cmd

@@ -14,7 +14,7 @@ import (
 
 func indexCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "index build|check --data-dir DIR",
+		Use:   "index build|check [--data-dir DIR]",
 		Short: "Build or check the query index files of the closed segments",
 		Long: `Each closed segment of the log has an index file beside it (<first seq>.idx,
 FORMAT.md §8) that lets query read only the records that can match. The
@@ -35,15 +35,19 @@ exactly what its segment gives (missing and outdated ones are listed:
 queries do not use them, so they hide nothing), 1 when one differs or is
 damaged, 2 when it could not check.`,
 	}
-	var dataDir string
+	var f configFlags
 	var all, asJSON bool
 	build := &cobra.Command{
-		Use:   "build --data-dir DIR [--all]",
+		Use:   "build [--data-dir DIR] [--all]",
 		Short: "Write the index files that are missing, damaged or stale",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			dataDir, err := f.dataDirOf(cmd)
+			if err != nil {
+				return err
+			}
 			res, err := index.Update(ctx, dataDir, all)
 			printResults(cmd, res, asJSON)
 			if err != nil {
@@ -53,12 +57,16 @@ damaged, 2 when it could not check.`,
 		},
 	}
 	check := &cobra.Command{
-		Use:   "check --data-dir DIR",
+		Use:   "check [--data-dir DIR]",
 		Short: "Rebuild every index in memory and compare it with its file",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			dataDir, err := f.dataDirOf(cmd)
+			if err != nil {
+				return err
+			}
 			res, _, err := index.CheckAll(ctx, dataDir)
 			printResults(cmd, res, asJSON)
 			if err != nil {
@@ -77,7 +85,7 @@ damaged, 2 when it could not check.`,
 		},
 	}
 	for _, c := range []*cobra.Command{build, check} {
-		c.Flags().StringVar(&dataDir, "data-dir", "/var/lib/audit-sealer", "data directory")
+		f.register(c.Flags(), "data-dir")
 		c.Flags().BoolVar(&asJSON, "json", false, "one JSON object per closed segment")
 	}
 	build.Flags().BoolVar(&all, "all", false, "rebuild every index, not only the missing, damaged or stale ones")

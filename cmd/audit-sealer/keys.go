@@ -91,7 +91,7 @@ witnesses, named after the log's origin), for witnessctl add-key.`,
 			return nil
 		},
 	}
-	f.register(cmd.Flags())
+	f.register(cmd.Flags(), "data-dir", "dev")
 	cmd.Flags().StringVar(&format, "format", "", "bundle (key history, the default), pem (SubjectPublicKeyInfo of the active key, the default with --current) or note (its sumdb/note verifier key)")
 	cmd.Flags().BoolVar(&current, "current", false, "print only the active key")
 	cmd.Flags().BoolVar(&witnessKey, "witness-key", false, "print the note verifier key of the witnessing key ([witnessing] key_label), named after the log's origin")
@@ -266,22 +266,45 @@ func rotateCommand() *cobra.Command {
 	var toLabel, reason string
 	cmd := &cobra.Command{
 		Use:   "rotate --to-label LABEL",
-		Short: "Hand checkpoint signing to another key on the token, endorsed by the current one (run with the sealer stopped)",
-		Long: `rotate opens the log (the sealer must be stopped: the data directory is
-locked), records audit.key_introduced with the new key's public half, seals
+		Short: "Hand checkpoint signing to another key on the token, endorsed by the current one (the running sealer does it without a restart)",
+		Long: `rotate records audit.key_introduced with the new key's public half, seals
 that record with the current key (the endorsement an offline verifier
-follows, after which the current key signs nothing more), seals once more
-with the new key, and closes. Then set key_label to the new label and start
-the sealer. With --dev it generates a new development key, replaces
-dev-signing.key with it and wipes the retired key: nothing that could sign
-for the old key stays in the data directory.`,
+follows, after which the current key signs nothing more), and seals once
+more with the new key.
+
+When a sealer runs on the data directory (it holds the directory's lock),
+rotate asks it over its socket (--socket, or the configuration's): the
+sealer does the same while it runs, with no restart, and emitters are not
+refused. Only root and the uids and groups of [admin] may ask; any other
+user gets not_authorized. Otherwise rotate opens the log itself and closes
+it when done.
+
+Either way, then set key_label to the new label in the configuration, so
+that the next start uses the new key (a key that did not sign the log's
+last checkpoint is refused at start). With --dev a new development key is
+generated, replaces dev-signing.key, and the retired key is wiped: nothing
+that could sign for the old key stays in the data directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd.Flags())
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			if !cfg.Dev && toLabel == "" {
+				return &exitError{code: 2, err: errors.New("--to-label is required")}
+			}
+			if sealerRunning(cfg.DataDir) {
+				// A sealer runs on this log: it rotates, without a restart.
+				return rotateOnline(cmd, cfg.Socket, toLabel, reason)
+			}
 			cur, err := openSigner(cfg)
+			if err != nil {
+				return err
+			}
+			l, _, err := ledger.Open(ledger.Config{Dir: cfg.DataDir, Signer: cur, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev, SegmentSize: cfg.SegmentSize})
+			if errors.Is(err, storage.ErrLocked) {
+				return rotateOnline(cmd, cfg.Socket, toLabel, reason) // it started meanwhile
+			}
 			if err != nil {
 				return err
 			}
@@ -290,6 +313,7 @@ for the old key stays in the data directory.`,
 			if cfg.Dev {
 				gen, err := signer.NewSoftwareSigner(signer.Ed25519, cfg.Signer.KeyName)
 				if err != nil {
+					l.Close()
 					return err
 				}
 				next = gen
@@ -299,36 +323,53 @@ for the old key stays in the data directory.`,
 				path := filepath.Join(cfg.DataDir, storage.DevKeyFile)
 				staged := path + ".next"
 				if err := os.Remove(staged); err != nil && !errors.Is(err, os.ErrNotExist) {
+					l.Close()
 					return err
 				}
 				if err := gen.WriteKeyFile(staged); err != nil {
+					l.Close()
 					return err
 				}
 				commit = func() error { return replaceDevKey(path, staged) }
 			} else {
-				if toLabel == "" {
-					return &exitError{code: 2, err: errors.New("--to-label is required")}
-				}
 				nc := cfg
 				nc.Signer.KeyLabel = toLabel
 				n, err := openSigner(nc)
 				if err != nil {
+					l.Close()
 					return err
 				}
 				next = n
 				commit = func() error { return nil }
 			}
-			l, _, err := ledger.Open(ledger.Config{Dir: cfg.DataDir, Signer: cur, KeyName: cfg.Signer.KeyName, Dev: cfg.Dev, SegmentSize: cfg.SegmentSize})
-			if err != nil {
-				return err
-			}
+			introduced := l.NextSeq()
 			cp, err := l.IntroduceKey(next, reason)
-			if err != nil {
+			endorsed := l.LastCheckpoint() != nil && l.LastCheckpoint().Size > introduced
+			switch {
+			case err != nil && !endorsed && l.Err() == nil && l.NextSeq() > introduced:
+				// The current key did not sign the endorsement. Closing would
+				// seal the introduction with the current key, which would
+				// then be retired while it stays the configured key: cut the
+				// introduction (never synced) instead, as the sealer's
+				// storage recovery would, and change nothing.
+				seg, off := l.Durable()
+				l.Abandon()
+				if _, derr := storage.DiscardUndurable(cfg.DataDir, seg, off); derr != nil {
+					return errors.Join(fmt.Errorf("the current key could not endorse the new key: %w", err), derr)
+				}
+				return fmt.Errorf("the current key could not endorse the new key; nothing changed: %w", err)
+			case err != nil && !endorsed:
 				l.Close()
 				return err
+			case err != nil:
+				// Endorsed: the new key signs; Close seals with it.
+				fmt.Fprintf(cmd.ErrOrStderr(), "audit-sealer: note: the new key's first checkpoint failed (%v); closing the log seals with it\n", err)
 			}
 			if err := l.Close(); err != nil {
 				return err
+			}
+			if cp == nil {
+				cp = l.LastCheckpoint()
 			}
 			if err := commit(); err != nil {
 				return fmt.Errorf("the log introduced the new key but the key file could not be switched: %w", err)
@@ -341,7 +382,7 @@ for the old key stays in the data directory.`,
 			return nil
 		},
 	}
-	f.register(cmd.Flags())
+	f.register(cmd.Flags(), "data-dir", "dev", "socket")
 	cmd.Flags().StringVar(&toLabel, "to-label", "", "label of the new key on the token (generate it first with keys generate)")
 	cmd.Flags().StringVar(&reason, "reason", "scheduled rotation", "why the key changes (recorded in the chain)")
 	return cmd

@@ -12,10 +12,11 @@ import (
 )
 
 func proveCommand() *cobra.Command {
-	var dataDir, out string
+	var f configFlags
+	var out string
 	var seq, fromSize uint64
 	cmd := &cobra.Command{
-		Use:   "prove --data-dir DIR (--seq N | --from-size A) [--out FILE]",
+		Use:   "prove [--data-dir DIR] (--seq N | --from-size A) [--out FILE]",
 		Short: "Export one record with its inclusion proof, or a consistency proof from an earlier checkpoint",
 		Long: `prove --seq N writes record N with its inclusion proof and a signed
 checkpoint, so that one record can be disclosed and checked with only the
@@ -31,6 +32,10 @@ that checkpoint (audit-verify consistency).`,
 			bySeq, byFrom := cmd.Flags().Changed("seq"), cmd.Flags().Changed("from-size")
 			if bySeq == byFrom {
 				return &exitError{code: 2, err: errors.New("give exactly one of --seq and --from-size")}
+			}
+			dataDir, err := f.dataDirOf(cmd)
+			if err != nil {
+				return err
 			}
 			var bundle any
 			var what string
@@ -63,7 +68,7 @@ that checkpoint (audit-verify consistency).`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/audit-sealer", "data directory")
+	f.register(cmd.Flags(), "data-dir")
 	cmd.Flags().Uint64Var(&seq, "seq", 0, "sequence number of the record to disclose")
 	cmd.Flags().Uint64Var(&fromSize, "from-size", 0, "tree size of the checkpoint the auditor kept")
 	cmd.Flags().StringVar(&out, "out", "-", "output file (- for stdout)")

@@ -31,7 +31,7 @@ type filterFlags struct {
 }
 
 func (ff *filterFlags) register(fl *pflag.FlagSet) {
-	fl.StringVar(&ff.dataDir, "data-dir", "/var/lib/audit-sealer", "data directory (default: the configuration's)")
+	fl.StringVar(&ff.dataDir, "data-dir", "", "data directory (default: the configuration's data_dir, /var/lib/audit-sealer)")
 	ff.trust.register(fl)
 	fl.StringVar(&ff.f.UserID, "user", "", "actor user_id")
 	fl.StringVar(&ff.f.Service, "service", "", "service identity")

@@ -102,7 +102,7 @@ away from it.`,
 			return verdictError(cov)
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/audit-sealer", "data directory (default: the configuration's)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: the configuration's data_dir, /var/lib/audit-sealer)")
 	trust.register(cmd.Flags())
 	cmd.Flags().StringVar(&customer, "customer", "", "gdpr: the customer_id")
 	cmd.Flags().StringVar(&from, "from", "", "period start (RFC 3339)")

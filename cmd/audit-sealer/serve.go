@@ -13,7 +13,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/audit-sealer/audit-sealer/hsm"
 	"github.com/audit-sealer/audit-sealer/internal/config"
@@ -21,85 +20,6 @@ import (
 	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/storage"
 )
-
-// configFlags are the flags that override configuration settings.
-type configFlags struct {
-	file        string
-	dataDir     string
-	socket      string
-	dev         bool
-	segmentSize int64
-	sealEvery   time.Duration
-	sealRecords int
-	heartbeat   time.Duration
-	logLevel    string
-	logFormat   string
-	metrics     string
-	pprof       bool
-	acceptKey   bool
-	tpm         string
-	acceptRoll  bool
-	acceptReset bool
-	acceptTail  bool
-}
-
-func (f *configFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.file, "config", "", "configuration file (TOML); env AUDIT_SEALER_CONFIG")
-	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (default /var/lib/audit-sealer)")
-	fs.StringVar(&f.socket, "socket", "", "Unix socket path (default /run/audit-sealer/audit.sock)")
-	fs.BoolVar(&f.dev, "dev", false, "development mode: software key in the data directory, no TPM (never for production)")
-	fs.Int64Var(&f.segmentSize, "segment-size", 0, "close segments at this many bytes (default 100000000)")
-	fs.DurationVar(&f.sealEvery, "seal-interval", 0, "seal unsealed records at least this often (default 1s)")
-	fs.IntVar(&f.sealRecords, "seal-records", 0, "seal once this many records are unsealed (default 100)")
-	fs.DurationVar(&f.heartbeat, "heartbeat", 0, "checkpoint an idle log this often (default 1m)")
-	fs.StringVar(&f.logLevel, "log-level", "", "trace, debug, info, warn or error (default info)")
-	fs.StringVar(&f.logFormat, "log-format", "", "text or json (default text)")
-	fs.StringVar(&f.metrics, "metrics-listen", "", "address for Prometheus /metrics (default off)")
-	fs.BoolVar(&f.pprof, "metrics-pprof", false, "also serve Go's /debug/pprof/ on the metrics listener (for profiling; keep the listener private)")
-	fs.StringVar(&f.tpm, "tpm", "", "TPM holding the anchor counter: device:/dev/tpmrm0, unix:PATH or tcp:HOST:PORT (default: none)")
-	fs.BoolVar(&f.acceptRoll, "accept-rollback", false, "start although the TPM counter is ahead of the log (an old copy); recorded in the chain")
-	fs.BoolVar(&f.acceptReset, "accept-anchor-reset", false, "start although the TPM counter is behind the log or missing (TPM cleared); recorded in the chain")
-	fs.BoolVar(&f.acceptKey, "accept-new-key", false, "start with a signing key the log never introduced (recorded; auditors need the key out of band)")
-	fs.BoolVar(&f.acceptTail, "accept-unauthenticated-tail", false, "start although the end of the log holds records none of the sealer's keys authenticates and a crash cannot explain: keep them aside, cut them, never seal them; recorded in the chain")
-}
-
-// load builds the configuration: defaults, then the file, then AUDIT_SEALER_*
-// variables, then the flags that were set; validated once.
-func (f *configFlags) load(fs *pflag.FlagSet) (config.Config, error) {
-	file := f.file
-	if file == "" {
-		file = os.Getenv("AUDIT_SEALER_CONFIG")
-	}
-	cfg, err := config.Load(file)
-	if err != nil {
-		return cfg, err
-	}
-	if err := cfg.ApplyEnv(os.Getenv); err != nil {
-		return cfg, err
-	}
-	set := func(name string, apply func()) {
-		if fs.Changed(name) {
-			apply()
-		}
-	}
-	set("data-dir", func() { cfg.DataDir = f.dataDir })
-	set("socket", func() { cfg.Socket = f.socket })
-	set("dev", func() { cfg.Dev = f.dev })
-	set("segment-size", func() { cfg.SegmentSize = f.segmentSize })
-	set("seal-interval", func() { cfg.Seal.Interval.Duration = f.sealEvery })
-	set("seal-records", func() { cfg.Seal.Records = f.sealRecords })
-	set("heartbeat", func() { cfg.Seal.Heartbeat.Duration = f.heartbeat })
-	set("log-level", func() { cfg.Log.Level = f.logLevel })
-	set("log-format", func() { cfg.Log.Format = f.logFormat })
-	set("metrics-listen", func() { cfg.Metrics.Listen = f.metrics })
-	set("metrics-pprof", func() { cfg.Metrics.Pprof = f.pprof })
-	set("accept-new-key", func() { cfg.Signer.AcceptNewKey = f.acceptKey })
-	set("tpm", func() { cfg.TPM.Transport = f.tpm })
-	set("accept-rollback", func() { cfg.TPM.AcceptRollback = f.acceptRoll })
-	set("accept-anchor-reset", func() { cfg.TPM.AcceptAnchorReset = f.acceptReset })
-	set("accept-unauthenticated-tail", func() { cfg.AcceptUnauthenticatedTail = f.acceptTail })
-	return cfg, cfg.Validate()
-}
 
 // newLogger returns the daemon's logger, writing to stderr (os.Stderr).
 // Under journald (JOURNAL_STREAM names stderr) each line carries its
@@ -132,13 +52,18 @@ func serveCommand() *cobra.Command {
 				return &exitError{code: code}
 			}
 			applyMemoryLimit(cfg, log)
-			s, witnessKey, err := openSealerKeys(cfg)
+			s, openKey, err := openSigners(cfg)
 			if err != nil {
 				return fail(2, err)
 			}
-			var opts []sealer.Option
-			if witnessKey != nil {
-				opts = append(opts, sealer.WithWitnessKey(witnessKey))
+			opts := []sealer.Option{sealer.WithKeyRotation(openKey)}
+			if label := cfg.Witnessing.KeyLabel; label != "" && !cfg.Dev {
+				// The witnessing key, on the same token (FORMAT.md §5.6).
+				wk, _, _, err := openKey(label)
+				if err != nil {
+					return fail(2, fmt.Errorf("witnessing key_label %q: %w", label, err))
+				}
+				opts = append(opts, sealer.WithWitnessKey(wk))
 			}
 			counter, err := openCounter(cfg)
 			if err != nil {
@@ -158,12 +83,18 @@ func serveCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			// SIGHUP asks a PKCS#11 signer to reconnect to its token.
+			// SIGHUP (systemctl reload) reads the configuration again, as
+			// at start (the file, AUDIT_SEALER_* and the flags, which still
+			// win), and applies what can change live; it also asks a
+			// PKCS#11 signer to reconnect to its token.
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			go func() {
 				for range hup {
+					log.Info("SIGHUP: reloading the configuration and reconnecting the signer")
 					sl.ReopenSigner()
+					// Reload logs, counts and records its outcome itself.
+					sl.Reload(f.source().Path, func() (config.Config, error) { return f.load(cmd.Flags()) })
 				}
 			}()
 			if err := sl.Run(ctx); err != nil {
@@ -172,7 +103,7 @@ func serveCommand() *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd.Flags())
+	f.register(cmd.Flags(), serveFlags...)
 	return cmd
 }
 
@@ -212,37 +143,12 @@ func openSigner(cfg config.Config) (signer.Signer, error) {
 	return hsm.Open(hc)
 }
 
-// openSealerKeys returns what serve signs with: the checkpoint signer and,
-// when [witnessing] key_label is set, the key on the same token that signs
-// what is sent to witnesses (the PIN is read once).
-func openSealerKeys(cfg config.Config) (logKey, witnessKey signer.Signer, err error) {
-	if cfg.Dev || cfg.Witnessing.KeyLabel == "" {
-		logKey, err = openSigner(cfg)
-		return logKey, nil, err
-	}
-	hc, err := hsmConfig(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	lk, err := hsm.Open(hc)
-	if err != nil {
-		return nil, nil, err
-	}
-	wc := hc
-	wc.KeyLabel, wc.KeyName = cfg.Witnessing.KeyLabel, ""
-	wk, err := hsm.Open(wc)
-	if err != nil {
-		lk.Close()
-		return nil, nil, fmt.Errorf("witnessing key_label %q: %w", cfg.Witnessing.KeyLabel, err)
-	}
-	return lk, wk, nil
-}
-
 // hsmConfig turns the configuration into an hsm.Config; the PIN comes from
 // pin_file or AUDIT_SEALER_PKCS11_PIN (never from a flag), and the variable
 // is removed from the environment once read.
 func hsmConfig(cfg config.Config) (hsm.Config, error) {
-	hc := hsm.Config{Module: cfg.Signer.Module, TokenLabel: cfg.Signer.TokenLabel, TokenSerial: cfg.Signer.TokenSerial,
+	label, serial := cfg.Signer.Token()
+	hc := hsm.Config{Module: cfg.Signer.Module, TokenLabel: label, TokenSerial: serial,
 		KeyLabel: cfg.Signer.KeyLabel, KeyName: cfg.Signer.KeyName}
 	var err error
 	hc.PIN, err = secretFrom(pinEnv, cfg.Signer.PINFile, hsm.PINFromEnv, hsm.PINFromFile,

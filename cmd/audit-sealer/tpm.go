@@ -138,7 +138,7 @@ needs to make a credential challenge (audit-verify tpm challenge).`,
 			return nil
 		},
 	}
-	f.register(cmd.Flags())
+	f.register(cmd.Flags(), "tpm")
 	cmd.Flags().StringVar(&ekOut, "ek-cert", "", "write the TPM's EK certificate (PEM) to this file")
 	return cmd
 }
@@ -185,7 +185,7 @@ func tpmProvisionCommand() *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd.Flags())
+	f.register(cmd.Flags(), "tpm")
 	return cmd
 }
 
@@ -215,7 +215,7 @@ func tpmReadCommand() *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd.Flags())
+	f.register(cmd.Flags(), "tpm")
 	return cmd
 }
 
@@ -283,7 +283,7 @@ the TPM that the EK certificate certifies.`,
 			return nil
 		},
 	}
-	f.register(cmd.Flags())
+	f.register(cmd.Flags(), "tpm")
 	cmd.Flags().StringVar(&nonceHex, "nonce", "", "the auditor's nonce, hex")
 	cmd.Flags().StringVar(&challengeFile, "challenge", "", "the auditor's credential challenge (audit-verify tpm challenge)")
 	cmd.Flags().StringVar(&out, "out", "tpm-evidence.json", "evidence file to write")

@@ -25,33 +25,34 @@ type trustFlags struct {
 
 func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&t.keyFiles, "key", nil, "trusted public key (PEM or note verifier key; repeatable): give the log's current key (default: the key of the configuration)")
-	fs.StringVar(&t.config, "config", "", "configuration file whose signing key and data directory to use when --key or --data-dir is not given; env AUDIT_SEALER_CONFIG")
+	fs.StringVar(&t.config, "config", "", "configuration file whose signing key and data directory to use when --key or --data-dir is not given (default "+config.DefaultFile+" when it exists; env "+config.EnvFile+")")
 	fs.BoolVar(&t.dev, "dev", false, "without --key: trust the development key of the data directory (as serve --dev)")
 }
 
 // resolve returns the trusted keys and the data directory: dataDir when
 // --data-dir was given, else the configuration's. Keys come from --key,
 // else from the configuration; when there are none the error exits 2 (the
-// log cannot be checked).
+// log cannot be checked). With --key and --data-dir no configuration is
+// read.
 func (t *trustFlags) resolve(fs *pflag.FlagSet, dataDir string) (signer.Verifiers, string, error) {
 	cannot := func(err error) error {
 		return &exitError{code: 2, err: fmt.Errorf("%w: %w", verify.ErrCannotCheck, err)}
 	}
-	if len(t.keyFiles) > 0 && t.config == "" {
-		keys, err := signer.LoadPublicKeys(t.keyFiles)
-		if err != nil {
-			return nil, "", cannot(err)
-		}
-		return keys, dataDir, nil
-	}
-	cfg, err := t.load(fs, dataDir)
 	if len(t.keyFiles) > 0 {
 		keys, err := signer.LoadPublicKeys(t.keyFiles)
 		if err != nil {
 			return nil, "", cannot(err)
 		}
+		if fs.Changed("data-dir") {
+			return keys, dataDir, nil
+		}
+		cfg, err := t.load(fs, dataDir, false)
+		if err != nil {
+			return nil, "", cannot(fmt.Errorf("no --data-dir, and the configuration: %w", err))
+		}
 		return keys, cfg.DataDir, nil
 	}
+	cfg, err := t.load(fs, dataDir, true)
 	if err != nil {
 		return nil, "", cannot(fmt.Errorf("no --key, and no usable configuration to take the signing key from: %w", err))
 	}
@@ -66,23 +67,20 @@ func (t *trustFlags) resolve(fs *pflag.FlagSet, dataDir string) (signer.Verifier
 }
 
 // load reads the configuration as serve does (defaults, the file,
-// AUDIT_SEALER_* variables), with --data-dir and --dev applied.
-func (t *trustFlags) load(fs *pflag.FlagSet, dataDir string) (config.Config, error) {
-	file := t.config
-	if file == "" {
-		file = os.Getenv("AUDIT_SEALER_CONFIG")
-	}
-	cfg, err := config.Load(file)
+// AUDIT_SEALER_* variables), with --data-dir and --dev applied, and
+// validates it when validate is set.
+func (t *trustFlags) load(fs *pflag.FlagSet, dataDir string, validate bool) (config.Config, error) {
+	cfg, err := config.Load(config.FindFile(t.config, os.Getenv).Path)
 	if err == nil {
 		err = cfg.ApplyEnv(os.Getenv)
 	}
-	if fs.Changed("data-dir") || cfg.DataDir == "" {
+	if fs.Changed("data-dir") {
 		cfg.DataDir = dataDir
 	}
 	if fs.Changed("dev") {
 		cfg.Dev = t.dev
 	}
-	if err != nil {
+	if err != nil || !validate {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()

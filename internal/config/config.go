@@ -1,15 +1,21 @@
 // Package config holds audit-sealer's configuration: one TOML file whose
 // every setting has a default that works, overridden by AUDIT_SEALER_*
-// environment variables and then by command-line flags. The documented
-// example is deploy/audit-sealer.toml.
+// environment variables and then by command-line flags. The file is
+// DefaultFile when it exists (as sshd reads /etc/ssh/sshd_config), or the
+// one --config or AUDIT_SEALER_CONFIG names. deploy/audit-sealer.toml
+// lists every setting with its default, and a test keeps the two equal.
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/user"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +82,7 @@ type Config struct {
 	TPM       TPM       `toml:"tpm"`
 	Retention Retention `toml:"retention"`
 	Query     Query     `toml:"query"`
+	Admin     Admin     `toml:"admin"`
 	Policy    []Policy  `toml:"policy"`
 	// Witnesses are the witnesses the sealer submits its checkpoints to
 	// (FORMAT.md §5.6); none by default.
@@ -151,6 +158,19 @@ type Query struct {
 	Index bool `toml:"index"`
 }
 
+// Admin says which peers may ask the running sealer for administrative
+// operations over its socket (the rotate_key op, which `audit-sealer keys
+// rotate` sends while the sealer runs). A peer qualifies by its uid, or by
+// a group it is in, primary or supplementary, as the kernel reports them
+// for the connection (SO_PEERCRED, SO_PEERGROUPS). Default: root only.
+// Every operation is recorded in the chain; any other peer gets
+// not_authorized.
+type Admin struct {
+	UIDs []uint32 `toml:"uids"`
+	// Groups are group names; each must exist.
+	Groups []string `toml:"groups"`
+}
+
 // Retention says how long records are kept. Only whole, sealed segments
 // older than Days are deleted, and each deletion is recorded in the chain
 // first (audit.retention_pruned).
@@ -173,7 +193,8 @@ type TPM struct {
 	Transport string `toml:"transport"`
 	// Index is the NV index of the counter (default 0x01500100).
 	Index uint32 `toml:"index"`
-	// AuthFile holds the index auth value (or AUDIT_SEALER_TPM_AUTH).
+	// AuthFile holds the index auth value (or AUDIT_SEALER_TPM_AUTH;
+	// default /etc/audit-sealer/tpm-auth).
 	AuthFile string `toml:"auth_file"`
 	// AcceptRollback / AcceptAnchorReset start the sealer once despite a
 	// failed startup check; the decision is recorded in the chain.
@@ -240,12 +261,13 @@ type Signer struct {
 	KeyName string `toml:"key_name"`
 	// Module is the PKCS#11 module (default /usr/lib/softhsm/libsofthsm2.so).
 	Module string `toml:"pkcs11_module"`
-	// TokenLabel or TokenSerial selects the token (never a slot number).
+	// TokenLabel selects the token (default "audit-sealer"), never a slot
+	// number; TokenSerial, when set, selects it instead (Token).
 	TokenLabel  string `toml:"token_label"`
 	TokenSerial string `toml:"token_serial"`
-	// KeyLabel selects the key pair on the token.
+	// KeyLabel selects the key pair on the token (default "checkpoint").
 	KeyLabel string `toml:"key_label"`
-	// PINFile holds the user PIN.
+	// PINFile holds the user PIN (default /etc/audit-sealer/pkcs11-pin).
 	PINFile string `toml:"pin_file"`
 	// AcceptNewKey starts with a key that the log never introduced (the
 	// previous key is lost); the sealer records it, unendorsed, and auditors
@@ -264,7 +286,21 @@ type Policy struct {
 	Services []string `toml:"services"`
 }
 
-// Defaults returns the configuration with every default filled in.
+// Token returns how the signing key's token is chosen: by serial when
+// token_serial is set, else by label.
+func (s Signer) Token() (label, serial string) {
+	if s.TokenSerial != "" {
+		return "", s.TokenSerial
+	}
+	return s.TokenLabel, ""
+}
+
+// Defaults returns the configuration with every default filled in. The
+// signer's and the TPM's defaults are the production layout that
+// deploy/audit-sealer.toml documents (a token labelled audit-sealer, a key
+// labelled checkpoint, secrets in /etc/audit-sealer); no TPM is used until
+// [tpm] transport names one.
+
 func Defaults() Config {
 	return Config{
 		DataDir:     "/var/lib/audit-sealer",
@@ -272,15 +308,17 @@ func Defaults() Config {
 		SocketMode:  "0660",
 		SegmentSize: 100 * 1000 * 1000,
 		Seal:        Seal{Interval: Duration{time.Second}, Records: 100, Heartbeat: Duration{time.Minute}, AnchorInterval: Duration{time.Minute}},
-		TPM:         TPM{Index: 0x01500100},
+		TPM:         TPM{Index: 0x01500100, AuthFile: "/etc/audit-sealer/tpm-auth"},
 		Retention:   Retention{Days: 2555, CheckInterval: Duration{time.Hour}},
 		Query:       Query{UIDs: []uint32{0}, Index: true},
+		Admin:       Admin{UIDs: []uint32{0}},
 		MemoryLimit: 96 << 20,
 		Queue:       Queue{Events: 65536, Bytes: 24 << 20, CriticalWait: Duration{5 * time.Second}},
 		Limits:      Limits{MaxConnections: 1024, LineTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, MaxBadLines: 64, BadLinesPerSecond: 1000},
 		Log:         Log{Level: "info", Format: "text"},
-		Signer:      Signer{KeyName: "audit-sealer"},
-		Witnessing:  Witnessing{Interval: Duration{time.Minute}, MaxRequestsPerSecond: 1, Timeout: Duration{10 * time.Second}},
+		Signer: Signer{KeyName: "audit-sealer", Module: "/usr/lib/softhsm/libsofthsm2.so", TokenLabel: "audit-sealer",
+			KeyLabel: "checkpoint", PINFile: "/etc/audit-sealer/pkcs11-pin"},
+		Witnessing: Witnessing{Interval: Duration{time.Minute}, MaxRequestsPerSecond: 1, Timeout: Duration{10 * time.Second}},
 	}
 }
 
@@ -421,15 +459,17 @@ func (c *Config) Validate() error {
 		if c.Signer.TokenLabel == "" && c.Signer.TokenSerial == "" {
 			bad("signer: token_label or token_serial is required outside --dev (AUDIT_SEALER_PKCS11_TOKEN_LABEL)")
 		}
-		if c.Signer.TokenLabel != "" && c.Signer.TokenSerial != "" {
-			bad("signer: set token_label or token_serial, not both")
-		}
 		if c.Signer.KeyLabel == "" {
 			bad("signer: key_label is required outside --dev (AUDIT_SEALER_PKCS11_KEY_LABEL)")
 		}
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log format %q (want text or json)", c.Log.Format)
+	}
+	for _, g := range c.Admin.Groups {
+		if _, err := user.LookupGroup(g); err != nil {
+			bad("admin: group %q: %v", g, err)
+		}
 	}
 	for i, p := range c.Policy {
 		if p.UID == nil && p.User == "" && p.GID == nil && p.Group == "" {
@@ -529,6 +569,7 @@ func (c *Config) SocketPerm() (os.FileMode, error) {
 // Settings returns the configuration in force as flat key=value strings,
 // for the audit.sealer_started record and the logs. It holds no secret.
 func (c *Config) Settings() map[string]string {
+	tokenLabel, tokenSerial := c.Signer.Token()
 	m := map[string]string{
 		"data_dir":             c.DataDir,
 		"socket":               c.Socket,
@@ -546,17 +587,128 @@ func (c *Config) Settings() map[string]string {
 		"bad_lines_per_second": strconv.Itoa(c.Limits.BadLinesPerSecond),
 		"policy_entries":       strconv.Itoa(len(c.Policy)),
 		"metrics":              strconv.FormatBool(c.Metrics.Listen != ""),
-		"pkcs11_token":         c.Signer.TokenLabel + c.Signer.TokenSerial,
+		"pkcs11_token":         tokenLabel + tokenSerial,
 		"pkcs11_key":           c.Signer.KeyLabel,
 		"anchor_interval":      c.Seal.AnchorInterval.String(),
 		"tpm":                  c.TPM.Transport,
 		"tpm_index":            fmt.Sprintf("0x%08x", c.TPM.Index),
 		"retention_days":       strconv.FormatUint(uint64(c.Retention.Days), 10),
 		"retention_archive":    strconv.FormatBool(c.Retention.ArchiveDir != ""),
+		"log_level":            c.Log.Level,
+		"query_uids":           fmt.Sprint(c.Query.UIDs),
+		"query_gids":           fmt.Sprint(c.Query.GIDs),
+		"admin_uids":           fmt.Sprint(c.Admin.UIDs),
+		"admin_groups":         strings.Join(c.Admin.Groups, " "),
+		"line_timeout":         c.Limits.LineTimeout.String(),
+		"idle_timeout":         c.Limits.IdleTimeout.String(),
+		"max_bad_lines":        strconv.Itoa(c.Limits.MaxBadLines),
 	}
 	if len(c.Witnesses) > 0 {
 		m["witnesses"] = strconv.Itoa(len(c.Witnesses))
 		m["witness_quorum"] = strconv.Itoa(c.WitnessQuorum())
 	}
 	return m
+}
+
+// DefaultFile is the installed configuration. Every command reads it when
+// it exists and neither --config nor AUDIT_SEALER_CONFIG names another
+// file, as sshd reads /etc/ssh/sshd_config.
+const DefaultFile = "/etc/audit-sealer/audit-sealer.toml"
+
+// EnvFile is the environment variable that names the configuration file
+// when --config does not. Tests set it (to a file of their own, or to
+// /dev/null for the built-in defaults) so that they never read the
+// machine's DefaultFile.
+const EnvFile = "AUDIT_SEALER_CONFIG"
+
+// Source says which configuration file a command reads.
+type Source struct {
+	// Path is the file, or "" for none (the built-in defaults).
+	Path string
+	// Default: Path is DefaultFile, found by itself rather than named by
+	// --config or AUDIT_SEALER_CONFIG.
+	Default bool
+}
+
+// String names the source in messages.
+func (s Source) String() string {
+	switch {
+	case s.Path == "":
+		return "no configuration file (" + DefaultFile + " does not exist)"
+	case s.Default:
+		return s.Path + " (the default)"
+	}
+	return s.Path
+}
+
+// FindFile returns the configuration file to read: flag (--config) when
+// it is set, else the file AUDIT_SEALER_CONFIG names (through getenv),
+// else DefaultFile when it exists, else none. A DefaultFile that exists
+// but cannot be read is returned all the same: Load then says why.
+func FindFile(flag string, getenv func(string) string) Source {
+	if flag != "" {
+		return Source{Path: flag}
+	}
+	if env := getenv(EnvFile); env != "" {
+		return Source{Path: env}
+	}
+	if _, err := os.Stat(DefaultFile); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return Source{Path: DefaultFile, Default: true}
+	}
+	return Source{}
+}
+
+// Flat returns every setting of c as its TOML key ("limits.max_connections")
+// and its value as text: durations as Go durations, lists as [a b], and
+// each array of tables ([[policy]], [[witness]]) as one entry holding
+// its JSON. Two configurations differ in a setting exactly when their
+// Flat values for its key differ; the sealer's reload compares them.
+func (c *Config) Flat() map[string]string {
+	out := map[string]string{}
+	flatten(reflect.ValueOf(*c), "", out)
+	return out
+}
+
+// durationType is Duration's type: a leaf, not a section.
+var durationType = reflect.TypeOf(Duration{})
+
+func flatten(v reflect.Value, prefix string, out map[string]string) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		key := prefix + tag
+		fv := v.Field(i)
+		switch {
+		case f.Type == durationType:
+			out[key] = fv.Interface().(Duration).String()
+		case f.Type.Kind() == reflect.Struct:
+			flatten(fv, key+".", out)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			out[key] = "[]" // none, whether the slice is nil or empty
+			if fv.Len() > 0 {
+				b, _ := json.Marshal(fv.Interface())
+				out[key] = string(b)
+			}
+		default:
+			out[key] = fmt.Sprint(fv.Interface())
+		}
+	}
+}
+
+// Changed returns the keys of the settings whose values differ between a
+// and b (Flat), sorted.
+func Changed(a, b *Config) []string {
+	fa, fb := a.Flat(), b.Flat()
+	var keys []string
+	for k, v := range fa {
+		if fb[k] != v {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }

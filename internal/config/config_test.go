@@ -3,37 +3,209 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
-// TestShippedExampleLoads keeps deploy/audit-sealer.toml true: it parses,
-// has no unknown setting, and validates.
+// shippedFile is the configuration the package installs as DefaultFile.
+const shippedFile = "../../deploy/audit-sealer.toml"
+
+// TestShippedExampleLoads keeps deploy/audit-sealer.toml usable as it is
+// installed: it parses, has no unknown setting, validates, and gives the
+// built-in defaults (its settings lines all show them).
 func TestShippedExampleLoads(t *testing.T) {
-	c, err := Load("../../deploy/audit-sealer.toml")
+	c, err := Load(shippedFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Policy) != 2 || c.Seal.Records != 100 || c.Seal.Interval.Duration != time.Second {
-		t.Fatalf("unexpected values: %+v", c)
+	if got, want := c.Flat(), Defaults(); !reflect.DeepEqual(got, want.Flat()) {
+		for _, k := range Changed(&c, &want) {
+			t.Errorf("%s: the file gives %q, the default is %q", k, got[k], want.Flat()[k])
+		}
 	}
-	// The example says it shows the defaults; the memory bounds are the
-	// ones the benchmarks measured (BENCHMARKS.md), so they must agree.
-	if d := Defaults(); c.Queue != d.Queue || c.MemoryLimit != d.MemoryLimit {
-		t.Errorf("example [queue] %+v memory_limit %d; defaults %+v, %d", c.Queue, c.MemoryLimit, d.Queue, d.MemoryLimit)
+}
+
+// commentedSetting is a setting line commented out in the shipped file:
+// "#key = value" or "#[section]", with no space after the '#' (prose
+// comments have one).
+var commentedSetting = regexp.MustCompile(`^#(\[\[?[a-z_]+\]\]?|[a-z_]+ = .*)$`)
+
+// TestShippedFileListsEveryDefault keeps deploy/audit-sealer.toml in sync
+// with the code: with its commented-out setting lines uncommented it must
+// define every setting of Config exactly once (TOML refuses a key defined
+// twice), hold no other key, and give each the value of Defaults. A line
+// is commented exactly when its setting is optional (a string whose
+// default is empty). The [[policy]] and [[witness]] examples must name
+// every field of their tables; their values are examples, not defaults.
+func TestShippedFileListsEveryDefault(t *testing.T) {
+	data, err := os.ReadFile(shippedFile)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d := Defaults(); c.Limits != d.Limits || d.Limits.BadLinesPerSecond != 1000 {
-		t.Errorf("example [limits] %+v; defaults %+v (bad_lines_per_second 1000)", c.Limits, d.Limits)
+	var lines []string
+	commented := map[string]bool{} // keys (section.key) of commented setting lines
+	section := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		isComment := commentedSetting.MatchString(line)
+		if isComment {
+			line = line[1:]
+		}
+		switch trimmed := strings.TrimSpace(line); {
+		case strings.HasPrefix(trimmed, "[["):
+			section = strings.Trim(trimmed, "[]") + "."
+		case strings.HasPrefix(trimmed, "["):
+			section = strings.Trim(trimmed, "[]") + "."
+		case isComment:
+			commented[section+strings.TrimSpace(strings.SplitN(line, "=", 2)[0])] = true
+		}
+		lines = append(lines, line)
 	}
-	if d := Defaults(); c.Witnessing != d.Witnessing || len(c.Witnesses) != 0 {
-		t.Errorf("example [witnessing] %+v, %d witnesses; defaults %+v", c.Witnessing, len(c.Witnesses), d.Witnessing)
+	var c Config
+	md, err := toml.Decode(strings.Join(lines, "\n"), &c)
+	if err != nil {
+		t.Fatalf("the file with its settings uncommented: %v", err)
 	}
-	if d := Defaults(); c.Query.Index != d.Query.Index || !c.Query.Index || c.TPM.Index != d.TPM.Index || c.TPM.Transport == "" {
-		t.Errorf("example [query] %+v [tpm] %+v; defaults %+v %+v", c.Query, c.TPM, d.Query, d.TPM)
+	if und := md.Undecoded(); len(und) > 0 {
+		t.Errorf("keys that are no setting: %v", und)
+	}
+	defaults := Defaults()
+	want := defaults.Flat()
+	keys := map[string]bool{} // every key the file defines, arrays of tables' fields included
+	for _, k := range md.Keys() {
+		keys[k.String()] = true
+	}
+	// The examples of the arrays of tables name every field.
+	for _, table := range []struct {
+		key string
+		typ reflect.Type
+	}{{"policy", reflect.TypeOf(Policy{})}, {"witness", reflect.TypeOf(Witness{})}} {
+		if !keys[table.key] {
+			t.Errorf("no [[%s]] example", table.key)
+			continue
+		}
+		for i := 0; i < table.typ.NumField(); i++ {
+			name := table.typ.Field(i).Tag.Get("toml")
+			if !keys[table.key+"."+name] {
+				t.Errorf("the [[%s]] example does not show %s", table.key, name)
+			}
+		}
+		if want[table.key] != "[]" {
+			t.Errorf("%s has a default: %s", table.key, want[table.key])
+		}
+	}
+	c.Policy, c.Witnesses = nil, nil
+	got := c.Flat()
+	for key, def := range want {
+		if key == "policy" || key == "witness" {
+			continue
+		}
+		parts := strings.Split(key, ".")
+		switch {
+		case !md.IsDefined(parts...):
+			t.Errorf("%s is not in the file (default %s)", key, def)
+		case got[key] != def:
+			t.Errorf("%s: the file says %s, the default is %s", key, got[key], def)
+		}
+		optional := reflect.ValueOf(defaults).FieldByIndex(fieldIndex(t, key)).Kind() == reflect.String && def == ""
+		if optional != commented[key] {
+			t.Errorf("%s: commented out %v, but optional (a string whose default is empty) %v", key, commented[key], optional)
+		}
+	}
+	if len(want) < 45 {
+		t.Fatalf("Flat lists only %d settings", len(want))
+	}
+}
+
+// fieldIndex returns the index path of the field of Config whose TOML key
+// is key.
+func fieldIndex(t *testing.T, key string) []int {
+	t.Helper()
+	typ := reflect.TypeOf(Config{})
+	var index []int
+next:
+	for _, part := range strings.Split(key, ".") {
+		for i := 0; i < typ.NumField(); i++ {
+			if typ.Field(i).Tag.Get("toml") == part {
+				index = append(index, i)
+				typ = typ.Field(i).Type
+				continue next
+			}
+		}
+		t.Fatalf("no field for %s", key)
+	}
+	return index
+}
+
+// TestFindFile: --config wins, then AUDIT_SEALER_CONFIG; without either
+// the default file is read when it exists (as sshd reads its /etc file).
+func TestFindFile(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == EnvFile {
+				return v
+			}
+			return ""
+		}
+	}
+	if s := FindFile("/flag.toml", env("/env.toml")); s.Path != "/flag.toml" || s.Default {
+		t.Errorf("flag: %+v", s)
+	}
+	if s := FindFile("", env("/env.toml")); s.Path != "/env.toml" || s.Default {
+		t.Errorf("env: %+v", s)
+	}
+	_, statErr := os.Stat(DefaultFile)
+	s := FindFile("", env(""))
+	switch {
+	case statErr == nil && (s.Path != DefaultFile || !s.Default):
+		t.Errorf("%s exists: %+v", DefaultFile, s)
+	case statErr != nil && s.Path != "":
+		t.Errorf("%s does not exist: %+v", DefaultFile, s)
+	}
+	// /dev/null, as tests set it, is the built-in defaults.
+	c, err := Load("/dev/null")
+	if d := Defaults(); err != nil || !reflect.DeepEqual(c.Flat(), d.Flat()) {
+		t.Errorf("Load(/dev/null): %v", err)
+	}
+}
+
+// TestChanged names exactly the settings that differ, arrays of tables as
+// one setting.
+func TestChanged(t *testing.T) {
+	a, b := Defaults(), Defaults()
+	uid := uint32(7)
+	b.Limits.MaxConnections = 10
+	b.Log.Level = "debug"
+	b.Policy = []Policy{{UID: &uid, Services: []string{"x"}}}
+	b.Query.GIDs = []uint32{} // empty is the same as none
+	if got := Changed(&a, &b); !reflect.DeepEqual(got, []string{"limits.max_connections", "log.level", "policy"}) {
+		t.Errorf("Changed: %q", got)
+	}
+	if got := Changed(&a, &a); len(got) != 0 {
+		t.Errorf("Changed(a, a): %q", got)
+	}
+}
+
+// TestTokenSerialWins: token_serial, when set, chooses the token instead
+// of the default token_label.
+func TestTokenSerialWins(t *testing.T) {
+	c := Defaults()
+	if l, s := c.Signer.Token(); l != "audit-sealer" || s != "" {
+		t.Errorf("default token: %q %q", l, s)
+	}
+	c.Signer.TokenSerial = "1234"
+	if l, s := c.Signer.Token(); l != "" || s != "1234" {
+		t.Errorf("with a serial: %q %q", l, s)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("serial with the default label: %v", err)
 	}
 }
 
@@ -43,10 +215,15 @@ func TestDefaultsValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	// Outside --dev the defaults name no HSM key: that must be said.
+	// Outside --dev the defaults name the production layout's token and
+	// key; without them that must be said.
 	c.Dev = false
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "token_label") {
-		t.Fatalf("production defaults without a token: %v", err)
+	if err := c.Validate(); err != nil {
+		t.Fatalf("production defaults: %v", err)
+	}
+	c.Signer.TokenLabel, c.Signer.KeyLabel = "", ""
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "token_label") || !strings.Contains(err.Error(), "key_label") {
+		t.Fatalf("production without a token or key: %v", err)
 	}
 }
 
@@ -96,10 +273,7 @@ func TestPrecedenceEnvOverFile(t *testing.T) {
 func TestValidateRefuses(t *testing.T) {
 	uid := uint32(1000)
 	cases := map[string]func(c *Config){
-		"token twice": func(c *Config) {
-			c.Dev = false
-			c.Signer.TokenLabel, c.Signer.TokenSerial, c.Signer.KeyLabel = "a", "b", "k"
-		},
+		"admin group":       func(c *Config) { c.Admin.Groups = []string{"no-such-group-for-audit-sealer"} },
 		"socket mode":       func(c *Config) { c.SocketMode = "rw-rw----" },
 		"segment too small": func(c *Config) { c.SegmentSize = 10 },
 		"zero records":      func(c *Config) { c.Seal.Records = 0 },

@@ -105,7 +105,7 @@ func (s *Sealer) submit(r *request) error {
 // queue has room; and a wait for a uid's share sheds only that uid's
 // events, never another peer's.
 func (s *Sealer) waitForRoom(size int64, q *peerQueue, err error) error {
-	deadline := time.NewTimer(s.cfg.Queue.CriticalWait.Duration)
+	deadline := time.NewTimer(s.settings().cfg.Queue.CriticalWait.Duration)
 	defer deadline.Stop()
 	var counted *atomic.Int32
 	defer func() {
@@ -147,19 +147,20 @@ func (s *Sealer) waitForRoom(size int64, q *peerQueue, err error) error {
 // costlier than the whole byte bound is let into an empty queue, so that a
 // small bound never refuses an event forever.
 func (s *Sealer) reserve(size int64, q *peerQueue) error {
-	if s.queued.Add(1) > int64(s.cfg.Queue.Events) {
+	bounds := &s.settings().cfg.Queue
+	if s.queued.Add(1) > int64(bounds.Events) {
 		s.queued.Add(-1)
 		return ErrShed
 	}
 	// Only undo the bytes that were added: with || the byte count was
 	// skipped for a full queue and then subtracted anyway, driving
 	// queue_bytes below zero and loosening the byte bound with every shed.
-	if b := s.queuedB.Add(size); b > s.cfg.Queue.Bytes && b != size {
+	if b := s.queuedB.Add(size); b > bounds.Bytes && b != size {
 		s.queuedB.Add(-size)
 		s.queued.Add(-1)
 		return ErrShed
 	}
-	if q != nil && !s.peers.take(q, size, s.cfg.Queue.Events, s.cfg.Queue.Bytes) {
+	if q != nil && !s.peers.take(q, size, bounds.Events, bounds.Bytes) {
 		s.queuedB.Add(-size)
 		s.queued.Add(-1)
 		return ErrPeerShare
@@ -203,7 +204,8 @@ func (s *Sealer) noteShed(critical bool, q *peerQueue, share bool) {
 	}
 	if st.pending == 1 {
 		st.first = now
-		args := []any{"queue_events", s.cfg.Queue.Events, "queue_bytes", s.cfg.Queue.Bytes}
+		bounds := &s.settings().cfg.Queue
+		args := []any{"queue_events", bounds.Events, "queue_bytes", bounds.Bytes}
 		if q != nil {
 			args = append(args, "uid", q.uid, "uid_queued_events", q.events.Load(), "uids_with_events_queued", s.peers.active.Load())
 		}

@@ -1,6 +1,10 @@
 package sealer_test
 
 import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,4 +53,58 @@ func TestAnchoringCadence(t *testing.T) {
 	if rep.LastAnchor == nil || rep.LastAnchor.Counter != ctr.Value {
 		t.Fatalf("the log's last anchor %+v, counter %d", rep.LastAnchor, ctr.Value)
 	}
+}
+
+// flakyCounter is a counter whose increments fail while failing is set.
+type flakyCounter struct {
+	testkit.Counter
+	failing atomic.Bool
+}
+
+func (c *flakyCounter) Increment(ctx context.Context) (uint64, error) {
+	if c.failing.Load() {
+		return 0, errors.New("tpm: connection refused")
+	}
+	return c.Counter.Increment(ctx)
+}
+
+// TestAnchorFailureInStatus: while the counter fails, the status says since
+// when and how many errors, and Degraded makes it the headline; once the
+// counter works again both clear (the count stays, it is this process's).
+func TestAnchorFailureInStatus(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Seal.AnchorInterval.Duration = 30 * time.Millisecond
+	cfg.Seal.Interval.Duration = 10 * time.Millisecond
+	ctr := &flakyCounter{Counter: testkit.Counter{Value: 7}}
+	sl, err := sealer.New(cfg, testkit.Key("main"), hclog.NewNullLogger(), sealer.WithCounter(ctr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, cfg: cfg, sl: sl}
+	h.run()
+	c := dial(t, cfg.Socket)
+	ctr.failing.Store(true)
+	var st sealer.Status
+	eventually(t, "two anchor errors", func() bool {
+		c.emitDurable(sealVerified(1))
+		st = c.status()
+		return st.AnchorErrors >= 2
+	})
+	if st.AnchorError == "" || st.AnchorFailingSince == nil || time.Since(*st.AnchorFailingSince) > ioTimeout {
+		t.Fatalf("status while the counter fails: %+v", st)
+	}
+	if d := st.Degraded(time.Now()); len(d) != 1 || !strings.HasPrefix(d[0], "tpm anchoring failing for ") || !strings.Contains(d[0], "errors): ") {
+		t.Fatalf("degraded: %q", d)
+	}
+	ctr.failing.Store(false)
+	eventually(t, "anchoring to work again", func() bool {
+		c.emitDurable(sealVerified(2))
+		st = c.status()
+		return st.AnchorError == ""
+	})
+	if st.AnchorFailingSince != nil || st.AnchorErrors < 2 || len(st.Degraded(time.Now())) != 0 {
+		t.Fatalf("status once the counter works: %+v", st)
+	}
+	c.close()
+	h.stopAndVerify()
 }

@@ -48,7 +48,9 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 	if s.testHookPeerUID != nil {
 		uid = s.testHookPeerUID(uid)
 	}
-	peer := &Peer{UID: uid, GID: gid, PID: pid, Services: s.policy.services(uid, gid), queue: s.peers.of(uid)}
+	peer := &Peer{UID: uid, GID: gid, PID: pid, Groups: peerGroups(c), queue: s.peers.of(uid)}
+	s.refreshPeer(peer)
+	limits := s.settings().cfg.Limits
 	st := s.trackConn(c, true)
 	defer s.trackConn(c, false)
 
@@ -58,7 +60,7 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 		defer close(writerDone)
 		s.writeReplies(c, replies)
 	}()
-	lr := newLineReader(c, wire.MaxLine, s.cfg.Limits.LineTimeout.Duration, s.cfg.Limits.IdleTimeout.Duration, s.stopping.Load)
+	lr := newLineReader(c, wire.MaxLine, limits.LineTimeout.Duration, limits.IdleTimeout.Duration, s.stopping.Load)
 	lr.onSkip = func() { s.holdBackBadLine(uid, pid) } // an over-long line costs a refused line per 128 KiB
 	bad := badLines{s: s, uid: uid, pid: pid}
 	for {
@@ -111,7 +113,7 @@ type badLines struct {
 // lines, PROTOCOL.md; the limit itself is tolerated), and otherwise charges
 // the uid's budget.
 func (b *badLines) refused() (closeConn bool) {
-	if b.n++; b.n > b.s.cfg.Limits.MaxBadLines {
+	if b.n++; b.n > b.s.settings().cfg.Limits.MaxBadLines {
 		b.s.log.Warn("closing a connection that sends too many bad lines", "uid", b.uid, "pid", b.pid)
 		return true
 	}
@@ -131,7 +133,7 @@ func (s *Sealer) holdBackBadLine(uid uint32, pid int32) {
 	s.m.badLineWaits.Inc()
 	if first {
 		s.log.Warn("a peer sends refused lines faster than bad_lines_per_second: its connections wait before each further read",
-			"uid", uid, "pid", pid, "bad_lines_per_second", s.cfg.Limits.BadLinesPerSecond)
+			"uid", uid, "pid", pid, "bad_lines_per_second", s.settings().cfg.Limits.BadLinesPerSecond)
 	}
 	for end := time.Now().Add(wait); !s.stopping.Load(); {
 		left := time.Until(end)
@@ -320,6 +322,7 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 		}
 		return s.reject(pe.ID, pe.Code, "sealer: "+pe.Message, nil)
 	}
+	s.refreshPeer(peer)
 	id := ""
 	if w.ID != nil {
 		id = *w.ID
@@ -343,6 +346,8 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 		return pending{ready: &wire.Reply{ID: id, OK: true, Time: time.Now().UTC().Format(time.RFC3339Nano)}}
 	case wire.OpReportDropped:
 		return s.handleReportDropped(peer, id, &w)
+	case wire.OpRotateKey:
+		return s.handleRotateKey(peer, id, &w)
 	case "":
 		return s.reject(id, wire.CodeBadRequest, "sealer: request has no op", nil)
 	}

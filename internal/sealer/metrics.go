@@ -4,7 +4,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
+
+// codeTooManyConnections labels a connection refused because every slot
+// was taken (its reply says unavailable).
+const codeTooManyConnections = "too_many_connections"
 
 // metrics are the sealer's Prometheus metrics, on a registry of its own.
 type metrics struct {
@@ -37,6 +42,8 @@ type metrics struct {
 	indexErrors                prometheus.Counter
 	tailDiscarded              prometheus.Counter
 	identityRefused            prometheus.Counter
+	reloads                    *prometheus.CounterVec
+	rotations                  *prometheus.CounterVec
 }
 
 // metricMaker makes the sealer's metrics in its namespace and registers
@@ -84,6 +91,11 @@ func newMetrics(queueDepth, queueBytes, queueUIDs func() float64) *metrics {
 	m.accepted = mk.counterVec("events_accepted_total", "Events accepted, by whether the emitter asked for a durable ack.", "durable")
 	m.acceptedWaits, m.acceptedNow = m.accepted.WithLabelValues("true"), m.accepted.WithLabelValues("false")
 	m.rejected = mk.counterVec("requests_rejected_total", "Requests refused, by error code.", "code")
+	// Every label value the sealer can use exists from the start, at
+	// zero: rate() and alerts see a series before the first refusal.
+	for _, code := range append(wire.Codes(), codeTooManyConnections) {
+		m.rejected.WithLabelValues(code)
+	}
 	m.shed = mk.counter("events_shed_total", "Non-critical events dropped because the queue was full or their uid held its share of it (each drop is recorded in the chain).")
 	m.badLineWaits = mk.counter("bad_line_waits_total", "Times a connection was made to wait before its next line because its uid sent refused lines faster than limits.bad_lines_per_second.")
 	m.records = mk.counter("records_written_total", "Records appended to the log by this process.")
@@ -106,6 +118,14 @@ func newMetrics(queueDepth, queueBytes, queueUIDs func() float64) *metrics {
 	m.indexes = mk.counter("indexes_written_total", "Segment index files written by the sealer (after rotation, and at start for segments without one).")
 	m.indexErrors = mk.counter("index_errors_total", "Segment indexes the sealer could not write (queries read those segments in full; audit-sealer index build writes them).")
 	m.identityRefused = mk.counter("identity_refused_total", "Requests refused because the peer asked to emit as a service the policy does not give its uid (not_authorized; logged at most once a second).")
+	m.reloads = mk.counterVec("config_reloads_total", "Configuration reloads (SIGHUP): ok, or error (the configuration did not load or validate, or the reload could not be recorded; the configuration in force was kept).", "result")
+	m.rotations = mk.counterVec("key_rotations_total", "Key rotations asked for over the socket (rotate_key): ok, refused (the peer is not an admin: not_authorized) or error.", "result")
+	for _, r := range []string{"ok", "error"} {
+		m.reloads.WithLabelValues(r)
+	}
+	for _, r := range []string{"ok", "refused", "error"} {
+		m.rotations.WithLabelValues(r)
+	}
 	m.tailDiscarded = mk.counter("tail_discarded_total", "Times the end of the log held records that none of the sealer's keys authenticated and the sealer cut them at start (kept aside, never sealed, recorded in the chain as audit.tail_discarded).")
 	// build_info is the usual Prometheus info metric: a constant 1 whose
 	// labels name the build, so dashboards can join on it.

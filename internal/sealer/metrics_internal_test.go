@@ -4,20 +4,22 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
+	"github.com/audit-sealer/audit-sealer/internal/wire"
 )
 
 // TestEveryMetricRegistered: every metric the sealer documents is on its
 // registry from the start (a vector appears once it has a child).
 func TestEveryMetricRegistered(t *testing.T) {
 	m := newMetrics(func() float64 { return 0 }, func() float64 { return 0 }, func() float64 { return 0 })
-	m.rejected.WithLabelValues("shed")
 	families, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +39,54 @@ func TestEveryMetricRegistered(t *testing.T) {
 	}
 	if !slices.Contains(names, "go_goroutines") || !slices.Contains(names, "process_resident_memory_bytes") {
 		t.Error("the Go and process collectors are not registered")
+	}
+}
+
+// TestLabelValuesPreinitialised: every metric on the sealer's registry is
+// exposed from the start, a vector with a zero series for each label value
+// it can take, so that rate() and alerts see it before the first event:
+// a collector that describes a metric the first gather does not return is
+// a vector nobody initialised.
+func TestLabelValuesPreinitialised(t *testing.T) {
+	m := newMetrics(func() float64 { return 0 }, func() float64 { return 0 }, func() float64 { return 0 })
+	described := map[string]bool{}
+	ch := make(chan *prometheus.Desc, 256)
+	go func() { m.reg.Describe(ch); close(ch) }()
+	re := regexp.MustCompile(`fqName: "([a-z_]+)"`)
+	for d := range ch {
+		if mm := re.FindStringSubmatch(d.String()); mm != nil && strings.HasPrefix(mm[1], "audit_sealer_") {
+			described[mm[1]] = true
+		}
+	}
+	families, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := map[string]bool{}
+	codes := map[string]bool{} // requests_rejected_total's codes, true when at 0
+	for _, f := range families {
+		gathered[f.GetName()] = true
+		if f.GetName() != "audit_sealer_requests_rejected_total" {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			for _, l := range mt.GetLabel() {
+				codes[l.GetValue()] = mt.GetCounter().GetValue() == 0
+			}
+		}
+	}
+	if len(described) < 25 {
+		t.Fatalf("only %d metrics described", len(described))
+	}
+	for name := range described {
+		if !gathered[name] {
+			t.Errorf("%s is described but not exposed: a vector without its label values", name)
+		}
+	}
+	for _, code := range append(wire.Codes(), codeTooManyConnections) {
+		if !codes[code] {
+			t.Errorf("requests_rejected_total{code=%q} is not exposed at 0", code)
+		}
 	}
 }
 

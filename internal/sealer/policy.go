@@ -1,11 +1,13 @@
 package sealer
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"os/user"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -17,8 +19,12 @@ import (
 type Peer struct {
 	UID, GID uint32
 	PID      int32
+	// Groups are the peer's supplementary groups (SO_PEERGROUPS), when
+	// the kernel says.
+	Groups   []uint32
 	Services []string
-	queue    *peerQueue // the uid's share of the queue
+	queue    *peerQueue    // the uid's share of the queue
+	live     *liveSettings // the settings Services were resolved with
 }
 
 // ErrNotAuthorized is returned when a peer asks for a service identity the
@@ -42,6 +48,37 @@ func peerCred(c *net.UnixConn) (uid, gid uint32, pid int32, err error) {
 		return 0, 0, 0, credErr
 	}
 	return cred.Uid, cred.Gid, cred.Pid, nil
+}
+
+// peerGroups reads the peer's supplementary groups (SO_PEERGROUPS, Linux
+// 4.13 and later), as they were when it connected; nil when the kernel
+// does not say.
+func peerGroups(c *net.UnixConn) []uint32 {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var groups []uint32
+	raw.Control(func(fd uintptr) {
+		buf := make([]byte, 64*4)
+		for {
+			n := uint32(len(buf))
+			_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_PEERGROUPS,
+				uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
+			if errno == unix.ERANGE && int(n) > len(buf) && n <= 1<<20 {
+				buf = make([]byte, n)
+				continue
+			}
+			if errno != 0 {
+				return
+			}
+			for i := 0; i+4 <= int(n); i += 4 {
+				groups = append(groups, binary.NativeEndian.Uint32(buf[i:]))
+			}
+			return
+		}
+	})
+	return groups
 }
 
 // policy resolves peers to service identities. Without any policy entry, a

@@ -24,12 +24,13 @@ const maxQueryResults = 1000
 
 // mayRead reports whether the configuration lets peer read the log.
 func (s *Sealer) mayRead(peer *Peer) bool {
-	for _, u := range s.cfg.Query.UIDs {
+	q := &s.settings().cfg.Query
+	for _, u := range q.UIDs {
 		if u == peer.UID {
 			return true
 		}
 	}
-	for _, g := range s.cfg.Query.GIDs {
+	for _, g := range q.GIDs {
 		if g == peer.GID {
 			return true
 		}
@@ -42,7 +43,7 @@ func (s *Sealer) mayRead(peer *Peer) bool {
 // The log's older segments, signed by keys rotated out, are authenticated
 // through the later ones (package query), never by an old key.
 func (s *Sealer) queryTrust() verify.Trust {
-	pub := s.signer.Public()
+	pub := s.currentSigner().Public()
 	pub.Name = ""
 	return verify.Trust{Keys: signer.Verifiers{pub}}
 }

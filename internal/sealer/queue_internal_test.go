@@ -119,6 +119,7 @@ func TestShedReason(t *testing.T) {
 func TestCriticalWaitForShareShedsItsUID(t *testing.T) {
 	s := &Sealer{log: hclog.NewNullLogger(), intake: make(chan *request, 64), space: make(chan struct{}, 1)}
 	s.cfg.Queue = config.Queue{Events: 8, Bytes: 1 << 30, CriticalWait: config.Duration{Duration: 10 * time.Second}}
+	s.live.Store(&liveSettings{cfg: s.cfg})
 	s.m = newMetrics(func() float64 { return 0 }, func() float64 { return 0 }, func() float64 { return 0 })
 	busy, other := s.peers.of(1), s.peers.of(2)
 	event := func(q *peerQueue, critical bool) *request {

@@ -22,6 +22,11 @@ const (
 	reqFlush
 	reqDropped
 	reqLogRead
+	// reqRecord records the sealer's own event (sealerEvent), such as
+	// audit.config_reloaded.
+	reqRecord
+	// reqRotateKey hands signing to the key of Sealer.rotating (rotate.go).
+	reqRotateKey
 	reqStop
 )
 
@@ -39,8 +44,8 @@ type request struct {
 	typ      string
 	body     []byte
 	received int64 // Unix nanoseconds
-	// sealerEvent is the sealer's own event that reqDropped and reqLogRead
-	// record (audit.client_dropped, audit.log_read).
+	// sealerEvent is the sealer's own event that reqDropped, reqLogRead
+	// and reqRecord record (audit.client_dropped, audit.log_read, ...).
 	sealerEvent event.Event
 	// queue is the emitting peer's share of the queue (reqEmit only).
 	queue *peerQueue

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/audit-sealer/audit-sealer/chain"
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 	"github.com/audit-sealer/audit-sealer/internal/config"
@@ -35,12 +36,24 @@ import (
 
 // Sealer is a running daemon. Create it with New, run it with Run.
 type Sealer struct {
-	cfg    config.Config
-	log    hclog.Logger
-	signer signer.Signer
-	ledger *ledger.Ledger
-	policy *policy
-	m      *metrics
+	cfg config.Config
+	log hclog.Logger
+	// signer signs checkpoints: the start's, or the key an online
+	// rotation handed over to (rotate.go); read it with currentSigner.
+	signerMu sync.Mutex
+	signer   signer.Signer
+	// openKey opens the key of an online rotation (nil: none allowed);
+	// rotating is the rotation in progress, if any.
+	openKey  KeyOpener
+	rotating atomic.Pointer[rotation]
+	ledger   *ledger.Ledger
+	m        *metrics
+	// live holds what a reload changes while the sealer runs (reload.go);
+	// reloadMu serialises reloads. startQueueEvents is the queue's events
+	// bound at start, which sized the intake.
+	live             atomic.Pointer[liveSettings]
+	reloadMu         sync.Mutex
+	startQueueEvents int
 
 	intake  chan *request
 	queued  atomic.Int64 // events in intake
@@ -76,8 +89,11 @@ type Sealer struct {
 	open      map[*net.UnixConn]*connState
 	started   time.Time
 	openInfo  *ledger.OpenInfo
-	anchoring bool
-	ledgerCfg ledger.Config // to open the log again after a storage failure
+	// uncleanStop: the previous run of the log did not stop cleanly
+	// (wasUncleanStop); logged at start.
+	uncleanStop bool
+	anchoring   bool
+	ledgerCfg   ledger.Config // to open the log again after a storage failure
 	// identity is the TPM's, recorded at every start when anchoring.
 	identity *event.TPMIdentity
 	// startSeq is the first record of this run; startSealErr why the
@@ -111,6 +127,7 @@ type Option func(*options)
 type options struct {
 	counter    ledger.Counter
 	identity   *event.TPMIdentity
+	openKey    KeyOpener
 	witnessKey signer.Signer
 }
 
@@ -147,7 +164,7 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	pol, err := newPolicy(cfg.Policy)
+	live, err := newLiveSettings(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -167,14 +184,16 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	if err != nil {
 		return nil, err
 	}
-	sl := &Sealer{cfg: cfg, log: log, signer: s, ledger: l, policy: pol,
+	unclean := wasUncleanStop(info, l.LastCheckpoint())
+	sl := &Sealer{cfg: cfg, log: log, signer: s, openKey: o.openKey, ledger: l, startQueueEvents: cfg.Queue.Events,
 		intake: make(chan *request, cfg.Queue.Events+criticalReserve), space: make(chan struct{}, 1),
 		started: time.Now(), openInfo: info, anchoring: o.counter != nil, identity: o.identity, ledgerCfg: lc,
-		indexQueue: make(chan string, indexQueueLen), badLines: newBadLineBudget(cfg.Limits.BadLinesPerSecond)}
+		indexQueue: make(chan string, indexQueueLen), badLines: newBadLineBudget(cfg.Limits.BadLinesPerSecond), uncleanStop: unclean}
 	// The queue gauges were registered but never set (always 0): they now
 	// read the queue's counters at each scrape.
 	sl.m = newMetrics(func() float64 { return float64(sl.queued.Load()) }, func() float64 { return float64(sl.queuedB.Load()) },
 		func() float64 { return float64(sl.peers.active.Load()) })
+	sl.live.Store(live)
 	sl.witnessing = wit.attach(sl)
 	sl.setIdentity()
 	sl.updateStatus()
@@ -229,7 +248,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 	acceptDone := make(chan struct{})
 	go func() { s.accept(ln); close(acceptDone) }()
 	s.log.Info("sealer ready", "socket", s.cfg.Socket, "data_dir", s.cfg.DataDir, "next_seq", nextSeq,
-		"key_id", s.signer.Public().ID(), "key_kind", s.signer.Kind(), "algorithm", s.signer.Public().Algorithm,
+		"key_id", s.currentSigner().Public().ID(), "key_kind", s.currentSigner().Kind(), "algorithm", s.currentSigner().Public().Algorithm,
 		"socket_activated", s.activated)
 	s.sdNotify("READY=1\nSTATUS=" + statusLine(s.Status()))
 	stopNotify := make(chan struct{})
@@ -284,9 +303,10 @@ func (s *Sealer) recordStart() error {
 		mode = event.ModeDev
 		s.log.Warn("DEVELOPMENT MODE: checkpoints are signed with a software key from the data directory and no TPM anchors the log; every checkpoint says \"mode dev\"; never use this in production")
 	}
-	pub := s.signer.Public()
+	cur := s.currentSigner()
+	pub := cur.Public()
 	ev := &event.SealerStarted{Timestamp: time.Now().UTC(), Version: buildinfo.Version(), Mode: mode, KeyID: pub.ID(),
-		KeyKind: event.KeyKind(s.signer.Kind()), Algorithm: event.Algorithm(pub.Algorithm), Settings: s.cfg.Settings()}
+		KeyKind: event.KeyKind(cur.Kind()), Algorithm: event.Algorithm(pub.Algorithm), Settings: s.cfg.Settings()}
 	info := s.openInfo
 	if r := info.Recovery; r != nil && r.Segment != "" {
 		n := uint64(r.Bytes)
@@ -363,6 +383,30 @@ func (s *Sealer) logOpen(info *ledger.OpenInfo) {
 	if info.Unsealed > 0 {
 		s.log.Warn("records of the previous run that its run key authenticated but no checkpoint covered are sealed now", "records", info.Unsealed)
 	}
+	if s.uncleanStop {
+		var discarded uint64
+		if info.Discarded != nil {
+			discarded = info.Discarded.Records
+		}
+		var torn int64
+		if r := info.Recovery; r != nil {
+			torn = r.Bytes
+		}
+		s.log.Warn("the previous run did not stop cleanly (killed, crashed or the power failed): its log was recovered",
+			"records_recovered", info.Unsealed, "records_discarded", discarded, "torn_tail_bytes", torn)
+	}
+}
+
+// wasUncleanStop reports whether the run that last wrote an existing log
+// ended without a clean stop: a clean stop seals with a checkpoint that
+// says closed and writes nothing after it, so an unclean one leaves a last
+// checkpoint that does not say so (or none), or records that had to be
+// cut. It is read right after Open, before this run appends anything.
+func wasUncleanStop(info *ledger.OpenInfo, last *chain.Checkpoint) bool {
+	if info.Created {
+		return false
+	}
+	return last == nil || !last.Closed || info.Discarded != nil || (info.Recovery != nil && info.Recovery.Segment != "")
 }
 
 // recordDiscarded records in the chain, and logs loudly, records Open cut
@@ -482,8 +526,8 @@ func (s *Sealer) accept(ln *net.UnixListener) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if s.connCount.Load() >= int64(s.cfg.Limits.MaxConnections) && !s.evictIdle(idleEvictAfter) {
-			s.m.rejected.WithLabelValues("too_many_connections").Inc()
+		if s.connCount.Load() >= int64(s.settings().cfg.Limits.MaxConnections) && !s.evictIdle(idleEvictAfter) {
+			s.m.rejected.WithLabelValues(codeTooManyConnections).Inc()
 			c.Write(wire.AppendReply(nil, errorReply("", wire.CodeUnavailable, "sealer: too many connections")))
 			c.Close()
 			continue
@@ -504,7 +548,7 @@ func (s *Sealer) accept(ln *net.UnixListener) {
 // drop them and connect again, for example after the operator fixed the
 // token (SIGHUP does this). Records wait, durable, until sealing works.
 func (s *Sealer) ReopenSigner() error {
-	r, ok := s.signer.(interface{ Reopen() error })
+	r, ok := s.currentSigner().(interface{ Reopen() error })
 	if !ok {
 		return nil
 	}

@@ -1,9 +1,12 @@
 package sealer
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/chain"
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 )
 
 // Status is what `audit-sealer status` shows and the status op returns.
@@ -40,6 +43,66 @@ type Status struct {
 	WitnessQuorum int             `json:"witness_quorum,omitempty"`
 	WitnessedSize *uint64         `json:"witnessed_size,omitempty"`
 	UptimeSeconds float64         `json:"uptime_seconds"`
+	// Version is the sealer's build (buildinfo).
+	Version string `json:"version"`
+	// For each dependency: how many failures this process has seen, and
+	// since when the current failure lasts (absent while it works).
+	SealErrors          uint64     `json:"seal_errors"`
+	AnchorErrors        uint64     `json:"anchor_errors"`
+	StorageErrors       uint64     `json:"storage_errors"`
+	SignerFailingSince  *time.Time `json:"signer_failing_since,omitempty"`
+	AnchorFailingSince  *time.Time `json:"anchor_failing_since,omitempty"`
+	StorageFailingSince *time.Time `json:"storage_failing_since,omitempty"`
+	// ConfigReloadedAt is when the configuration was last reloaded
+	// (absent before the first reload); ConfigReloadError why the last
+	// reload failed ("" when it did not): the configuration in force is
+	// then the one before it.
+	ConfigReloadedAt  *time.Time `json:"config_reloaded_at,omitempty"`
+	ConfigReloadError string     `json:"config_reload_error"`
+}
+
+// Degraded returns what fails among the sealer's dependencies, the most
+// serious first, one line each: what, since when (as of now), how many
+// errors, and the error. It is empty while every dependency works. The
+// order: the disk (nothing can be written), the log key (nothing is
+// sealed), a witness's split view (someone rewrote history), the TPM
+// counter (checkpoints are not anchored), witnessing below its quorum.
+// audit-sealer status makes the first one its headline.
+func (st *Status) Degraded(now time.Time) []string {
+	var out []string
+	failing := func(what, err string, since *time.Time, count uint64, noun string) {
+		if err == "" {
+			return
+		}
+		line := what + " failing"
+		if since != nil {
+			line += " for " + now.Sub(*since).Round(time.Second).String()
+		}
+		if count > 0 {
+			line += fmt.Sprintf(" (%d %s)", count, noun)
+		}
+		out = append(out, line+": "+err)
+	}
+	failing("storage", st.StorageError, st.StorageFailingSince, st.StorageErrors, "errors")
+	failing("signing", st.SignerError, st.SignerFailingSince, st.SealErrors, "failed seals")
+	var working int
+	var failingWitnesses []string
+	for _, w := range st.Witnesses {
+		switch {
+		case w.SplitView:
+			out = append(out, fmt.Sprintf("SPLIT VIEW reported by witness %s: %s", w.Name, w.Error))
+		case w.Error != "":
+			failingWitnesses = append(failingWitnesses, w.Name+": "+w.Error)
+		default:
+			working++
+		}
+	}
+	failing("tpm anchoring", st.AnchorError, st.AnchorFailingSince, st.AnchorErrors, "errors")
+	if len(st.Witnesses) > 0 && working < st.WitnessQuorum && len(failingWitnesses) > 0 {
+		out = append(out, fmt.Sprintf("witnessing below its quorum (%d of %d witnesses cosign, quorum %d): %s",
+			working, len(st.Witnesses), st.WitnessQuorum, strings.Join(failingWitnesses, "; ")))
+	}
+	return out
 }
 
 // setIdentity fills in the parts of the status that do not change while
@@ -47,12 +110,14 @@ type Status struct {
 // writer round, and the key ID alone (a DER encoding and a hash) cost more
 // than the rest of it.
 func (s *Sealer) setIdentity() {
-	pub := s.signer.Public()
+	cur := s.currentSigner()
+	pub := cur.Public()
 	s.statusMu.Lock()
 	defer s.statusMu.Unlock()
 	st := &s.status
 	st.LogID = s.ledger.LogID().String()
-	st.KeyID, st.KeyKind, st.Algorithm, st.Dev = pub.ID(), string(s.signer.Kind()), string(pub.Algorithm), s.cfg.Dev
+	st.KeyID, st.KeyKind, st.Algorithm, st.Dev = pub.ID(), string(cur.Kind()), string(pub.Algorithm), s.cfg.Dev
+	st.Version = buildinfo.Version()
 }
 
 // updateStatus refreshes the snapshot from the ledger; only the writer (or
@@ -108,27 +173,33 @@ const (
 	disk
 )
 
-// errorOf is where the status keeps c's error ("" while it works).
-func (st *Status) errorOf(c component) *string {
+// fieldsOf returns where the status keeps c's error ("" while it works),
+// its error count and since when it fails.
+func (st *Status) fieldsOf(c component) (err *string, count *uint64, since **time.Time) {
 	switch c {
 	case logKey:
-		return &st.SignerError
+		return &st.SignerError, &st.SealErrors, &st.SignerFailingSince
 	case tpmCounter:
-		return &st.AnchorError
+		return &st.AnchorError, &st.AnchorErrors, &st.AnchorFailingSince
 	default:
-		return &st.StorageError
+		return &st.StorageError, &st.StorageErrors, &st.StorageFailingSince
 	}
 }
 
-// failing records err as c's error and reports whether c worked until
-// now: only that transition is logged, so a failure that lasts does not
-// flood the log.
+// failing records err as c's error, counts it, and reports whether c
+// worked until now: only that transition is logged, so a failure that
+// lasts does not flood the log.
 func (s *Sealer) failing(c component, err error) (first bool) {
 	s.statusMu.Lock()
 	defer s.statusMu.Unlock()
-	e := s.status.errorOf(c)
+	e, count, since := s.status.fieldsOf(c)
 	first = *e == ""
 	*e = err.Error()
+	*count++
+	if first {
+		now := time.Now().UTC()
+		*since = &now
+	}
 	return first
 }
 
@@ -137,8 +208,8 @@ func (s *Sealer) failing(c component, err error) (first bool) {
 func (s *Sealer) working(c component) (was string) {
 	s.statusMu.Lock()
 	defer s.statusMu.Unlock()
-	e := s.status.errorOf(c)
-	was, *e = *e, ""
+	e, _, since := s.status.fieldsOf(c)
+	was, *e, *since = *e, "", nil
 	return was
 }
 

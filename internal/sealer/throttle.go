@@ -15,10 +15,10 @@ import (
 // socket buffers fill. Lines that are not refused cost nothing here, so a
 // good client never waits, whoever shares its uid.
 type badLineBudget struct {
+	mu       sync.Mutex
 	interval time.Duration // between two lines at the rate; 0: no bound
 	burst    time.Duration // one second's worth of lines
 
-	mu   sync.Mutex
 	next map[uint32]time.Time // per uid: when its budget is back to full
 	// warned is when each uid was last logged as throttled.
 	warned map[uint32]time.Time
@@ -26,21 +26,29 @@ type badLineBudget struct {
 
 func newBadLineBudget(perSecond int) *badLineBudget {
 	b := &badLineBudget{next: map[uint32]time.Time{}, warned: map[uint32]time.Time{}}
+	b.setRate(perSecond)
+	return b
+}
+
+// setRate sets the rate (a reload may change it); 0 removes the bound.
+func (b *badLineBudget) setRate(perSecond int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.interval, b.burst = 0, 0
 	if perSecond > 0 {
 		b.interval, b.burst = time.Second/time.Duration(perSecond), time.Second
 	}
-	return b
 }
 
 // charge counts one refused line from uid at now and returns how long its
 // connection must wait before the next read (0 within the budget), and
 // whether this is the first wait of the uid in a minute (to be logged).
 func (b *badLineBudget) charge(uid uint32, now time.Time) (wait time.Duration, first bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.interval == 0 {
 		return 0, false
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	next := b.next[uid]
 	if next.Before(now) {
 		next = now

@@ -227,8 +227,12 @@ func (w *writer) appendAll() {
 	s := w.s
 	l := s.ledger
 	for _, r := range w.batch {
-		if r.kind == reqStop {
+		switch r.kind {
+		case reqStop:
 			w.stop = true
+			continue
+		case reqRotateKey:
+			w.rotateKey(r)
 			continue
 		}
 		if r.kind == reqEmit {
@@ -245,7 +249,7 @@ func (w *writer) appendAll() {
 		switch r.kind {
 		case reqEmit:
 			r.seq, r.auditID, err = l.Append(chain.KindEvent, r.service, r.typ, r.body, time.Unix(0, r.received))
-		case reqDropped, reqLogRead:
+		case reqDropped, reqLogRead, reqRecord:
 			if r.seq, err = l.AppendSealerEvent(r.sealerEvent); err == nil {
 				r.auditID = chain.AuditID(l.LogID(), r.seq)
 			}

@@ -35,6 +35,7 @@ const (
 	fieldReason
 	fieldFilter
 	fieldLimit
+	fieldKeyLabel
 )
 
 // fieldOf returns the bit of a request field named by name (the key's
@@ -60,6 +61,8 @@ func fieldOf(name []byte) int {
 		return fieldFilter
 	case "limit":
 		return fieldLimit
+	case "key_label":
+		return fieldKeyLabel
 	}
 	return 0
 }
@@ -181,6 +184,8 @@ func ParseRequest(line []byte) (Request, error) {
 			w.Filter = raw
 		case fieldLimit:
 			w.Limit, err = decodeJSON[int](raw)
+		case fieldKeyLabel:
+			w.KeyLabel, err = decodeString(raw)
 		}
 		if err != nil || (field != fieldEvent && string(raw) == "null") {
 			return w, envFail(w.ID, CodeBadRequest, "field %q has the wrong type", keyName(rawKey))

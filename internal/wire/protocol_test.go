@@ -32,6 +32,9 @@ func TestProtocolDocument(t *testing.T) {
 	if goCodes := constants(t, "Code"); !slices.Equal(docCodes, goCodes) {
 		t.Errorf("PROTOCOL.md's error codes, in its table's order:\n  %q\nthe Code constants, in the source's order:\n  %q", docCodes, goCodes)
 	}
+	if !slices.Equal(Codes(), docCodes) {
+		t.Errorf("Codes() = %q; PROTOCOL.md's table: %q", Codes(), docCodes)
+	}
 
 	// The ops of "## Requests": one "### op" heading each.
 	var docOps []string

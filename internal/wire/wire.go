@@ -34,6 +34,7 @@ const (
 	OpPing          = "ping"
 	OpReportDropped = "report_dropped"
 	OpQuery         = "query"
+	OpRotateKey     = "rotate_key"
 )
 
 // The error codes of PROTOCOL.md "Errors", in its table's order. A test
@@ -51,6 +52,14 @@ const (
 	CodeTampered      = "tampered"
 	CodeInternal      = "internal"
 )
+
+// Codes lists every error code of the protocol, in PROTOCOL.md's table's
+// order (the sealer's metrics count refusals by these codes from the
+// start).
+func Codes() []string {
+	return []string{CodeBadJSON, CodeBadRequest, CodeFrameTooLarge, CodeInvalidEvent, CodeNotAuthorized, CodeShed,
+		CodeTimeout, CodeUnavailable, CodeNotSealed, CodeTampered, CodeInternal}
+}
 
 // IsClientFault reports whether code refuses a line as the client's fault:
 // the sealer counts such lines against the peer's limits on bad lines
@@ -77,6 +86,8 @@ type Request struct {
 	Reason  string          `json:"reason,omitempty"`
 	Filter  json.RawMessage `json:"filter,omitempty"` // query: a Filter
 	Limit   int             `json:"limit,omitempty"`  // query
+	// KeyLabel is rotate_key's new key: its label on the sealer's token.
+	KeyLabel string `json:"key_label,omitempty"`
 }
 
 // Filter is the "filter" object of a query request. The sealer also records
@@ -102,21 +113,40 @@ type Filter struct {
 // gets a map[string]any and a []any, or sets them to a pointer beforehand to
 // decode into.
 type Reply struct {
-	ID             string  `json:"id,omitempty"`
-	OK             bool    `json:"ok"`
-	Accepted       bool    `json:"accepted,omitempty"`
-	Seq            *uint64 `json:"seq,omitempty"`
-	AuditID        string  `json:"audit_id,omitempty"`
-	Durable        bool    `json:"durable,omitempty"`
-	Sealed         bool    `json:"sealed,omitempty"`
-	CheckpointSize *uint64 `json:"checkpoint_size,omitempty"` // flush
-	Time           string  `json:"time,omitempty"`            // ping
-	Status         any     `json:"status,omitempty"`          // status
-	Matches        any     `json:"matches,omitempty"`         // query
-	More           *bool   `json:"more,omitempty"`            // query
-	Next           *uint64 `json:"next,omitempty"`            // query
-	Hello          *Hello  `json:"hello,omitempty"`           // hello
-	Error          *Error  `json:"error,omitempty"`
+	ID             string       `json:"id,omitempty"`
+	OK             bool         `json:"ok"`
+	Accepted       bool         `json:"accepted,omitempty"`
+	Seq            *uint64      `json:"seq,omitempty"`
+	AuditID        string       `json:"audit_id,omitempty"`
+	Durable        bool         `json:"durable,omitempty"`
+	Sealed         bool         `json:"sealed,omitempty"`
+	CheckpointSize *uint64      `json:"checkpoint_size,omitempty"` // flush
+	Time           string       `json:"time,omitempty"`            // ping
+	Status         any          `json:"status,omitempty"`          // status
+	Matches        any          `json:"matches,omitempty"`         // query
+	More           *bool        `json:"more,omitempty"`            // query
+	Next           *uint64      `json:"next,omitempty"`            // query
+	Hello          *Hello       `json:"hello,omitempty"`           // hello
+	Key            *KeyRotation `json:"key,omitempty"`             // rotate_key
+	Error          *Error       `json:"error,omitempty"`
+}
+
+// KeyRotation is the reply to rotate_key: the key that now signs
+// checkpoints, the key it replaced, and where the log hands over from
+// one to the other (FORMAT.md §5.1).
+type KeyRotation struct {
+	KeyID         string `json:"key_id"`
+	PreviousKeyID string `json:"previous_key_id"`
+	// KeyLabel is the new key's label on the token ("" for a --dev key).
+	KeyLabel string `json:"key_label,omitempty"`
+	// IntroducedSeq is the audit.key_introduced record, which a checkpoint
+	// by the previous key covers (the endorsement).
+	IntroducedSeq uint64 `json:"introduced_seq"`
+	// CheckpointSize is the tree size of the new key's first checkpoint.
+	CheckpointSize uint64 `json:"checkpoint_size"`
+	// Warning, when set, is something the operator must do or know: the
+	// rotation is done and recorded all the same.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Hello is what the sealer says of itself in reply to a hello request:
@@ -134,7 +164,7 @@ type Hello struct {
 
 // Ops lists every op of the protocol, in PROTOCOL.md's order.
 func Ops() []string {
-	return []string{OpHello, OpEmit, OpFlush, OpStatus, OpPing, OpReportDropped, OpQuery}
+	return []string{OpHello, OpEmit, OpFlush, OpStatus, OpPing, OpReportDropped, OpQuery, OpRotateKey}
 }
 
 // Error is the error of a failed reply.
