@@ -510,6 +510,9 @@ records); --ak-name the AK Name the log's TPM identity names.`,
 				return fmt.Errorf("--ek-cert: %w", err)
 			}
 			ch, secret, err := evidence.NewChallenge(rand.Reader, cert, name)
+			if errors.Is(err, evidence.ErrFIPSOnly) {
+				return err // GODEBUG=fips140=only: not the certificate's fault
+			}
 			if err != nil {
 				return fmt.Errorf("--ek-cert: %w", err)
 			}
