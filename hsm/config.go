@@ -26,6 +26,10 @@ const (
 	EnvTokenLabel = "AUDIT_SEALER_PKCS11_TOKEN_LABEL"
 	EnvKeyLabel   = "AUDIT_SEALER_PKCS11_KEY_LABEL"
 	EnvPINFile    = "AUDIT_SEALER_PKCS11_PIN_FILE"
+	// EnvRequireFIPS is "false" from setup.sh: SoftHSM2 reports no FIPS
+	// 140 validation, so a sealer in FIPS 140-3 mode runs on it only when
+	// told not to require one (Config.RequireFIPS).
+	EnvRequireFIPS = "AUDIT_SEALER_REQUIRE_FIPS"
 )
 
 // Config says which PKCS#11 key signs. Zero values mean the defaults.
