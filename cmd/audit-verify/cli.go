@@ -84,7 +84,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var c common
 	var checkpointFile string
 	var workers int
-	var requireHardware, allSignatures bool
+	var requireHardware, requireFIPS, allSignatures bool
 	var minCounter int64
 	var evidenceFile, nonceHex, akNameHex, challengeFile, secretHex, ekCAFile, format string
 	var anchorInterval time.Duration
@@ -106,6 +106,9 @@ certify): it must be by the attestation key the log's TPM identity names
 (unknown_ak otherwise), which --ak-name pins; with --challenge (see
 audit-verify tpm challenge) it must also prove that key lives in the TPM
 whose EK certificate chains to a CA of --ek-ca.
+
+--require-fips fails (not_fips) a log any of whose runs of the sealer did not
+record FIPS 140-3 mode in its audit.sealer_started (docs/fips.md).
 
 --format json (or --json) prints the evidence report as one JSON document,
 --format html as one self-contained page to attach to an audit: the
@@ -134,7 +137,7 @@ input).`,
 			if err != nil {
 				return err
 			}
-			opts := verify.Options{Keys: t.keys, Workers: workers, RequireHardware: requireHardware, AllSignatures: allSignatures, AnchorInterval: anchorInterval}
+			opts := verify.Options{Keys: t.keys, Workers: workers, RequireHardware: requireHardware, RequireFIPS: requireFIPS, AllSignatures: allSignatures, AnchorInterval: anchorInterval}
 			if akNameHex != "" {
 				if opts.AKName, err = parseAKName(akNameHex); err != nil {
 					return fmt.Errorf("--ak-name: %w", err)
@@ -199,7 +202,7 @@ input).`,
 				}
 			}
 			in := inputsInfo{DataDir: args[0], KeyFiles: c.keyFiles, Checkpoint: checkpointFile, TPMEvidence: evidenceFile,
-				RequireHardware: requireHardware, AllSignatures: allSignatures, AnchorInterval: anchorInterval.String()}
+				RequireHardware: requireHardware, RequireFIPS: requireFIPS, AllSignatures: allSignatures, AnchorInterval: anchorInterval.String()}
 			if minCounter >= 0 {
 				in.MinCounter = &minCounter
 			}
@@ -226,6 +229,7 @@ input).`,
 	root.Flags().StringVar(&ekCAFile, "ek-ca", "", "with --challenge: PEM certificates of the CAs you trust for EK certificates (roots are trusted, others only link to them)")
 	root.Flags().Int64Var(&minCounter, "min-counter", -1, "a TPM counter value the log is known to have reached; a lower last anchor fails (rolled_back)")
 	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
+	root.Flags().BoolVar(&requireFIPS, "require-fips", false, "fail (not_fips) unless every run of the sealer recorded FIPS 140-3 mode: the Go Cryptographic Module on or only, a frozen module version, and for a PKCS#11 key a token that reported a validation the key meets")
 	root.Flags().BoolVar(&allSignatures, "all-signatures", false, "check every checkpoint's signature; by default each segment's last checkpoint, key endorsements and checkpoints by introduced keys are checked, and their signatures cover every earlier checkpoint (FORMAT.md §7)")
 	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout), newTPMCommand(stdout, stderr))
 	buildinfo.AddVersion(root, buildinfo.Hardware{}) // software verification only: no PKCS#11, no TPM
