@@ -46,7 +46,7 @@ var typeDocs = map[string]string{
 	TypeGDPRDataAccessRequest:  "A data subject access request (GDPR) was made.",
 	TypeGDPRDataExport:         "A customer's data was exported (GDPR), recorded with the export file's hash.",
 	TypeGDPRRightToErasure:     "An erasure request (GDPR) was carried out.",
-	TypeSealerStarted:          "The sealer started, with its version, mode, key and effective settings, and any torn tail it cut.",
+	TypeSealerStarted:          "The sealer started, with its version, mode, key and effective settings, any torn tail it cut, and its FIPS 140-3 state: the Go Cryptographic Module's mode and version, and what the HSM reported.",
 	TypeSealerStopped:          "The sealer stopped, with the records this run wrote.",
 	TypeEventsShed:             "Events were dropped under load, with counts and the reason.",
 	TypeClientDropped:          "A client library reported events it dropped before they reached the sealer.",

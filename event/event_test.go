@@ -249,8 +249,11 @@ func TestEncodeNilEvent(t *testing.T) {
 
 // wireName maps a Go field name to its snake_case JSON name.
 func wireName(goName string) string {
-	if goName == "TotalVRAMGB" {
+	switch goName {
+	case "TotalVRAMGB":
 		return "total_vram_gb"
+	case "HSMFIPS":
+		return "hsm_fips"
 	}
 	var b strings.Builder
 	rs := []rune(goName)

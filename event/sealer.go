@@ -53,6 +53,39 @@ const (
 	AlgECDSAP256 Algorithm = "ecdsa-p256"
 )
 
+// FIPSMode is the mode of the Go Cryptographic Module in
+// audit.sealer_started, as GODEBUG=fips140 names it.
+type FIPSMode string
+
+// The accepted FIPS modes.
+const (
+	// FIPSOff: not in FIPS 140-3 mode.
+	FIPSOff FIPSMode = "off"
+	// FIPSOn: FIPS 140-3 mode (GODEBUG=fips140=on, the default of a build
+	// with GOFIPS140).
+	FIPSOn FIPSMode = "on"
+	// FIPSOnly: FIPS 140-3 mode, with non-approved algorithms refused
+	// (GODEBUG=fips140=only).
+	FIPSOnly FIPSMode = "only"
+)
+
+// HSMFIPS is what a PKCS#11 token reported about the FIPS 140 validation
+// of the signing key, in audit.sealer_started (package hsm, FIPSStatus).
+type HSMFIPS string
+
+// The accepted HSM FIPS states.
+const (
+	// HSMValidated: the token reports a NIST CMVP validation (PKCS#11 3.2
+	// validation object) and that the key meets it.
+	HSMValidated HSMFIPS = "validated"
+	// HSMNotValidated: the token reports a NIST CMVP validation that the
+	// key does not meet, or is in its error state.
+	HSMNotValidated HSMFIPS = "not_validated"
+	// HSMUnreported: the token reports no NIST CMVP validation, or not
+	// whether the key meets it (SoftHSM2 always).
+	HSMUnreported HSMFIPS = "unreported"
+)
+
 // AnchorStatus is the status of audit.anchor_state.
 type AnchorStatus string
 
@@ -114,6 +147,19 @@ type SealerStarted struct {
 	// TornTailKeptAs is optional: the file name (no directory) the torn
 	// bytes were kept in.
 	TornTailKeptAs string
+	// FIPS140 is optional: the mode of the Go Cryptographic Module the
+	// sealer ran with. Sealers before FIPS support record none.
+	FIPS140 FIPSMode
+	// FIPS140Module is optional: the Go Cryptographic Module the sealer
+	// was built with: the frozen module GOFIPS140 selected (such as
+	// "v1.0.0-c2097c7c"), or "latest", the Go toolchain's own copy.
+	FIPS140Module string
+	// HSMFIPS is optional: what the PKCS#11 token reported about the FIPS
+	// 140 validation of the signing key; none for a software key.
+	HSMFIPS HSMFIPS
+	// HSMValidation is optional: the NIST CMVP validation the token
+	// reported (certificate, FIPS 140 version and level, module).
+	HSMValidation string
 }
 
 // SealerStopped is audit.sealer_stopped.
@@ -305,6 +351,10 @@ func (e *SealerStarted) bind(b *binder) {
 	b.stringMap("settings", &e.Settings)
 	b.optU64("torn_tail_bytes", &e.TornTailBytes)
 	b.text("torn_tail_kept_as", &e.TornTailKeptAs, &ruleFileName, true)
+	b.text("fips140", (*string)(&e.FIPS140), &ruleFIPSMode, true)
+	b.text("fips140_module", &e.FIPS140Module, &ruleText, true)
+	b.text("hsm_fips", (*string)(&e.HSMFIPS), &ruleHSMFIPS, true)
+	b.text("hsm_validation", &e.HSMValidation, &ruleText, true)
 }
 
 func (e *SealerStopped) bind(b *binder) {

@@ -78,6 +78,8 @@ var (
 		string(AnchorRollbackOverride), string(AnchorReset), string(AnchorDisabled), string(AnchorIncrementIntent))
 	ruleLogOperation    = enumRule(string(OpQuery), string(OpExport), string(OpProve), string(OpReport))
 	ruleDiscardDecision = enumRule(string(DiscardCrash), string(DiscardOperator))
+	ruleFIPSMode        = enumRule(string(FIPSOff), string(FIPSOn), string(FIPSOnly))
+	ruleHSMFIPS         = enumRule(string(HSMValidated), string(HSMNotValidated), string(HSMUnreported))
 )
 
 var (

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/fips140"
 	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -24,6 +25,13 @@ const MaxCredentialSize = sha256.Size
 // package cannot make a credential for: anything but RSA 2048 and ECC NIST
 // P-256 (the TCG default EK templates L-1 and L-2).
 var ErrUnsupportedEK = errors.New("unsupported endorsement key")
+
+// ErrFIPSOnly is wrapped by MakeCredential in FIPS 140-only mode
+// (GODEBUG=fips140=only): TPM 2.0 protects a credential with AES-128 in CFB
+// mode, which the Go Cryptographic Module does not provide (crypto/cipher
+// panics on CFB in that mode). Make the challenge in a process without
+// fips140=only; checking the evidence that answers it needs no CFB.
+var ErrFIPSOnly = errors.New("the TPM credential protocol's AES-CFB is outside the Go Cryptographic Module, and FIPS 140-only mode refuses it")
 
 // MakeCredential is TPM2_MakeCredential in software (TPM 2.0 Part 1 §24,
 // "Credential Protection"; Part 3 §12.6): it protects credential (1 to
@@ -50,7 +58,14 @@ var ErrUnsupportedEK = errors.New("unsupported endorsement key")
 //	encIdentity  AES-128-CFB(symKey, IV = 0, uint16(len(credential)) || credential)
 //	hmacKey      KDFa(H, seed, "INTEGRITY", "", "", 256)
 //	blob         uint16(32) || HMAC-H(hmacKey, encIdentity || name) || encIdentity
+//
+// In FIPS 140-only mode (GODEBUG=fips140=only) it returns an error wrapping
+// ErrFIPSOnly and does nothing: the AES-CFB the protocol requires is not in
+// the Go Cryptographic Module.
 func MakeCredential(random io.Reader, ek any, name, credential []byte) (blob, encSecret []byte, err error) {
+	if fips140.Enforced() {
+		return nil, nil, fmt.Errorf("evidence: make credential: %w (TPM 2.0 Part 1 §24.4); make the challenge without GODEBUG=fips140=only", ErrFIPSOnly)
+	}
 	if len(credential) == 0 || len(credential) > MaxCredentialSize {
 		return nil, nil, fmt.Errorf("evidence: make credential: the credential is %d bytes, want 1 to %d", len(credential), MaxCredentialSize)
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/fips140"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -16,6 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"testing/cryptotest"
 
@@ -215,5 +219,30 @@ func TestMakeCredentialRefuses(t *testing.T) {
 	}
 	if _, _, err := evidence.MakeCredential(io.LimitReader(rand.Reader, 3), &rsaEK.PublicKey, akName(1), []byte("c")); err == nil {
 		t.Error("a short random source gave no error")
+	}
+}
+
+// TestMakeCredentialFIPSOnly: in FIPS 140-only mode MakeCredential refuses,
+// with ErrFIPSOnly, instead of letting crypto/cipher panic on AES-CFB. The
+// test runs itself again with GODEBUG=fips140=only when the process is not
+// in that mode already.
+func TestMakeCredentialFIPSOnly(t *testing.T) {
+	if !fips140.Enforced() {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMakeCredentialFIPSOnly$", "-test.v")
+		cmd.Env = append(os.Environ(), "GODEBUG=fips140=only")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestMakeCredentialFIPSOnly") {
+			t.Fatalf("under GODEBUG=fips140=only: %v\n%s", err, out)
+		}
+		return
+	}
+	for _, ek := range []any{&rsaEK.PublicKey, &eccEK.PublicKey} {
+		blob, secret, err := evidence.MakeCredential(rand.Reader, ek, akName(1), []byte("credential"))
+		if !errors.Is(err, evidence.ErrFIPSOnly) || blob != nil || secret != nil {
+			t.Errorf("%T: %v (blob %d bytes), want ErrFIPSOnly and nothing", ek, err, len(blob))
+		}
+		if err != nil && !strings.Contains(err.Error(), "fips140=only") {
+			t.Errorf("the error does not say how to make the challenge: %v", err)
+		}
 	}
 }

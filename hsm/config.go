@@ -26,6 +26,10 @@ const (
 	EnvTokenLabel = "AUDIT_SEALER_PKCS11_TOKEN_LABEL"
 	EnvKeyLabel   = "AUDIT_SEALER_PKCS11_KEY_LABEL"
 	EnvPINFile    = "AUDIT_SEALER_PKCS11_PIN_FILE"
+	// EnvRequireFIPS is "false" from setup.sh: SoftHSM2 reports no FIPS
+	// 140 validation, so a sealer in FIPS 140-3 mode runs on it only when
+	// told not to require one (Config.RequireFIPS).
+	EnvRequireFIPS = "AUDIT_SEALER_REQUIRE_FIPS"
 )
 
 // Config says which PKCS#11 key signs. Zero values mean the defaults.
@@ -50,6 +54,11 @@ type Config struct {
 	// KeyName is the signed-note key name of the key (default
 	// signer.DefaultKeyName); it becomes PublicKey.Name.
 	KeyName string
+	// RequireFIPS refuses (ErrNotFIPS) a token that does not report a
+	// FIPS 140 validation that the key meets (FIPSStatus): Open and every
+	// reconnect check it, and GenerateKey checks the token before and the
+	// new key after generating it. SoftHSM2 reports none.
+	RequireFIPS bool
 }
 
 // withDefaults returns c with the zero values replaced by defaults.
@@ -123,14 +132,15 @@ func (c Config) LogValue() slog.Value {
 		slog.String("key_id", hex.EncodeToString(c.KeyID)),
 		slog.Int("max_sessions", c.MaxSessions),
 		slog.String("key_name", c.KeyName),
+		slog.Bool("require_fips", c.RequireFIPS),
 		slog.String("pin", c.pinState()),
 	)
 }
 
 // String implements fmt.Stringer (and so %v and %+v) without the PIN.
 func (c Config) String() string {
-	return fmt.Sprintf("hsm.Config{Module: %q, TokenLabel: %q, TokenSerial: %q, KeyLabel: %q, KeyID: %x, MaxSessions: %d, KeyName: %q, PIN: %s}",
-		c.Module, c.TokenLabel, c.TokenSerial, c.KeyLabel, c.KeyID, c.MaxSessions, c.KeyName, c.pinState())
+	return fmt.Sprintf("hsm.Config{Module: %q, TokenLabel: %q, TokenSerial: %q, KeyLabel: %q, KeyID: %x, MaxSessions: %d, KeyName: %q, RequireFIPS: %t, PIN: %s}",
+		c.Module, c.TokenLabel, c.TokenSerial, c.KeyLabel, c.KeyID, c.MaxSessions, c.KeyName, c.RequireFIPS, c.pinState())
 }
 
 // GoString implements fmt.GoStringer (%#v) without the PIN.

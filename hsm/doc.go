@@ -19,6 +19,25 @@
 // Every signature is verified in Go with the public key before Sign returns
 // it, so a faulty token cannot hand out a bad (or key-leaking) signature.
 //
+// These are the only schemes the package signs with, in every mode, and
+// both are approved by FIPS 186-5; a key of any other type or curve is
+// refused (ErrUnsupportedKey). The SHA-256 of ECDSA and the verification of
+// every signature run in Go, in the Go Cryptographic Module (docs/fips.md).
+//
+// # FIPS 140
+//
+// At each connection the Signer reads what the token itself reports about
+// FIPS 140 ([Signer.FIPS]): the CKF_ERROR_STATE flag of CK_TOKEN_INFO (a
+// failed self-test), the PKCS#11 3.2 validation objects (CKO_VALIDATION) of
+// authority NIST CMVP, and the signing key's CKA_OBJECT_VALIDATION_FLAGS,
+// which say whether the key meets such a validation. PKCS#11 before 3.2 has
+// no standard FIPS indicator in CK_TOKEN_INFO; vendor-specific indicators
+// (a vendor tool, a vendor function) are not read, and nothing is inferred
+// from a token's manufacturer or model. A token that reports nothing is
+// [FIPSUnreported]; SoftHSM2, which is not validated, is always that.
+// [Config.RequireFIPS] refuses anything but [FIPSValidated] with
+// [ErrNotFIPS].
+//
 // # Configuration
 //
 // A [Config] names the module, the token (by label or serial number, never by

@@ -52,6 +52,10 @@ var (
 	ErrBadSignature = errors.New("hsm: token returned an invalid signature")
 	// ErrClosed is returned by a Signer after Close.
 	ErrClosed = errors.New("hsm: signer closed")
+	// ErrNotFIPS means Config.RequireFIPS is set and the token does not
+	// report a FIPS 140 validation that the signing key meets (FIPSStatus);
+	// SoftHSM2 never does.
+	ErrNotFIPS = errors.New("hsm: token not FIPS 140 validated")
 	// ErrConfig is wrapped by configuration errors.
 	ErrConfig = errors.New("hsm: invalid configuration")
 )

@@ -35,6 +35,9 @@ func (s *Signer) Public() signer.PublicKey { return signer.PublicKey{} }
 // Kind returns signer.PKCS11.
 func (s *Signer) Kind() signer.Kind { return signer.PKCS11 }
 
+// FIPS returns the zero FIPSStatus.
+func (s *Signer) FIPS() FIPSStatus { return FIPSStatus{} }
+
 // Sign returns an error wrapping ErrNoCgo.
 func (s *Signer) Sign(msg []byte) ([]byte, error) { return nil, noCgo("sign") }
 

@@ -106,7 +106,8 @@ func findKey(ctx *pkcs11.Ctx, sh pkcs11.SessionHandle, cfg Config) (keyPair, err
 	}
 	switch {
 	case kp.info.Algorithm == "":
-		return keyPair{}, errorf(kinds(ErrUnsupportedKey), "hsm: key %s on token %s is not an Ed25519 or ECDSA P-256 key with a public key object of the same CKA_ID", cfg.key(), cfg.token())
+		return keyPair{}, errorf(kinds(ErrUnsupportedKey), "hsm: key %s on token %s is not an Ed25519 or ECDSA P-256 key with a public key object of the same CKA_ID "+
+			"(the only signature schemes this package uses, both approved by FIPS 186-5: Ed25519 with CKM_EDDSA, and ECDSA P-256 with CKM_ECDSA over a SHA-256 digest made in Go)", cfg.key(), cfg.token())
 	case !kp.sign:
 		return keyPair{}, errorf(kinds(ErrUnsupportedKey), "hsm: key %s on token %s may not sign (CKA_SIGN is false)", cfg.key(), cfg.token())
 	case !kp.info.Sensitive || kp.info.Extractable:
@@ -230,6 +231,17 @@ func GenerateKey(cfg Config, alg signer.Algorithm, label string) (signer.PublicK
 	if len(existing) > 0 {
 		return signer.PublicKey{}, errorf(kinds(ErrKeyExists), "hsm: token %s already has %d object(s) labelled %q", cfg.token(), len(existing), label)
 	}
+	var fips tokenReport
+	if cfg.RequireFIPS {
+		// Refuse a token that reports no validation before making a key
+		// there; whether the new key meets it is checked once it exists.
+		if fips, err = readTokenFIPS(ctx, sh, slot, cfg); err != nil {
+			return signer.PublicKey{}, err
+		}
+		if st := judgeFIPS(fips); st.State != FIPSValidated && (len(fips.validations) == 0 || fips.flags&ckfErrorState != 0) {
+			return signer.PublicKey{}, notFIPS(st)
+		}
+	}
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
 		return signer.PublicKey{}, fmt.Errorf("hsm: random key id: %w", err)
@@ -290,6 +302,16 @@ func GenerateKey(cfg Config, alg signer.Algorithm, label string) (signer.PublicK
 	if kp.info.Algorithm != alg {
 		destroy()
 		return signer.PublicKey{}, errorf(kinds(ErrUnsupportedKey), "hsm: token %s generated a key this package cannot read back as %s", cfg.token(), alg)
+	}
+	if cfg.RequireFIPS {
+		if err := readKeyFIPS(ctx, sh, privH, cfg, &fips); err != nil {
+			destroy()
+			return signer.PublicKey{}, err
+		}
+		if st := judgeFIPS(fips); st.State != FIPSValidated {
+			destroy()
+			return signer.PublicKey{}, notFIPS(st)
+		}
 	}
 	// Self-test: the new pair signs, and the signature verifies.
 	msg := []byte("audit-sealer hsm key generation self-test\n")

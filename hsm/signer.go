@@ -24,6 +24,7 @@ type Signer struct {
 	conn   *conn // nil while disconnected
 	failed error // a refused login: returned by Sign until Reopen
 	closed bool
+	fips   FIPSStatus // what the token reported at the last connection
 }
 
 var _ signer.Signer = (*Signer)(nil)
@@ -45,8 +46,10 @@ type conn struct {
 // Open connects to the key that cfg selects: it loads the module (once per
 // process), finds the token by label or serial number, logs in once, finds
 // the private key and its public half, checks that the token has the signing
-// mechanism and that the key is sensitive and not extractable, and makes one
-// test signature.
+// mechanism and that the key is sensitive and not extractable, reads what the
+// token reports about FIPS 140 (Signer.FIPS; with cfg.RequireFIPS, anything
+// but FIPSValidated is refused with ErrNotFIPS), and makes one test
+// signature.
 //
 // A refused PIN gives an error wrapping ErrPINIncorrect (or ErrLoginFailed);
 // the login is not retried.
@@ -76,6 +79,16 @@ func (s *Signer) Public() signer.PublicKey { return s.pub }
 
 // Kind returns signer.PKCS11.
 func (s *Signer) Kind() signer.Kind { return signer.PKCS11 }
+
+// FIPS returns what the token reported about the FIPS 140 validation of
+// the key at the last connection (Open, or the last reconnect). With
+// Config.RequireFIPS it is always FIPSValidated: a connection to a token
+// that says otherwise fails with ErrNotFIPS.
+func (s *Signer) FIPS() FIPSStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fips
+}
 
 // Sign signs msg on the token: Ed25519 over msg, or ECDSA P-256 over
 // SHA-256(msg) in ASN.1 DER. The signature is verified before it is returned.
@@ -208,6 +221,13 @@ func (s *Signer) connect() error {
 	if err := probe(ctx, slot, s.cfg, signMechanism(pub.Algorithm), pkcs11.CKF_SIGN); err != nil {
 		return err
 	}
+	fips, err := keyFIPS(ctx, sh, slot, kp.priv, s.cfg)
+	if err != nil {
+		return err
+	}
+	if s.cfg.RequireFIPS && fips.State != FIPSValidated {
+		return notFIPS(fips)
+	}
 	msg := []byte("audit-sealer hsm self-test\n")
 	sig, err := signRaw(ctx, sh, kp.priv, pub.Algorithm, msg)
 	if err != nil {
@@ -226,6 +246,7 @@ func (s *Signer) connect() error {
 	}
 	c.idle <- sh
 	s.conn = c
+	s.fips = fips
 	if s.pub.Algorithm == "" {
 		s.pub = pub // only in Open: Public and Sign read s.pub without a lock
 	}

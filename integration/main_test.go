@@ -6,11 +6,14 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 )
 
 var bin string // directory holding the built binaries
@@ -31,6 +34,10 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	bin = dir
+	// go build inherits this process's environment: GOFIPS140 selects the
+	// Go Cryptographic Module the binaries link, as it did for this test
+	// binary, and GODEBUG (fips140=on or only) reaches every binary the
+	// tests run. checkFIPSBuild makes sure of both.
 	for _, c := range []struct{ out, pkg string }{{"audit-sealer", "../cmd/audit-sealer"}, {"audit-verify", "../cmd/audit-verify"}} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, c.out), c.pkg)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -43,8 +50,40 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 	}
+	if err := checkFIPSBuild(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(2)
+	}
 	code := m.Run()
 	removeLargeLog()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// checkFIPSBuild checks that both binaries run with the Go Cryptographic
+// Module, and in the mode, of this test process: a FIPS pass
+// (GOFIPS140=v1.0.0 GODEBUG=fips140=only go test ./integration, as
+// scripts/test.sh runs it) must test binaries in FIPS 140-only mode, never
+// quietly the default build.
+func checkFIPSBuild(dir string) error {
+	want := buildinfo.Read()
+	for _, name := range []string{"audit-sealer", "audit-verify"} {
+		out, err := exec.Command(filepath.Join(dir, name), "version", "--json").Output()
+		if err != nil {
+			return fmt.Errorf("%s version --json: %v", name, err)
+		}
+		var got buildinfo.Info
+		if err := json.Unmarshal(out, &got); err != nil {
+			return fmt.Errorf("%s version --json: %v", name, err)
+		}
+		if got.FIPS140Mode != want.FIPS140Mode || got.FIPS140Module != want.FIPS140Module {
+			return fmt.Errorf("%s runs the Go Cryptographic Module %s in mode %s, but the tests run %s in mode %s (GOFIPS140=%q GODEBUG=%q)",
+				name, got.FIPS140Module, got.FIPS140Mode, want.FIPS140Module, want.FIPS140Mode, os.Getenv("GOFIPS140"), os.Getenv("GODEBUG"))
+		}
+	}
+	if want.FIPS140Mode != buildinfo.FIPSOff {
+		fmt.Fprintf(os.Stderr, "integration: binaries built with the Go Cryptographic Module %s, running in FIPS 140-3 mode %q\n", want.FIPS140Module, want.FIPS140Mode)
+	}
+	return nil
 }

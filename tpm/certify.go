@@ -205,7 +205,11 @@ func (c *Counter) activate(ctx context.Context, ak *tpm2.CreatePrimaryResponse, 
 		return nil, fmt.Errorf("tpm: %w: the TPM's endorsement key (template %s) is not the key of the challenge's EK certificate", ErrEKMismatch, tmplName(tmpl))
 	}
 	// The EK's authPolicy is TPM2_PolicySecret(TPM_RH_ENDORSEMENT): the
-	// endorsement hierarchy's auth, proven in a policy session.
+	// endorsement hierarchy's auth, proven in a policy session. The session
+	// is salted with the EK itself (RSA-OAEP or ECDH P-256, TPM 2.0 Part 1,
+	// 19.6.13): its HMAC key is then a session key derived from the salt,
+	// never empty, which crypto/hmac requires in FIPS 140-only mode, where
+	// an unsalted policy session's empty key panics.
 	policy := tpm2.Policy(tpm2.TPMAlgSHA256, 16, func(t transport.TPM, handle tpm2.TPMISHPolicy, nonceTPM tpm2.TPM2BNonce) error {
 		_, err := tpm2.PolicySecret{
 			AuthHandle:    tpm2.AuthHandle{Handle: tpm2.TPMRHEndorsement, Auth: session(c.endorse)},
@@ -213,7 +217,7 @@ func (c *Counter) activate(ctx context.Context, ak *tpm2.CreatePrimaryResponse, 
 			NonceTPM:      nonceTPM,
 		}.Execute(t)
 		return err
-	})
+	}, tpm2.Salted(ek.ObjectHandle, *pub))
 	var rsp *tpm2.ActivateCredentialResponse
 	err = c.retry.do(ctx, func() error {
 		var err error

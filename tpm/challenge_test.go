@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/fips140"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -85,6 +86,16 @@ func TestIdentity(t *testing.T) {
 	}
 }
 
+// auditorChallenge makes a credential challenge as the auditor does, in
+// its own process, which must not run with GODEBUG=fips140=only
+// (evidence.ErrFIPSOnly: the credential protocol's AES-CFB). Under
+// TestFIPSOnly the tests run in that mode, and only the TPM side, the
+// sealer's, stays enforced.
+func auditorChallenge(ekCert, akName []byte) (ch *evidence.Challenge, secret []byte, err error) {
+	fips140.WithoutEnforcement(func() { ch, secret, err = evidence.NewChallenge(rand.Reader, ekCert, akName) })
+	return ch, secret, err
+}
+
 // TestCertifyChallenge: the auditor's challenge, made in pure Go for the EK
 // certificate and the AK Name, is answered by the TPM (credential
 // activation with the real EK and AK), and the evidence's nonce is the
@@ -100,7 +111,7 @@ func TestCertifyChallenge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, secret, err := evidence.NewChallenge(rand.Reader, ekCert, id.AKName)
+	ch, secret, err := auditorChallenge(ekCert, id.AKName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +151,7 @@ func TestCertifyChallenge(t *testing.T) {
 	// A challenge for another AK: refused before the TPM is asked.
 	other := bytes.Clone(id.AKName)
 	other[5] ^= 1
-	wrong, _, err := evidence.NewChallenge(rand.Reader, ekCert, other)
+	wrong, _, err := auditorChallenge(ekCert, other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +177,7 @@ func TestCertifyChallenge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign, _, err := evidence.NewChallenge(rand.Reader, ek2, id.AKName)
+	foreign, _, err := auditorChallenge(ek2, id.AKName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +218,7 @@ func TestCertifyChallengeECC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, secret, err := evidence.NewChallenge(rand.Reader, ekDER, id.AKName)
+	ch, secret, err := auditorChallenge(ekDER, id.AKName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package tpm
 
 import (
+	"bytes"
+	"crypto/fips140"
 	"errors"
 	"fmt"
 	"io"
@@ -90,6 +92,30 @@ func (c Config) check() error {
 		if len(a) > MaxAuthSize {
 			return fmt.Errorf("tpm: the %s is %d bytes, at most %d allowed", name, len(a), MaxAuthSize)
 		}
+		if err := checkFIPSAuth(name, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// minFIPSAuth is the shortest auth value that keys the HMAC of an
+// authorization session in FIPS 140-only mode: crypto/hmac refuses (by
+// panicking) keys shorter than 112 bits there (NIST SP 800-131A), and the
+// HMAC key of an unsalted, unbound session is the auth value with its
+// trailing zero bytes removed (TPM 2.0 Part 1, 19.6.8).
+const minFIPSAuth = 112 / 8
+
+// checkFIPSAuth refuses, in FIPS 140-only mode (GODEBUG=fips140=only), a
+// non-empty auth value that would key a session HMAC with fewer than 112
+// bits; an empty one is sent in a password session (session).
+func checkFIPSAuth(name string, a []byte) error {
+	if !fips140.Enforced() || len(a) == 0 {
+		return nil
+	}
+	if n := len(bytes.TrimRight(a, "\x00")); n < minFIPSAuth {
+		return fmt.Errorf("tpm: %w: the %s keys the session HMAC with %d bytes, and FIPS 140-only mode (GODEBUG=fips140=only) needs at least %d (112 bits): use a longer auth value (scripts/swtpm/start.sh writes 32 bytes)",
+			ErrShortAuth, name, n, minFIPSAuth)
 	}
 	return nil
 }
@@ -169,6 +195,9 @@ var (
 	// ErrInsecureAuthFile is wrapped by AuthFromFile when the file is
 	// accessible by group or others.
 	ErrInsecureAuthFile = errors.New("auth file is accessible by others")
+	// ErrShortAuth means an auth value is too short to key a session HMAC
+	// in FIPS 140-only mode (GODEBUG=fips140=only).
+	ErrShortAuth = errors.New("auth value too short for FIPS 140-only mode")
 	// ErrClosed is wrapped when a Counter is used after Close.
 	ErrClosed = errors.New("counter is closed")
 	// ErrWrongAK is wrapped by CertifyChallenge when the challenge was made

@@ -96,7 +96,18 @@ func attrBits(a tpm2.TPMANV) uint32 {
 // session it does not send the auth value to the TPM in the clear, and it
 // covers the Names of the command's handles, which is why the index Name
 // must be refreshed after the first increment (TPMA_NV_WRITTEN changes it).
+//
+// An empty auth value (an owner or endorsement hierarchy whose auth was
+// never set) gets a password session with the empty value instead: the
+// HMAC of an unsalted, unbound session is keyed with the auth value alone,
+// so keyed with nothing it proves nothing anyone could not compute, and
+// crypto/hmac refuses an empty key in FIPS 140-only mode
+// (GODEBUG=fips140=only). Config.check refuses, in that mode, a non-empty
+// auth value too short to key an HMAC there (minFIPSAuth).
 func session(auth []byte) tpm2.Session {
+	if len(auth) == 0 {
+		return tpm2.PasswordAuth(nil)
+	}
 	return tpm2.HMAC(tpm2.TPMAlgSHA256, 16, tpm2.Auth(auth))
 }
 

@@ -358,7 +358,7 @@ func TestWrongAuth(t *testing.T) {
 // one.
 func TestOwnerAuth(t *testing.T) {
 	tr, _ := swtpmtest.Start(t, "")
-	owner := []byte("the owner")
+	owner := []byte("the owner's auth value") // 112 bits or more, for FIPS 140-only mode (TestFIPSOnly)
 	_, err := tpm2.HierarchyChangeAuth{
 		AuthHandle: tpm2.TPMRHOwner,
 		NewAuth:    tpm2.TPM2BAuth{Buffer: owner},

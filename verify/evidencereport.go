@@ -349,6 +349,7 @@ func (v *run) fillEvidence(rep *Report, final bool) {
 	}
 	comp := e.comp
 	rep.Completeness = &comp
+	rep.FIPS = v.fipsReport()
 }
 
 // totalOf sums counts.

@@ -208,6 +208,8 @@ type Report struct {
 	// Completeness counts what the sealer recorded about its own runs and
 	// about events that never reached the log.
 	Completeness *Completeness `json:"completeness,omitempty"`
+	// FIPS states each run's FIPS 140-3 mode (fips.go).
+	FIPS *FIPSReport `json:"fips,omitempty"`
 }
 
 // MaxListed bounds each list of the evidence report (exceptions,

@@ -42,6 +42,10 @@ type Options struct {
 	// RequireHardware refuses checkpoints that say they were signed by a
 	// software key or in dev mode (reason software_key).
 	RequireHardware bool
+	// RequireFIPS refuses a log with a run of the sealer that its
+	// authenticated audit.sealer_started says was not in FIPS 140-3 mode
+	// (reason not_fips; fipsRunOf states the rule).
+	RequireFIPS bool
 	// MinCounter, if set, is a TPM counter value the auditor knows the log
 	// reached: a last anchor below it is a rollback (reason rolled_back).
 	MinCounter *uint64
@@ -309,6 +313,8 @@ type run struct {
 	// fileCosigned: the checkpoint file carries lines after the log's
 	// signature line (the cosignatures of witnesses, FORMAT.md §5.6).
 	fileCosigned bool
+	// fips gathers the FIPS 140-3 state of each run (fips.go).
+	fips fipsState
 }
 
 type pendingKey struct {
@@ -566,6 +572,7 @@ func (v *run) followKeys(res *segResult) *Failure {
 			k := ke
 			v.started = &k
 			v.sealerNote(ke)
+			v.noteRun(ke)
 			continue
 		case sealerNote:
 			v.sealerNote(ke)
@@ -645,6 +652,9 @@ func (v *run) followKeys(res *segResult) *Failure {
 		}
 		v.evidenceCheckpoint(ke)
 		v.ev.promote(v.authEnd)
+		if f := v.promoteFIPS(); f != nil {
+			return f
+		}
 	}
 	return nil
 }
@@ -929,6 +939,9 @@ func (v *run) checkPrunes(rep *Report) *Failure {
 func (v *run) finish(rep *Report, trusted, fileCP *chain.Checkpoint, fileFailure *Failure) *Failure {
 	size := v.nextSeq
 	if f := v.authenticateTail(); f != nil {
+		return f
+	}
+	if f := v.promoteFIPS(); f != nil {
 		return f
 	}
 	for _, p := range v.probes {

@@ -493,7 +493,8 @@ func setupSoftHSM(dir, algorithm string, m *modeSetup) error {
 	}
 	env := []string{"SOFTHSM2_CONF=" + conf, "AUDIT_SEALER_PKCS11_MODULE=" + module,
 		"AUDIT_SEALER_PKCS11_TOKEN_LABEL=audit-sealer", "AUDIT_SEALER_PKCS11_KEY_LABEL=" + label,
-		"AUDIT_SEALER_PKCS11_PIN_FILE=" + pinFile}
+		"AUDIT_SEALER_PKCS11_PIN_FILE=" + pinFile,
+		"AUDIT_SEALER_REQUIRE_FIPS=false"} // SoftHSM2 is not FIPS 140 validated (as setup.sh says)
 	init := exec.Command("softhsm2-util", "--init-token", "--free", "--label", "audit-sealer", "--so-pin", so, "--pin", pin)
 	init.Env = append(cleanEnv(), env...)
 	if out, err := init.CombinedOutput(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/hsm"
 	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/sealer"
@@ -76,6 +77,10 @@ func serveCommand() *cobra.Command {
 					return fail(2, err)
 				}
 				opts = append(opts, sealer.WithCounter(counter), sealer.WithTPMIdentity(id))
+			}
+			if hs, ok := s.(*hsm.Signer); ok {
+				f := hs.FIPS()
+				opts = append(opts, sealer.WithHSMFIPS(sealer.HSMFIPS{State: event.HSMFIPS(f.State), Validation: f.Validation, Detail: f.Detail}))
 			}
 			sl, err := sealer.New(cfg, s, log, opts...)
 			if err != nil {
@@ -149,7 +154,7 @@ func openSigner(cfg config.Config) (signer.Signer, error) {
 func hsmConfig(cfg config.Config) (hsm.Config, error) {
 	label, serial := cfg.Signer.Token()
 	hc := hsm.Config{Module: cfg.Signer.Module, TokenLabel: label, TokenSerial: serial,
-		KeyLabel: cfg.Signer.KeyLabel, KeyName: cfg.Signer.KeyName}
+		KeyLabel: cfg.Signer.KeyLabel, KeyName: cfg.Signer.KeyName, RequireFIPS: cfg.RequireFIPSInForce()}
 	var err error
 	hc.PIN, err = secretFrom(pinEnv, cfg.Signer.PINFile, hsm.PINFromEnv, hsm.PINFromFile,
 		"no PKCS#11 PIN: set pin_file (AUDIT_SEALER_PKCS11_PIN_FILE) or "+pinEnv)

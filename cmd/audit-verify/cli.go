@@ -84,7 +84,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var c common
 	var checkpointFile string
 	var workers int
-	var requireHardware, allSignatures bool
+	var requireHardware, requireFIPS, allSignatures bool
 	var minCounter int64
 	var evidenceFile, nonceHex, akNameHex, challengeFile, secretHex, ekCAFile, format string
 	var anchorInterval time.Duration
@@ -116,6 +116,9 @@ agree with the log (inconsistent_with_witness), and --witness-quorum of
 them (default all) must have cosigned a checkpoint of the log at most
 --witness-max-age (default 1h) before its last checkpoint (unwitnessed).
 
+--require-fips fails (not_fips) a log any of whose runs of the sealer did not
+record FIPS 140-3 mode in its audit.sealer_started (docs/fips.md).
+
 --format json (or --json) prints the evidence report as one JSON document,
 --format html as one self-contained page to attach to an audit: the
 verifier's version, the time, the inputs, the period covered, the keys and
@@ -143,7 +146,7 @@ input).`,
 			if err != nil {
 				return err
 			}
-			opts := verify.Options{Keys: t.keys, Workers: workers, RequireHardware: requireHardware, AllSignatures: allSignatures, AnchorInterval: anchorInterval}
+			opts := verify.Options{Keys: t.keys, Workers: workers, RequireHardware: requireHardware, RequireFIPS: requireFIPS, AllSignatures: allSignatures, AnchorInterval: anchorInterval}
 			if opts.Witness, err = wf.policy(cmd); err != nil {
 				return err
 			}
@@ -211,7 +214,7 @@ input).`,
 				}
 			}
 			in := inputsInfo{DataDir: args[0], KeyFiles: c.keyFiles, Checkpoint: checkpointFile, TPMEvidence: evidenceFile,
-				RequireHardware: requireHardware, AllSignatures: allSignatures, AnchorInterval: anchorInterval.String()}
+				RequireHardware: requireHardware, RequireFIPS: requireFIPS, AllSignatures: allSignatures, AnchorInterval: anchorInterval.String()}
 			if minCounter >= 0 {
 				in.MinCounter = &minCounter
 			}
@@ -241,6 +244,7 @@ input).`,
 	root.Flags().StringVar(&ekCAFile, "ek-ca", "", "with --challenge: PEM certificates of the CAs you trust for EK certificates (roots are trusted, others only link to them)")
 	root.Flags().Int64Var(&minCounter, "min-counter", -1, "a TPM counter value the log is known to have reached; a lower last anchor fails (rolled_back)")
 	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
+	root.Flags().BoolVar(&requireFIPS, "require-fips", false, "fail (not_fips) unless every run of the sealer recorded FIPS 140-3 mode: the Go Cryptographic Module on or only, a frozen module version, and for a PKCS#11 key a token that reported a validation the key meets")
 	wf.add(root, true)
 	root.Flags().BoolVar(&allSignatures, "all-signatures", false, "check every checkpoint's signature; by default each segment's last checkpoint, key endorsements and checkpoints by introduced keys are checked, and their signatures cover every earlier checkpoint (FORMAT.md §7)")
 	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout), newTPMCommand(stdout, stderr))
@@ -566,6 +570,9 @@ records); --ak-name the AK Name the log's TPM identity names.`,
 				return fmt.Errorf("--ek-cert: %w", err)
 			}
 			ch, secret, err := evidence.NewChallenge(rand.Reader, cert, name)
+			if errors.Is(err, evidence.ErrFIPSOnly) {
+				return err // GODEBUG=fips140=only: not the certificate's fault
+			}
 			if err != nil {
 				return fmt.Errorf("--ek-cert: %w", err)
 			}

@@ -39,6 +39,10 @@ type verifierInfo struct {
 	Version   string `json:"version"`
 	Revision  string `json:"revision,omitempty"`
 	GoVersion string `json:"go_version"`
+	// FIPS140 and FIPS140Module are the verifier's own Go Cryptographic
+	// Module mode (off, on, only) and version (buildinfo).
+	FIPS140       string `json:"fips140"`
+	FIPS140Module string `json:"fips140_module"`
 }
 
 // inputsInfo is what the auditor gave, as given.
@@ -52,6 +56,7 @@ type inputsInfo struct {
 	TPMEvidence      string `json:"tpm_evidence_file,omitempty"`
 	MinCounter       *int64 `json:"min_counter,omitempty"`
 	RequireHardware  bool   `json:"require_hardware"`
+	RequireFIPS      bool   `json:"require_fips"`
 	AllSignatures    bool   `json:"all_signatures"`
 	// AnchorInterval is the anchor interval assumed where the log records
 	// none (--anchor-interval).
@@ -74,7 +79,8 @@ func newEvidenceReport(rep *verify.Report, in inputsInfo, trusted []byte, at tim
 		in.KeyFiles = []string{}
 	}
 	return &evidenceReport{
-		Verifier:   verifierInfo{Name: "audit-verify", Version: version, Revision: revision, GoVersion: runtime.Version()},
+		Verifier: verifierInfo{Name: "audit-verify", Version: version, Revision: revision, GoVersion: runtime.Version(),
+			FIPS140: buildinfo.FIPSMode(), FIPS140Module: buildinfo.Read().FIPS140Module},
 		VerifiedAt: at.UTC(),
 		Inputs:     in,
 		Report:     rep,
@@ -138,6 +144,7 @@ func printEvidence(w io.Writer, er *evidenceReport) {
 		fmt.Fprintf(w, "completeness: %d sealer starts, %d clean stops, %d without a clean stop; %d events shed, %d dropped by clients\n",
 			c.SealerStarts, c.CleanStops, c.UncleanStops, c.EventsShed, c.ClientDropped)
 	}
+	printFIPS(w, er)
 	if rep.ExceptionsTruncated {
 		fmt.Fprintf(w, "exceptions: the first %d of %d are listed (--format json counts them by code)\n", len(rep.Exceptions), totalExceptions(rep))
 	}

@@ -119,6 +119,7 @@ var evidencePage = template.Must(template.New("evidence").Funcs(page.Funcs).Func
 <tr><th>Events dropped by clients (reported)</th><td>{{.ClientDropped}}</td></tr>
 </table>{{end}}
 
+{{template "fips" .}}
 <h2>Exceptions</h2>
 {{if .ExceptionCounts}}<table><tr><th>Code</th><th>Count</th></tr>{{range $code, $n := .ExceptionCounts}}<tr><td><code>{{$code}}</code></td><td>{{$n}}</td></tr>{{end}}</table>
 {{if .ExceptionsTruncated}}<p>Only the first {{len .Exceptions}} are listed.</p>{{end}}

@@ -2,6 +2,7 @@ package buildinfo
 
 import (
 	"bytes"
+	"crypto/fips140"
 	"encoding/json"
 	"runtime"
 	"runtime/debug"
@@ -42,10 +43,19 @@ func TestFromBuildInfo(t *testing.T) {
 			Info{Version: "v1.2.0", Revision: rev, CommitTime: "2026-12-07T21:18:23Z", Modified: true, GoVersion: "go1.26.8"}},
 		{"tagged, clean, cgo", stamped("v1.2.0", "vcs.revision", rev, "vcs.modified", "false", "CGO_ENABLED", "1"), "",
 			Info{Version: "v1.2.0", Revision: rev, GoVersion: "go1.26.8", CGO: true}},
+		{"frozen FIPS module", stamped("v1.2.0", "GOFIPS140", "v1.0.0-c2097c7c", "DefaultGODEBUG", "fips140=on"), "",
+			Info{Version: "v1.2.0", GoVersion: "go1.26.8", CGO: cgoEnabled, FIPS140Module: "v1.0.0-c2097c7c"}},
+		{"GOFIPS140=off", stamped("v1.2.0", "GOFIPS140", "off"), "",
+			Info{Version: "v1.2.0", GoVersion: "go1.26.8", CGO: cgoEnabled}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := fromBuildInfo(tc.bi, tc.release)
-			tc.want.FIPS140 = got.FIPS140 // the runtime's, not the build's
+			// The mode is the running process's, not the build's.
+			tc.want.FIPS140, tc.want.FIPS140Mode = fips140.Enabled(), FIPSMode()
+			if tc.want.FIPS140Module == "" {
+				// Without a GOFIPS140 setting: what the linked module says.
+				tc.want.FIPS140Module = moduleVersion(fips140.Version())
+			}
 			if got != tc.want {
 				t.Errorf("got %+v\nwant %+v", got, tc.want)
 			}
@@ -140,7 +150,8 @@ func TestAddVersion(t *testing.T) {
 func TestTextNoHardware(t *testing.T) {
 	info := Info{Version: "v1.0.0", GoVersion: "go1.26.8"}
 	text := info.Text("audit-verify")
-	for _, line := range []string{"audit-verify v1.0.0\n", "cgo:         off\n", "pkcs11:      not built in\n", "tpm:         not built in\n", "commit time: unknown\n", "fips140:     disabled\n"} {
+	for _, line := range []string{"audit-verify v1.0.0\n", "cgo:         off\n", "pkcs11:      not built in\n", "tpm:         not built in\n", "commit time: unknown\n",
+		"fips140:     off (not in FIPS 140-3 mode)\n", "fips module: latest (built without GOFIPS140: not a frozen module version)\n"} {
 		if !strings.Contains(text, line) {
 			t.Errorf("no %q in\n%s", line, text)
 		}
@@ -159,5 +170,50 @@ func TestVersionNotATemplate(t *testing.T) {
 	}
 	if got := out.String(); got != "tool v1.0.0-{{.Name}}\n" {
 		t.Errorf("--version printed %q", got)
+	}
+}
+
+// TestFIPSMode: the mode follows crypto/fips140 (off, on, or only when
+// enforced), and Read reports it with the module the binary links.
+func TestFIPSMode(t *testing.T) {
+	want := FIPSOff
+	if fips140.Enabled() {
+		want = FIPSOn
+	}
+	if fips140.Enforced() {
+		want = FIPSOnly
+	}
+	if got := FIPSMode(); got != want {
+		t.Errorf("FIPSMode() = %q, want %q (Enabled %v, Enforced %v)", got, want, fips140.Enabled(), fips140.Enforced())
+	}
+	info := Read()
+	if info.FIPS140Mode != want || info.FIPS140 != fips140.Enabled() {
+		t.Errorf("Read: mode %q, enabled %v; want %q, %v", info.FIPS140Mode, info.FIPS140, want, fips140.Enabled())
+	}
+	if info.FIPS140Module == "" {
+		t.Error("Read: no FIPS module version")
+	}
+	if v := fips140.Version(); v != FIPSModuleLatest && !strings.HasPrefix(info.FIPS140Module, v) {
+		t.Errorf("Read: module %q, but the linked module is %q", info.FIPS140Module, v)
+	}
+}
+
+// TestFIPSText: each mode and module reads as --version prints it.
+func TestFIPSText(t *testing.T) {
+	for _, tc := range []struct {
+		info         Info
+		mode, module string
+	}{
+		{Info{}, "off (not in FIPS 140-3 mode)", "latest (built without GOFIPS140: not a frozen module version)"},
+		{Info{FIPS140: true, FIPS140Mode: FIPSOn, FIPS140Module: "v1.0.0-c2097c7c"}, "on (FIPS 140-3 mode)", "v1.0.0-c2097c7c (GOFIPS140)"},
+		{Info{FIPS140: true, FIPS140Mode: FIPSOnly, FIPS140Module: FIPSModuleLatest},
+			"only (FIPS 140-3 mode, enforced: GODEBUG=fips140=only refuses non-approved algorithms)", "latest (built without GOFIPS140: not a frozen module version)"},
+	} {
+		if got := tc.info.FIPSText(); got != tc.mode {
+			t.Errorf("%+v: FIPSText %q, want %q", tc.info, got, tc.mode)
+		}
+		if got := tc.info.FIPSModuleText(); got != tc.module {
+			t.Errorf("%+v: FIPSModuleText %q, want %q", tc.info, got, tc.module)
+		}
 	}
 }

@@ -33,8 +33,33 @@ func (i Info) Text(name string) string {
 	fmt.Fprintf(&b, "  cgo:         %s\n", onOff(i.CGO, "on", "off"))
 	fmt.Fprintf(&b, "  pkcs11:      %s\n", onOff(i.Hardware.PKCS11, "built in", "not built in"))
 	fmt.Fprintf(&b, "  tpm:         %s\n", onOff(i.Hardware.TPM, "built in", "not built in"))
-	fmt.Fprintf(&b, "  fips140:     %s\n", onOff(i.FIPS140, "enabled", "disabled"))
+	fmt.Fprintf(&b, "  fips140:     %s\n", i.FIPSText())
+	fmt.Fprintf(&b, "  fips module: %s\n", i.FIPSModuleText())
 	return b.String()
+}
+
+// FIPSText says the Go Cryptographic Module's mode as --version prints it.
+func (i Info) FIPSText() string {
+	switch i.FIPS140Mode {
+	case FIPSOnly:
+		return "only (FIPS 140-3 mode, enforced: GODEBUG=fips140=only refuses non-approved algorithms)"
+	case FIPSOn:
+		return "on (FIPS 140-3 mode)"
+	case "":
+		if i.FIPS140 {
+			return "on (FIPS 140-3 mode)"
+		}
+	}
+	return "off (not in FIPS 140-3 mode)"
+}
+
+// FIPSModuleText says which Go Cryptographic Module the binary was built
+// with, as --version prints it.
+func (i Info) FIPSModuleText() string {
+	if i.FIPS140Module == "" || i.FIPS140Module == FIPSModuleLatest {
+		return FIPSModuleLatest + " (built without GOFIPS140: not a frozen module version)"
+	}
+	return i.FIPS140Module + " (GOFIPS140)"
 }
 
 // AddVersion gives root a --version flag and a version subcommand (with
@@ -54,7 +79,7 @@ func AddVersion(root *cobra.Command, hw Hardware) {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "version [--json]",
-		Short: "Print the version, VCS revision, Go version and the hardware support built in",
+		Short: "Print the version, VCS revision, Go version, the hardware support built in and the FIPS 140-3 module and mode",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return writeInfo(cmd.OutOrStdout(), info, root.Name(), asJSON)

@@ -7,6 +7,7 @@
 package config
 
 import (
+	"crypto/fips140"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -273,6 +274,15 @@ type Signer struct {
 	// previous key is lost); the sealer records it, unendorsed, and auditors
 	// must be given the new key out of band. Prefer `audit-sealer keys rotate`.
 	AcceptNewKey bool `toml:"accept_new_key"`
+	// RequireFIPS, when true, starts the sealer only in FIPS 140-3 mode:
+	// the Go Cryptographic Module enabled (a build with GOFIPS140, or
+	// GODEBUG=fips140=on or only), and, outside --dev, a PKCS#11 token that
+	// reports a FIPS 140 validation its key meets (package hsm; SoftHSM2
+	// never does). Unset, it follows the Go module: required when the
+	// module runs in FIPS mode. false runs a FIPS-mode sealer on a token
+	// that reports no validation (SoftHSM2 in tests), loudly logged and
+	// recorded (hsm_fips in audit.sealer_started). See RequireFIPSInForce.
+	RequireFIPS *bool `toml:"require_fips"`
 }
 
 // Policy maps a peer (by uid, user name, gid or group name, as read with
@@ -348,7 +358,7 @@ func Load(path string) (Config, error) {
 // MEMORY_LIMIT, QUEUE_BYTES,
 // SEAL_INTERVAL, SEAL_RECORDS, HEARTBEAT, LOG_LEVEL, LOG_FORMAT,
 // METRICS_LISTEN, TPM, TPM_INDEX (0x… or decimal), TPM_AUTH_FILE, ANCHOR_INTERVAL, PKCS11_MODULE, PKCS11_TOKEN_LABEL, PKCS11_TOKEN_SERIAL,
-// PKCS11_KEY_LABEL, PKCS11_PIN_FILE, KEY_NAME. (AUDIT_SEALER_PKCS11_PIN, the
+// PKCS11_KEY_LABEL, PKCS11_PIN_FILE, KEY_NAME, REQUIRE_FIPS. (AUDIT_SEALER_PKCS11_PIN, the
 // PIN itself, is read where the signer is opened and never stored here.)
 func (c *Config) ApplyEnv(getenv func(string) string) error {
 	var errs []error
@@ -400,6 +410,13 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	str("PKCS11_KEY_LABEL", &c.Signer.KeyLabel)
 	str("PKCS11_PIN_FILE", &c.Signer.PINFile)
 	str("KEY_NAME", &c.Signer.KeyName)
+	if v := getenv("AUDIT_SEALER_REQUIRE_FIPS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config: AUDIT_SEALER_REQUIRE_FIPS: %w", err))
+		}
+		c.Signer.RequireFIPS = &b
+	}
 	str("TPM", &c.TPM.Transport)
 	str("TPM_AUTH_FILE", &c.TPM.AuthFile)
 	num("RETENTION_DAYS", func(n int64) { c.Retention.Days = uint32(n) })
@@ -462,6 +479,9 @@ func (c *Config) Validate() error {
 		if c.Signer.KeyLabel == "" {
 			bad("signer: key_label is required outside --dev (AUDIT_SEALER_PKCS11_KEY_LABEL)")
 		}
+	}
+	if c.RequireFIPSInForce() && !fips140.Enabled() {
+		bad("signer: require_fips is set, but the Go Cryptographic Module is not in FIPS 140-3 mode: build with GOFIPS140=v1.0.0 (README, FIPS 140-3) or run with GODEBUG=fips140=on (or only)")
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log format %q (want text or json)", c.Log.Format)
@@ -557,6 +577,16 @@ func (c *Config) WitnessQuorum() int {
 	return c.Witnessing.Quorum
 }
 
+// RequireFIPSInForce reports whether FIPS 140-3 mode is required
+// (Signer.RequireFIPS): as configured, or, when unset, whenever the Go
+// Cryptographic Module runs in FIPS mode (crypto/fips140.Enabled).
+func (c *Config) RequireFIPSInForce() bool {
+	if c.Signer.RequireFIPS != nil {
+		return *c.Signer.RequireFIPS
+	}
+	return fips140.Enabled()
+}
+
 // SocketPerm returns SocketMode as permission bits.
 func (c *Config) SocketPerm() (os.FileMode, error) {
 	n, err := strconv.ParseUint(c.SocketMode, 8, 32)
@@ -602,6 +632,7 @@ func (c *Config) Settings() map[string]string {
 		"line_timeout":         c.Limits.LineTimeout.String(),
 		"idle_timeout":         c.Limits.IdleTimeout.String(),
 		"max_bad_lines":        strconv.Itoa(c.Limits.MaxBadLines),
+		"require_fips":         strconv.FormatBool(c.RequireFIPSInForce()),
 	}
 	if len(c.Witnesses) > 0 {
 		m["witnesses"] = strconv.Itoa(len(c.Witnesses))
@@ -687,6 +718,11 @@ func flatten(v reflect.Value, prefix string, out map[string]string) {
 			out[key] = fv.Interface().(Duration).String()
 		case f.Type.Kind() == reflect.Struct:
 			flatten(fv, key+".", out)
+		case f.Type.Kind() == reflect.Pointer:
+			out[key] = "" // unset
+			if !fv.IsNil() {
+				out[key] = fmt.Sprint(fv.Elem().Interface())
+			}
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
 			out[key] = "[]" // none, whether the slice is nil or empty
 			if fv.Len() > 0 {

@@ -1,10 +1,12 @@
 package config
 
 import (
+	"crypto/fips140"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -108,15 +110,19 @@ func TestShippedFileListsEveryDefault(t *testing.T) {
 			continue
 		}
 		parts := strings.Split(key, ".")
+		kind := reflect.ValueOf(defaults).FieldByIndex(fieldIndex(t, key)).Kind()
+		// An unset pointer (a setting that is off unless given) has no
+		// TOML value: its commented example shows one it may take.
+		unsetPointer := kind == reflect.Pointer && def == ""
 		switch {
 		case !md.IsDefined(parts...):
 			t.Errorf("%s is not in the file (default %s)", key, def)
-		case got[key] != def:
+		case got[key] != def && !unsetPointer:
 			t.Errorf("%s: the file says %s, the default is %s", key, got[key], def)
 		}
-		optional := reflect.ValueOf(defaults).FieldByIndex(fieldIndex(t, key)).Kind() == reflect.String && def == ""
+		optional := (kind == reflect.String && def == "") || unsetPointer
 		if optional != commented[key] {
-			t.Errorf("%s: commented out %v, but optional (a string whose default is empty) %v", key, commented[key], optional)
+			t.Errorf("%s: commented out %v, but optional (a string whose default is empty, or an unset pointer) %v", key, commented[key], optional)
 		}
 	}
 	if len(want) < 45 {
@@ -358,5 +364,49 @@ timeout = "5s"
 	}
 	if d := Defaults(); len(d.Witnesses) != 0 {
 		t.Fatal("the defaults list a witness")
+	}
+}
+
+// TestRequireFIPS: require_fips unset follows the Go Cryptographic Module's
+// mode; set, it is what it says (from the file or AUDIT_SEALER_REQUIRE_FIPS,
+// which overrides the file); the settings record what is in force; and
+// requiring FIPS when the Go module is not in FIPS 140-3 mode is an error
+// that says how to build or run it.
+func TestRequireFIPS(t *testing.T) {
+	c := Defaults()
+	c.Dev = true
+	if c.RequireFIPSInForce() != fips140.Enabled() || c.Settings()["require_fips"] != strconv.FormatBool(fips140.Enabled()) {
+		t.Errorf("unset: %v (settings %q), want the Go module's mode %v", c.RequireFIPSInForce(), c.Settings()["require_fips"], fips140.Enabled())
+	}
+	path := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(path, []byte("dev = true\n[signer]\nrequire_fips = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RequireFIPSInForce() || c.Settings()["require_fips"] != "false" {
+		t.Errorf("require_fips = false: in force %v, settings %q", c.RequireFIPSInForce(), c.Settings()["require_fips"])
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("require_fips = false: %v", err)
+	}
+	if err := c.ApplyEnv(func(k string) string { return map[string]string{"AUDIT_SEALER_REQUIRE_FIPS": "true"}[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if !c.RequireFIPSInForce() || c.Settings()["require_fips"] != "true" {
+		t.Errorf("AUDIT_SEALER_REQUIRE_FIPS=true over the file: in force %v", c.RequireFIPSInForce())
+	}
+	err = c.Validate()
+	if fips140.Enabled() {
+		if err != nil {
+			t.Errorf("require_fips in FIPS 140-3 mode: %v", err)
+		}
+	} else if err == nil || !strings.Contains(err.Error(), "require_fips") || !strings.Contains(err.Error(), "GOFIPS140") {
+		t.Errorf("require_fips without FIPS 140-3 mode: %v, want an error naming require_fips and GOFIPS140", err)
+	}
+	if err := c.ApplyEnv(func(k string) string { return map[string]string{"AUDIT_SEALER_REQUIRE_FIPS": "maybe"}[k] }); err == nil || !strings.Contains(err.Error(), "AUDIT_SEALER_REQUIRE_FIPS") {
+		t.Errorf("AUDIT_SEALER_REQUIRE_FIPS=maybe: %v", err)
 	}
 }

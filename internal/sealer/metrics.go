@@ -131,8 +131,10 @@ func newMetrics(queueDepth, queueBytes, queueUIDs func() float64) *metrics {
 	// labels name the build, so dashboards can join on it.
 	build := buildinfo.Read()
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metricNamespace, Name: "build_info",
-		Help:        "Always 1; the labels name the running build: version (the release version, or the one Go derived from VCS), VCS revision (+dirty when built from a modified work tree, unknown when not stamped) and Go version.",
-		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.RevisionText(), "goversion": build.GoVersion}})
+		Help: "Always 1; the labels name the running build: version (the release version, or the one Go derived from VCS), VCS revision (+dirty when built from a modified work tree, unknown when not stamped), Go version, " +
+			"and the Go Cryptographic Module: fips140 (its mode: off, on or only) and fips140_module (the frozen module GOFIPS140 selected, or latest).",
+		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.RevisionText(), "goversion": build.GoVersion,
+			"fips140": build.FIPS140Mode, "fips140_module": build.FIPS140Module}})
 	buildInfo.Set(1)
 	m.reg.MustRegister(buildInfo)
 	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

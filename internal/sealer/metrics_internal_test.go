@@ -92,7 +92,8 @@ func TestLabelValuesPreinitialised(t *testing.T) {
 
 // TestBuildInfoMetric: a scrape of the sealer's registry has
 // audit_sealer_build_info = 1, labelled with this build's version, revision
-// and Go version (under go test: devel, unknown and the running toolchain).
+// and Go version (under go test: devel, unknown and the running toolchain),
+// and the Go Cryptographic Module's mode and version.
 func TestBuildInfoMetric(t *testing.T) {
 	m := newMetrics(func() float64 { return 0 }, func() float64 { return 0 }, func() float64 { return 0 })
 	srv := httptest.NewServer(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
@@ -107,7 +108,8 @@ func TestBuildInfoMetric(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := buildinfo.Read()
-	want := fmt.Sprintf("audit_sealer_build_info{goversion=%q,revision=%q,version=%q} 1\n", b.GoVersion, b.RevisionText(), b.Version)
+	want := fmt.Sprintf("audit_sealer_build_info{fips140=%q,fips140_module=%q,goversion=%q,revision=%q,version=%q} 1\n",
+		buildinfo.FIPSMode(), b.FIPS140Module, b.GoVersion, b.RevisionText(), b.Version)
 	if !strings.Contains(string(body), want) {
 		t.Errorf("the scrape has no %q:\n%s", want, body)
 	}

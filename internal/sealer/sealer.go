@@ -96,6 +96,7 @@ type Sealer struct {
 	ledgerCfg   ledger.Config // to open the log again after a storage failure
 	// identity is the TPM's, recorded at every start when anchoring.
 	identity *event.TPMIdentity
+	hsmFIPS  *HSMFIPS // what the PKCS#11 token reported about FIPS 140 (WithHSMFIPS)
 	// startSeq is the first record of this run; startSealErr why the
 	// start could not be sealed (the writer retries).
 	startSeq     uint64
@@ -129,6 +130,7 @@ type options struct {
 	identity   *event.TPMIdentity
 	openKey    KeyOpener
 	witnessKey signer.Signer
+	hsmFIPS    *HSMFIPS
 }
 
 // WithWitnessKey has k, an Ed25519 key, sign what the sealer sends to its
@@ -136,6 +138,19 @@ type options struct {
 // §5.6: witnesses verify Ed25519 log signatures only). It signs nothing
 // else: no record, no checkpoint in the log. The caller owns k.
 func WithWitnessKey(k signer.Signer) Option { return func(o *options) { o.witnessKey = k } }
+
+// HSMFIPS is what the PKCS#11 token reported about the FIPS 140 validation
+// of the signing key (package hsm, FIPSStatus), for the start record.
+type HSMFIPS struct {
+	State      event.HSMFIPS
+	Validation string // the NIST CMVP validation the token reported, if any
+	Detail     string // why State is what it is, for the log
+}
+
+// WithHSMFIPS records f, what the signer's PKCS#11 token reported about
+// FIPS 140, in audit.sealer_started (hsm_fips, hsm_validation). Without it
+// (a software key) the record states the Go Cryptographic Module only.
+func WithHSMFIPS(f HSMFIPS) Option { return func(o *options) { o.hsmFIPS = &f } }
 
 // WithCounter anchors checkpoints in c (the TPM NV counter, FORMAT.md §5.3).
 // Without it the sealer does not anchor, and says so in the chain.
@@ -187,7 +202,7 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 	unclean := wasUncleanStop(info, l.LastCheckpoint())
 	sl := &Sealer{cfg: cfg, log: log, signer: s, openKey: o.openKey, ledger: l, startQueueEvents: cfg.Queue.Events,
 		intake: make(chan *request, cfg.Queue.Events+criticalReserve), space: make(chan struct{}, 1),
-		started: time.Now(), openInfo: info, anchoring: o.counter != nil, identity: o.identity, ledgerCfg: lc,
+		started: time.Now(), openInfo: info, anchoring: o.counter != nil, identity: o.identity, hsmFIPS: o.hsmFIPS, ledgerCfg: lc,
 		indexQueue: make(chan string, indexQueueLen), badLines: newBadLineBudget(cfg.Limits.BadLinesPerSecond), uncleanStop: unclean}
 	// The queue gauges were registered but never set (always 0): they now
 	// read the queue's counters at each scrape.
@@ -307,6 +322,7 @@ func (s *Sealer) recordStart() error {
 	pub := cur.Public()
 	ev := &event.SealerStarted{Timestamp: time.Now().UTC(), Version: buildinfo.Version(), Mode: mode, KeyID: pub.ID(),
 		KeyKind: event.KeyKind(cur.Kind()), Algorithm: event.Algorithm(pub.Algorithm), Settings: s.cfg.Settings()}
+	s.fipsStart(ev)
 	info := s.openInfo
 	if r := info.Recovery; r != nil && r.Segment != "" {
 		n := uint64(r.Bytes)

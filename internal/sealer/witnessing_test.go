@@ -521,7 +521,10 @@ func TestWitnessAtRotation(t *testing.T) {
 	w := newTestWitness(t, "w1", modeHonest)
 	cfg := witnessConfig(t, w.config("w1"))
 	cfg.Witnessing.Interval = config.Duration{Duration: time.Minute}
-	cfg.SegmentSize = 4096
+	// Large enough that the start's records (a few KiB of settings) and
+	// the first event fit in the first segment, small enough that the
+	// emits below rotate it.
+	cfg.SegmentSize = 16384
 	h := startSealer(t, cfg)
 	c := dial(t, cfg.Socket)
 	c.emitDurable(sealVerified(0))
@@ -531,7 +534,7 @@ func TestWitnessAtRotation(t *testing.T) {
 	if w.requests.Load() != n {
 		t.Fatalf("%d requests within the interval without a rotation", w.requests.Load()-n)
 	}
-	for i := range 40 { // well over 4096 bytes: at least one rotation
+	for i := range 120 { // well over 16384 bytes: at least one rotation
 		c.emitDurable(sealVerified(1 + i))
 	}
 	eventually(t, "a cosignature after the rotation, long before the interval", func() bool { return w.cosigned() > first })

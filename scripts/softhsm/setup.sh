@@ -80,6 +80,11 @@ export AUDIT_SEALER_PKCS11_MODULE=$module
 export AUDIT_SEALER_PKCS11_TOKEN_LABEL=$token
 export AUDIT_SEALER_PKCS11_KEY_LABEL=$label
 export AUDIT_SEALER_PKCS11_PIN_FILE=$dir/pin
+# SoftHSM2 is not FIPS 140 validated and reports no validation: say so
+# explicitly, so that a sealer in FIPS 140-3 mode (GOFIPS140, or
+# GODEBUG=fips140=on|only) runs on it, warning at every start that its HSM
+# is not validated, and recording that in audit.sealer_started (hsm_fips).
+export AUDIT_SEALER_REQUIRE_FIPS=false
 
 # Settings of the caller's that would override the ones above.
 unset AUDIT_SEALER_CONFIG AUDIT_SEALER_PKCS11_PIN AUDIT_SEALER_PKCS11_TOKEN_SERIAL
@@ -94,7 +99,7 @@ echo "setup.sh: token $token in $dir, $algorithm key $label, public key $dir/$la
 
 # Single-quoted values (a ' inside becomes '\''), one export per line.
 for v in SOFTHSM2_CONF AUDIT_SEALER_PKCS11_MODULE AUDIT_SEALER_PKCS11_TOKEN_LABEL \
-  AUDIT_SEALER_PKCS11_KEY_LABEL AUDIT_SEALER_PKCS11_PIN_FILE; do
+  AUDIT_SEALER_PKCS11_KEY_LABEL AUDIT_SEALER_PKCS11_PIN_FILE AUDIT_SEALER_REQUIRE_FIPS; do
   value=${!v}
   printf "export %s='%s'\n" "$v" "${value//\'/\'\\\'\'}"
 done
