@@ -93,6 +93,11 @@ fi
 echo "== go test -race"
 go test -race -count=1 ./...
 
+# --- the Debian package (scripts/test-package.sh) ---
+echo "== the .deb: built twice (byte-identical), lintian, installed with dpkg -i, README \"Installing\" run, emitted to, verified, purged"
+scripts/test-package.sh
+# --- end of the Debian package ---
+
 fuzztime=${AUDIT_SEALER_FUZZTIME:-5s}
 fuzzlog=$(mktemp)
 trap 'rm -f "$fuzzlog"' EXIT
