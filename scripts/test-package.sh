@@ -4,9 +4,11 @@
 #
 #   scripts/test-package.sh
 #
-# 1. Builds the .deb twice, from this tree and from a copy of it at another
-#    path, and fails unless the two .deb files and SHA256SUMS are
-#    byte-identical; checks dpkg-deb --info and lintian (errors fail).
+# 1. Vets and tests the manual page generator (-tags gendocs, which
+#    go test ./... does not set). Builds the .deb twice, from this tree
+#    and from a copy of it at another path, and fails unless the two .deb
+#    files and SHA256SUMS are byte-identical; checks dpkg-deb --info and
+#    lintian (errors fail).
 # 2. Runs README.md's "Installing" block as written (dpkg -i, the secrets,
 #    the SoftHSM token owned by the audit-sealer user, keys generate, tpm
 #    provision, config check, status, keys export-public) with two
@@ -110,6 +112,11 @@ cleanup() {
 trap cleanup EXIT
 
 # --- 1. build twice, compare ------------------------------------------------
+# The man page generator exists only with -tags gendocs, which go vet and
+# go test ./... do not set: its checks run here.
+say "the manual page generator (go vet and go test -tags gendocs ./internal/clidoc)"
+go vet -tags gendocs ./internal/clidoc ./cmd/audit-sealer ./cmd/audit-verify
+go test -count=1 -tags gendocs ./internal/clidoc
 say "building the .deb (scripts/package-deb.sh)"
 deb=$(scripts/package-deb.sh "$work/out1" 2>"$work/build1.log") || { cat "$work/build1.log" >&2; fail "package-deb.sh"; }
 name=$(basename "$deb")
