@@ -220,6 +220,7 @@ cd "$repo"
 [ "$(stat -c '%U' /etc/audit-sealer/pkcs11-pin)" = audit-sealer ] || fail "pkcs11-pin is not the sealer's"
 token=$(find /var/lib/softhsm/tokens -mindepth 1 -maxdepth 1 -user audit-sealer)
 [ -n "$token" ] || fail "no token directory owned by audit-sealer in /var/lib/softhsm/tokens"
+[ "$(stat -c '%U %a' "$token")" = "audit-sealer 700" ] || fail "the token directory is $(stat -c '%U %a' "$token"), not audit-sealer 700"
 id -nG audit-sealer | grep -qw tss || fail "audit-sealer is not in tss (sysusers.d)"
 [ -s /usr/share/man/man1/audit-sealer-keys-generate.1.gz ] || fail "no manual page audit-sealer-keys-generate(1)"
 if command -v systemd-analyze >/dev/null; then
