@@ -337,7 +337,7 @@ func TestUnitHardeningScore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b = []byte(strings.ReplaceAll(string(b), "/usr/local/bin/audit-sealer", filepath.Join(bin, "audit-sealer")))
+		b = []byte(strings.ReplaceAll(string(b), "/usr/bin/audit-sealer", filepath.Join(bin, "audit-sealer")))
 		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}

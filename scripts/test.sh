@@ -164,6 +164,10 @@ fi
 echo "== FIPS 140-3: go test ./integration/... with GOFIPS140=v1.0.0 GODEBUG=fips140=only"
 GOFIPS140=v1.0.0 GODEBUG=fips140=only go test -count=1 ./integration/...
 # ---- end of the FIPS 140-3 pass ----------------------------------------------
+# --- the Debian package (scripts/test-package.sh) ---
+echo "== the .deb: built twice (byte-identical), lintian, installed with dpkg -i, README \"Installing\" run, emitted to, verified, purged"
+scripts/test-package.sh
+# --- end of the Debian package ---
 
 fuzztime=${AUDIT_SEALER_FUZZTIME:-5s}
 fuzzlog=$(mktemp)

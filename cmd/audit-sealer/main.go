@@ -26,6 +26,7 @@ import (
 
 	"github.com/audit-sealer/audit-sealer/hsm"
 	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
+	"github.com/audit-sealer/audit-sealer/internal/clidoc"
 )
 
 // exitError carries an exit status out of a command.
@@ -50,6 +51,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), tpmCommand(), queryCommand(), indexCommand(), exportCommand(), reportCommand(), schemaCommand(), configCommand())
 	buildinfo.AddVersion(root, hardware)
+	clidoc.Add(root) // with -tags gendocs: a hidden command that writes the manual pages
 	return root
 }
 

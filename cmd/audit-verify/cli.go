@@ -19,6 +19,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/evidence"
 	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
+	"github.com/audit-sealer/audit-sealer/internal/clidoc"
 	"github.com/audit-sealer/audit-sealer/storage"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
@@ -249,6 +250,7 @@ input).`,
 	root.Flags().BoolVar(&allSignatures, "all-signatures", false, "check every checkpoint's signature; by default each segment's last checkpoint, key endorsements and checkpoints by introduced keys are checked, and their signatures cover every earlier checkpoint (FORMAT.md §7)")
 	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout), newTPMCommand(stdout, stderr))
 	buildinfo.AddVersion(root, buildinfo.Hardware{}) // software verification only: no PKCS#11, no TPM
+	clidoc.Add(root)                                 // with -tags gendocs: a hidden command that writes the manual pages
 	return root
 }
 
