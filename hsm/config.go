@@ -75,9 +75,19 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// validate checks the settings every operation needs (module, token, PIN,
-// pool size, key name). It expects withDefaults to have run.
-func (c Config) validate() error {
+// keySelection says whether an operation works on the configured key
+// (Open) or not (GenerateKey names its own label, ListKeys lists them all).
+type keySelection bool
+
+const (
+	needKey keySelection = true
+	anyKey  keySelection = false
+)
+
+// validate checks, once, the settings the operation needs: module, token,
+// PIN, pool size, key name, and, with needKey, a key label or id. It
+// expects withDefaults to have run.
+func (c Config) validate(key keySelection) error {
 	switch {
 	case c.TokenLabel == "" && c.TokenSerial == "":
 		return errorf(kinds(ErrConfig), "hsm: no token selected: set the token label or serial number")
@@ -89,6 +99,8 @@ func (c Config) validate() error {
 		return errorf(kinds(ErrConfig), "hsm: invalid note key name %q", c.KeyName)
 	case c.PIN == "":
 		return errorf(kinds(ErrNoPIN, ErrConfig), "hsm: no PIN for token %s", c.token())
+	case key == needKey && c.KeyLabel == "" && len(c.KeyID) == 0:
+		return errorf(kinds(ErrConfig), "hsm: no key selected: set the key label or id")
 	}
 	return nil
 }

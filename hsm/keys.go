@@ -189,7 +189,7 @@ func keygenParams(alg signer.Algorithm) (mech, keyType uint, params [][]byte, er
 // as the PrintableString "edwards25519", since tokens differ.
 func GenerateKey(cfg Config, alg signer.Algorithm, label string) (signer.PublicKey, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.validate(anyKey); err != nil {
 		return signer.PublicKey{}, err
 	}
 	if label == "" {
@@ -331,7 +331,7 @@ func GenerateKey(cfg Config, alg signer.Algorithm, label string) (signer.PublicK
 // listed with an empty Algorithm. cfg.KeyLabel and cfg.KeyID are ignored.
 func ListKeys(cfg Config) ([]KeyInfo, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.validate(anyKey); err != nil {
 		return nil, err
 	}
 	m, err := loadModule(cfg.Module)

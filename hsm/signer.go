@@ -55,11 +55,8 @@ type conn struct {
 // the login is not retried.
 func Open(cfg Config) (*Signer, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.validate(needKey); err != nil {
 		return nil, err
-	}
-	if cfg.KeyLabel == "" && len(cfg.KeyID) == 0 {
-		return nil, errorf(kinds(ErrConfig), "hsm: no key selected: set the key label or id")
 	}
 	m, err := loadModule(cfg.Module)
 	if err != nil {

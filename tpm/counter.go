@@ -122,7 +122,7 @@ func Provision(cfg Config) (uint64, error) {
 		return 0, err
 	}
 	defer t.Close()
-	return ProvisionWithTransport(t, cfg)
+	return provision(t, cfg)
 }
 
 // ProvisionWithTransport defines the counter index cfg.Index under the
@@ -149,6 +149,11 @@ func ProvisionWithTransport(t transport.TPM, cfg Config) (uint64, error) {
 	if err := cfg.check(); err != nil {
 		return 0, err
 	}
+	return provision(t, cfg)
+}
+
+// provision is ProvisionWithTransport for a cfg already checked.
+func provision(t transport.TPM, cfg Config) (uint64, error) {
 	ctx := context.Background()
 	index := cfg.index()
 	c := &Counter{tpm: t, index: tpm2.TPMHandle(index), auth: cfg.Auth, retry: defaultBackoff}
@@ -192,7 +197,7 @@ func Open(cfg Config) (*Counter, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := OpenWithTransport(t, cfg)
+	c, err := openCounter(t, cfg)
 	if err != nil {
 		t.Close()
 		return nil, err
@@ -210,6 +215,11 @@ func OpenWithTransport(t transport.TPM, cfg Config) (*Counter, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
+	return openCounter(t, cfg)
+}
+
+// openCounter is OpenWithTransport for a cfg already checked.
+func openCounter(t transport.TPM, cfg Config) (*Counter, error) {
 	c := &Counter{
 		tpm:     t,
 		index:   tpm2.TPMHandle(cfg.index()),

@@ -68,6 +68,9 @@ func newSealer(t *testing.T, cfg config.Config) *harness {
 // newSealerWith creates a sealer that signs with s.
 func newSealerWith(t *testing.T, cfg config.Config, s signer.Signer) *harness {
 	t.Helper()
+	if err := cfg.Validate(); err != nil { // as the command that loads it does
+		t.Fatalf("the test's configuration: %v", err)
+	}
 	sl, err := sealer.New(cfg, s, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatalf("sealer.New: %v", err)

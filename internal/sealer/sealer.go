@@ -171,13 +171,13 @@ func WithTPMIdentity(id event.TPMIdentity) Option {
 // with the log's last anchor and refuses a rollback or an anchor reset
 // unless the configuration accepts it (ledger.ErrRollback,
 // ledger.ErrAnchorReset).
+//
+// cfg must have passed Config.Validate, which the command that loads it
+// runs once (it looks users and groups up); New does not check it again.
 func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (*Sealer, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
 	}
 	live, err := newLiveSettings(cfg)
 	if err != nil {
