@@ -185,8 +185,14 @@ func TestVerifyWitnessed(t *testing.T) {
 	}
 	socket := filepath.Join(shortSocketDir(t), "s.sock")
 	d := startDaemon(t, cut, socket, "--config", confPath)
+	// Wait for the alarm through status (the sealer's stderr may only be
+	// read once it has exited).
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(d.stderr.String(), "SPLIT VIEW") && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
+		out, _ := exec.Command(filepath.Join(bin, "audit-sealer"), "status", "--socket", socket).Output()
+		if strings.Contains(strings.ToLower(string(out)), "split view") {
+			break
+		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(time.Second) // the alarm recorded and sealed

@@ -123,7 +123,7 @@ fi
 
 say "disclosing one record with its inclusion proof"
 "$bin/audit-sealer" prove --data-dir "$data" --seq 5 --out "$work/proof-5.json"
-"$bin/audit-verify" proof --key "$work/key-history.json" "$work/proof-5.json" | head -2
+"$bin/audit-verify" proof --key "$work/key-history.json" "$work/proof-5.json" | sed -n '1,2p'
 
 say "a query for one user, each result with its proof; audit-verify checks a result line"
 "$bin/audit-sealer" query --data-dir "$data" --user customer-7 --json --proofs --limit 5 > "$work/customer-7.jsonl"
@@ -133,7 +133,7 @@ head -1 "$work/customer-7.jsonl" > "$work/result-1.json"
 
 say "tampering with a copy: one byte of one event changed"
 cp -r "$data" "$work/tampered"
-seg=$(ls "$work/tampered"/*.seg | head -1)
+seg=$(ls "$work/tampered"/*.seg | sed -n 1p)
 chmod u+w "$seg"
 python3 - "$seg" <<'PY' 2>/dev/null || printf 'X' | dd of="$seg" bs=1 seek=700 conv=notrunc status=none
 import sys
@@ -186,7 +186,7 @@ if command -v ssh-agent >/dev/null; then
   override=()
   [ "$tpm" = false ] || override=(--accept-rollback)
   witnessed_run rewritten "${override[@]}"
-  grep -o 'SPLIT VIEW[^"]*' "$work/sealer-rewritten.log" | head -2 | sed 's/^/  sealer: /'
+  grep -o 'SPLIT VIEW[^"]*' "$work/sealer-rewritten.log" | sed -n '1,2s/^/  sealer: /p'
   if "$bin/audit-verify" --key "$work/key-history.json" "${policy[@]}" --witness-quorum 2 "$data" > "$work/verify-rewritten.txt"; then
     echo "the rewritten log passed the witness policy: this is a bug" >&2; exit 1
   fi

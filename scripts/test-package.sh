@@ -84,7 +84,7 @@ cleanup() {
   if [ -s "$work/tpm/swtpm.pid" ]; then
     scripts/swtpm/stop.sh "$work/tpm" 2>/dev/null
   fi
-  if dpkg -s audit-sealer >/dev/null 2>&1 || dpkg -l audit-sealer 2>/dev/null | grep -q '^rc'; then
+  if dpkg -s audit-sealer >/dev/null 2>&1 || dpkg -l audit-sealer 2>/dev/null | grep '^rc' >/dev/null; then
     dpkg --purge audit-sealer >/dev/null
   fi
   # The token the audit-sealer user created in the system store.
@@ -143,7 +143,7 @@ for path in ./usr/bin/audit-sealer ./usr/bin/audit-verify ./usr/lib/systemd/syst
   ./usr/share/fish/vendor_completions.d/audit-sealer.fish ./usr/share/doc/audit-sealer/copyright; do
   grep -q " $path\$" <<<"$contents" || fail "the package lacks $path"
 done
-if grep -v ' root/root ' <<<"$contents" | grep -q .; then
+if grep -v ' root/root ' <<<"$contents" | grep . >/dev/null; then
   fail "files not owned by root/root in the package:"$'\n'"$(grep -v ' root/root ' <<<"$contents")"
 fi
 [ "$(dpkg-deb -f "$deb" Version)" = "$(sed -n 's/^audit-sealer_\(.*\)_[^_]*\.deb$/\1/p' <<<"$name")" ] || fail "the file name and the Version field differ"
@@ -221,7 +221,7 @@ cd "$repo"
 token=$(find /var/lib/softhsm/tokens -mindepth 1 -maxdepth 1 -user audit-sealer)
 [ -n "$token" ] || fail "no token directory owned by audit-sealer in /var/lib/softhsm/tokens"
 [ "$(stat -c '%U %a' "$token")" = "audit-sealer 700" ] || fail "the token directory is $(stat -c '%U %a' "$token"), not audit-sealer 700"
-id -nG audit-sealer | grep -qw tss || fail "audit-sealer is not in tss (sysusers.d)"
+id -nG audit-sealer | grep -w tss >/dev/null || fail "audit-sealer is not in tss (sysusers.d)"
 [ -s /usr/share/man/man1/audit-sealer-keys-generate.1.gz ] || fail "no manual page audit-sealer-keys-generate(1)"
 if command -v systemd-analyze >/dev/null; then
   # The installed units, with README's SoftHSM drop-in, as systemd loads
@@ -259,7 +259,7 @@ verify() { # verify LABEL AUDIT-VERIFY: the log is intact with the exported key 
   out=$("$2" --require-hardware --key "$work/install/sealer-keys.json" --format json /var/lib/audit-sealer) || fail "$1: audit-verify exit $?: $out"
   grep -q '"verdict": *"intact"' <<<"$out" || fail "$1: not intact: $out"
   local records
-  records=$(grep -o '"records": *[0-9]*' <<<"$out" | head -n 1 | grep -o '[0-9]*$')
+  records=$(grep -o '"records": *[0-9]*' <<<"$out" | sed -n 1p | grep -o '[0-9]*$')
   [ "${records:-0}" -gt "$events" ] || fail "$1: the log holds ${records:-0} records, fewer than the $events events emitted plus the sealer's own"
   say "$1: intact, $records records"
 }

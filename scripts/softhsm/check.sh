@@ -67,7 +67,7 @@ case $algorithm in
   ed25519) want_type="EC_EDWARDS" ;;
   ecdsa-p256) want_type="EC" ;;
 esac
-head=$(printf '%s\n' "$block" | head -n 1)
+head=${block%%$'\n'*} # the first line (no pipe: head would close it early, SIGPIPE under pipefail)
 [ "$head" = "Private Key Object; $want_type" ] || fail "object type is '$head', want 'Private Key Object; $want_type'"
 access=$(printf '%s\n' "$block" | sed -n 's/^  Access: *//p')
 usage_line=$(printf '%s\n' "$block" | sed -n 's/^  Usage: *//p')

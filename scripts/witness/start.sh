@@ -114,7 +114,7 @@ for i in "${!origins[@]}"; do
   if ! grep -qF "\"origin\":\"$origin\"" <<<"$listed"; then
     "$bin/witnessctl" add-log -db "$db" -origin "$origin" >&2
   fi
-  if ! grep -F "\"origin\":\"$origin\"" <<<"$listed" | grep -qF "\"$vkey\""; then
+  if ! grep -F "\"origin\":\"$origin\"" <<<"$listed" | grep -F "\"$vkey\"" >/dev/null; then
     "$bin/witnessctl" add-key -db "$db" -origin "$origin" -key "$vkey" >&2
   fi
 done
