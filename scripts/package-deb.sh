@@ -167,7 +167,16 @@ install -D -m 0644 deploy/audit-sealer.service "$stage/usr/lib/systemd/system/au
 install -D -m 0644 deploy/audit-sealer.socket "$stage/usr/lib/systemd/system/audit-sealer.socket"
 install -D -m 0644 deploy/audit-sealer.sysusers.conf "$stage/usr/lib/sysusers.d/audit-sealer.conf"
 install -D -m 0644 deploy/audit-sealer.tmpfiles.conf "$stage/usr/lib/tmpfiles.d/audit-sealer.conf"
-install -D -m 0644 deploy/audit-sealer.toml "$stage/etc/audit-sealer/audit-sealer.toml"
+# The shipped configuration is deploy/audit-sealer.toml (every setting at
+# its default, kept so by a test) with the one setting the package's layout
+# fixes: the socket's group is the audit-emitters group sysusers.d creates,
+# as audit-sealer.socket's SocketGroup= is (used when the sealer creates
+# the socket itself, without systemd).
+install -d -m 0755 "$stage/etc/audit-sealer"
+sed 's/^#socket_group = ""$/socket_group = "audit-emitters"/' deploy/audit-sealer.toml >"$stage/etc/audit-sealer/audit-sealer.toml"
+chmod 0644 "$stage/etc/audit-sealer/audit-sealer.toml"
+grep -q '^socket_group = "audit-emitters"$' "$stage/etc/audit-sealer/audit-sealer.toml" ||
+  { echo "package-deb.sh: deploy/audit-sealer.toml has no '#socket_group = \"\"' line to set" >&2; exit 1; }
 install -D -m 0644 deploy/audit-sealer-softhsm.conf "$stage/usr/share/audit-sealer/softhsm.conf"
 install -D -m 0644 deploy/deb/lintian-overrides "$stage/usr/share/lintian/overrides/audit-sealer"
 grep -q '^ExecStart=/usr/bin/audit-sealer ' "$stage/usr/lib/systemd/system/audit-sealer.service" ||
