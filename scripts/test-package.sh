@@ -220,7 +220,11 @@ cd "$repo"
 [ "$(stat -c '%U' /etc/audit-sealer/pkcs11-pin)" = audit-sealer ] || fail "pkcs11-pin is not the sealer's"
 token=$(find /var/lib/softhsm/tokens -mindepth 1 -maxdepth 1 -user audit-sealer)
 [ -n "$token" ] || fail "no token directory owned by audit-sealer in /var/lib/softhsm/tokens"
-[ "$(stat -c '%U %a' "$token")" = "audit-sealer 700" ] || fail "the token directory is $(stat -c '%U %a' "$token"), not audit-sealer 700"
+# 0700 for the permission bits; a setgid bit inherited from SoftHSM's
+# store (Debian makes /var/lib/softhsm/tokens 2770) grants nothing.
+token_mode=$(stat -c '%a' "$token")
+[ "$(stat -c '%U' "$token")" = audit-sealer ] && [ $((8#$token_mode & 8#777)) = $((8#700)) ] ||
+  fail "the token directory is $(stat -c '%U %a' "$token"), not audit-sealer 700"
 id -nG audit-sealer | grep -w tss >/dev/null || fail "audit-sealer is not in tss (sysusers.d)"
 [ -s /usr/share/man/man1/audit-sealer-keys-generate.1.gz ] || fail "no manual page audit-sealer-keys-generate(1)"
 if command -v systemd-analyze >/dev/null; then
