@@ -18,8 +18,9 @@ cd "$(dirname "$0")/.."
 # swtpm_localca, which manufacture a swtpm state with EK certificates;
 # swtpm_localca runs certtool (gnutls-bin). openssh-client brings ssh-agent,
 # which holds the keys of the test witnesses (scripts/witness/start.sh).
-# python3 runs the Python example of PROTOCOL.md.
-packages=(socat systemd softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell openssh-client python3)
+# python3 runs the Python example of PROTOCOL.md. postgresql (15) and curl
+# serve scripts/postgres/start.sh and scripts/versitygw/start.sh (fleet).
+packages=(socat systemd softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell openssh-client python3 postgresql curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
