@@ -50,7 +50,42 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), tpmCommand(), queryCommand(), indexCommand(), exportCommand(), reportCommand(), schemaCommand(), configCommand())
 	buildinfo.AddVersion(root, hardware)
+	usageErrorsExit2(root)
 	return root
+}
+
+// usageErrorsExit2 makes every usage error of c and its subcommands exit
+// with status 2, as the commands' own checks of their flags do: an unknown
+// flag or a bad flag value, the wrong number of arguments, an unknown
+// command. A command that only groups subcommands (keys, tpm, index,
+// config) prints its help when given none, as before, and names an
+// unknown one as a usage error.
+func usageErrorsExit2(c *cobra.Command) {
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
+	args := c.Args
+	group := c.HasSubCommands()
+	c.Args = func(cmd *cobra.Command, a []string) error {
+		var err error
+		switch {
+		case args != nil:
+			err = args(cmd, a)
+		case group && len(a) > 0:
+			err = fmt.Errorf("unknown command %q for %q", a[0], cmd.CommandPath())
+		}
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		return nil
+	}
+	if group && c.Run == nil && c.RunE == nil {
+		// Runnable, so that its arguments are checked (cobra checks
+		// those of a command that only groups others before it looks at
+		// them); with none it prints its help.
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
+	for _, sub := range c.Commands() {
+		usageErrorsExit2(sub)
+	}
 }
 
 func main() {
