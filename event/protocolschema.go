@@ -34,6 +34,7 @@ func RequestSchema() ([]byte, error) {
 	events := SchemaBaseURI + "events.schema.json"
 	filter := object("type", "object", "additionalProperties", false, "properties", object(
 		"user", typed("string"),
+		"subject", typed("string"),
 		"service", typed("string"),
 		"types", object("type", "array", "items", typed("string")),
 		"entity", typed("string"),

@@ -56,7 +56,7 @@ var commandFlags = map[string][]string{
 
 // filterFlagNames are the flags query and export share (filterFlags).
 func filterFlagNames() []string {
-	return []string{"data-dir", "key", "config", "dev", "user", "service", "type", "entity", "from", "to", "critical", "sealer"}
+	return []string{"data-dir", "key", "config", "dev", "user", "subject", "service", "type", "entity", "from", "to", "critical", "sealer"}
 }
 
 // helpFlag matches a flag line of --help: "  -h, --help   help for ...".

@@ -33,12 +33,13 @@ type filterFlags struct {
 func (ff *filterFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&ff.dataDir, "data-dir", "", "data directory (default: the configuration's data_dir, /var/lib/audit-sealer)")
 	ff.trust.register(fl)
-	fl.StringVar(&ff.f.UserID, "user", "", "actor user_id")
+	fl.StringVar(&ff.f.UserID, "user", "", "a user identifier: actor.user_id, attempted_user, subject or requester")
+	fl.StringVar(&ff.f.Subject, "subject", "", "a data subject, in every identity field: the user identifiers and customer_id (a GDPR access request)")
 	fl.StringVar(&ff.f.Service, "service", "", "service identity")
 	fl.StringArrayVar(&ff.f.Types, "type", nil, "event type or prefix.* (repeatable)")
 	fl.StringVar(&ff.f.Entity, "entity", "", "resource or entity id (any *_id field)")
-	fl.StringVar(&ff.from, "from", "", "received at or after (RFC 3339)")
-	fl.StringVar(&ff.to, "to", "", "received at or before (RFC 3339)")
+	fl.StringVar(&ff.from, "from", "", "received at or after: RFC 3339, a date, today, yesterday, now, -24h, -7d, \"3 hours ago\"")
+	fl.StringVar(&ff.to, "to", "", "received at or before (as --from; a date or today means to the end of that day)")
 	fl.BoolVar(&ff.f.CriticalOnly, "critical", false, "critical events only")
 	fl.BoolVar(&ff.f.Sealer, "sealer", false, "include the sealer's own audit.* events")
 }
@@ -47,15 +48,8 @@ func (ff *filterFlags) register(fl *pflag.FlagSet) {
 func (ff *filterFlags) filter() (query.Filter, error) {
 	f := ff.f
 	var err error
-	if ff.from != "" {
-		if f.From, err = time.Parse(time.RFC3339Nano, ff.from); err != nil {
-			return f, &exitError{code: 2, err: fmt.Errorf("--from: %w", err)}
-		}
-	}
-	if ff.to != "" {
-		if f.To, err = time.Parse(time.RFC3339Nano, ff.to); err != nil {
-			return f, &exitError{code: 2, err: fmt.Errorf("--to: %w", err)}
-		}
+	if f.From, f.To, err = timeRange(ff.from, ff.to, time.Now()); err != nil {
+		return f, err
 	}
 	if err := f.Check(); err != nil {
 		return f, &exitError{code: 2, err: err}
@@ -252,7 +246,7 @@ func queryThroughSealer(cmd *cobra.Command, socket string, f query.Filter, asJSO
 		return &exitError{code: 2, err: err}
 	}
 	defer rc.Close()
-	filter, err := json.Marshal(wire.Filter{User: f.UserID, Service: f.Service, Types: f.Types, Entity: f.Entity,
+	filter, err := json.Marshal(wire.Filter{User: f.UserID, Subject: f.Subject, Service: f.Service, Types: f.Types, Entity: f.Entity,
 		From: f.From, To: f.To, Critical: f.CriticalOnly, Sealer: f.Sealer, After: f.After})
 	if err != nil {
 		return err

@@ -22,20 +22,10 @@ var ErrQueryNotAllowed = errors.New("sealer: this peer may not read the log")
 // maxQueryResults bounds one query reply; clients page with "after".
 const maxQueryResults = 1000
 
-// mayRead reports whether the configuration lets peer read the log.
+// mayRead reports whether the configuration lets peer read the log
+// ([query]: its uid, or a group it is in, primary or supplementary).
 func (s *Sealer) mayRead(peer *Peer) bool {
-	q := &s.settings().cfg.Query
-	for _, u := range q.UIDs {
-		if u == peer.UID {
-			return true
-		}
-	}
-	for _, g := range q.GIDs {
-		if g == peer.GID {
-			return true
-		}
-	}
-	return false
+	return s.settings().reader.allows(peer.UID, peer.GID, peer.Groups)
 }
 
 // queryTrust is what the sealer's own queries trust: its signing key (by
@@ -72,7 +62,7 @@ func (s *Sealer) handleQuery(peer *Peer, id string, w *wire.Request) pending {
 		limit = maxQueryResults
 	}
 	// One segment at a time: the sealer's memory stays flat beside ingest.
-	f := query.Filter{UserID: wf.User, Service: wf.Service, Types: wf.Types, Entity: wf.Entity, From: wf.From, To: wf.To,
+	f := query.Filter{UserID: wf.User, Subject: wf.Subject, Service: wf.Service, Types: wf.Types, Entity: wf.Entity, From: wf.From, To: wf.To,
 		CriticalOnly: wf.Critical, Sealer: wf.Sealer, After: wf.After, Limit: limit, Workers: 1}
 	if err := f.Check(); err != nil {
 		return s.reject(id, wire.CodeBadRequest, err.Error(), nil)

@@ -94,6 +94,7 @@ type Request struct {
 // it, encoded with these tags, in the audit.log_read event of the query.
 type Filter struct {
 	User     string    `json:"user,omitempty"`
+	Subject  string    `json:"subject,omitempty"`
 	Service  string    `json:"service,omitempty"`
 	Types    []string  `json:"types,omitempty"`
 	Entity   string    `json:"entity,omitempty"`
