@@ -76,6 +76,8 @@ type Sealer struct {
 	writerGone atomic.Bool
 	// idLog rate-limits the log lines of refused identities (impersonation.go).
 	idLog identityLog
+	// reading is what the export and report ops share (readops.go).
+	reading readState
 
 	shedMu sync.Mutex
 	shed   shedState
