@@ -243,7 +243,7 @@ input).`,
 	root.Flags().BoolVar(&requireHardware, "require-hardware", false, "fail (software_key) unless every checkpoint says it was signed by a PKCS#11 key outside dev mode")
 	wf.add(root, true)
 	root.Flags().BoolVar(&allSignatures, "all-signatures", false, "check every checkpoint's signature; by default each segment's last checkpoint, key endorsements and checkpoints by introduced keys are checked, and their signatures cover every earlier checkpoint (FORMAT.md §7)")
-	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout), newTPMCommand(stdout, stderr))
+	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout), newReportCommand(&c, stdout), newTPMCommand(stdout, stderr))
 	buildinfo.AddVersion(root, buildinfo.Hardware{}) // software verification only: no PKCS#11, no TPM
 	return root
 }
