@@ -48,6 +48,12 @@ type Options struct {
 	// Workers bounds the verification's goroutines (0: every core); the
 	// sealer uses 1, beside ingest.
 	Workers int
+	// Live says the log is being written (the sealer builds the report):
+	// records after its last checkpoint are the sealer's own, not sealed
+	// yet, and a verification that finds only that (unsealed_tail,
+	// unauthenticated_tail, anchor_pending) leaves the records the report
+	// covers intact; they are listed as the exception after_checkpoint.
+	Live bool
 	// Now is the time the report is generated (default time.Now).
 	Now func() time.Time
 }
@@ -76,6 +82,10 @@ type Coverage struct {
 	SealedSize   uint64                    `json:"sealed_size"`
 	// ReadThrough is ReadBySealer or ReadFromFiles (Options.ReadThrough).
 	ReadThrough string `json:"read_through"`
+	// LiveTail, for a live log (Options.Live), is what the verification
+	// found after the verified checkpoint: the sealer's records not
+	// sealed yet, which the report does not cover (after_checkpoint).
+	LiveTail *verify.Failure `json:"live_tail,omitempty"`
 	// From the verification's evidence report (FORMAT.md §7.1): the
 	// period the whole log covers, its key history, and the exceptions an
 	// auditor tests for completeness, those of the report's period (by
@@ -215,6 +225,12 @@ func check(ctx context.Context, o Options) (Coverage, *verify.Report, error) {
 		return c, nil, fmt.Errorf("report: %w", err)
 	}
 	c.Verdict, c.FirstFailure, c.Checkpoint = string(rep.Verdict), rep.FirstFailure, rep.LastCheckpoint
+	if f := rep.FirstFailure; o.Live && rep.Verdict == verify.Incomplete && f != nil &&
+		(f.Reason == verify.ReasonUnsealedTail || f.Reason == verify.ReasonUnauthenticatedTail || f.Reason == verify.ReasonAnchorPending) {
+		// The sealer's own records, in flight: not a fault of the
+		// records up to the checkpoint the report covers.
+		c.Verdict, c.FirstFailure, c.LiveTail = string(verify.Intact), nil, f
+	}
 	c.LogPeriod, c.KeyHistory, c.Completeness = rep.Period, rep.KeyHistory, rep.Completeness
 	if rep.Anchoring != nil {
 		c.Anchors, c.LastAnchor = rep.Anchoring.Anchors, rep.Anchoring.Last

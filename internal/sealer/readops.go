@@ -256,8 +256,16 @@ func (s *Sealer) buildReport(kind, format, customer string, rf reportFilter) ([]
 	if err != nil {
 		return nil, nil, err
 	}
+	// Sealed first, so that the report covers the records up to now.
+	fl := &request{kind: reqFlush, done: make(chan reply, 1)}
+	if err := s.submit(fl); err != nil {
+		return nil, nil, err
+	}
+	if rep := <-fl.done; rep.err != nil {
+		return nil, nil, fmt.Errorf("the log could not be sealed before the report: %w", rep.err)
+	}
 	r, err := report.Build(context.Background(), kind, report.Options{Dir: s.cfg.DataDir, Keys: keys, From: rf.From, To: rf.To,
-		Customer: customer, ReadThrough: report.ReadBySealer, Workers: 1})
+		Customer: customer, ReadThrough: report.ReadBySealer, Workers: 1, Live: true})
 	if err != nil {
 		return nil, nil, err
 	}
