@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -187,7 +188,12 @@ func reportThroughSealer(cmd *cobra.Command, socket, kind, format string, o repo
 	}
 	w := cmd.ErrOrStderr()
 	if sigFile != "" {
-		if err := os.WriteFile(sigFile, r.Signature, 0o600); err != nil {
+		var sig bytes.Buffer
+		if err := json.Indent(&sig, r.Signature, "", "  "); err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("report: the sealer's signature is not JSON: %w", err)}
+		}
+		sig.WriteByte('\n')
+		if err := os.WriteFile(sigFile, sig.Bytes(), 0o600); err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("--sig: %w", err)}
 		}
 		checked := "check it with: audit-verify report --key KEY " + out
