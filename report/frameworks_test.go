@@ -15,6 +15,7 @@ import (
 	"github.com/audit-sealer/audit-sealer/internal/ledger"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/report"
+	"github.com/audit-sealer/audit-sealer/signer"
 	"github.com/audit-sealer/audit-sealer/verify"
 )
 
@@ -214,5 +215,40 @@ func TestSummarize(t *testing.T) {
 	}
 	if report.Summarize([]byte(`not json`)) != "" {
 		t.Fatal("a summary of something that is not JSON")
+	}
+}
+
+// TestHistoryKeys: the holder of the log's current key (the sealer, root
+// with its configuration) verifies a rotated log from the root of its key
+// history, found among the candidates (the keys on its token); without
+// the first key among them the log is unverifiable, and so is a log whose
+// last checkpoint another key signed, although its history verifies.
+func TestHistoryKeys(t *testing.T) {
+	s, err := testkit.BuildSealerLog(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	current, first := testkit.Key("second").Public(), testkit.Key("main").Public()
+	keys, err := report.HistoryKeys(s.Dir, current, signer.Verifiers{testkit.Key("attacker").Public(), first})
+	if err != nil || len(keys) != 2 || !keys[0].Equal(first) {
+		t.Fatalf("history keys %v, %v", keys, err)
+	}
+	r, err := report.SOC2(ctx, report.Options{Dir: s.Dir, Keys: keys, LastKey: current.ID()})
+	if err != nil || r.Coverage.Verdict != "intact" || r.Coverage.Records == 0 {
+		t.Fatalf("with the current key's history: %v %+v", err, r.Coverage.FirstFailure)
+	}
+	// The log does not hold its first key: without it, the current key alone.
+	keys, err = report.HistoryKeys(s.Dir, current, nil)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("without the first key: %v, %v", keys, err)
+	}
+	if r, err = report.SOC2(ctx, report.Options{Dir: s.Dir, Keys: keys, LastKey: current.ID()}); err != nil || r.Coverage.Verdict != "unverifiable" {
+		t.Fatalf("with the current key alone: %v %s", err, r.Coverage.Verdict)
+	}
+	keys, _ = report.HistoryKeys(s.Dir, first, nil)
+	r, err = report.SOC2(ctx, report.Options{Dir: s.Dir, Keys: keys, LastKey: first.ID()})
+	if err != nil || r.Coverage.Verdict != "unverifiable" || r.Coverage.FirstFailure == nil || r.Coverage.Records != 0 {
+		t.Fatalf("a log that ends with another key's checkpoint: %v %+v, %d records", err, r.Coverage.FirstFailure, r.Coverage.Records)
 	}
 }

@@ -48,6 +48,10 @@ type Options struct {
 	// Workers bounds the verification's goroutines (0: every core); the
 	// sealer uses 1, beside ingest.
 	Workers int
+	// LastKey, if set, is the key ID of the key the log's last checkpoint
+	// must be signed by (HistoryKeys): a log that verifies but ends with
+	// another key's checkpoint is reported unverifiable (untrusted_key).
+	LastKey string
 	// Live says the log is being written (the sealer builds the report):
 	// records after its last checkpoint are the sealer's own, not sealed
 	// yet, and a verification that finds only that (unsealed_tail,
@@ -86,6 +90,9 @@ type Coverage struct {
 	// found after the verified checkpoint: the sealer's records not
 	// sealed yet, which the report does not cover (after_checkpoint).
 	LiveTail *verify.Failure `json:"live_tail,omitempty"`
+	// untrusted: the verified checkpoint is not the one Options.LastKey
+	// signed, so the records it covers are not read.
+	untrusted bool
 	// From the verification's evidence report (FORMAT.md §7.1): the
 	// period the whole log covers, its key history, and the exceptions an
 	// auditor tests for completeness, those of the report's period (by
@@ -187,7 +194,7 @@ type SOC2Report struct {
 // verify (tampered) is not read: the report lists nothing from it.
 func scanCovered(ctx context.Context, o Options, cov *Coverage, f query.Filter, fn func(*query.Match) error) error {
 	var size uint64
-	if cov.Checkpoint != nil && cov.Verdict != string(verify.Tampered) {
+	if cov.Checkpoint != nil && cov.Verdict != string(verify.Tampered) && !cov.untrusted {
 		size = cov.Checkpoint.Size
 	}
 	if size == 0 {
@@ -225,6 +232,11 @@ func check(ctx context.Context, o Options) (Coverage, *verify.Report, error) {
 		return c, nil, fmt.Errorf("report: %w", err)
 	}
 	c.Verdict, c.FirstFailure, c.Checkpoint = string(rep.Verdict), rep.FirstFailure, rep.LastCheckpoint
+	if cp := rep.LastCheckpoint; o.LastKey != "" && cp != nil && cp.KeyID != o.LastKey && rep.Verdict != verify.Tampered {
+		c.Verdict, c.FirstFailure = string(verify.Unverifiable), &verify.Failure{Reason: verify.ReasonUntrustedKey,
+			Detail: fmt.Sprintf("the log's last checkpoint (size %d) is signed by key %s, not by the key %s whose history the verification followed", cp.Size, cp.KeyID, o.LastKey)}
+		c.untrusted = true // nothing of it is read
+	}
 	if f := rep.FirstFailure; o.Live && rep.Verdict == verify.Incomplete && f != nil &&
 		(f.Reason == verify.ReasonUnsealedTail || f.Reason == verify.ReasonUnauthenticatedTail || f.Reason == verify.ReasonAnchorPending) {
 		// The sealer's own records, in flight: not a fault of the
@@ -243,6 +255,44 @@ func check(ctx context.Context, o Options) (Coverage, *verify.Report, error) {
 		}
 	}
 	return c, rep, nil
+}
+
+// HistoryKeys returns the keys to verify the log in dir with for the
+// holder of its current key (the sealer, or root with the sealer's
+// configuration): the key that signed the log's first checkpoint (the
+// root of its key history, found among current, the candidates and the
+// keys the log introduced: the log does not hold its first key, so after
+// a rotation the candidates must, as the keys on the sealer's token do
+// until the old key is destroyed), from which the verification follows
+// the key endorsements, and current. Set Options.LastKey to current's ID
+// with them: what makes the log trusted is that current signed its last
+// checkpoint, whose tree holds every record. When the root is not found
+// (verify.ErrRootUnknown), the keys are current alone, and a log that
+// did not start with it verifies as unverifiable (untrusted_key).
+func HistoryKeys(dir string, current signer.PublicKey, candidates signer.Verifiers) (signer.Verifiers, error) {
+	// Each key is trusted by itself, whatever name a signature line gives it.
+	current.Name = ""
+	keys := signer.Verifiers{current}
+	all := signer.Verifiers{current}
+	for _, k := range candidates {
+		k.Name = ""
+		all = append(all, k)
+	}
+	h, err := verify.KeyHistoryOf(dir, all)
+	if errors.Is(err, verify.ErrRootUnknown) {
+		return keys, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	root, err := signer.ParsePublicKey([]byte(h.Root))
+	if err != nil {
+		return nil, fmt.Errorf("report: the key history's root: %w", err)
+	}
+	if !root.Equal(current) {
+		keys = append(signer.Verifiers{root}, keys...)
+	}
+	return keys, nil
 }
 
 // inPeriod reports whether t is in the report's period.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/audit-sealer/audit-sealer/internal/config"
 	"github.com/audit-sealer/audit-sealer/internal/wire"
 	"github.com/audit-sealer/audit-sealer/report"
 	"github.com/audit-sealer/audit-sealer/report/signature"
@@ -55,7 +56,10 @@ read is not recorded in the log and the report is not signed. The key it
 then trusts is --key (repeatable; the verification follows the key history
 from it, so give the key the log started with, or every key since), or
 else the key of the configuration (--config, AUDIT_SEALER_CONFIG; --dev for
-the development key), which verifies a log never rotated away from it.
+the development key), the log's current key: the verification then
+follows the log's key history from its first key, and the log's last
+checkpoint must be signed by the current key (as the sealer's own reports
+do).
 
 Exit status: 0 intact, 1 tampered or incomplete, 2 unverifiable with the
 keys given (the report is written all the same), or a usage error or a
@@ -92,6 +96,19 @@ refusal (nothing is written).`,
 			keys, dir, err := trust.resolve(cmd.Flags(), dataDir)
 			if err != nil {
 				return err
+			}
+			if len(trust.keyFiles) == 0 && len(keys) == 1 {
+				// The configuration's key is the log's current key: the
+				// verification follows the log's key history to it.
+				cur := keys[0]
+				var candidates signer.Verifiers
+				if cfg, err := trust.load(cmd.Flags(), dataDir, false); err == nil {
+					candidates, _ = tokenPublicKeys(cfg) // none: a log that started with another key is unverifiable
+				}
+				if keys, err = report.HistoryKeys(dir, cur, candidates); err != nil {
+					return readError(permissionHint(err, dir))
+				}
+				o.LastKey = cur.ID()
 			}
 			o.Dir, o.Keys, o.ReadThrough = dir, keys, report.ReadFromFiles
 			noteDirectRead(cmd, "report", dir)
@@ -263,3 +280,22 @@ func permissionHint(err error, dir string) error {
 
 // defaultSocketHint names the sealer's default socket.
 const defaultSocketHint = "default /run/audit-sealer/audit.sock"
+
+// tokenPublicKeys lists the public keys on the configured token (none in
+// --dev mode): the candidates for the key that started the log.
+func tokenPublicKeys(cfg config.Config) (signer.Verifiers, error) {
+	if cfg.Dev {
+		return nil, nil
+	}
+	infos, err := tokenKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var keys signer.Verifiers
+	for _, k := range infos {
+		if k.KeyID != "" {
+			keys = append(keys, k.Public)
+		}
+	}
+	return keys, nil
+}

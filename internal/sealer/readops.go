@@ -264,41 +264,52 @@ func (s *Sealer) buildReport(kind, format, customer string, rf reportFilter) ([]
 	if rep := <-fl.done; rep.err != nil {
 		return nil, nil, fmt.Errorf("the log could not be sealed before the report: %w", rep.err)
 	}
-	r, err := report.Build(context.Background(), kind, report.Options{Dir: s.cfg.DataDir, Keys: keys, From: rf.From, To: rf.To,
-		Customer: customer, ReadThrough: report.ReadBySealer, Workers: 1, Live: true})
+	// A stop does not wait for a long verification.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if s.stopping.Load() {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	r, err := report.Build(ctx, kind, report.Options{Dir: s.cfg.DataDir, Keys: keys, From: rf.From, To: rf.To,
+		Customer: customer, ReadThrough: report.ReadBySealer, Workers: 1, Live: true, LastKey: s.currentSigner().Public().ID()})
 	if err != nil {
 		return nil, nil, err
-	}
-	cur := s.currentSigner().Public()
-	if cp := r.Cover().Checkpoint; cp != nil && r.Cover().Verdict == string(verify.Intact) && cp.KeyID != cur.ID() {
-		return nil, nil, fmt.Errorf("the log's last checkpoint is signed by key %s, not the sealer's key %s (a rotation in progress?); try again", cp.KeyID, cur.ID())
 	}
 	body, err := report.Render(r, format)
 	return body, r, err
 }
 
-// reportKeys are the keys the sealer's reports verify the log with: the
-// key that signed the log's first checkpoint (the root of its key history,
-// found among the sealer's key and the keys the log introduced), from
-// which the verification follows the endorsements, and the sealer's own
-// key. A log whose last checkpoint the sealer's key did not sign is not
-// reported on as intact (buildReport).
+// reportKeys are the keys the sealer's reports verify the log with
+// (report.HistoryKeys of its own key, the root of its key history looked
+// for among the keys of WithReportKeys too).
 func (s *Sealer) reportKeys() (signer.Verifiers, error) {
-	cur := s.currentSigner().Public()
-	cur.Name = ""
-	keys := signer.Verifiers{cur}
-	h, err := verify.KeyHistoryOf(s.cfg.DataDir, keys)
-	if err != nil {
-		return nil, err
+	var candidates signer.Verifiers
+	if s.rootCandidates != nil {
+		var err error
+		if candidates, err = s.rootCandidates(); err != nil {
+			s.log.Warn("cannot list the keys that may have started the log; a report on a log rotated away from its first key is unverifiable", "error", err)
+		}
 	}
-	root, err := signer.ParsePublicKey([]byte(h.Root))
-	if err != nil {
-		return nil, fmt.Errorf("the key history's root: %w", err)
-	}
-	if !root.Equal(cur) {
-		keys = append(signer.Verifiers{root}, keys...)
-	}
-	return keys, nil
+	return report.HistoryKeys(s.cfg.DataDir, s.currentSigner().Public(), candidates)
+}
+
+// WithReportKeys gives the sealer the public keys that may have signed
+// its log's first checkpoint (the keys on its token): its reports verify
+// the log from the root of its key history, which the log does not hold.
+func WithReportKeys(list func() (signer.Verifiers, error)) Option {
+	return func(o *options) { o.rootCandidates = list }
 }
 
 // signReport seals the audit.log_read record at seq that holds the

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/event"
+	"github.com/audit-sealer/audit-sealer/internal/sealer"
 	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/report/signature"
 	"github.com/audit-sealer/audit-sealer/signer"
@@ -202,5 +204,59 @@ func TestReportThroughSealer(t *testing.T) {
 	lr := reads[0].(*event.LogRead)
 	if lr.Operation != event.OpReport || lr.ReportSHA256 != rep.Report.SHA256 || !bytes.Contains(lr.Filters, []byte(`"report":"pci"`)) {
 		t.Fatalf("log read %+v %s", lr, lr.Filters)
+	}
+}
+
+// TestReportAfterRotation: after an online key rotation the sealer's
+// report verifies its log from the root of the key history when
+// WithReportKeys lists the first key (as the keys on its token do), and
+// is unverifiable, listing nothing, when nothing gives it that key (the
+// log does not hold its first key).
+func TestReportAfterRotation(t *testing.T) {
+	for _, withRoot := range []bool{true, false} {
+		cfg := testConfig(t)
+		cfg.Query.UIDs = []uint32{uint32(os.Getuid())}
+		var commits atomic.Int32
+		opts := []sealer.Option{sealer.WithKeyRotation(nextKeyOpener(&commits))}
+		if withRoot {
+			opts = append(opts, sealer.WithReportKeys(func() (signer.Verifiers, error) {
+				return signer.Verifiers{testkit.Key("main").Public()}, nil
+			}))
+		}
+		startLogged(t, cfg, opts...)
+		c := dial(t, cfg.Socket)
+		for i := 0; i < 5; i++ {
+			c.emitDurable(authFailure(i))
+		}
+		mustOK(t, c.do(`{"op":"rotate_key","id":"k","reason":"scheduled"}`))
+		c.emitDurable(authFailure(5))
+		c.send(`{"op":"report","id":"r","report":"soc2"}`)
+		var rep struct {
+			OK     bool `json:"ok"`
+			Report struct {
+				Verdict string
+				Body    []byte
+			} `json:"report"`
+		}
+		if err := json.Unmarshal([]byte(c.recv().raw), &rep); err != nil || !rep.OK {
+			t.Fatalf("report: %v", err)
+		}
+		var body struct {
+			Coverage struct {
+				Verdict string `json:"verdict"`
+				Records uint64 `json:"records_in_range"`
+			} `json:"coverage"`
+			Failures map[string]int `json:"authentication_failures_by_service"`
+		}
+		if err := json.Unmarshal(rep.Report.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case withRoot && (rep.Report.Verdict != "intact" || body.Coverage.Verdict != "intact" || body.Failures[myService()] != 6):
+			t.Fatalf("with the first key: %s %+v", rep.Report.Verdict, body)
+		case !withRoot && (rep.Report.Verdict != "unverifiable" || body.Coverage.Records != 0):
+			t.Fatalf("without the first key: %s %+v", rep.Report.Verdict, body)
+		}
+		c.close()
 	}
 }
