@@ -5,9 +5,9 @@
 //	audit-sealer status [--json] --socket PATH
 //	audit-sealer keys export-public --dev --data-dir DIR [--current] [--format bundle|pem|note] [--root FILE]
 //	audit-sealer prove --data-dir DIR (--seq N | --from-size A) --out FILE
-//	audit-sealer report gdpr|soc2 --data-dir DIR --key FILE [--customer ID] [--from T] [--to T] [--format json|html]
-//	audit-sealer export --format jsonl|cef|ocsf [filters] [--follow]
-//	audit-sealer query --data-dir DIR [--user U] [--service S] [--type T] [--entity E] [--from T] [--to T] [--critical] [--json]
+//	audit-sealer report soc2|pci|iso27001|gdpr (--socket PATH | --data-dir DIR [--key FILE]) [--customer ID] [--from T] [--to T] [--format json|html] [--out FILE]
+//	audit-sealer export (--socket PATH | --data-dir DIR) --format jsonl|cef|ocsf [filters] [--follow]
+//	audit-sealer query (--socket PATH | --data-dir DIR) [--user U] [--subject ID] [--service S] [--type T] [--entity E] [--from T] [--to T] [--critical] [--json]
 //	audit-sealer tpm provision | read | certify --nonce HEX --out FILE
 //	audit-sealer schema [TYPE|request|reply] [--list]
 //	audit-sealer config check [--config FILE] [serve flags]
