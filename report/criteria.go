@@ -261,12 +261,29 @@ func pciCriteria(c *Coverage, t *tally, ret Retention, ra ReadAccess) []Criterio
 	retain := b.row("10.5.1", "Audit log history is retained for at least 12 months, the most recent three months immediately available",
 		nil, retentionCodes, "Copies kept elsewhere (archives, the SIEM); that archived segments can be restored.",
 		retentionEvidence(ret)...)
-	if ret.Days > 0 && ret.Days < 365 && retain.Status != StatusFailed {
+	switch {
+	case retain.Status == StatusFailed:
+	case ret.Days > 0 && ret.Days < 365:
 		retain.Status = StatusFailed
+		retain.Evidence = append(retain.Evidence, "the retention configured is shorter than 12 months")
+	case ret.Days == 0 && retain.Status == StatusEvidenced:
+		retain.Status = StatusNoRecords
 	}
 	access := "the sealer's last start records no [query] settings"
-	if ra.UIDs != "" || ra.GIDs != "" || ra.Groups != "" {
+	known := ra.UIDs != "" || ra.GIDs != "" || ra.Groups != ""
+	if known {
 		access = fmt.Sprintf("readers through the sealer ([query]): uids %s, gids %s, groups [%s]; each read is recorded (10.2.1.3)", ra.UIDs, ra.GIDs, ra.Groups)
+	}
+	readAccess := b.row("10.3.1", "Read access to audit log files is limited to those with a job-related need",
+		nil, nil, "The file permissions and the members of the reader groups: check them on the host.", access)
+	if !known && readAccess.Status == StatusEvidenced {
+		readAccess.Status = StatusNoRecords
+	}
+	content := b.row("10.2.2", "Each record holds the user, the type of event, date and time, success or failure, the origin and the affected data or component",
+		nil, nil, "Whether the services fill the fields truthfully.",
+		"the sealer refuses any event without the fields its type requires (EVENTS.md), and records with each its receive time, sequence number and the emitting service's identity (from the socket's peer credentials)")
+	if c.Records == 0 && content.Status == StatusEvidenced {
+		content.Status = StatusNoRecords
 	}
 	return []Criterion{
 		b.row("10.2.1", "Audit logs are enabled and active for all system components",
@@ -286,11 +303,8 @@ func pciCriteria(c *Coverage, t *tally, ret Retention, ra ReadAccess) []Criterio
 			lifecycleTypes, []string{"unclean_stop", ExceptionSealerDown, "anchoring_disabled"}, "Time the sealer was not running is listed (sealer_down); what services did meanwhile is not in the log."),
 		b.row("10.2.1.7", "Creation and deletion of system-level objects are logged",
 			objectTypes, nil, "Objects outside the pools and nodes the services report."),
-		b.row("10.2.2", "Each record holds the user, the type of event, date and time, success or failure, the origin and the affected data or component",
-			nil, nil, "Whether the services fill the fields truthfully.",
-			"the sealer refuses any event without the fields its type requires (EVENTS.md), and records with each its receive time, sequence number and the emitting service's identity (from the socket's peer credentials)"),
-		b.row("10.3.1", "Read access to audit log files is limited to those with a job-related need",
-			nil, nil, "The file permissions and the members of the reader groups: check them on the host.", access),
+		content,
+		readAccess,
 		b.row("10.3.2", "Audit log files are protected against modification",
 			nil, []string{"rollback_override", "anchor_reset", "unendorsed_key", "dev_mode"}, "Custody of the signing key (a pkcs11 signer keeps it in the HSM).", b.integrity()),
 		b.row("10.3.3", "Audit log files are promptly backed up to a secure central place or media that is hard to alter",

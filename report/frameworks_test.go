@@ -99,7 +99,11 @@ func TestFrameworkReports(t *testing.T) {
 	if c := criterion(t, pci.Criteria, "10.3.3"); c.Exceptions["unanchored_stretch"] != 1 || !strings.Contains(strings.Join(c.Evidence, " "), "anchored in a TPM counter") {
 		t.Fatalf("10.3.3 %+v", c)
 	}
-	if c := criterion(t, pci.Criteria, "10.5.1"); !strings.Contains(strings.Join(c.Evidence, " "), "no retention setting") {
+	// The test log records no retention and no [query] settings.
+	if c := criterion(t, pci.Criteria, "10.3.1"); c.Status != report.StatusNoRecords {
+		t.Fatalf("10.3.1 %+v", c)
+	}
+	if c := criterion(t, pci.Criteria, "10.5.1"); c.Status != report.StatusNoRecords || !strings.Contains(strings.Join(c.Evidence, " "), "no retention setting") {
 		t.Fatalf("10.5.1 %+v", c)
 	}
 	if pci.Retention.LogDays <= 0 || pci.Retention.LogFirst.IsZero() {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -195,14 +196,44 @@ func TestReportThroughSealer(t *testing.T) {
 	if _, err := signature.Check(rep.Report.Body, f, b, verify.NewKeyRing(signer.Verifiers{other})); err == nil {
 		t.Fatal("the signature checked with another key")
 	}
+	htmlSHA := rep.Report.SHA256
+	// The JSON report of a real sealer's log: its settings (retention,
+	// readers) are evidence.
+	c.send(`{"op":"report","id":"j","report":"pci"}`)
+	if err := json.Unmarshal([]byte(c.recv().raw), &rep); err != nil || !rep.OK {
+		t.Fatalf("json report: %v", err)
+	}
+	var pci struct {
+		Criteria []struct {
+			ID       string   `json:"id"`
+			Status   string   `json:"status"`
+			Evidence []string `json:"evidence"`
+		} `json:"criteria"`
+	}
+	if err := json.Unmarshal(rep.Report.Body, &pci); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, c := range pci.Criteria {
+		ev := strings.Join(c.Evidence, " ")
+		switch {
+		case c.ID == "10.5.1" && c.Status == "evidenced" && strings.Contains(ev, "retention configured: 2555 days"),
+			c.ID == "10.3.1" && c.Status == "evidenced" && strings.Contains(ev, "uids ["+strconv.Itoa(os.Getuid())+"]"),
+			c.ID == "10.2.1.3" && c.Status == "evidenced" && strings.Contains(ev, "report read(s) through the sealer"):
+			seen++
+		}
+	}
+	if seen != 3 {
+		t.Fatalf("the PCI criteria of a real sealer's log: %+v", pci.Criteria)
+	}
 	c.close()
 	h.stopAndVerify()
 	reads := sealerEvents(t, readRecords(t, cfg.DataDir), event.TypeLogRead)
-	if len(reads) != 1 {
-		t.Fatalf("%d audit.log_read records, want 1", len(reads))
+	if len(reads) != 2 {
+		t.Fatalf("%d audit.log_read records, want 2", len(reads))
 	}
 	lr := reads[0].(*event.LogRead)
-	if lr.Operation != event.OpReport || lr.ReportSHA256 != rep.Report.SHA256 || !bytes.Contains(lr.Filters, []byte(`"report":"pci"`)) {
+	if lr.Operation != event.OpReport || lr.ReportSHA256 != htmlSHA || !bytes.Contains(lr.Filters, []byte(`"report":"pci"`)) {
 		t.Fatalf("log read %+v %s", lr, lr.Filters)
 	}
 }
