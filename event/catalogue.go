@@ -194,9 +194,88 @@ func CatalogueMarkdown() ([]byte, error) {
 		fmt.Fprintf(&b, "\n#### %s\n\n%s\n\n", ti.name, typeSummary(ti))
 		writeFieldTable(&b, &ti.schema)
 	}
+	writePersonalData(&b)
 	b.WriteString(catalogueOutro)
 	return b.Bytes(), nil
 }
+
+// personalField says whether a field of a type holds personal data, and
+// under which name the catalogue's personal data section lists it: user
+// references (an id or a token fingerprint), IP addresses, the actor (its
+// user_id, ip and session_id), the requester of a subject request and the
+// customer id.
+func personalField(f *fieldSpec) []string {
+	switch {
+	case f.kind == kindActor:
+		return []string{"actor.user_id", "actor.ip", "actor.session_id"}
+	case f.kind == kindIP:
+		return []string{f.name}
+	case f.kind == kindString && f.text != nil && (f.text.class == classUserRef || f.text.class == classAttempted):
+		return []string{f.name}
+	case f.name == "requester" || f.name == "customer_id":
+		return []string{f.name}
+	}
+	return nil
+}
+
+// writePersonalData writes the section on the personal data the log
+// holds: which fields, in which types, why it is kept despite GDPR Art.
+// 17, and how to keep it pseudonymous.
+func writePersonalData(b *bytes.Buffer) {
+	b.WriteString(personalDataIntro)
+	var names []string
+	types := map[string][]string{}
+	for _, ti := range registry {
+		for i := range ti.schema.fields {
+			for _, name := range personalField(&ti.schema.fields[i]) {
+				if types[name] == nil {
+					names = append(names, name)
+				}
+				types[name] = append(types[name], "`"+ti.name+"`")
+			}
+		}
+	}
+	b.WriteString("\n| field | in |\n|---|---|\n")
+	for _, n := range names {
+		fmt.Fprintf(b, "| `%s` | %s |\n", n, strings.Join(types[n], ", "))
+	}
+	b.WriteString(personalDataOutro)
+}
+
+const personalDataIntro = `
+## Personal data
+
+The log holds personal data in the fields below: who acted (user ids,
+token fingerprints, session ids), from where (IP addresses), and whose
+data was processed (customer ids, the requester of a subject request).
+` + "`audit.log_read`" + ` also records the uid and gid of whoever read the log.
+Free-text fields (` + "`reason`" + `, ` + "`details`" + `, ` + "`path`" + `, ...) must not carry any:
+put identifiers in the identity fields, where a subject access request
+finds them (` + "`audit-sealer query --subject ID`" + ` searches ` + "`actor.user_id`" + `,
+` + "`attempted_user`" + `, ` + "`subject`" + `, ` + "`requester`" + ` and ` + "`customer_id`" + `;
+` + "`audit-sealer report gdpr --customer ID`" + ` reports on one customer).
+`
+
+const personalDataOutro = `
+The log is append-only and sealed: erasing a record would break the proof
+of every record after it, so a GDPR Art. 17 erasure request is carried out
+in the services' own data (and recorded here, ` + "`compliance.gdpr_right_to_erasure`" + `),
+not in the log. Keeping the audit trail is covered by the exemptions of
+Art. 17(3): (b), where Union or Member State law requires the audit trail
+(NIS2, DORA and sector rules, for the entities they cover; a contractual
+standard such as PCI DSS is not such a law), and (e), for the
+establishment, exercise or defence of legal claims; the retention below
+bounds how long (Art. 5(1)(e)). Record this basis in the register of
+processing (Art. 30), and have the data protection officer confirm it.
+
+**Emit pseudonymous identifiers.** A ` + "`user_id`" + `, ` + "`subject`" + `, ` + "`requester`" + ` or
+` + "`customer_id`" + ` should be an internal id or a keyed hash (HMAC-SHA-256 with a
+key the service keeps), never an e-mail address or a name: the log then
+names no one without the mapping, which stays outside it and can be erased
+(the records stay verifiable, and become anonymous for whoever lacks the
+mapping). Tokens are logged by fingerprint only (` + "`token:`" + ` and hex), and
+IP addresses only where a type has an ` + "`ip`" + ` field.
+`
 
 // anchor returns the markdown heading anchor of a type name.
 func anchor(name string) string {
@@ -245,7 +324,7 @@ const catalogueOutro = `
 
 Raw tokens, passwords or keys (fingerprints only); prompt or output text
 (length and hash only); VRAM pointers or any memory address; seal keys or
-model bytes. Customer identifiers are opaque ids.
+model bytes. Customer identifiers are opaque ids (see Personal data).
 
 ## Retention
 

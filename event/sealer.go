@@ -339,6 +339,10 @@ type LogRead struct {
 	// Filters is a JSON object with the same limits as PoolModified.Changes.
 	Filters json.RawMessage
 	Results uint64
+	// ReportSHA256, for operation report, is the lowercase hex SHA-256 of
+	// the report the sealer built and sent (FORMAT.md §10): with this
+	// record's inclusion proof it makes the report tamper-evident.
+	ReportSHA256 string
 }
 
 func (e *SealerStarted) bind(b *binder) {
@@ -469,4 +473,5 @@ func (e *LogRead) bind(b *binder) {
 	b.text("operation", (*string)(&e.Operation), &ruleLogOperation, false)
 	b.object("filters", &e.Filters)
 	b.u64("results", &e.Results)
+	b.text("report_sha256", &e.ReportSHA256, &ruleHex64, true)
 }

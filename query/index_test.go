@@ -123,6 +123,8 @@ func TestIndexedEqualsScanByIdentifier(t *testing.T) {
 		{"entity shard of a service", query.Filter{Entity: "shard-3", Service: "worker-gpu-0"}, true},
 		{"user and type", query.Filter{UserID: "customer-5", Types: []string{"task.submitted"}}, true},
 		{"nobody", query.Filter{UserID: "nobody@example.com", Types: []string{"authz.denied"}}, true},
+		{"subject", query.Filter{Subject: "customer-5"}, true},
+		{"subject of a type", query.Filter{Subject: "customer-7", Types: []string{"data.inference_executed"}}, true},
 	})
 }
 
@@ -167,7 +169,7 @@ func compareFilters(t *testing.T, cases []filterCase) {
 			if scan.IndexedSegments != 0 {
 				t.Fatalf("without index files %d segments were read through an index", scan.IndexedSegments)
 			}
-			narrowed := tc.f.UserID != "" || tc.f.Entity != "" || tc.f.Service != "" || len(tc.f.Types) > 0 || tc.f.CriticalOnly
+			narrowed := tc.f.UserID != "" || tc.f.Subject != "" || tc.f.Entity != "" || tc.f.Service != "" || len(tc.f.Types) > 0 || tc.f.CriticalOnly
 			if narrowed {
 				if scan.UnindexedSegments == 0 || info.UnindexedSegments != 0 || info.IndexedSegments == 0 ||
 					info.IndexedSegments+info.ScannedSegments != scan.ScannedSegments || info.ScannedSegments > 1 {

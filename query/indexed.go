@@ -26,6 +26,7 @@ var errIndexBroken = errors.New("query: the index lists a record that is not whe
 func indexable(f *Filter) bool {
 	switch {
 	case f.UserID != "" && index.Indexable("user:"+f.UserID),
+		f.Subject != "" && index.Indexable("user:"+f.Subject) && index.Indexable("entity:"+f.Subject),
 		f.Entity != "" && index.Indexable("entity:"+f.Entity),
 		f.Service != "" && index.Indexable("service:"+f.Service),
 		len(f.Types) > 0, f.CriticalOnly:
@@ -46,6 +47,10 @@ func candidates(f *Filter, x *index.Index) []index.Posting {
 	}
 	if k := "entity:" + f.Entity; f.Entity != "" && index.Indexable(k) {
 		sets = append(sets, x.Lookup(k))
+	}
+	if u, e := "user:"+f.Subject, "entity:"+f.Subject; f.Subject != "" && index.Indexable(u) && index.Indexable(e) {
+		// A user identifier, or customer_id (an entity key).
+		sets = append(sets, union(x, []string{u, e}))
 	}
 	if k := "service:" + f.Service; f.Service != "" && index.Indexable(k) {
 		sets = append(sets, x.Lookup(k))

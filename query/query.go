@@ -63,8 +63,13 @@ import (
 
 // Filter selects records. Zero fields select everything.
 type Filter struct {
-	// UserID matches actor.user_id (or attempted_user) exactly.
+	// UserID matches a user identifier exactly: actor.user_id,
+	// attempted_user, subject or requester (index.Identifiers).
 	UserID string
+	// Subject matches every identity field of the event catalogue
+	// exactly, for a data subject's access request (GDPR Art. 15): the
+	// user identifiers UserID matches and customer_id (SubjectFields).
+	Subject string
 	// Service matches the service identity the sealer recorded.
 	Service string
 	// Types are dotted type names, or "prefix.*" for every type that starts
@@ -329,7 +334,7 @@ func match(rec *chain.Record, f *Filter) (*Match, bool) {
 	if len(f.Types) > 0 && !typeMatches(typ, f.Types) {
 		return nil, false
 	}
-	if f.UserID != "" || f.Entity != "" {
+	if f.UserID != "" || f.Entity != "" || f.Subject != "" {
 		// The same identifiers an index lists the record under.
 		users, entities, ok := index.Identifiers(rec.Event)
 		if !ok {
@@ -341,9 +346,29 @@ func match(rec *chain.Record, f *Filter) (*Match, bool) {
 		if f.Entity != "" && !slices.Contains(entities, f.Entity) {
 			return nil, false
 		}
+		if f.Subject != "" && !slices.Contains(users, f.Subject) && !(slices.Contains(entities, f.Subject) && customerID(rec.Event) == f.Subject) {
+			return nil, false
+		}
 	}
 	return &Match{Seq: rec.Seq, AuditID: string(rec.AuditID), Service: string(rec.Service), Type: typ, Received: t,
 		Critical: critical, Event: json.RawMessage(append([]byte(nil), rec.Event...))}, true
+}
+
+// SubjectFields are the identity fields Filter.Subject searches: every
+// field of the event catalogue (EVENTS.md) that names a person or an
+// account, directly or by a token's fingerprint.
+var SubjectFields = []string{"actor.user_id", "attempted_user", "subject", "requester", "customer_id"}
+
+// customerID returns the event's top-level customer_id ("" for none).
+func customerID(eventJSON []byte) string {
+	var e struct {
+		CustomerID any `json:"customer_id"`
+	}
+	if json.Unmarshal(eventJSON, &e) != nil {
+		return ""
+	}
+	s, _ := e.CustomerID.(string)
+	return s
 }
 
 func typeMatches(typ string, patterns []string) bool {

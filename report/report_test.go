@@ -94,7 +94,7 @@ func TestGDPR(t *testing.T) {
 	if r.Inferences != 1 || r.TokensProcessed != 1024 || len(r.ModelsAccessed) != 1 || r.ModelsAccessed[0] != "llama-3-8b" {
 		t.Fatalf("gdpr: %+v", r)
 	}
-	if r.Records.Total != 1 || len(r.Records.Entries) != 1 || r.Coverage.Records != 1 {
+	if r.Records.Total != 1 || len(r.Records.Entries) != 1 || r.Coverage.Records < 80 || r.Records.Entries[0].Summary == "" {
 		t.Fatalf("records %+v", r.Records)
 	}
 	var b bytes.Buffer

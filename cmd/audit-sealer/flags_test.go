@@ -39,11 +39,11 @@ var commandFlags = map[string][]string{
 	"tpm identity":          {"config", "tpm", "ek-cert"},
 	"tpm certify":           {"config", "tpm", "nonce", "challenge", "out"},
 	"query":                 append(filterFlagNames(), "limit", "after", "json", "proofs", "socket"),
-	"export":                append(filterFlagNames(), "format", "follow", "poll"),
+	"export":                append(filterFlagNames(), "format", "follow", "poll", "socket"),
 	"index":                 nil,
 	"index build":           {"config", "data-dir", "json", "all"},
 	"index check":           {"config", "data-dir", "json"},
-	"report":                {"data-dir", "key", "config", "dev", "customer", "from", "to", "format", "out"},
+	"report":                {"data-dir", "key", "config", "dev", "socket", "customer", "from", "to", "format", "out", "sig"},
 	"schema":                {"list"},
 	"version":               {"json"},
 	"help":                  nil,
@@ -56,7 +56,7 @@ var commandFlags = map[string][]string{
 
 // filterFlagNames are the flags query and export share (filterFlags).
 func filterFlagNames() []string {
-	return []string{"data-dir", "key", "config", "dev", "user", "service", "type", "entity", "from", "to", "critical", "sealer"}
+	return []string{"data-dir", "key", "config", "dev", "user", "subject", "service", "type", "entity", "from", "to", "critical", "sealer"}
 }
 
 // helpFlag matches a flag line of --help: "  -h, --help   help for ...".

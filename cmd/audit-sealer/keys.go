@@ -70,6 +70,8 @@ witnesses, named after the log's origin), for witnessctl add-key.`,
 				format = "bundle"
 			case format == "bundle" && current:
 				return &exitError{code: 2, err: errors.New("--current prints one key: --format pem or note")}
+			case format != "bundle" && format != "pem" && format != "note":
+				return &exitError{code: 2, err: fmt.Errorf("--format %q: want bundle, pem or note", format)}
 			}
 			pub, err := configuredKey(cfg)
 			if err != nil {

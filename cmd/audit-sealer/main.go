@@ -5,9 +5,9 @@
 //	audit-sealer status [--json] --socket PATH
 //	audit-sealer keys export-public --dev --data-dir DIR [--current] [--format bundle|pem|note] [--root FILE]
 //	audit-sealer prove --data-dir DIR (--seq N | --from-size A) --out FILE
-//	audit-sealer report gdpr|soc2 --data-dir DIR --key FILE [--customer ID] [--from T] [--to T] [--format json|html]
-//	audit-sealer export --format jsonl|cef|ocsf [filters] [--follow]
-//	audit-sealer query --data-dir DIR [--user U] [--service S] [--type T] [--entity E] [--from T] [--to T] [--critical] [--json]
+//	audit-sealer report soc2|pci|iso27001|gdpr (--socket PATH | --data-dir DIR [--key FILE]) [--customer ID] [--from T] [--to T] [--format json|html] [--out FILE]
+//	audit-sealer export (--socket PATH | --data-dir DIR) --format jsonl|cef|ocsf [filters] [--follow]
+//	audit-sealer query (--socket PATH | --data-dir DIR) [--user U] [--subject ID] [--service S] [--type T] [--entity E] [--from T] [--to T] [--critical] [--json]
 //	audit-sealer tpm provision | read | certify --nonce HEX --out FILE
 //	audit-sealer schema [TYPE|request|reply] [--list]
 //	audit-sealer config check [--config FILE] [serve flags]
@@ -52,7 +52,42 @@ func newRoot() *cobra.Command {
 	root.AddCommand(serveCommand(), emitCommand(), statusCommand(), keysCommand(), proveCommand(), tpmCommand(), queryCommand(), indexCommand(), exportCommand(), reportCommand(), schemaCommand(), configCommand())
 	buildinfo.AddVersion(root, hardware)
 	clidoc.Add(root) // with -tags gendocs: a hidden command that writes the manual pages
+	usageErrorsExit2(root)
 	return root
+}
+
+// usageErrorsExit2 makes every usage error of c and its subcommands exit
+// with status 2, as the commands' own checks of their flags do: an unknown
+// flag or a bad flag value, the wrong number of arguments, an unknown
+// command. A command that only groups subcommands (keys, tpm, index,
+// config) prints its help when given none, as before, and names an
+// unknown one as a usage error.
+func usageErrorsExit2(c *cobra.Command) {
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
+	args := c.Args
+	group := c.HasSubCommands()
+	c.Args = func(cmd *cobra.Command, a []string) error {
+		var err error
+		switch {
+		case args != nil:
+			err = args(cmd, a)
+		case group && len(a) > 0:
+			err = fmt.Errorf("unknown command %q for %q", a[0], cmd.CommandPath())
+		}
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		return nil
+	}
+	if group && c.Run == nil && c.RunE == nil {
+		// Runnable, so that its arguments are checked (cobra checks
+		// those of a command that only groups others before it looks at
+		// them); with none it prints its help.
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
+	for _, sub := range c.Commands() {
+		usageErrorsExit2(sub)
+	}
 }
 
 func main() {

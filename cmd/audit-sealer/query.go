@@ -33,12 +33,13 @@ type filterFlags struct {
 func (ff *filterFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&ff.dataDir, "data-dir", "", "data directory (default: the configuration's data_dir, /var/lib/audit-sealer)")
 	ff.trust.register(fl)
-	fl.StringVar(&ff.f.UserID, "user", "", "actor user_id")
+	fl.StringVar(&ff.f.UserID, "user", "", "a user identifier: actor.user_id, attempted_user, subject or requester")
+	fl.StringVar(&ff.f.Subject, "subject", "", "a data subject, in every identity field: the user identifiers and customer_id (a GDPR access request)")
 	fl.StringVar(&ff.f.Service, "service", "", "service identity")
 	fl.StringArrayVar(&ff.f.Types, "type", nil, "event type or prefix.* (repeatable)")
 	fl.StringVar(&ff.f.Entity, "entity", "", "resource or entity id (any *_id field)")
-	fl.StringVar(&ff.from, "from", "", "received at or after (RFC 3339)")
-	fl.StringVar(&ff.to, "to", "", "received at or before (RFC 3339)")
+	fl.StringVar(&ff.from, "from", "", "received at or after: RFC 3339, a date, today, yesterday, now, -24h, -7d, \"3 hours ago\"")
+	fl.StringVar(&ff.to, "to", "", "received at or before (as --from; a date or today means to the end of that day)")
 	fl.BoolVar(&ff.f.CriticalOnly, "critical", false, "critical events only")
 	fl.BoolVar(&ff.f.Sealer, "sealer", false, "include the sealer's own audit.* events")
 }
@@ -47,15 +48,8 @@ func (ff *filterFlags) register(fl *pflag.FlagSet) {
 func (ff *filterFlags) filter() (query.Filter, error) {
 	f := ff.f
 	var err error
-	if ff.from != "" {
-		if f.From, err = time.Parse(time.RFC3339Nano, ff.from); err != nil {
-			return f, &exitError{code: 2, err: fmt.Errorf("--from: %w", err)}
-		}
-	}
-	if ff.to != "" {
-		if f.To, err = time.Parse(time.RFC3339Nano, ff.to); err != nil {
-			return f, &exitError{code: 2, err: fmt.Errorf("--to: %w", err)}
-		}
+	if f.From, f.To, err = timeRange(ff.from, ff.to, time.Now()); err != nil {
+		return f, err
 	}
 	if err := f.Check(); err != nil {
 		return f, &exitError{code: 2, err: err}
@@ -90,19 +84,27 @@ func queryCommand() *cobra.Command {
 	var socket string
 	var proofs bool
 	cmd := &cobra.Command{
-		Use:   "query --data-dir DIR [filters] [--json [--proofs --limit N]]",
-		Short: "List sealed records that match filters (reads the data directory directly)",
+		Use:   "query (--socket PATH | --data-dir DIR) [filters] [--json [--proofs --limit N]]",
+		Short: "List sealed records that match filters (through the sealer, or from the data directory)",
 		Long: `query streams the sealed records of a log (those a signed checkpoint covers)
-that match every filter given: --user (actor.user_id), --service, --type
-(repeatable; a dotted name or "prefix.*"), --entity (any *_id field or the
-resource id), --from/--to (the sealer's receive time, RFC 3339, inclusive),
+that match every filter given: --user (a user identifier: actor.user_id,
+attempted_user, subject or requester), --subject (a data subject, in every
+identity field: those and customer_id), --service, --type (repeatable; a
+dotted name or "prefix.*"), --entity (any *_id field or the resource id),
+--from/--to (the sealer's receive time, inclusive: ` + timeArgHelp + `),
 --critical. --limit and --after page through results: the last line says
 the --after value for the next page. Every result can be proved with
 audit-sealer prove --seq N; with --json --proofs --limit N each result line
 carries its inclusion proof under the log's last checkpoint, computed for
 the whole page in one read of the log, and audit-verify proof checks such a
-line with nothing but the public key. It reads the files; it does not go through the
-sealer, and needs read access to the data directory (never write access).
+line with nothing but the public key.
+
+With --socket the sealer reads the log (for root or a member of a [query]
+reader group, who needs no access to the data directory) and records the
+read in the log (audit.log_read), at most 1,000 results a page. Without it
+query reads the files: it needs read access to the data directory (never
+write access), and the read is not recorded in the log (it says so on
+stderr).
 
 Closed segments are read through their index files (audit-sealer index)
 when the filter selects by user, entity, service, type or criticality:
@@ -135,8 +137,9 @@ summary says how many were.
 			if err != nil {
 				return err
 			}
+			noteDirectRead(cmd, "query", dir)
 			if proofs {
-				return readError(queryWithProofs(cmd, dir, trust, f))
+				return readError(permissionHint(queryWithProofs(cmd, dir, trust, f), dir))
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			defer w.Flush()
@@ -149,7 +152,7 @@ summary says how many were.
 				return err
 			})
 			if err != nil {
-				return readError(err)
+				return readError(permissionHint(err, dir))
 			}
 			if asJSON {
 				return enc.Encode(map[string]any{"summary": info})
@@ -183,6 +186,14 @@ summary says how many were.
 	cmd.Flags().StringVar(&socket, "socket", "", "query through the sealer at this socket (recorded in the chain; needs [query] access) instead of reading the files")
 	return cmd
 }
+
+// exportSocketHelp is the part of export's help about --socket.
+const exportSocketHelp = `With --socket the sealer reads the log (for root or a member of a [query]
+reader group, who needs no access to the data directory) and streams the
+records (op export); the export is recorded in the log (audit.log_read)
+before the first record is sent, and with --follow one connection stays
+open for the new records. Without it export reads the files, and the read
+is not recorded in the log (it says so on stderr).`
 
 // newMatchEncoder returns the encoder of query --json. It prints each
 // record's canonical event bytes unchanged: audit-verify proof compares a
@@ -252,7 +263,7 @@ func queryThroughSealer(cmd *cobra.Command, socket string, f query.Filter, asJSO
 		return &exitError{code: 2, err: err}
 	}
 	defer rc.Close()
-	filter, err := json.Marshal(wire.Filter{User: f.UserID, Service: f.Service, Types: f.Types, Entity: f.Entity,
+	filter, err := json.Marshal(wire.Filter{User: f.UserID, Subject: f.Subject, Service: f.Service, Types: f.Types, Entity: f.Entity,
 		From: f.From, To: f.To, Critical: f.CriticalOnly, Sealer: f.Sealer, After: f.After})
 	if err != nil {
 		return err
@@ -269,7 +280,10 @@ func queryThroughSealer(cmd *cobra.Command, socket string, f query.Filter, asJSO
 		return err
 	}
 	if !rep.OK {
-		return fmt.Errorf("the sealer refused the query: %s", line)
+		if rep.Error == nil {
+			return fmt.Errorf("the sealer refused the query: %s", line)
+		}
+		return sealerRefusal("query", &rep)
 	}
 	w := bufio.NewWriter(cmd.OutOrStdout())
 	defer w.Flush()
@@ -289,7 +303,7 @@ func queryThroughSealer(cmd *cobra.Command, socket string, f query.Filter, asJSO
 
 func exportCommand() *cobra.Command {
 	var ff filterFlags
-	var format string
+	var format, socket string
 	var follow bool
 	var poll time.Duration
 	cmd := &cobra.Command{
@@ -302,6 +316,8 @@ writes each new record once a signed checkpoint covers it; each poll reads
 only what was appended after the last checkpoint the previous poll read,
 going on from the chain state it verified there.
 
+` + exportSocketHelp + `
+
 ` + trustHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -313,10 +329,14 @@ going on from the chain state it verified there.
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			if socket != "" {
+				return exportThroughSealer(cmd, socket, f, fm, follow)
+			}
 			trust, dir, err := ff.trusted(cmd.Flags())
 			if err != nil {
 				return err
 			}
+			noteDirectRead(cmd, "export", dir)
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			defer out.Flush()
 			x := export.NewWriter(out, fm, buildinfo.Version())
@@ -350,5 +370,6 @@ going on from the chain state it verified there.
 	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl, cef or ocsf")
 	cmd.Flags().BoolVar(&follow, "follow", false, "keep writing new records as they are sealed")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "with --follow: how often to look for newly sealed records")
+	cmd.Flags().StringVar(&socket, "socket", "", "export through the sealer at this socket (recorded in the chain; needs [query] access) instead of reading the files")
 	return cmd
 }

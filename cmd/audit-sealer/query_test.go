@@ -37,12 +37,12 @@ func TestQueryJSONPrintsCanonicalEvents(t *testing.T) {
 		{"--json", "--proofs", "--limit", "100"},
 	} {
 		cmd := queryCommand()
-		var out bytes.Buffer
+		var out, stderr bytes.Buffer
 		cmd.SetOut(&out)
-		cmd.SetErr(&out)
+		cmd.SetErr(&stderr)
 		cmd.SetArgs(append([]string{"--data-dir", dir, "--key", key}, args...))
 		if err := cmd.Execute(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out.String())
+			t.Fatalf("%v: %v\n%s%s", args, err, out.String(), stderr.String())
 		}
 		results := 0
 		sc := bufio.NewScanner(&out)

@@ -37,6 +37,14 @@ func TestReportExitCodes(t *testing.T) {
 		{"missing key file", []string{"soc2", "--data-dir", good.Dir, "--key", filepath.Join(root, "absent.pem")}, 2},
 		{"bad format", []string{"soc2", "--data-dir", good.Dir, "--key", good.KeyFile, "--format", "csv", "--out", out}, 2},
 		{"gdpr without customer", []string{"gdpr", "--data-dir", good.Dir, "--key", good.KeyFile, "--out", out}, 2},
+		{"pci", []string{"pci", "--data-dir", good.Dir, "--key", good.KeyFile, "--from", "2026-11-01", "--to", "today"}, 0},
+		{"iso27001", []string{"iso27001", "--data-dir", good.Dir, "--key", good.KeyFile, "--format", "html"}, 0},
+		{"unknown kind", []string{"hipaa", "--data-dir", good.Dir, "--key", good.KeyFile, "--out", out}, 2},
+		{"bad --from", []string{"soc2", "--data-dir", good.Dir, "--key", good.KeyFile, "--from", "last tuesday", "--out", out}, 2},
+		{"period ends before it starts", []string{"soc2", "--data-dir", good.Dir, "--key", good.KeyFile, "--from", "today", "--to", "yesterday", "--out", out}, 2},
+		{"--sig without --socket", []string{"soc2", "--data-dir", good.Dir, "--key", good.KeyFile, "--out", out, "--sig", out + ".sig"}, 2},
+		{"--socket with --data-dir", []string{"soc2", "--socket", filepath.Join(root, "s.sock"), "--data-dir", good.Dir, "--out", out}, 2},
+		{"no sealer at --socket", []string{"soc2", "--socket", filepath.Join(root, "s.sock"), "--out", out}, 2},
 	} {
 		stdout, code, err := runRead(t, reportCommand(), c.args...)
 		if code != c.code {

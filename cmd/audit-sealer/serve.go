@@ -57,7 +57,7 @@ func serveCommand() *cobra.Command {
 			if err != nil {
 				return fail(2, err)
 			}
-			opts := []sealer.Option{sealer.WithKeyRotation(openKey)}
+			opts := []sealer.Option{sealer.WithKeyRotation(openKey), sealer.WithReportKeys(func() (signer.Verifiers, error) { return tokenPublicKeys(cfg) })}
 			if label := cfg.Witnessing.KeyLabel; label != "" && !cfg.Dev {
 				// The witnessing key, on the same token (FORMAT.md §5.6).
 				wk, _, _, err := openKey(label)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func runRead(t *testing.T, cmd *cobra.Command, args ...string) (string, int, err
 	var out bytes.Buffer
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	cmd.SetOut(&out)
-	cmd.SetErr(&out)
+	cmd.SetErr(io.Discard) // notes and warnings
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	var ee *exitError

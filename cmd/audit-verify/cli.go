@@ -248,7 +248,7 @@ input).`,
 	root.Flags().BoolVar(&requireFIPS, "require-fips", false, "fail (not_fips) unless every run of the sealer recorded FIPS 140-3 mode: the Go Cryptographic Module on or only, a frozen module version, and for a PKCS#11 key a token that reported a validation the key meets")
 	wf.add(root, true)
 	root.Flags().BoolVar(&allSignatures, "all-signatures", false, "check every checkpoint's signature; by default each segment's last checkpoint, key endorsements and checkpoints by introduced keys are checked, and their signatures cover every earlier checkpoint (FORMAT.md §7)")
-	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout), newTPMCommand(stdout, stderr))
+	root.AddCommand(newProofCommand(&c, stdout), newConsistencyCommand(&c, stdout), newReportCommand(&c, stdout), newTPMCommand(stdout, stderr))
 	buildinfo.AddVersion(root, buildinfo.Hardware{}) // software verification only: no PKCS#11, no TPM
 	clidoc.Add(root)                                 // with -tags gendocs: a hidden command that writes the manual pages
 	return root

@@ -5,6 +5,7 @@
 //	audit-verify --key FILE [--key FILE…] [--checkpoint FILE] [--format text|json|html] DATA_DIR
 //	audit-verify proof --key FILE [--json] BUNDLE
 //	audit-verify consistency --key FILE --checkpoint KEPT [--json] BUNDLE
+//	audit-verify report --key FILE [--sig FILE.sig] [--json] REPORT
 //	audit-verify version [--json]   (or audit-verify --version)
 //
 // For a data directory it prints an evidence report (FORMAT.md §7.1): the

@@ -148,10 +148,16 @@ type Seal struct {
 }
 
 // Query says which peers may read the log through the sealer's socket (the
-// query op); every such read is recorded in the chain. Default: root only.
+// query, export and report ops); every such read is recorded in the chain.
+// A peer qualifies by its uid, or by a group it is in, primary or
+// supplementary, as the kernel reports them for the connection: a gid of
+// GIDs or a group named in Groups (the reader group of a compliance
+// team, who need no access to the data directory). Default: root only.
 type Query struct {
 	UIDs []uint32 `toml:"uids"`
 	GIDs []uint32 `toml:"gids"`
+	// Groups are group names; each must exist.
+	Groups []string `toml:"groups"`
 	// Index: write an index file beside each closed segment, in the
 	// background, so that filtered queries read only the records it lists
 	// (default true). Indexing costs CPU beside ingest; a host that never
@@ -491,6 +497,11 @@ func (c *Config) Validate() error {
 			bad("admin: group %q: %v", g, err)
 		}
 	}
+	for _, g := range c.Query.Groups {
+		if _, err := user.LookupGroup(g); err != nil {
+			bad("query: group %q: %v", g, err)
+		}
+	}
 	for i, p := range c.Policy {
 		if p.UID == nil && p.User == "" && p.GID == nil && p.Group == "" {
 			bad("policy %d names no uid, user, gid or group", i+1)
@@ -627,6 +638,7 @@ func (c *Config) Settings() map[string]string {
 		"log_level":            c.Log.Level,
 		"query_uids":           fmt.Sprint(c.Query.UIDs),
 		"query_gids":           fmt.Sprint(c.Query.GIDs),
+		"query_groups":         strings.Join(c.Query.Groups, " "),
 		"admin_uids":           fmt.Sprint(c.Admin.UIDs),
 		"admin_groups":         strings.Join(c.Admin.Groups, " "),
 		"line_timeout":         c.Limits.LineTimeout.String(),

@@ -3,6 +3,7 @@ package sealer
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -34,6 +35,12 @@ type pending struct {
 	// result, if set, is the reply to send once req succeeded (a query's
 	// matches, sent only after its read is recorded).
 	result *wire.Reply
+	// stream, if set, sends the replies once req succeeded (an export's
+	// matches, a report), as many as it needs, through send, which
+	// reports false once the client no longer reads; ctx ends when the
+	// connection's reader stops (the client left, the sealer stops). The
+	// connection's other replies wait until it returns.
+	stream func(ctx context.Context, req *request, send func(*wire.Reply) bool)
 }
 
 // serveConn reads request lines, answers them in order, and closes the
@@ -56,9 +63,11 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 
 	replies := make(chan pending, maxPending)
 	writerDone := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
 		defer close(writerDone)
-		s.writeReplies(c, replies)
+		s.writeReplies(ctx, c, st, replies)
 	}()
 	lr := newLineReader(c, wire.MaxLine, limits.LineTimeout.Duration, limits.IdleTimeout.Duration, s.stopping.Load)
 	lr.onSkip = func() { s.holdBackBadLine(uid, pid) } // an over-long line costs a refused line per 128 KiB
@@ -86,6 +95,11 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 			continue
 		}
 		p := s.handle(peer, line)
+		if p.stream != nil {
+			// An export may follow the log for hours, and a report
+			// takes a while to build: the client waits in silence.
+			lr.idleTimeout = 0
+		}
 		replies <- p
 		if p.ready != nil && !p.ready.OK && wire.IsClientFault(p.ready.Error.Code) {
 			if bad.refused() {
@@ -95,6 +109,7 @@ func (s *Sealer) serveConn(c *net.UnixConn) {
 			bad.n = 0
 		}
 	}
+	cancel() // a stream in progress ends
 	close(replies)
 	<-writerDone
 }
@@ -146,11 +161,27 @@ func (s *Sealer) holdBackBadLine(uid uint32, pid int32) {
 
 // writeReplies writes owed replies in order, batching writes while more
 // replies are ready.
-func (s *Sealer) writeReplies(c *net.UnixConn, replies <-chan pending) {
+func (s *Sealer) writeReplies(ctx context.Context, c *net.UnixConn, st *connState, replies <-chan pending) {
 	rw := &replyWriter{c: c, w: bufio.NewWriterSize(c, 8<<10)}
 	var line []byte
 	for p := range replies {
 		switch {
+		case p.stream != nil:
+			if rep := rw.await(p.req); rep.err != nil {
+				line = wire.AppendReply(line[:0], replyFor(p.id, p.req, rep))
+				break
+			}
+			p.stream(ctx, p.req, func(r *wire.Reply) bool {
+				if rw.broken {
+					return false
+				}
+				line = wire.AppendReply(line[:0], r)
+				rw.write(line)
+				rw.flush()
+				st.lastActive.Store(time.Now().UnixNano())
+				return !rw.broken
+			})
+			continue
 		case p.accepted:
 			line = wire.AppendAccepted(line[:0], p.id)
 		case p.ready != nil:
@@ -348,6 +379,10 @@ func (s *Sealer) handle(peer *Peer, line []byte) pending {
 		return s.handleReportDropped(peer, id, &w)
 	case wire.OpRotateKey:
 		return s.handleRotateKey(peer, id, &w)
+	case wire.OpExport:
+		return s.handleExport(peer, id, &w)
+	case wire.OpReport:
+		return s.handleReport(peer, id, &w)
 	case "":
 		return s.reject(id, wire.CodeBadRequest, "sealer: request has no op", nil)
 	}

@@ -14,7 +14,7 @@ var errLineTooLong = errors.New("sealer: line too long")
 // lineReader reads newline-terminated lines with two deadlines: a line that
 // has started must end within lineTimeout (so a slowloris cannot hold a
 // connection with one byte at a time), and a connection with no partial
-// line may stay silent for idleTimeout.
+// line may stay silent for idleTimeout (0: for ever).
 type lineReader struct {
 	c           net.Conn
 	buf         []byte
@@ -109,8 +109,10 @@ func (lr *lineReader) next() ([]byte, error) {
 				lr.lineStarted = time.Now()
 			}
 			lr.c.SetReadDeadline(lr.lineStarted.Add(lr.lineTimeout))
-		} else {
+		} else if lr.idleTimeout > 0 {
 			lr.c.SetReadDeadline(time.Now().Add(lr.idleTimeout))
+		} else {
+			lr.c.SetReadDeadline(time.Time{}) // no idle timeout (a stream in progress)
 		}
 		if lr.stopping != nil && lr.stopping() {
 			return nil, errStopping

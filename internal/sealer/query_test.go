@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/user"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/audit-sealer/audit-sealer/chain"
@@ -113,4 +115,39 @@ func TestQueryThroughSealerRefusesTamperedLog(t *testing.T) {
 	}
 	c.close()
 	h.stop(ioTimeout)
+}
+
+// TestQueryByReaderGroup: [query] groups names a reader group; a peer in
+// it (here by its primary group) may read the log though its uid is not
+// listed, and its read is recorded; a reload that empties the group list
+// refuses it from the next request.
+func TestQueryByReaderGroup(t *testing.T) {
+	grp, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
+	if err != nil {
+		t.Skipf("the test's group has no name: %v", err)
+	}
+	cfg := testConfig(t)
+	cfg.Query.UIDs = []uint32{424242}
+	cfg.Query.Groups = []string{grp.Name}
+	h := startSealer(t, cfg)
+	c := dial(t, cfg.Socket)
+	c.emitDurable(sealVerified(1))
+	mustOK(t, c.do(`{"op":"flush","id":"f"}`))
+	if r := c.do(`{"op":"query","id":"q","filter":{"subject":"nobody"}}`); !r.OK {
+		t.Fatalf("a member of the reader group was refused: %s", r.raw)
+	}
+	c.close()
+	h.stopAndVerify()
+	reads := sealerEvents(t, readRecords(t, cfg.DataDir), event.TypeLogRead)
+	if len(reads) != 1 || !bytes.Contains(reads[0].(*event.LogRead).Filters, []byte(`"subject":"nobody"`)) {
+		t.Fatalf("log reads %+v", reads)
+	}
+	cfg.Query.Groups = nil
+	h = startSealer(t, cfg)
+	c = dial(t, cfg.Socket)
+	if r := c.do(`{"op":"query","id":"q"}`); r.OK || r.code() != "not_authorized" {
+		t.Fatalf("without the reader group: %s", r.raw)
+	}
+	c.close()
+	h.stopAndVerify()
 }

@@ -1,7 +1,6 @@
 package sealer
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,20 +21,10 @@ var ErrQueryNotAllowed = errors.New("sealer: this peer may not read the log")
 // maxQueryResults bounds one query reply; clients page with "after".
 const maxQueryResults = 1000
 
-// mayRead reports whether the configuration lets peer read the log.
+// mayRead reports whether the configuration lets peer read the log
+// ([query]: its uid, or a group it is in, primary or supplementary).
 func (s *Sealer) mayRead(peer *Peer) bool {
-	q := &s.settings().cfg.Query
-	for _, u := range q.UIDs {
-		if u == peer.UID {
-			return true
-		}
-	}
-	for _, g := range q.GIDs {
-		if g == peer.GID {
-			return true
-		}
-	}
-	return false
+	return s.settings().reader.allows(peer.UID, peer.GID, peer.Groups)
 }
 
 // queryTrust is what the sealer's own queries trust: its signing key (by
@@ -59,21 +48,17 @@ func (s *Sealer) handleQuery(peer *Peer, id string, w *wire.Request) pending {
 		s.log.Warn("refused a read of the log", "uid", peer.UID, "gid", peer.GID, "pid", peer.PID)
 		return s.reject(id, wire.CodeNotAuthorized, ErrQueryNotAllowed.Error(), nil)
 	}
-	var wf wire.Filter
-	if len(w.Filter) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(w.Filter))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&wf); err != nil {
-			return s.reject(id, wire.CodeBadRequest, "sealer: query filter: "+err.Error(), nil)
-		}
+	wf, err := readFilter(w.Filter)
+	if err != nil {
+		return s.reject(id, wire.CodeBadRequest, err.Error(), nil)
 	}
 	limit := w.Limit
 	if limit <= 0 || limit > maxQueryResults {
 		limit = maxQueryResults
 	}
 	// One segment at a time: the sealer's memory stays flat beside ingest.
-	f := query.Filter{UserID: wf.User, Service: wf.Service, Types: wf.Types, Entity: wf.Entity, From: wf.From, To: wf.To,
-		CriticalOnly: wf.Critical, Sealer: wf.Sealer, After: wf.After, Limit: limit, Workers: 1}
+	f := queryFilter(wf)
+	f.Limit = limit
 	if err := f.Check(); err != nil {
 		return s.reject(id, wire.CodeBadRequest, err.Error(), nil)
 	}
@@ -87,11 +72,7 @@ func (s *Sealer) handleQuery(peer *Peer, id string, w *wire.Request) pending {
 	case errors.As(err, &te):
 		// The log does not check: nothing is sent, and the reply names
 		// the verifier's reason code.
-		s.log.Error("a query found the log tampered with", "reason", te.Failure.Reason, "segment", te.Failure.Segment, "error", err)
-		r := errorReply(id, wire.CodeTampered, fmt.Sprintf("sealer: %v", err))
-		r.Error.Reason = string(te.Failure.Reason)
-		s.m.rejected.WithLabelValues(wire.CodeTampered).Inc()
-		return pending{ready: r}
+		return pending{ready: s.tamperedReply(id, te, err)}
 	case err != nil:
 		return s.reject(id, wire.CodeInternal, fmt.Sprintf("sealer: query: %v", err), nil)
 	}

@@ -17,7 +17,7 @@ import (
 // A reload (SIGHUP, systemctl reload) reads the configuration again and
 // applies, without a restart, what the running sealer can change safely:
 // who may emit as which service ([[policy]]), who may read the log and ask
-// for administrative operations ([query] uids/gids, [admin]), the limits
+// for administrative operations ([query] uids/gids/groups, [admin]), the limits
 // that protect it from clients ([limits]), the queue's bounds ([queue])
 // and the log level. Every other setting (the data directory, the socket,
 // the signer and its token, the TPM, the seal cadence, retention,
@@ -36,6 +36,7 @@ type liveSettings struct {
 	cfg    config.Config
 	policy *policy
 	admin  access
+	reader access // [query]: who may read the log
 }
 
 // settings returns the settings in force.
@@ -46,18 +47,32 @@ type access struct{ uids, gids map[uint32]bool }
 
 // newAdminAccess resolves [admin]: its uids, and the gids of its groups.
 func newAdminAccess(a config.Admin) (access, error) {
+	return newAccess("admin", a.UIDs, nil, a.Groups)
+}
+
+// newReaderAccess resolves [query]: its uids, its gids and the gids of
+// its groups.
+func newReaderAccess(q config.Query) (access, error) {
+	return newAccess("query", q.UIDs, q.GIDs, q.Groups)
+}
+
+// newAccess resolves the uids, gids and group names of section.
+func newAccess(section string, uids, gids []uint32, groups []string) (access, error) {
 	acc := access{uids: map[uint32]bool{}, gids: map[uint32]bool{}}
-	for _, u := range a.UIDs {
+	for _, u := range uids {
 		acc.uids[u] = true
 	}
-	for _, name := range a.Groups {
+	for _, g := range gids {
+		acc.gids[g] = true
+	}
+	for _, name := range groups {
 		g, err := user.LookupGroup(name)
 		if err != nil {
-			return acc, fmt.Errorf("sealer: admin group %q: %w", name, err)
+			return acc, fmt.Errorf("sealer: %s group %q: %w", section, name, err)
 		}
 		n, err := strconv.ParseUint(g.Gid, 10, 32)
 		if err != nil {
-			return acc, fmt.Errorf("sealer: admin group %q: gid %q: %w", name, g.Gid, err)
+			return acc, fmt.Errorf("sealer: %s group %q: gid %q: %w", section, name, g.Gid, err)
 		}
 		acc.gids[uint32(n)] = true
 	}
@@ -89,12 +104,16 @@ func newLiveSettings(cfg config.Config) (*liveSettings, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &liveSettings{cfg: cfg, policy: pol, admin: adm}, nil
+	rd, err := newReaderAccess(cfg.Query)
+	if err != nil {
+		return nil, err
+	}
+	return &liveSettings{cfg: cfg, policy: pol, admin: adm, reader: rd}, nil
 }
 
 // liveKeys are the settings (config.Flat keys; a key ending in "." is a
 // whole section) that a reload applies at once.
-var liveKeys = []string{"policy", "query.uids", "query.gids", "admin.", "limits.", "queue.", "log.level"}
+var liveKeys = []string{"policy", "query.uids", "query.gids", "query.groups", "admin.", "limits.", "queue.", "log.level"}
 
 // isLive reports whether a reload applies the setting key at once.
 func isLive(key string) bool {
@@ -179,7 +198,7 @@ func (s *Sealer) reload(file string, load func() (config.Config, error)) (*Reloa
 		}
 	}
 	applied.Policy = next.Policy
-	applied.Query.UIDs, applied.Query.GIDs = next.Query.UIDs, next.Query.GIDs
+	applied.Query.UIDs, applied.Query.GIDs, applied.Query.Groups = next.Query.UIDs, next.Query.GIDs, next.Query.Groups
 	applied.Admin = next.Admin
 	applied.Limits = next.Limits
 	events := applied.Queue.Events

@@ -76,6 +76,11 @@ type Sealer struct {
 	writerGone atomic.Bool
 	// idLog rate-limits the log lines of refused identities (impersonation.go).
 	idLog identityLog
+	// reading is what the export and report ops share (readops.go);
+	// rootCandidates lists the keys that may have started the log
+	// (WithReportKeys).
+	reading        readState
+	rootCandidates func() (signer.Verifiers, error)
 
 	shedMu sync.Mutex
 	shed   shedState
@@ -126,11 +131,12 @@ type Sealer struct {
 type Option func(*options)
 
 type options struct {
-	counter    ledger.Counter
-	identity   *event.TPMIdentity
-	openKey    KeyOpener
-	witnessKey signer.Signer
-	hsmFIPS    *HSMFIPS
+	counter        ledger.Counter
+	identity       *event.TPMIdentity
+	openKey        KeyOpener
+	witnessKey     signer.Signer
+	hsmFIPS        *HSMFIPS
+	rootCandidates func() (signer.Verifiers, error)
 }
 
 // WithWitnessKey has k, an Ed25519 key, sign what the sealer sends to its
@@ -200,7 +206,7 @@ func New(cfg config.Config, s signer.Signer, log hclog.Logger, opts ...Option) (
 		return nil, err
 	}
 	unclean := wasUncleanStop(info, l.LastCheckpoint())
-	sl := &Sealer{cfg: cfg, log: log, signer: s, openKey: o.openKey, ledger: l, startQueueEvents: cfg.Queue.Events,
+	sl := &Sealer{cfg: cfg, log: log, signer: s, openKey: o.openKey, rootCandidates: o.rootCandidates, ledger: l, startQueueEvents: cfg.Queue.Events,
 		intake: make(chan *request, cfg.Queue.Events+criticalReserve), space: make(chan struct{}, 1),
 		started: time.Now(), openInfo: info, anchoring: o.counter != nil, identity: o.identity, hsmFIPS: o.hsmFIPS, ledgerCfg: lc,
 		indexQueue: make(chan string, indexQueueLen), badLines: newBadLineBudget(cfg.Limits.BadLinesPerSecond), uncleanStop: unclean}

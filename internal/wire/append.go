@@ -77,7 +77,7 @@ func appendNumericID(dst []byte, id uint64) []byte {
 // goes through encoding/json.
 func AppendReply(dst []byte, r *Reply) []byte {
 	if r.OK && !r.Sealed && r.CheckpointSize == nil && r.Time == "" && r.Status == nil && r.Matches == nil &&
-		r.More == nil && r.Next == nil && r.Error == nil && r.Hello == nil && r.Key == nil {
+		r.More == nil && r.Next == nil && r.Error == nil && r.Hello == nil && r.Key == nil && !r.Done && r.Report == nil {
 		switch {
 		case r.Accepted && r.Seq == nil && r.AuditID == "" && !r.Durable:
 			return AppendAccepted(dst, r.ID)

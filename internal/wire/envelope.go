@@ -36,6 +36,10 @@ const (
 	fieldFilter
 	fieldLimit
 	fieldKeyLabel
+	fieldFollow
+	fieldReport
+	fieldFormat
+	fieldCustomer
 )
 
 // fieldOf returns the bit of a request field named by name (the key's
@@ -63,6 +67,14 @@ func fieldOf(name []byte) int {
 		return fieldLimit
 	case "key_label":
 		return fieldKeyLabel
+	case "follow":
+		return fieldFollow
+	case "report":
+		return fieldReport
+	case "format":
+		return fieldFormat
+	case "customer":
+		return fieldCustomer
 	}
 	return 0
 }
@@ -186,6 +198,14 @@ func ParseRequest(line []byte) (Request, error) {
 			w.Limit, err = decodeJSON[int](raw)
 		case fieldKeyLabel:
 			w.KeyLabel, err = decodeString(raw)
+		case fieldFollow:
+			w.Follow, err = decodeJSON[bool](raw)
+		case fieldReport:
+			w.Report, err = decodeString(raw)
+		case fieldFormat:
+			w.Format, err = decodeString(raw)
+		case fieldCustomer:
+			w.Customer, err = decodeString(raw)
 		}
 		if err != nil || (field != fieldEvent && string(raw) == "null") {
 			return w, envFail(w.ID, CodeBadRequest, "field %q has the wrong type", keyName(rawKey))

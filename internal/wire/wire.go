@@ -35,6 +35,8 @@ const (
 	OpReportDropped = "report_dropped"
 	OpQuery         = "query"
 	OpRotateKey     = "rotate_key"
+	OpExport        = "export"
+	OpReport        = "report"
 )
 
 // The error codes of PROTOCOL.md "Errors", in its table's order. A test
@@ -84,16 +86,26 @@ type Request struct {
 	Event   json.RawMessage `json:"event,omitempty"`
 	Count   uint64          `json:"count,omitempty"` // report_dropped
 	Reason  string          `json:"reason,omitempty"`
-	Filter  json.RawMessage `json:"filter,omitempty"` // query: a Filter
+	Filter  json.RawMessage `json:"filter,omitempty"` // query, export: a Filter; report: its from and to
 	Limit   int             `json:"limit,omitempty"`  // query
 	// KeyLabel is rotate_key's new key: its label on the sealer's token.
 	KeyLabel string `json:"key_label,omitempty"`
+	// Follow: export goes on with each record sealed after the ones it
+	// sent, until the connection closes.
+	Follow bool `json:"follow,omitempty"`
+	// Report is the kind of report asked for (soc2, pci, iso27001,
+	// gdpr), Format its format (json, html), Customer the customer of a
+	// gdpr report.
+	Report   string `json:"report,omitempty"`
+	Format   string `json:"format,omitempty"`
+	Customer string `json:"customer,omitempty"`
 }
 
 // Filter is the "filter" object of a query request. The sealer also records
 // it, encoded with these tags, in the audit.log_read event of the query.
 type Filter struct {
 	User     string    `json:"user,omitempty"`
+	Subject  string    `json:"subject,omitempty"`
 	Service  string    `json:"service,omitempty"`
 	Types    []string  `json:"types,omitempty"`
 	Entity   string    `json:"entity,omitempty"`
@@ -128,7 +140,24 @@ type Reply struct {
 	Next           *uint64      `json:"next,omitempty"`            // query
 	Hello          *Hello       `json:"hello,omitempty"`           // hello
 	Key            *KeyRotation `json:"key,omitempty"`             // rotate_key
+	Done           bool         `json:"done,omitempty"`            // export: the last reply of an export that does not follow
+	Report         *Report      `json:"report,omitempty"`          // report
 	Error          *Error       `json:"error,omitempty"`
+}
+
+// Report is the reply to a report request: the report the sealer built,
+// and its signature (FORMAT.md §10), whose proof covers the audit.log_read
+// record at Seq that holds the report's SHA-256.
+type Report struct {
+	Kind    string `json:"kind"`
+	Format  string `json:"format"`
+	Verdict string `json:"verdict"` // the log's verification verdict, as the report states it
+	SHA256  string `json:"sha256"`  // lowercase hex of Body
+	Seq     uint64 `json:"seq"`     // the audit.log_read record
+	// Body is the report's bytes (base64 in JSON).
+	Body []byte `json:"body"`
+	// Signature is the report's signature file, to write beside it.
+	Signature json.RawMessage `json:"signature"`
 }
 
 // KeyRotation is the reply to rotate_key: the key that now signs
@@ -164,7 +193,7 @@ type Hello struct {
 
 // Ops lists every op of the protocol, in PROTOCOL.md's order.
 func Ops() []string {
-	return []string{OpHello, OpEmit, OpFlush, OpStatus, OpPing, OpReportDropped, OpQuery, OpRotateKey}
+	return []string{OpHello, OpEmit, OpFlush, OpStatus, OpPing, OpReportDropped, OpQuery, OpExport, OpReport, OpRotateKey}
 }
 
 // Error is the error of a failed reply.

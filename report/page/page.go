@@ -21,7 +21,8 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding
 @media print{body{margin:0;max-width:none}}`
 
 // Funcs are the template functions of the pages: "time" formats a time as
-// RFC 3339 in UTC (empty for the zero time), "css" marks Style safe for a
+// RFC 3339 in UTC (empty for the zero time), "human" for a reader ("7 Dec
+// 2026 17:23:09 UTC", to the second; empty for the zero time), "css" marks Style safe for a
 // <style> element, "verdictClass" gives the CSS class of a verdict.
 var Funcs = template.FuncMap{
 	"time": func(t time.Time) string {
@@ -29,6 +30,12 @@ var Funcs = template.FuncMap{
 			return ""
 		}
 		return t.UTC().Format(time.RFC3339Nano)
+	},
+	"human": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2 Jan 2006 15:04:05 UTC")
 	},
 	"css": func() template.CSS { return template.CSS(Style) },
 	"verdictClass": func(v any) string {
