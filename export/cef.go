@@ -31,8 +31,7 @@ func cefValue(s string) string { return cefValueEscaper.Replace(s) }
 // user, a permission change's subject), src or c6a2 (the source address),
 // request (the request path), act (the action asked for or taken),
 // outcome (success or failure), reason, and msg (the event's JSON).
-func (x *Formatter) cef(m *query.Match) ([]byte, error) {
-	f := fields(m)
+func (x *Formatter) cef(m *query.Match, f *eventFields) ([]byte, error) {
 	mp := mappingOf(m)
 	sev, _ := severity(m, f)
 	var b strings.Builder

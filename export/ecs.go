@@ -99,8 +99,7 @@ type (
 // user an authentication failure named), user.target.name the user acted
 // on; source.ip, url.path, host.name (Options.Host), service.name (the
 // service identity); the record itself under audit_sealer.
-func (x *Formatter) ecs(m *query.Match) ([]byte, error) {
-	f := fields(m)
+func (x *Formatter) ecs(m *query.Match, f *eventFields) ([]byte, error) {
 	mp := mappingOf(m)
 	sev, _ := severity(m, f)
 	d := &ecsDoc{

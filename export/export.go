@@ -53,6 +53,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/query"
 )
 
@@ -104,15 +105,32 @@ func NewFormatter(f Format, o Options) *Formatter {
 // Format returns the record as one line of the formatter's format, without
 // the line feed. The line never holds a raw line break.
 func (x *Formatter) Format(m *query.Match) ([]byte, error) {
+	if x.format == JSONL {
+		return marshal(m)
+	}
+	return x.format1(m, fields(m))
+}
+
+// record returns the Record of m, formatted.
+func (x *Formatter) record(m *query.Match) (Record, error) {
+	f := fields(m)
+	_, sev := severity(m, f)
+	line, err := x.format1(m, f)
+	return Record{Seq: m.Seq, AuditID: m.AuditID, Type: m.Type, Category: event.Category(m.Type), Service: m.Service,
+		Received: m.Received, Severity: sev, Line: line}, err
+}
+
+// format1 formats m, whose fields f holds.
+func (x *Formatter) format1(m *query.Match, f *eventFields) ([]byte, error) {
 	switch x.format {
 	case JSONL:
 		return marshal(m)
 	case CEF:
-		return x.cef(m)
+		return x.cef(m, f)
 	case OCSF:
-		return x.ocsf(m)
+		return x.ocsf(m, f)
 	case ECS:
-		return x.ecs(m)
+		return x.ecs(m, f)
 	}
 	return nil, fmt.Errorf("export: unknown format %q", x.format)
 }

@@ -129,8 +129,7 @@ type (
 // ocsfSeverities are the captions of severity_id.
 var ocsfSeverities = map[int]string{0: "Unknown", 1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical", 6: "Fatal"}
 
-func (x *Formatter) ocsf(m *query.Match) ([]byte, error) {
-	f := fields(m)
+func (x *Formatter) ocsf(m *query.Match, f *eventFields) ([]byte, error) {
 	mp := mappingOf(m)
 	c := mp.class
 	activity, activityName := mp.activityOf(m, f)
