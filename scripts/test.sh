@@ -20,6 +20,11 @@ cd "$(dirname "$0")/.."
 # which holds the keys of the test witnesses (scripts/witness/start.sh).
 # python3 runs the Python example of PROTOCOL.md.
 packages=(socat systemd softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell openssh-client python3)
+# --- syslog receiver (scripts/syslog/start.sh): begin ---
+# rsyslog with its GnuTLS driver is the real RFC 5425 receiver of
+# integration/export_syslog_test.go (export --sink syslog, mutual TLS).
+packages+=(rsyslog rsyslog-gnutls)
+# --- syslog receiver: end ---
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
