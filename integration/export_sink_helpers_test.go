@@ -34,8 +34,9 @@ type exportPKI struct {
 	pool                                             *x509.CertPool
 }
 
-// newExportPKI makes one in a new directory; with a non-empty name the
-// client certificate is a stranger's (another CA's).
+// newExportPKI makes one in a new directory: each call makes another CA,
+// so the client certificate of one is a stranger's to the receivers of
+// another.
 func newExportPKI(t *testing.T) *exportPKI {
 	t.Helper()
 	dir := t.TempDir()
