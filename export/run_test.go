@@ -333,3 +333,35 @@ func TestCursorCheckpointCovers(t *testing.T) {
 		}
 	}
 }
+
+// failingWriter fails every write after the first n bytes.
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		k := w.n
+		w.n = 0
+		return k, errors.New("no space left on device")
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// TestRunStdoutFailureStops: a write error on standard output ends the
+// export at once (nothing can take back half a batch), with the cursor
+// before the batch.
+func TestRunStdoutFailureStops(t *testing.T) {
+	dir := queryLog(t, 300)
+	cursor := filepath.Join(t.TempDir(), "c")
+	c := runConfig(dir, cursor, export.NewWriterSink(&failingWriter{n: 100 << 10}, "standard output"))
+	c.BatchRecords = 50
+	start := time.Now()
+	_, err := export.Run(context.Background(), c)
+	if !errors.Is(err, export.ErrPermanent) || time.Since(start) > 5*time.Second {
+		t.Fatalf("Run: %v after %s, want a permanent failure at once", err, time.Since(start))
+	}
+	cur, err := export.ReadCursor(cursor)
+	if err != nil || cur == nil || cur.InFlight == 0 {
+		t.Fatalf("cursor %+v %v: want the failed batch in flight", cur, err)
+	}
+}

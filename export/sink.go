@@ -54,7 +54,9 @@ type Sink interface {
 var ErrPermanent = errors.New("export: the receiver refused the delivery")
 
 // WriterSink writes each record's line and a line feed to a writer
-// (standard output), flushing at the end of every batch.
+// (standard output), flushing at the end of every batch. A failed write is
+// permanent (ErrPermanent): part of the batch may have been written, and a
+// stream cannot take it back.
 type WriterSink struct {
 	w    *bufio.Writer
 	name string
@@ -72,7 +74,9 @@ func (s *WriterSink) Send(_ context.Context, batch []Record) error {
 		s.w.WriteByte('\n')
 	}
 	if err := s.w.Flush(); err != nil {
-		return fmt.Errorf("export: writing to %s: %w", s.name, err)
+		// A stream cannot take back what part of the batch it wrote:
+		// retrying would repeat lines. The export stops instead.
+		return fmt.Errorf("%w: writing to %s: %w", ErrPermanent, s.name, err)
 	}
 	return nil
 }
