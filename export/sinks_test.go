@@ -3,22 +3,14 @@ package export_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -28,82 +20,45 @@ import (
 	"time"
 
 	"github.com/audit-sealer/audit-sealer/export"
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
 	"github.com/audit-sealer/audit-sealer/query"
 )
 
-// testPKI is a throwaway CA with a server certificate for 127.0.0.1 and
-// a client certificate, as PEM files.
+// testPKI is a throwaway CA with a server certificate for 127.0.0.1
+// and a client certificate, and a stranger's client certificate (another
+// CA's).
 type testPKI struct {
-	dir                             string
-	ca, serverCert, serverKey       string
-	clientCert, clientKey           string
-	otherClientCert, otherClientKey string // signed by another CA
-	pool                            *x509.CertPool
+	*testkit.TLSPKI
+	other *testkit.TLSPKI
 }
 
 func newPKI(t *testing.T) *testPKI {
 	t.Helper()
-	p := &testPKI{dir: t.TempDir(), pool: x509.NewCertPool()}
-	write := func(name string, typ string, der []byte) string {
-		path := filepath.Join(p.dir, name)
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
+	p, err := testkit.NewTLSPKI(filepath.Join(t.TempDir(), "pki"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	newCA := func(cn string) (*x509.Certificate, *ecdsa.PrivateKey) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour),
-			NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, _ := x509.ParseCertificate(der)
-		return c, key
+	other, err := testkit.NewTLSPKI(filepath.Join(t.TempDir(), "other"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	leaf := func(ca *x509.Certificate, caKey *ecdsa.PrivateKey, name string, server bool) (certPath, keyPath string) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-		if server {
-			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-			tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-			tmpl.DNSNames = []string{"localhost"}
-		} else {
-			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, _ := x509.MarshalPKCS8PrivateKey(key)
-		return write(name+".pem", "CERTIFICATE", der), write(name+".key", "PRIVATE KEY", kder)
-	}
-	ca, caKey := newCA("test CA")
-	p.pool.AddCert(ca)
-	p.ca = write("ca.pem", "CERTIFICATE", ca.Raw)
-	p.serverCert, p.serverKey = leaf(ca, caKey, "server", true)
-	p.clientCert, p.clientKey = leaf(ca, caKey, "client", false)
-	other, otherKey := newCA("another CA")
-	p.otherClientCert, p.otherClientKey = leaf(other, otherKey, "stranger", false)
-	return p
+	return &testPKI{p, other}
 }
 
 // serverTLS is the receiver's configuration: its certificate, and client
 // certificates required and checked against the CA (mutual TLS).
 func (p *testPKI) serverTLS(t *testing.T, maxVersion uint16) *tls.Config {
-	cert, err := tls.LoadX509KeyPair(p.serverCert, p.serverKey)
+	c, err := p.ServerConfig(maxVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.pool, MaxVersion: maxVersion}
+	return c
 }
 
 func (p *testPKI) clientTLS(t *testing.T, stranger bool) *tls.Config {
-	files := export.TLSFiles{CA: p.ca, Cert: p.clientCert, Key: p.clientKey}
+	files := export.TLSFiles{CA: p.CA, Cert: p.ClientCert, Key: p.ClientKey}
 	if stranger {
-		files.Cert, files.Key = p.otherClientCert, p.otherClientKey
+		files.Cert, files.Key = p.other.ClientCert, p.other.ClientKey
 	}
 	c, err := files.Config()
 	if err != nil {

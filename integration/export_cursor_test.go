@@ -43,7 +43,7 @@ func TestExportCursorSurvivesSIGKILL(t *testing.T) {
 		cmd := exec.Command(filepath.Join(bin, "audit-sealer"), "export", "--dev", "--data-dir", dataDir, "--format", "ocsf",
 			"--follow", "--poll", "30ms", "--cursor-file", cursor, "--batch", "25",
 			"--sink", "hec", "--sink-address", col.srv.URL, "--hec-token-file", tokenFile,
-			"--sink-ca", pki.ca, "--sink-cert", pki.clientCert, "--sink-key", pki.clientKey, "--retry-max", "200ms")
+			"--sink-ca", pki.CA, "--sink-cert", pki.ClientCert, "--sink-key", pki.ClientKey, "--retry-max", "200ms")
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

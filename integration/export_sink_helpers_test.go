@@ -3,78 +3,32 @@ package integration
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/audit-sealer/audit-sealer/internal/testkit"
 )
 
-// exportPKI is a throwaway CA with a server certificate for 127.0.0.1
-// and a client certificate, as PEM files, for the receivers of the export
-// tests.
-type exportPKI struct {
-	ca, serverCert, serverKey, clientCert, clientKey string
-	pool                                             *x509.CertPool
-}
-
-// newExportPKI makes one in a new directory: each call makes another CA,
-// so the client certificate of one is a stranger's to the receivers of
-// another.
-func newExportPKI(t *testing.T) *exportPKI {
+// newExportPKI makes a throwaway CA with a server certificate for
+// 127.0.0.1 and a client certificate (testkit.TLSPKI): each call makes
+// another CA, so the client certificate of one is a stranger's to the
+// receivers of another.
+func newExportPKI(t *testing.T) *testkit.TLSPKI {
 	t.Helper()
-	dir := t.TempDir()
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "export test CA"}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	p, err := testkit.NewTLSPKI(filepath.Join(t.TempDir(), "pki"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, _ := x509.ParseCertificate(caDER)
-	p := &exportPKI{ca: write("ca.pem", "CERTIFICATE", caDER), pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
-	leaf := func(name string, server bool) (string, string) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, DNSNames: []string{name}}
-		if server {
-			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-			tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, _ := x509.MarshalPKCS8PrivateKey(key)
-		return write(name+".pem", "CERTIFICATE", der), write(name+".key", "PRIVATE KEY", k)
-	}
-	p.serverCert, p.serverKey = leaf("localhost", true)
-	p.clientCert, p.clientKey = leaf("audit-sealer-export", false)
 	return p
 }
 
@@ -107,15 +61,15 @@ type hecCollector struct {
 	release  chan struct{}
 }
 
-func startHECCollector(t *testing.T, pki *exportPKI, token string) *hecCollector {
+func startHECCollector(t *testing.T, pki *testkit.TLSPKI, token string) *hecCollector {
 	t.Helper()
 	c := &hecCollector{token: token}
-	cert, err := tls.LoadX509KeyPair(pki.serverCert, pki.serverKey)
+	tc, err := pki.ServerConfig(0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(c.serve))
-	c.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.pool}
+	c.srv.TLS = tc
 	c.srv.StartTLS()
 	t.Cleanup(c.srv.Close)
 	return c

@@ -125,7 +125,7 @@ func TestExportSyslogToRsyslog(t *testing.T) {
 	// A client certificate of another CA: rsyslog refuses it, the
 	// exporter retries, gives up and exits 1; nothing was delivered.
 	stranger := newExportPKI(t)
-	code, msg := export(stranger.clientCert, stranger.clientKey, "--give-up-after", "1500ms", "--retry-max", "300ms")
+	code, msg := export(stranger.ClientCert, stranger.ClientKey, "--give-up-after", "1500ms", "--retry-max", "300ms")
 	if code != 1 || !strings.Contains(msg, "gave up delivering records") {
 		t.Fatalf("a refused client certificate: exit %d\n%s", code, msg)
 	}
