@@ -196,7 +196,7 @@ func TestSyslogSink(t *testing.T) {
 			if len(first.frames) != 3 {
 				t.Fatalf("first connection: %d frames (%v)", len(first.frames), first.err)
 			}
-			time.Sleep(100 * time.Millisecond) // the sink sees the close
+			time.Sleep(500 * time.Millisecond) // the sink sees the close (it watches the connection)
 			if err := sink.Send(context.Background(), recs[3:]); err != nil {
 				t.Fatalf("after the receiver hung up: %v", err)
 			}
