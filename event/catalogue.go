@@ -290,6 +290,9 @@ The audit events that services send to audit-sealer (PROTOCOL.md says how),
 and the sealer's own ` + "`audit.*`" + ` events that share the log. This file is
 generated from the same field lists that the sealer validates with, as are
 the JSON Schemas in ` + "`schema/`" + ` (` + "`audit-sealer schema [TYPE]`" + ` prints them).
+How ` + "`audit-sealer export`" + ` presents each type to a SIEM (its CEF name,
+OCSF class and activity, ECS categorization) is in
+[docs/export-mappings.md](docs/export-mappings.md).
 
 ## Conventions
 

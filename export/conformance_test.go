@@ -1,42 +1,37 @@
 package export_test
 
-// Conformance of the CEF and OCSF output to the published formats. No
-// machine-readable validator was available as a Go module (none for CEF or
-// OCSF is served by the Go module proxy; github.com/Santiago-Labs/go-ocsf,
-// OCSF structs without validation, is not served either), so the rules are
-// transcribed here from the specifications:
+// Conformance of the CEF, OCSF and ECS output to the published formats.
+// No machine-readable validator was available as a Go module (none for
+// CEF, OCSF or ECS is served by the Go module proxy), so:
 //
-//   - CEF: "Implementing ArcSight Common Event Format (CEF)", version 25
-//     (Micro Focus, 2017): the header CEF:Version|Device Vendor|Device
-//     Product|Device Version|Device Event Class ID|Name|Severity|Extension;
-//     in the header a pipe and a backslash are escaped with a backslash; in
-//     extension values an equals sign and a backslash are escaped, and a
-//     newline is written \n (or \r); keys are the dictionary's names or the
-//     custom fields with their Label keys; Severity is 0-10; src is an IPv4
-//     address (an IPv6 source goes in c6a2, "Source IPv6 Address").
-//   - OCSF: schema version 1.1.0 (schema.ocsf.io/1.1.0, the class files of
-//     github.com/ocsf/ocsf-schema): the Base Event's required attributes
-//     (activity_id, category_uid, class_uid, metadata, severity_id, time,
-//     type_uid, with type_uid = class_uid*100 + activity_id), Metadata's
-//     (product, version) and Product's (vendor_name); then per class:
-//     Authentication [3002] user (and at least one of service,
-//     dst_endpoint); Authorize Session [3003] user (and at least one of
-//     privileges, group); Detection Finding [2004] finding_info with uid and
-//     title; API Activity [6003] actor, api with operation, src_endpoint.
-//     Enumerations: each class's activity_id, severity_id 0-6 or 99,
-//     status_id 0-2 or 99.
+//   - CEF: the rules are transcribed from "Implementing ArcSight Common
+//     Event Format (CEF)", version 25 (Micro Focus, 2017): the header
+//     CEF:Version|Device Vendor|Device Product|Device Version|Device Event
+//     Class ID|Name|Severity|Extension; in the header a pipe and a
+//     backslash are escaped with a backslash; in extension values an
+//     equals sign and a backslash are escaped, and a newline is written \n
+//     (or \r); keys are the dictionary's names or the custom fields with
+//     their Label keys; Severity is 0-10; src is an IPv4 address (an IPv6
+//     source goes in c6a2, "Source IPv6 Address"); outcome is a string,
+//     rt milliseconds since the epoch.
+//   - OCSF: each line is validated against the OCSF 1.3.0 schema excerpt
+//     of ocsf130_test.go by the validator of ocsfcheck_test.go (which says
+//     what it checks).
+//   - ECS: ecs_test.go.
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/export"
 	"github.com/audit-sealer/audit-sealer/query"
 )
@@ -51,8 +46,9 @@ type cefRecord struct {
 // cefKeys are the CEF dictionary keys the export may use (CEF v25, "ArcSight
 // Extension Dictionary"), the custom fields with their labels.
 var cefKeys = map[string]bool{
-	"rt": true, "externalId": true, "cat": true, "suser": true, "src": true, "reason": true, "msg": true,
+	"rt": true, "externalId": true, "cat": true, "suser": true, "duser": true, "src": true, "reason": true, "msg": true,
 	"cn1": true, "cn1Label": true, "cs1": true, "cs1Label": true, "c6a2": true, "c6a2Label": true,
+	"dvchost": true, "request": true, "act": true, "outcome": true,
 }
 
 var cefKeyRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
@@ -200,173 +196,143 @@ func checkCEF(r *cefRecord) error {
 			return fmt.Errorf("c6a2 %q: want an IPv6 address", v)
 		}
 	}
+	if v, ok := r.ext["outcome"]; ok && v != "success" && v != "failure" && v != "partial_success" {
+		return fmt.Errorf("outcome %q", v)
+	}
 	return nil
 }
 
-// ocsfClasses are the OCSF 1.1.0 classes the export uses: category, the
-// activity_id enumeration, and the required attributes beyond the base
-// event's.
-var ocsfClasses = map[int]struct {
-	category   int
-	activities []int
-	required   []string
-	atLeastOne []string
-}{
-	3002: {3, []int{0, 1, 2, 3, 4, 5, 6, 99}, []string{"user"}, []string{"service", "dst_endpoint"}},
-	3003: {3, []int{0, 1, 2, 99}, []string{"user"}, []string{"privileges", "group"}},
-	2004: {2, []int{0, 1, 2, 3, 99}, []string{"finding_info"}, nil},
-	6003: {6, []int{0, 1, 2, 3, 4, 99}, []string{"actor", "api", "src_endpoint"}, nil},
-}
-
-// checkOCSF checks one OCSF event object against the rules above and
-// returns it decoded (numbers as json.Number).
-func checkOCSF(line []byte) (map[string]any, error) {
-	var o map[string]any
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	if err := dec.Decode(&o); err != nil {
-		return nil, err
+// examples returns, as sealed records, one or more events of every type
+// (testdata/events.jsonl: the examples of package event's tests), each
+// canonical as the sealer stores it, with the characters CEF must escape
+// in header and extension among them.
+func examples(t testing.TB) []*query.Match {
+	t.Helper()
+	data, err := os.ReadFile("testdata/events.jsonl")
+	if err != nil {
+		t.Fatal(err)
 	}
-	num := func(k string) (int64, error) {
-		n, ok := o[k].(json.Number)
-		if !ok {
-			return 0, fmt.Errorf("%s: missing or not a number", k)
+	at := time.Date(2026, 11, 27, 10, 0, 0, 250_000_000, time.UTC)
+	var out []*query.Match
+	for i, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var ex struct {
+			Name  string          `json:"name"`
+			Event json.RawMessage `json:"event"`
 		}
-		return n.Int64()
-	}
-	ints := map[string]int64{}
-	for _, k := range []string{"activity_id", "category_uid", "class_uid", "severity_id", "time", "type_uid"} {
-		v, err := num(k)
+		if err := json.Unmarshal(line, &ex); err != nil {
+			t.Fatalf("testdata line %d: %v", i+1, err)
+		}
+		ev, err := event.Decode(ex.Event, event.DecodeOptions{Now: at, AllowSealerEvents: true})
 		if err != nil {
-			return nil, err
+			t.Fatalf("testdata %s: %v", ex.Name, err)
 		}
-		ints[k] = v
-	}
-	cls, ok := ocsfClasses[int(ints["class_uid"])]
-	if !ok {
-		return nil, fmt.Errorf("class_uid %d: not a class the export documents", ints["class_uid"])
-	}
-	if ints["category_uid"] != int64(cls.category) {
-		return nil, fmt.Errorf("class %d in category %d, want %d", ints["class_uid"], ints["category_uid"], cls.category)
-	}
-	okAct := false
-	for _, a := range cls.activities {
-		okAct = okAct || ints["activity_id"] == int64(a)
-	}
-	if !okAct {
-		return nil, fmt.Errorf("class %d: activity_id %d is not in the enumeration", ints["class_uid"], ints["activity_id"])
-	}
-	if ints["type_uid"] != ints["class_uid"]*100+ints["activity_id"] {
-		return nil, fmt.Errorf("type_uid %d, want class_uid*100+activity_id", ints["type_uid"])
-	}
-	if s := ints["severity_id"]; (s < 0 || s > 6) && s != 99 {
-		return nil, fmt.Errorf("severity_id %d", s)
-	}
-	if _, present := o["status_id"]; present {
-		s, err := num("status_id")
-		if err != nil || ((s < 0 || s > 2) && s != 99) {
-			return nil, fmt.Errorf("status_id %v", o["status_id"])
+		canonical, err := event.Encode(ev)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if ints["time"] < 1e12 {
-		return nil, fmt.Errorf("time %d: want milliseconds since the epoch", ints["time"])
-	}
-	md, _ := o["metadata"].(map[string]any)
-	if md == nil || md["version"] != "1.1.0" {
-		return nil, fmt.Errorf("metadata.version: %v", md)
-	}
-	if p, _ := md["product"].(map[string]any); p == nil || p["vendor_name"] == "" || p["vendor_name"] == nil {
-		return nil, fmt.Errorf("metadata.product.vendor_name missing: %v", md["product"])
-	}
-	for _, k := range cls.required {
-		v, _ := o[k].(map[string]any)
-		if len(v) == 0 {
-			return nil, fmt.Errorf("class %d: required %s missing or empty", ints["class_uid"], k)
+		service := "queen-rbee"
+		if strings.HasPrefix(ev.EventType(), "audit.") {
+			service = "audit-sealer"
 		}
+		seq := uint64(100 + i)
+		out = append(out, &query.Match{Seq: seq, AuditID: fmt.Sprintf("3f9a1c0d5e6b7a81-%d", seq), Service: service, Type: ev.EventType(),
+			Received: at, Critical: event.IsCritical(ev.EventType()), Event: canonical})
 	}
-	if len(cls.atLeastOne) > 0 {
-		found := false
-		for _, k := range cls.atLeastOne {
-			_, has := o[k]
-			found = found || has
-		}
-		if !found {
-			return nil, fmt.Errorf("class %d: none of %v", ints["class_uid"], cls.atLeastOne)
-		}
+	// Values with every character CEF escapes.
+	mk := func(seq uint64, typ, ev string) *query.Match {
+		return &query.Match{Seq: seq, AuditID: fmt.Sprintf("3f9a1c0d5e6b7a81-%d", seq), Service: "queen|rbee=x\\y", Type: typ,
+			Received: at, Critical: event.IsCritical(typ), Event: json.RawMessage(ev)}
 	}
-	switch ints["class_uid"] {
-	case 2004:
-		fi := o["finding_info"].(map[string]any)
-		if fi["uid"] == "" || fi["uid"] == nil || fi["title"] == "" || fi["title"] == nil {
-			return nil, fmt.Errorf("finding_info needs uid and title: %v", fi)
-		}
-	case 6003:
-		if api := o["api"].(map[string]any); api["operation"] == "" || api["operation"] == nil {
-			return nil, fmt.Errorf("api.operation missing: %v", api)
-		}
-	case 3002, 3003:
-		if u := o["user"].(map[string]any); u["uid"] == nil && u["name"] == nil {
-			return nil, fmt.Errorf("user has neither uid nor name: %v", u)
-		}
-	}
-	return o, nil
+	out = append(out,
+		mk(1, "auth.success", `{"type":"auth.success","timestamp":"2026-11-27T10:00:00Z","actor":{"user_id":"a|b\\c=d","ip":"192.168.1.100","auth_method":"bearer_token"},"method":"bearer_token","path":"/v2/tasks?a=b|c","service_id":"queen-rbee"}`),
+		mk(2, "auth.failure", `{"type":"auth.failure","timestamp":"2026-11-27T10:00:00Z","attempted_user":"eve=admin|x\\y","reason":"line one\nline two\r\nback\\slash = equals | pipe","ip":"2001:db8::1","path":"/v2/tasks","service_id":"queen-rbee"}`),
+		mk(3, "auth.failure", `{"type":"auth.failure","timestamp":"2026-11-27T10:00:00Z","reason":"invalid_token","ip":"::ffff:203.0.113.9","path":"/v2/tasks","service_id":"queen-rbee"}`),
+	)
+	return out
 }
 
-// conformanceCases are events of each class the export maps to, with the
-// characters CEF must escape in header and extension.
-func conformanceCases() []*query.Match {
-	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	mk := func(seq uint64, typ string, critical bool, ev string) *query.Match {
-		return &query.Match{Seq: seq, AuditID: fmt.Sprintf("3f9a1c0d5e6b7a81-%d", seq), Service: "queen-rbee", Type: typ,
-			Received: at, Critical: critical, Event: json.RawMessage(ev)}
+// typesCovered checks that the cases hold every event type.
+func typesCovered(t *testing.T, ms []*query.Match) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, m := range ms {
+		seen[m.Type] = true
 	}
-	return []*query.Match{
-		mk(1, "auth.success", false, `{"type":"auth.success","timestamp":"2026-11-27T10:00:00Z","actor":{"user_id":"a|b\\c=d","ip":"192.168.1.100","auth_method":"bearer_token"},"method":"bearer_token","path":"/v2/tasks","service_id":"queen-rbee"}`),
-		mk(2, "auth.failure", true, `{"type":"auth.failure","timestamp":"2026-11-27T10:00:00Z","attempted_user":"token:a3f2c1","reason":"line one\nline two\r\nback\\slash = equals | pipe","ip":"2001:db8::1","path":"/v2/tasks","service_id":"queen-rbee"}`),
-		mk(3, "auth.failure", true, `{"type":"auth.failure","timestamp":"2026-11-27T10:00:00Z","reason":"invalid_token","ip":"::ffff:203.0.113.9","path":"/v2/tasks","service_id":"queen-rbee"}`),
-		mk(4, "authz.granted", false, `{"type":"authz.granted","timestamp":"2026-11-27T10:00:00Z","actor":{"user_id":"customer-1","auth_method":"api_key"},"resource":{"resource_type":"pool","resource_id":"pool-7"},"action":"write:tasks"}`),
-		mk(5, "authz.denied", false, `{"type":"authz.denied","timestamp":"2026-11-27T10:00:00Z","actor":{"user_id":"customer-1","auth_method":"api_key"},"resource":{"resource_type":"pool","resource_id":"pool-7"},"action":"delete","reason":"insufficient_permissions"}`),
-		mk(6, "security.rate_limit_exceeded", false, `{"type":"security.rate_limit_exceeded","timestamp":"2026-11-27T10:00:00Z","ip":"203.0.113.9","endpoint":"/v2/tasks","limit":100,"actual":250,"window_seconds":60}`),
-		mk(7, "seal.verification_failed", true, `{"type":"seal.verification_failed","timestamp":"2026-11-27T10:00:00Z","shard_id":"shard-abc123","reason":"digest_mismatch","worker_id":"worker-gpu-0","severity":"critical"}`),
-		mk(8, "data.inference_executed", false, `{"type":"data.inference_executed","timestamp":"2026-11-27T10:00:00Z","customer_id":"customer-1","job_id":"job-9","model_ref":"llama-3-8b","tokens_processed":1024,"result":{"status":"success"}}`),
-		mk(9, "vram.sealed", false, `{"type":"vram.sealed","timestamp":"2026-11-27T10:00:00Z","shard_id":"shard-1","gpu_device":0,"vram_bytes":1,"digest":"00","worker_id":"worker-gpu-0"}`),
+	for _, typ := range append(event.Types(), event.SealerTypes()...) {
+		if !seen[typ] {
+			t.Errorf("no example of %s in testdata/events.jsonl", typ)
+		}
 	}
 }
 
 // TestCEFConformance: every CEF line parses by the specification's rules,
-// uses only dictionary keys in their formats, and gives back exactly the
-// values that went in, whatever characters they hold.
+// uses only dictionary keys in their formats, gives back exactly the
+// values that went in whatever characters they hold, and names the
+// build's version, a human-readable name, the host, the users, the
+// outcome and the request.
 func TestCEFConformance(t *testing.T) {
+	cases := examples(t)
+	typesCovered(t, cases)
 	for _, version := range []string{"1.0", `1.0|pipe\back`} {
-		for _, m := range conformanceCases() {
-			var b bytes.Buffer
-			if err := export.NewWriter(&b, export.CEF, version).Write(m); err != nil {
+		for _, m := range cases {
+			line, err := export.NewFormatter(export.CEF, export.Options{Version: version, Host: "sealer-1.example"}).Format(m)
+			if err != nil {
 				t.Fatal(err)
 			}
-			line, ok := strings.CutSuffix(b.String(), "\n")
-			if !ok || strings.Count(b.String(), "\n") != 1 {
-				t.Fatalf("%s: not one line: %q", m.Type, b.String())
+			if bytes.ContainsAny(line, "\r\n") {
+				t.Fatalf("%s: a raw line break: %q", m.Type, line)
 			}
-			r, err := parseCEF(line)
+			r, err := parseCEF(string(line))
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", m.Type, err, line)
 			}
 			if err := checkCEF(r); err != nil {
 				t.Fatalf("%s: %v\n%s", m.Type, err, line)
 			}
-			if r.header[3] != version || r.header[4] != m.Type || r.header[5] != m.Type {
-				t.Errorf("%s: header %q", m.Type, r.header)
+			if r.header[3] != version || r.header[4] != m.Type || r.header[5] == m.Type || r.header[5] == "" {
+				t.Errorf("%s: header %q: want the version, the type and a human-readable name", m.Type, r.header)
 			}
-			if r.ext["msg"] != string(m.Event) || r.ext["externalId"] != m.AuditID || r.ext["cn1"] != strconv.FormatUint(m.Seq, 10) {
+			if r.ext["msg"] != string(m.Event) || r.ext["externalId"] != m.AuditID || r.ext["cn1"] != strconv.FormatUint(m.Seq, 10) || r.ext["cs1"] != m.Service {
 				t.Errorf("%s: values changed on the way: %q", m.Type, r.ext)
 			}
-			var ev map[string]any
-			json.Unmarshal(m.Event, &ev)
-			if reason, _ := ev["reason"].(string); reason != "" && r.ext["reason"] != reason {
-				t.Errorf("%s: reason %q, want %q", m.Type, r.ext["reason"], reason)
+			if r.ext["dvchost"] != "sealer-1.example" {
+				t.Errorf("%s: dvchost %q", m.Type, r.ext["dvchost"])
 			}
-			if a, _ := ev["actor"].(map[string]any); a != nil && r.ext["suser"] != a["user_id"] {
-				t.Errorf("%s: suser %q, want %q", m.Type, r.ext["suser"], a["user_id"])
+			var ev struct {
+				Reason        string `json:"reason"`
+				AttemptedUser string `json:"attempted_user"`
+				Subject       string `json:"subject"`
+				Path          string `json:"path"`
+				Endpoint      string `json:"endpoint"`
+				Actor         struct {
+					UserID string `json:"user_id"`
+				} `json:"actor"`
+				Result struct {
+					Status string `json:"status"`
+				} `json:"result"`
+			}
+			json.Unmarshal(m.Event, &ev)
+			if ev.Reason != "" && r.ext["reason"] != ev.Reason {
+				t.Errorf("%s: reason %q, want %q", m.Type, r.ext["reason"], ev.Reason)
+			}
+			if r.ext["suser"] != ev.Actor.UserID {
+				t.Errorf("%s: suser %q, want %q", m.Type, r.ext["suser"], ev.Actor.UserID)
+			}
+			if want := ev.AttemptedUser + ev.Subject; r.ext["duser"] != want {
+				t.Errorf("%s: duser %q, want %q", m.Type, r.ext["duser"], want)
+			}
+			if want := ev.Path + ev.Endpoint; r.ext["request"] != want {
+				t.Errorf("%s: request %q, want %q", m.Type, r.ext["request"], want)
+			}
+			want := map[string]string{"auth.success": "success", "authz.granted": "success", "auth.failure": "failure", "authz.denied": "failure", "vram.allocation_failed": "failure"}[m.Type]
+			if want == "" && ev.Result.Status != "" {
+				want = ev.Result.Status
+			}
+			if m.Type == "seal.verification_failed" {
+				want = "failure"
+			}
+			if r.ext["outcome"] != want {
+				t.Errorf("%s: outcome %q, want %q", m.Type, r.ext["outcome"], want)
 			}
 		}
 	}
@@ -378,6 +344,8 @@ func TestCEFConformance(t *testing.T) {
 		`CEF:0|v|p|1|c|n|5|msg=x\ty`,        // an extension escape CEF does not have
 		`CEF:0|v|p|1|c|n|5|src=2001:db8::1`, // src is IPv4
 		`CEF:0|v|p|1|c|n`,                   // a short header
+		`CEF:0|v|p|1|c|n|5|outcome=maybe`,   // outcome is success or failure
+		`CEF:0|v|p|1|c|n|5|attemptedUser=x`, // not a dictionary key
 	} {
 		r, err := parseCEF(bad)
 		if err == nil {
@@ -389,57 +357,153 @@ func TestCEFConformance(t *testing.T) {
 	}
 }
 
-// TestOCSFConformance: every OCSF object has the OCSF 1.1.0 base event's and
-// its class's required attributes, values of their enumerations, and the
-// user, IP and status of the event.
+// TestOCSFConformance: every OCSF object of every event type validates
+// against the OCSF 1.3.0 schema (ocsfcheck_test.go), is of the class and
+// activity the type calls for, and carries the event's code, original
+// time, request path, user, address and outcome.
 func TestOCSFConformance(t *testing.T) {
-	classes := map[float64]bool{}
-	for _, m := range conformanceCases() {
-		var b bytes.Buffer
-		if err := export.NewWriter(&b, export.OCSF, "1.0").Write(m); err != nil {
+	cases := examples(t)
+	typesCovered(t, cases)
+	classes := map[int]bool{}
+	for _, m := range cases {
+		line, err := export.NewFormatter(export.OCSF, export.Options{Version: "1.2.3-test"}).Format(m)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := checkOCSF(b.Bytes()); err != nil {
-			t.Fatalf("%s: %v\n%s", m.Type, err, b.Bytes())
+		o, err := validateOCSF(line)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", m.Type, err, line)
 		}
-		var o map[string]any
-		json.Unmarshal(b.Bytes(), &o)
-		classes[o["class_uid"].(float64)] = true
+		var ev struct {
+			Timestamp     string `json:"timestamp"`
+			AttemptedUser string `json:"attempted_user"`
+			Path          string `json:"path"`
+			IP            string `json:"ip"`
+			Actor         struct {
+				UserID string `json:"user_id"`
+				IP     string `json:"ip"`
+			} `json:"actor"`
+			Action string `json:"action"`
+		}
+		json.Unmarshal(m.Event, &ev)
+		class, _ := intOf(o["class_uid"])
+		activity, _ := intOf(o["activity_id"])
+		classes[class] = true
+		md := o["metadata"].(map[string]any)
+		if md["event_code"] != m.Type || md["original_time"] != ev.Timestamp || md["uid"] != m.AuditID {
+			t.Errorf("%s: metadata %v", m.Type, md)
+		}
+		if v := md["product"].(map[string]any)["version"]; v != "1.2.3-test" {
+			t.Errorf("%s: metadata.product.version %v, want the build's", m.Type, v)
+		}
+		if seq, _ := intOf(md["sequence"]); uint64(seq) != m.Seq {
+			t.Errorf("%s: metadata.sequence %v", m.Type, md["sequence"])
+		}
+		ts, _ := time.Parse(time.RFC3339Nano, ev.Timestamp)
+		if tm, _ := intOf(o["time"]); int64(tm) != ts.UnixMilli() {
+			t.Errorf("%s: time %v, want the emitter's %s", m.Type, o["time"], ev.Timestamp)
+		}
+		if ev.Path != "" {
+			hr, _ := o["http_request"].(map[string]any)
+			if u, _ := hr["url"].(map[string]any); u == nil || u["path"] != ev.Path {
+				t.Errorf("%s: http_request %v, want url.path %q", m.Type, o["http_request"], ev.Path)
+			}
+		}
+		if ip := ev.Actor.IP + ev.IP; ip != "" {
+			src, _ := o["src_endpoint"].(map[string]any)
+			if evs, _ := o["evidences"].([]any); len(evs) > 0 {
+				src, _ = evs[0].(map[string]any)["src_endpoint"].(map[string]any)
+			}
+			if src == nil || src["ip"] != ip {
+				t.Errorf("%s: src_endpoint %v, want ip %s", m.Type, src, ip)
+			}
+		}
+		want := map[string][2]int{ // class, activity
+			"auth.success": {3002, 1}, "auth.failure": {3002, 1},
+			"token.created": {3004, 1}, "token.revoked": {3004, 9},
+			"authz.permission_changed": {3005, 1},
+			"pool.created":             {3004, 1}, "pool.deleted": {3004, 4}, "pool.modified": {3004, 3},
+			"node.registered": {3004, 6}, "node.deregistered": {3004, 7},
+			"task.submitted": {6003, 1}, "task.completed": {6003, 3}, "task.canceled": {6003, 4},
+			"data.model_accessed": {6003, 2}, "data.deleted": {6003, 4},
+			"compliance.gdpr_data_access_request": {6001, 2}, "compliance.gdpr_data_export": {6001, 7}, "compliance.gdpr_right_to_erasure": {6001, 4},
+			"audit.sealer_started": {6002, 3}, "audit.sealer_stopped": {6002, 4}, "audit.log_read": {6003, 2},
+			"audit.key_introduced": {3004, 1}, "audit.retention_pruned": {3004, 4},
+		}
+		if strings.HasPrefix(m.Type, "security.") || m.Type == "seal.verification_failed" || m.Type == "audit.witness_alarm" || m.Type == "audit.events_shed" {
+			want[m.Type] = [2]int{2004, 1}
+		}
 		switch m.Type {
-		case "auth.failure", "authz.denied":
-			if o["status_id"] != 2.0 {
-				t.Errorf("%s: status_id %v, want 2 (Failure)", m.Type, o["status_id"])
+		case "authz.granted", "authz.denied":
+			// API Activity by the action's verb, with the decision as
+			// status.
+			act := map[string]int{"read": 2, "write": 3, "delete": 4}[ev.Action]
+			want[m.Type] = [2]int{6003, act}
+			if st, _ := intOf(o["status_id"]); (m.Type == "authz.granted") != (st == 1) || (m.Type == "authz.denied") != (st == 2) {
+				t.Errorf("%s: status_id %v", m.Type, o["status_id"])
 			}
-		case "auth.success", "authz.granted":
-			if o["status_id"] != 1.0 {
-				t.Errorf("%s: status_id %v, want 1 (Success)", m.Type, o["status_id"])
+			if rs := o["resources"].([]any)[0].(map[string]any); rs["type"] != "pool" || rs["uid"] != "pool-7" {
+				t.Errorf("%s: resources %v", m.Type, o["resources"])
+			}
+		case "auth.success", "auth.failure":
+			st, _ := intOf(o["status_id"])
+			if (m.Type == "auth.success") != (st == 1) || (m.Type == "auth.failure") != (st == 2) {
+				t.Errorf("%s: status_id %v", m.Type, o["status_id"])
+			}
+			u := o["user"].(map[string]any)
+			if wantUser := ev.Actor.UserID + ev.AttemptedUser; wantUser != "" && u["uid"] != wantUser || wantUser == "" && u["uid"] != nil {
+				t.Errorf("%s: user %v, want uid %q", m.Type, u, wantUser)
 			}
 		}
-		if m.Seq == 2 {
-			if u := o["user"].(map[string]any); u["uid"] != "token:a3f2c1" {
-				t.Errorf("auth.failure: user %v, want the attempted user", u)
-			}
-			if ip := o["src_endpoint"].(map[string]any)["ip"]; ip != "2001:db8::1" {
-				t.Errorf("auth.failure: src_endpoint.ip %v", ip)
-			}
+		if w, ok := want[m.Type]; ok && (class != w[0] || activity != w[1]) {
+			t.Errorf("%s: class %d activity %d, want %d/%d", m.Type, class, activity, w[0], w[1])
 		}
 	}
-	if len(classes) != len(ocsfClasses) {
-		t.Fatalf("the cases cover classes %v, want all of %d", classes, len(ocsfClasses))
+	if len(classes) != 7 {
+		t.Errorf("the cases cover classes %v, want the 7 the export uses", classes)
 	}
-	// The checker refuses what the schema forbids.
-	for name, bad := range map[string]string{
-		"no user":         `{"class_uid":3002,"category_uid":3,"activity_id":1,"type_uid":300201,"severity_id":1,"time":1795773600000,"metadata":{"version":"1.1.0","product":{"vendor_name":"x"}},"service":{"name":"s"}}`,
-		"bad type_uid":    `{"class_uid":3002,"category_uid":3,"activity_id":1,"type_uid":300202,"severity_id":1,"time":1795773600000,"metadata":{"version":"1.1.0","product":{"vendor_name":"x"}},"user":{"uid":"u"},"service":{"name":"s"}}`,
-		"bad activity":    `{"class_uid":6003,"category_uid":6,"activity_id":7,"type_uid":600307,"severity_id":1,"time":1795773600000,"metadata":{"version":"1.1.0","product":{"vendor_name":"x"}},"actor":{"app_name":"a"},"api":{"operation":"o"},"src_endpoint":{"name":"s"}}`,
-		"no api":          `{"class_uid":6003,"category_uid":6,"activity_id":99,"type_uid":600399,"severity_id":1,"time":1795773600000,"metadata":{"version":"1.1.0","product":{"vendor_name":"x"}},"actor":{"app_name":"a"},"src_endpoint":{"name":"s"}}`,
-		"no vendor_name":  `{"class_uid":2004,"category_uid":2,"activity_id":1,"type_uid":200401,"severity_id":1,"time":1795773600000,"metadata":{"version":"1.1.0","product":{"name":"x"}},"finding_info":{"uid":"u","title":"t"}}`,
-		"no privileges":   `{"class_uid":3003,"category_uid":3,"activity_id":1,"type_uid":300301,"severity_id":1,"time":1795773600000,"metadata":{"version":"1.1.0","product":{"vendor_name":"x"}},"user":{"uid":"u"}}`,
-		"severity_id 7":   `{"class_uid":2004,"category_uid":2,"activity_id":1,"type_uid":200401,"severity_id":7,"time":1795773600000,"metadata":{"version":"1.1.0","product":{"vendor_name":"x"}},"finding_info":{"uid":"u","title":"t"}}`,
-		"seconds as time": `{"class_uid":2004,"category_uid":2,"activity_id":1,"type_uid":200401,"severity_id":1,"time":1795773600,"metadata":{"version":"1.1.0","product":{"vendor_name":"x"}},"finding_info":{"uid":"u","title":"t"}}`,
+}
+
+// TestOCSFValidatorRefuses: the validator refuses what the OCSF 1.3.0
+// schema forbids, in the event and in nested objects.
+func TestOCSFValidatorRefuses(t *testing.T) {
+	m := examples(t)[0] // auth.success
+	good, err := export.NewFormatter(export.OCSF, export.Options{Version: "1"}).Format(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := validateOCSF(good); err != nil {
+		t.Fatalf("the example does not validate: %v", err)
+	}
+	for name, edit := range map[string]func(o map[string]any){
+		"no user":                 func(o map[string]any) { delete(o, "user") },
+		"no metadata":             func(o map[string]any) { delete(o, "metadata") },
+		"neither service nor dst": func(o map[string]any) { delete(o, "service") },
+		"unknown attribute":       func(o map[string]any) { o["api"] = map[string]any{"operation": "x"} },
+		"invented attribute":      func(o map[string]any) { o["attempted_user"] = "x" },
+		"activity out of enum":    func(o map[string]any) { o["activity_id"], o["type_uid"] = 7, 300207 },
+		"type_uid":                func(o map[string]any) { o["type_uid"] = 300202 },
+		"category":                func(o map[string]any) { o["category_uid"] = 6 },
+		"severity_id 7":           func(o map[string]any) { o["severity_id"] = 7 },
+		"status_id 3":             func(o map[string]any) { o["status_id"] = 3 },
+		"time as a string":        func(o map[string]any) { o["time"] = "2026-11-27T10:00:00Z" },
+		"metadata.version 1.1.0":  func(o map[string]any) { o["metadata"].(map[string]any)["version"] = "1.1.0" },
+		"no product vendor_name": func(o map[string]any) {
+			delete(o["metadata"].(map[string]any)["product"].(map[string]any), "vendor_name")
+		},
+		"user without uid or name": func(o map[string]any) { o["user"] = map[string]any{"type_id": 1} },
+		"user nickname":            func(o map[string]any) { o["user"].(map[string]any)["nickname"] = "x" },
+		"ip not an address":        func(o map[string]any) { o["src_endpoint"] = map[string]any{"ip": "host.example"} },
+		"labels not an array":      func(o map[string]any) { o["metadata"].(map[string]any)["labels"] = "x" },
+		"activity 99 unnamed":      func(o map[string]any) { o["activity_id"], o["type_uid"], o["activity_name"] = 99, 300299, "" },
+		"unknown class":            func(o map[string]any) { o["class_uid"], o["type_uid"] = 3003, 300301 },
 	} {
-		if _, err := checkOCSF([]byte(bad)); err == nil {
-			t.Errorf("the checker accepted an object with %s", name)
+		var o map[string]any
+		json.Unmarshal(good, &o)
+		edit(o)
+		bad, _ := json.Marshal(o)
+		if _, err := validateOCSF(bad); err == nil {
+			t.Errorf("the validator accepted an object with %s", name)
 		}
 	}
 }

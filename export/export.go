@@ -1,31 +1,57 @@
-// Package export writes sealed audit records for SIEMs, one line per
-// record, in three formats:
+// Package export turns sealed audit records into what SIEMs ingest, and
+// delivers them.
 //
-//   - jsonl: a JSON object per line (Elastic and Splunk ingest it as is):
-//     the record's place in the log (seq, audit_id), the sealer's receive
-//     time, the service identity, the type, and the event itself;
+// # Formats
+//
+// One line per record, in four formats:
+//
+//   - jsonl: a JSON object per line: the record's place in the log (seq,
+//     audit_id), the sealer's receive time, the service identity, the type,
+//     and the event itself (query.Match as JSON);
 //   - cef: ArcSight Common Event Format 0 (CEF:0|vendor|product|version|
-//     class|name|severity|extension), with CEF's escaping rules, dictionary
-//     keys only (an IPv6 source in c6a2, as src is IPv4);
-//   - ocsf: an Open Cybersecurity Schema Framework 1.1.0 event object per
-//     line, classed by the event's category (Authentication 3002, Authorize
-//     Session 3003, Detection Finding 2004, API Activity 6003) with each
-//     class's required attributes, and the original event kept under
-//     unmapped.
+//     class|name|severity|extension), with CEF's escaping rules and
+//     dictionary keys only: the type as class, a human-readable name, the
+//     acting user (suser), the user acted on (duser: auth.failure's
+//     attempted user, a permission change's subject), the device host
+//     (dvchost), outcome, the request path (request) and the build's
+//     version in the header;
+//   - ocsf: an Open Cybersecurity Schema Framework 1.3.0 event object per
+//     line, of the class each type belongs to (mapping.go: Authentication,
+//     Entity Management, User Access Management, API Activity, Web
+//     Resources Activity, Application Lifecycle, Detection Finding) with
+//     its activity, status, each class's required attributes,
+//     metadata.event_code (the type), metadata.original_time (the
+//     emitter's timestamp), http_request.url.path, and the original event
+//     under unmapped;
+//   - ecs: a JSON object per line with Elastic Common Schema 8.11 field
+//     names (@timestamp, event.action, event.category, event.type,
+//     event.outcome, user.name, source.ip, host.name, …) and the record
+//     under audit_sealer.
 //
-// conformance_test.go checks both against the rules of the specifications.
+// conformance_test.go checks CEF and OCSF against the rules of the
+// specifications, ecs_test.go ECS; docs/export-mappings.md lists the
+// mapping of every type. Formatters keep no state between records, so an
+// export streams in flat memory whatever the log's size.
 //
-// Writers keep no state between records, so an export streams in flat
-// memory whatever the log's size.
+// # Delivery
+//
+// Run reads the log as query.Scan does (only sealed records, everything
+// checked) and delivers the formatted records to a Sink in batches:
+// standard output, RFC 5424 syslog over TLS (RFC 5425, octet counting)
+// or an HTTP JSON batch endpoint shaped like the Splunk HTTP Event
+// Collector. A slow sink slows the reading (a batch is sent before the
+// next is read); a failed delivery is retried with exponential backoff
+// and never skipped. With a cursor file (cursor.go) Run resumes where the
+// last run's confirmed deliveries ended.
 package export
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/netip"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/audit-sealer/audit-sealer/event"
 	"github.com/audit-sealer/audit-sealer/query"
@@ -39,44 +65,105 @@ const (
 	JSONL Format = "jsonl"
 	CEF   Format = "cef"
 	OCSF  Format = "ocsf"
+	ECS   Format = "ecs"
 )
 
 // ParseFormat returns the Format named s.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(s); f {
-	case JSONL, CEF, OCSF:
+	case JSONL, CEF, OCSF, ECS:
 		return f, nil
 	}
-	return "", fmt.Errorf("export: unknown format %q (want jsonl, cef or ocsf)", s)
+	return "", fmt.Errorf("export: unknown format %q (want jsonl, cef, ocsf or ecs)", s)
 }
 
-// Writer writes records in one format.
+// IsJSON reports whether a line of format f is one JSON object.
+func (f Format) IsJSON() bool { return f != CEF }
+
+// Options say what the formats name besides the record itself.
+type Options struct {
+	// Version is the exporting build's version (buildinfo.Version()):
+	// CEF's Device Version, OCSF's metadata.product.version, ECS's
+	// observer.version.
+	Version string
+	// Host is the name of the host whose log is exported (CEF dvchost, ECS
+	// host.name and observer.hostname); empty leaves those fields out.
+	Host string
+}
+
+// Formatter formats records in one format. It is safe for concurrent use.
+type Formatter struct {
+	format Format
+	opts   Options
+}
+
+// NewFormatter returns a Formatter of format f.
+func NewFormatter(f Format, o Options) *Formatter {
+	return &Formatter{format: f, opts: o}
+}
+
+// Format returns the record as one line of the formatter's format, without
+// the line feed. The line never holds a raw line break.
+func (x *Formatter) Format(m *query.Match) ([]byte, error) {
+	if x.format == JSONL {
+		return marshal(m)
+	}
+	return x.format1(m, fields(m))
+}
+
+// record returns the Record of m, formatted.
+func (x *Formatter) record(m *query.Match) (Record, error) {
+	f := fields(m)
+	_, sev := severity(m, f)
+	line, err := x.format1(m, f)
+	return Record{Seq: m.Seq, AuditID: m.AuditID, Type: m.Type, Category: event.Category(m.Type), Service: m.Service,
+		Received: m.Received, Severity: sev, Line: line}, err
+}
+
+// format1 formats m, whose fields f holds.
+func (x *Formatter) format1(m *query.Match, f *eventFields) ([]byte, error) {
+	switch x.format {
+	case JSONL:
+		return marshal(m)
+	case CEF:
+		return x.cef(m, f)
+	case OCSF:
+		return x.ocsf(m, f)
+	case ECS:
+		return x.ecs(m, f)
+	}
+	return nil, fmt.Errorf("export: unknown format %q", x.format)
+}
+
+// marshal returns v as JSON without the HTML escaping of encoding/json:
+// the event's canonical bytes reach the SIEM unchanged (a json.RawMessage
+// would otherwise get <, >, & and U+2028/U+2029 escaped), so that what was
+// sealed can be compared with what was delivered byte for byte.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// Writer writes records in one format, one line each.
 type Writer struct {
-	w       io.Writer
-	format  Format
-	version string
+	w io.Writer
+	f *Formatter
 }
 
-// NewWriter returns a Writer of format f to w; version is the sealer's
-// version, named in CEF and OCSF product fields.
+// NewWriter returns a Writer of format f to w; version is the build's
+// version (Options.Version), and no host is named.
 func NewWriter(w io.Writer, f Format, version string) *Writer {
-	return &Writer{w: w, format: f, version: version}
+	return &Writer{w: w, f: NewFormatter(f, Options{Version: version})}
 }
 
 // Write writes one record as one line.
 func (x *Writer) Write(m *query.Match) error {
-	var line []byte
-	var err error
-	switch x.format {
-	case JSONL:
-		line, err = json.Marshal(m)
-	case CEF:
-		line, err = x.cef(m)
-	case OCSF:
-		line, err = x.ocsf(m)
-	default:
-		return fmt.Errorf("export: unknown format %q", x.format)
-	}
+	line, err := x.f.Format(m)
 	if err != nil {
 		return err
 	}
@@ -84,23 +171,66 @@ func (x *Writer) Write(m *query.Match) error {
 	return err
 }
 
-// eventFields are the event fields the CEF and OCSF mappings use. A field
-// of another JSON type than declared stays empty (Unmarshal skips it).
+// eventFields are the event fields the mappings use. A field of another
+// JSON type than declared stays empty (Unmarshal skips it).
 type eventFields struct {
-	Actor struct {
-		UserID string `json:"user_id"`
-		IP     string `json:"ip"`
+	Timestamp string `json:"timestamp"`
+	Actor     struct {
+		UserID     string `json:"user_id"`
+		IP         string `json:"ip"`
+		AuthMethod string `json:"auth_method"`
+		SessionID  string `json:"session_id"`
 	} `json:"actor"`
 	AttemptedUser string `json:"attempted_user"`
 	IP            string `json:"ip"`
 	Reason        string `json:"reason"`
 	Severity      string `json:"severity"`
 	ServiceID     string `json:"service_id"`
+	Method        string `json:"method"`
+	Path          string `json:"path"`
+	Endpoint      string `json:"endpoint"`
+	AttemptedPath string `json:"attempted_path"`
 	Action        string `json:"action"`
-	Result        struct {
-		Status string `json:"status"`
-		Reason string `json:"reason"`
+	ActionTaken   string `json:"action_taken"`
+	Resource      struct {
+		Type     string `json:"resource_type"`
+		ID       string `json:"resource_id"`
+		ParentID string `json:"parent_id"`
+	} `json:"resource"`
+	ResourceType string `json:"resource_type"`
+	ResourceID   string `json:"resource_id"`
+	Result       struct {
+		Status  string `json:"status"`
+		Reason  string `json:"reason"`
+		Details string `json:"details"`
 	} `json:"result"`
+	Subject          string   `json:"subject"`
+	OldPermissions   []string `json:"old_permissions"`
+	NewPermissions   []string `json:"new_permissions"`
+	TokenFingerprint string   `json:"token_fingerprint"`
+	PoolID           string   `json:"pool_id"`
+	NodeID           string   `json:"node_id"`
+	TaskID           string   `json:"task_id"`
+	ShardID          string   `json:"shard_id"`
+	WorkerID         string   `json:"worker_id"`
+	CustomerID       string   `json:"customer_id"`
+	JobID            string   `json:"job_id"`
+	ModelRef         string   `json:"model_ref"`
+	Requester        string   `json:"requester"`
+	Details          string   `json:"details"`
+	Violation        string   `json:"violation"`
+	ValidationError  string   `json:"validation_error"`
+	ActivityType     string   `json:"activity_type"`
+	Status           string   `json:"status"` // audit.anchor_state
+	Version          string   `json:"version"`
+	KeyID            string   `json:"key_id"`
+	KeyName          string   `json:"key_name"`
+	Operation        string   `json:"operation"`
+	UID              *uint64  `json:"uid"`
+	Witness          string   `json:"witness"`
+	Error            string   `json:"error"`
+	AKName           string   `json:"ak_name"`
+	Segments         []string `json:"segments"`
 }
 
 // fields decodes the fields the mappings use from the canonical event JSON
@@ -112,14 +242,73 @@ func fields(m *query.Match) *eventFields {
 	return &f
 }
 
+// eventTime returns the emitter's timestamp, or the sealer's receive time
+// if it does not parse (it always does in a sealed record).
+func eventTime(m *query.Match, f *eventFields) time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, f.Timestamp); err == nil {
+		return t.UTC()
+	}
+	return m.Received.UTC()
+}
+
+// sourceIP returns the IP address the action came from: the actor's, or
+// the event's own ip field.
+func (f *eventFields) sourceIP() string { return firstNonEmpty(f.Actor.IP, f.IP) }
+
+// reason returns the event's reason: its own, or its result's.
+func (f *eventFields) reason() string { return firstNonEmpty(f.Reason, f.Result.Reason) }
+
+// requestPath returns the path of the request the event is about.
+func (f *eventFields) requestPath() string { return firstNonEmpty(f.Path, f.Endpoint) }
+
+// outcome is what came of the action a record describes.
+type outcome int
+
+const (
+	outcomeUnknown outcome = iota
+	outcomeSuccess
+	outcomeFailure
+	outcomePartial
+)
+
+// outcomeOf returns the outcome of a record: by its type (auth.failure,
+// authz.denied, vram.allocation_failed fail; auth.success and
+// authz.granted succeed) or by its result.status.
+func outcomeOf(m *query.Match, f *eventFields) outcome {
+	switch m.Type {
+	case "auth.failure", "authz.denied", "vram.allocation_failed", "seal.verification_failed":
+		return outcomeFailure
+	case "auth.success", "authz.granted":
+		return outcomeSuccess
+	}
+	switch f.Result.Status {
+	case "success":
+		return outcomeSuccess
+	case "failure":
+		return outcomeFailure
+	case "partial_success":
+		return outcomePartial
+	}
+	return outcomeUnknown
+}
+
 // severity returns the CEF severity (0-10) and OCSF severity_id (1-6) of a
-// record: critical events and security incidents high, denials medium.
+// record: an event's own severity first, then critical events and security
+// incidents high, denials medium.
 func severity(m *query.Match, f *eventFields) (cef int, ocsf int) {
 	switch sev := f.Severity; {
 	case sev == "critical":
 		return 10, 5
 	case sev == "high":
 		return 8, 4
+	case sev == "medium":
+		return 6, 3
+	case sev == "low":
+		return 4, 2
+	case m.Type == "audit.anchor_state" && (f.Status == "rollback_override" || f.Status == "anchor_reset" || f.Status == "disabled"):
+		return 8, 4
+	case m.Type == "audit.witness_alarm":
+		return 10, 5
 	case m.Critical:
 		return 9, 4
 	case strings.HasPrefix(m.Type, "security."):
@@ -130,56 +319,6 @@ func severity(m *query.Match, f *eventFields) (cef int, ocsf int) {
 	return 3, 1
 }
 
-// The CEF escapers, built once (a Replacer is safe for concurrent use):
-// building them per field cost more than the rest of a CEF line.
-var (
-	cefHeaderEscaper = strings.NewReplacer(`\`, `\\`, `|`, `\|`)
-	cefValueEscaper  = strings.NewReplacer(`\`, `\\`, `=`, `\=`, "\r", `\r`, "\n", `\n`)
-)
-
-// cefHeader escapes a CEF header field: backslash and pipe.
-func cefHeader(s string) string { return cefHeaderEscaper.Replace(s) }
-
-// cefValue escapes a CEF extension value: backslash, equals sign, newlines.
-func cefValue(s string) string { return cefValueEscaper.Replace(s) }
-
-func (x *Writer) cef(m *query.Match) ([]byte, error) {
-	f := fields(m)
-	sev, _ := severity(m, f)
-	var b strings.Builder
-	fmt.Fprintf(&b, "CEF:0|audit-sealer|audit-sealer|%s|%s|%s|%d|", cefHeader(x.version), cefHeader(m.Type), cefHeader(m.Type), sev)
-	ext := []struct{ k, v string }{
-		{"rt", strconv.FormatInt(m.Received.UnixMilli(), 10)},
-		{"externalId", m.AuditID},
-		{"cn1Label", "seq"}, {"cn1", strconv.FormatUint(m.Seq, 10)},
-		{"cs1Label", "service"}, {"cs1", m.Service},
-		{"cat", event.Category(m.Type)},
-	}
-	if u := f.Actor.UserID; u != "" {
-		ext = append(ext, struct{ k, v string }{"suser", u})
-	}
-	if ip, err := netip.ParseAddr(firstNonEmpty(f.Actor.IP, f.IP)); err == nil {
-		// CEF's src is an IPv4 address; an IPv6 source goes in the
-		// custom IPv6 field the spec names for it.
-		if ip.Unmap().Is4() {
-			ext = append(ext, struct{ k, v string }{"src", ip.Unmap().String()})
-		} else {
-			ext = append(ext, struct{ k, v string }{"c6a2Label", "Source IPv6 Address"}, struct{ k, v string }{"c6a2", ip.String()})
-		}
-	}
-	if r := firstNonEmpty(f.Reason, f.Result.Reason); r != "" {
-		ext = append(ext, struct{ k, v string }{"reason", r})
-	}
-	ext = append(ext, struct{ k, v string }{"msg", string(m.Event)})
-	for i, e := range ext {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(e.k + "=" + cefValue(e.v))
-	}
-	return []byte(b.String()), nil
-}
-
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {
 		if v != "" {
@@ -187,141 +326,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// ocsfClass maps an event type to an OCSF class and activity.
-func ocsfClass(typ string) (classUID, categoryUID, activityID int, className string) {
-	switch {
-	case typ == "auth.success" || typ == "auth.failure":
-		return 3002, 3, 1, "Authentication" // Logon
-	case typ == "authz.granted" || typ == "authz.denied":
-		return 3003, 3, 1, "Authorize Session" // Assign Privileges
-	case strings.HasPrefix(typ, "security.") || typ == "seal.verification_failed":
-		return 2004, 2, 1, "Detection Finding" // Create
-	}
-	return 6003, 6, 99, "API Activity" // Other
-}
-
-// The OCSF 1.1.0 objects the export writes, as structs: marshalling maps
-// cost most of an OCSF line.
-type (
-	ocsfEvent struct {
-		ClassUID     int           `json:"class_uid"`
-		ClassName    string        `json:"class_name"`
-		CategoryUID  int           `json:"category_uid"`
-		ActivityID   int           `json:"activity_id"`
-		TypeUID      int           `json:"type_uid"`
-		SeverityID   int           `json:"severity_id"`
-		Time         int64         `json:"time"`
-		Message      string        `json:"message"`
-		Metadata     ocsfMetadata  `json:"metadata"`
-		Actor        *ocsfActor    `json:"actor,omitempty"`
-		User         *ocsfUser     `json:"user,omitempty"`
-		Service      *ocsfName     `json:"service,omitempty"`
-		Privileges   []string      `json:"privileges,omitempty"`
-		API          *ocsfAPI      `json:"api,omitempty"`
-		SrcEndpoint  *ocsfEndpoint `json:"src_endpoint,omitempty"`
-		StatusID     int           `json:"status_id,omitempty"` // 0 (Unknown) is left out
-		Status       string        `json:"status,omitempty"`
-		StatusDetail string        `json:"status_detail,omitempty"`
-		FindingInfo  *ocsfFinding  `json:"finding_info,omitempty"`
-		Unmapped     ocsfUnmapped  `json:"unmapped"`
-	}
-	ocsfMetadata struct {
-		Version    string      `json:"version"`
-		UID        string      `json:"uid"`
-		Product    ocsfProduct `json:"product"`
-		LoggedTime int64       `json:"logged_time"`
-		Sequence   uint64      `json:"sequence"`
-		Labels     []string    `json:"labels"`
-	}
-	ocsfProduct struct {
-		Name       string `json:"name"`
-		VendorName string `json:"vendor_name"`
-		Version    string `json:"version"`
-	}
-	ocsfUser struct {
-		UID  string `json:"uid,omitempty"`
-		Name string `json:"name,omitempty"`
-	}
-	ocsfActor struct {
-		User    *ocsfUser `json:"user,omitempty"`
-		AppName string    `json:"app_name,omitempty"`
-	}
-	ocsfName struct {
-		Name string `json:"name"`
-	}
-	ocsfAPI struct {
-		Operation string   `json:"operation"`
-		Service   ocsfName `json:"service"`
-	}
-	ocsfEndpoint struct {
-		IP   string `json:"ip,omitempty"`
-		Name string `json:"name,omitempty"`
-	}
-	ocsfFinding struct {
-		UID   string   `json:"uid"`
-		Title string   `json:"title"`
-		Types []string `json:"types"`
-	}
-	ocsfUnmapped struct {
-		Event   json.RawMessage `json:"event"`
-		Service string          `json:"service"`
-		Type    string          `json:"type"`
-	}
-)
-
-func (x *Writer) ocsf(m *query.Match) ([]byte, error) {
-	f := fields(m)
-	class, category, activity, className := ocsfClass(m.Type)
-	_, sev := severity(m, f)
-	ms := m.Received.UnixMilli()
-	o := &ocsfEvent{ClassUID: class, ClassName: className, CategoryUID: category, ActivityID: activity,
-		TypeUID: class*100 + activity, SeverityID: sev, Time: ms, Message: m.Type,
-		Metadata: ocsfMetadata{Version: "1.1.0", UID: m.AuditID, LoggedTime: ms, Sequence: m.Seq,
-			Product: ocsfProduct{Name: "audit-sealer", VendorName: "audit-sealer", Version: x.version},
-			Labels:  []string{"service:" + m.Service}},
-		Unmapped: ocsfUnmapped{Event: m.Event, Service: m.Service, Type: m.Type},
-	}
-	// The subject: the actor, or the user an authentication failure named
-	// (auth.failure may name none).
-	user := &ocsfUser{Name: "unknown"}
-	if u := firstNonEmpty(f.Actor.UserID, f.AttemptedUser); u != "" {
-		user = &ocsfUser{UID: u}
-	}
-	if u := f.Actor.UserID; u != "" {
-		o.Actor = &ocsfActor{User: &ocsfUser{UID: u}}
-	}
-	if ip := firstNonEmpty(f.Actor.IP, f.IP); ip != "" {
-		o.SrcEndpoint = &ocsfEndpoint{IP: ip}
-	}
-	// Each class's required attributes (OCSF 1.1.0), with the constraints
-	// that go with them.
-	switch class {
-	case 3002: // Authentication: user; at least one of service, dst_endpoint
-		o.User = user
-		o.Service = &ocsfName{Name: firstNonEmpty(f.ServiceID, m.Service)}
-	case 3003: // Authorize Session: user; at least one of privileges, group
-		o.User = user
-		o.Privileges = []string{firstNonEmpty(f.Action, m.Type)}
-	case 6003: // API Activity: actor, api, src_endpoint
-		if o.Actor == nil {
-			o.Actor = &ocsfActor{AppName: m.Service}
-		}
-		o.API = &ocsfAPI{Operation: m.Type, Service: ocsfName{Name: m.Service}}
-		if o.SrcEndpoint == nil {
-			o.SrcEndpoint = &ocsfEndpoint{Name: m.Service}
-		}
-	}
-	switch {
-	case m.Type == "auth.failure" || m.Type == "authz.denied" || f.Result.Status == "failure":
-		o.StatusID, o.Status = 2, "Failure"
-		o.StatusDetail = firstNonEmpty(f.Reason, f.Result.Reason)
-	case m.Type == "auth.success" || m.Type == "authz.granted" || f.Result.Status == "success":
-		o.StatusID, o.Status = 1, "Success"
-	}
-	if class == 2004 {
-		o.FindingInfo = &ocsfFinding{UID: m.AuditID, Title: m.Type, Types: []string{m.Type}}
-	}
-	return json.Marshal(o)
 }

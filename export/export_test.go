@@ -38,10 +38,10 @@ func TestCEF(t *testing.T) {
 	}
 	line := strings.TrimSuffix(b.String(), "\n")
 	// Header: 7 unescaped pipes; the version's pipe is escaped.
-	if !strings.HasPrefix(line, `CEF:0|audit-sealer|audit-sealer|1.0\|x|auth.failure|auth.failure|9|`) {
+	if !strings.HasPrefix(line, `CEF:0|audit-sealer|audit-sealer|1.0\|x|auth.failure|Authentication failed|9|`) {
 		t.Fatalf("header: %s", line)
 	}
-	for _, want := range []string{"rt=1795773600000", "externalId=3f9a1c0d5e6b7a81-42", "cn1=42", "cs1=queen-rbee", "src=203.0.113.9", `reason=bad|pipe\=eq\\back`} {
+	for _, want := range []string{"rt=1795773600000", "externalId=3f9a1c0d5e6b7a81-42", "cn1=42", "cs1=queen-rbee", "src=203.0.113.9", `reason=bad|pipe\=eq\\back`, "duser=token:a3f2c1", "outcome=failure", "request=/v2/tasks"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("missing %q in %s", want, line)
 		}
@@ -60,15 +60,18 @@ func TestOCSF(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &o); err != nil {
 		t.Fatal(err)
 	}
-	if o["class_uid"] != 3002.0 || o["type_uid"] != 300201.0 || o["status_id"] != 2.0 || o["time"] != 1795773600000.0 {
+	if o["class_uid"] != 3002.0 || o["type_uid"] != 300201.0 || o["status_id"] != 2.0 || o["time"] != 1795773600000.0 || o["status_detail"] != `bad|pipe=eq\back` {
 		t.Fatalf("ocsf: %v", o)
 	}
 	md := o["metadata"].(map[string]any)
-	if md["uid"] != "3f9a1c0d5e6b7a81-42" || md["version"] != "1.1.0" {
+	if md["uid"] != "3f9a1c0d5e6b7a81-42" || md["version"] != "1.3.0" || md["event_code"] != "auth.failure" || md["original_time"] != "2026-11-27T10:00:00Z" {
 		t.Fatalf("metadata: %v", md)
 	}
 	if o["src_endpoint"].(map[string]any)["ip"] != "203.0.113.9" {
 		t.Fatalf("src_endpoint: %v", o["src_endpoint"])
+	}
+	if hr, _ := o["http_request"].(map[string]any); hr == nil || hr["url"].(map[string]any)["path"] != "/v2/tasks" {
+		t.Fatalf("http_request: %v", o["http_request"])
 	}
 	if _, err := export.ParseFormat("xml"); err == nil {
 		t.Fatal("an unknown format was accepted")

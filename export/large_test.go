@@ -182,8 +182,8 @@ func (c *lineChecker) check(line []byte) error {
 		if !json.Valid(line) {
 			return fmt.Errorf("not JSON")
 		}
-		if c.full(between(line, `"message":"`, `"`)) {
-			if _, err := checkOCSF(line); err != nil {
+		if c.full(between(line, `"event_code":"`, `"`)) {
+			if _, err := validateOCSF(line); err != nil {
 				return err
 			}
 		}

@@ -21,6 +21,11 @@ cd "$(dirname "$0")/.."
 # python3 runs the Python example of PROTOCOL.md. postgresql (15) and curl
 # serve scripts/postgres/start.sh and scripts/versitygw/start.sh (fleet).
 packages=(socat systemd softhsm2 opensc openssl strace swtpm swtpm-tools gnutls-bin tpm2-tools chromium-headless-shell openssh-client python3 postgresql curl)
+# --- syslog receiver (scripts/syslog/start.sh): begin ---
+# rsyslog with its GnuTLS driver is the real RFC 5425 receiver of
+# integration/export_syslog_test.go (export --sink syslog, mutual TLS).
+packages+=(rsyslog rsyslog-gnutls)
+# --- syslog receiver: end ---
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -39,7 +39,7 @@ var commandFlags = map[string][]string{
 	"tpm identity":          {"config", "tpm", "ek-cert"},
 	"tpm certify":           {"config", "tpm", "nonce", "challenge", "out"},
 	"query":                 append(filterFlagNames(), "limit", "after", "json", "proofs", "socket"),
-	"export":                append(filterFlagNames(), "format", "follow", "poll", "socket"),
+	"export":                append(filterFlagNames(), exportFlagNames()...),
 	"index":                 nil,
 	"index build":           {"config", "data-dir", "json", "all"},
 	"index check":           {"config", "data-dir", "json"},
@@ -57,6 +57,13 @@ var commandFlags = map[string][]string{
 // filterFlagNames are the flags query and export share (filterFlags).
 func filterFlagNames() []string {
 	return []string{"data-dir", "key", "config", "dev", "user", "subject", "service", "type", "entity", "from", "to", "critical", "sealer"}
+}
+
+// exportFlagNames are export's own flags (exportFlags).
+func exportFlagNames() []string {
+	return []string{"format", "follow", "poll", "cursor-file", "sink", "sink-address", "sink-ca", "sink-cert", "sink-key",
+		"sink-server-name", "sink-timeout", "hec-token-file", "hec-index", "hec-source", "hec-sourcetype", "syslog-facility", "host",
+		"batch", "batch-bytes", "retry-max", "give-up-after", "socket"}
 }
 
 // helpFlag matches a flag line of --help: "  -h, --help   help for ...".

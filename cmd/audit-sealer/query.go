@@ -8,15 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/audit-sealer/audit-sealer/export"
-	"github.com/audit-sealer/audit-sealer/internal/buildinfo"
 	"github.com/audit-sealer/audit-sealer/internal/wire"
 	"github.com/audit-sealer/audit-sealer/query"
 	"github.com/audit-sealer/audit-sealer/verify"
@@ -299,77 +295,4 @@ func queryThroughSealer(cmd *cobra.Command, socket string, f query.Filter, asJSO
 		fmt.Fprintf(w, "# more: --after %d\n", *rep.Next)
 	}
 	return nil
-}
-
-func exportCommand() *cobra.Command {
-	var ff filterFlags
-	var format, socket string
-	var follow bool
-	var poll time.Duration
-	cmd := &cobra.Command{
-		Use:   "export --format jsonl|cef|ocsf [filters] [--follow]",
-		Short: "Stream sealed records for a SIEM: JSON lines, ArcSight CEF or OCSF",
-		Long: `export writes the sealed records that match the filters (as for query), one
-line each, in flat memory: jsonl (for Elastic and Splunk), cef (ArcSight
-CEF:0) or ocsf (OCSF 1.1 event objects). With --follow it keeps running and
-writes each new record once a signed checkpoint covers it; each poll reads
-only what was appended after the last checkpoint the previous poll read,
-going on from the chain state it verified there.
-
-` + exportSocketHelp + `
-
-` + trustHelp,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := ff.filter()
-			if err != nil {
-				return err
-			}
-			fm, err := export.ParseFormat(format)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			if socket != "" {
-				return exportThroughSealer(cmd, socket, f, fm, follow)
-			}
-			trust, dir, err := ff.trusted(cmd.Flags())
-			if err != nil {
-				return err
-			}
-			noteDirectRead(cmd, "export", dir)
-			out := bufio.NewWriter(cmd.OutOrStdout())
-			defer out.Flush()
-			x := export.NewWriter(out, fm, buildinfo.Version())
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			for {
-				last := f.After
-				info, err := query.Scan(ctx, dir, trust, f, func(m *query.Match) error {
-					last = m.Seq
-					return x.Write(m)
-				})
-				if err != nil && ctx.Err() == nil {
-					out.Flush()
-					return readError(err)
-				}
-				if err := out.Flush(); err != nil || !follow || ctx.Err() != nil {
-					return err
-				}
-				// The next poll reads only what was appended after the last
-				// checkpoint this one read.
-				f.After, f.Resume = last, info.End
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(poll):
-				}
-			}
-		},
-	}
-	ff.register(cmd.Flags())
-	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl, cef or ocsf")
-	cmd.Flags().BoolVar(&follow, "follow", false, "keep writing new records as they are sealed")
-	cmd.Flags().DurationVar(&poll, "poll", time.Second, "with --follow: how often to look for newly sealed records")
-	cmd.Flags().StringVar(&socket, "socket", "", "export through the sealer at this socket (recorded in the chain; needs [query] access) instead of reading the files")
-	return cmd
 }
